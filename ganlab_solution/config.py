@@ -1,0 +1,143 @@
+"""The training configuration: the lab page's YAML, validated.
+
+The four sections (``data``, ``optim``, ``logging``, ``model``) and their keys are
+the ones of the lab page, with the page's defaults. A few keys of our own
+(``valid_ratio``, ``amp``, ``ema``...) have defaults that keep the lab's
+behaviour. Unknown keys, wrong types and impossible values are rejected with one
+line that names the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import GanlabError
+
+DATASETS = ("MNIST", "FashionMNIST", "EMNIST", "SVHN", "CelebA", "ImageFolder")
+DEFAULT_ROOTDIR = "/usr/share/datasets/fashion-mnist"
+
+
+class _Section(BaseModel):
+    # extra="forbid" is what turns a typo'd key into an error instead of a silent default.
+    model_config = ConfigDict(extra="forbid", strict=False, validate_assignment=True)
+
+
+class DataConfig(_Section):
+    dataset: Literal[DATASETS] = "FashionMNIST"  # type: ignore[valid-type]
+    rootdir: str = DEFAULT_ROOTDIR
+    debug: bool = False
+    batch_size: int = Field(256, ge=1)
+    valid_ratio: float = Field(0.1, ge=0.0, lt=1.0)
+    image_size: int | None = Field(None, ge=7)
+    num_workers: int = Field(2, ge=0)
+    download: bool = False
+
+
+class OptimConfig(_Section):
+    base_lr: float = Field(0.0002, gt=0.0)
+    wdecay: float = Field(0.0, ge=0.0)
+    lblsmooth: float = Field(0.2, ge=0.0, lt=1.0)
+    nepochs: int = Field(200, ge=1)
+    critic_lr: float | None = Field(None, gt=0.0)
+    generator_lr: float | None = Field(None, gt=0.0)
+    ema: float = Field(0.0, ge=0.0, lt=1.0)
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
+
+
+class LoggingConfig(_Section):
+    logdir: str = "./logs"
+    onnx_every: int = Field(1, ge=0)
+
+
+class ModelConfig(_Section):
+    dnoise: float = Field(0.1, ge=0.0)
+    discriminator_base_c: int = Field(32, ge=1)
+    generator_base_c: int = Field(256, ge=4)
+    latent_size: int = Field(100, ge=1)
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)
+
+
+class Config(_Section):
+    """The whole configuration; ``Config()`` gives the lab page's defaults."""
+
+    data: DataConfig = DataConfig()
+    optim: OptimConfig = OptimConfig()
+    logging: LoggingConfig = LoggingConfig()
+    model: ModelConfig = ModelConfig()
+    seed: int = 0
+    device: str = "auto"
+
+    @model_validator(mode="after")
+    def _check_device(self) -> Config:
+        if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
+            raise ValueError("device must be 'auto', 'cpu' or 'cuda[:N]'")
+        return self
+
+    @property
+    def critic_lr(self) -> float:
+        return self.optim.critic_lr or self.optim.base_lr
+
+    @property
+    def generator_lr(self) -> float:
+        return self.optim.generator_lr or self.optim.base_lr
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+def _allowed(section: BaseModel | type[BaseModel]) -> str:
+    return ", ".join(type(section).model_fields if isinstance(section, BaseModel) else section.model_fields)
+
+
+def _describe(err: dict[str, Any]) -> str:
+    """One human sentence for the first pydantic error."""
+    loc = ".".join(str(p) for p in err["loc"]) or "<top level>"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent: type[BaseModel] = Config
+        for part in err["loc"][:-1]:
+            parent = parent.model_fields[str(part)].annotation  # type: ignore[assignment]
+        return f"unknown key '{loc}' (allowed here: {_allowed(parent)})"
+    if kind == "literal_error":
+        return f"{loc}: {err['input']!r} is not allowed ({err['msg'].replace('Input should be ', 'expected ')})"
+    if kind == "model_type":
+        return f"{loc}: expected a section (a mapping of keys), got {err['input']!r}"
+    return f"{loc}: {err['msg']} (got {err['input']!r})"
+
+
+def parse_config(raw: Any, source: str = "config") -> Config:
+    """Validate a mapping (as read from YAML) into a :class:`Config`."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise GanlabError(f"{source}: the top level must be a mapping with sections data/optim/logging/model")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise GanlabError(f"{source}: {_describe(exc.errors()[0])}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML config file; every problem is a :class:`GanlabError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise GanlabError(f"config file {path} does not exist: pass the path of a YAML file (see configs/)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise GanlabError(f"{path}: malformed YAML{where}: {problem}") from None
+    return parse_config(raw, str(path))
+
+
+def dump_config(config: Config) -> str:
+    """The resolved config as YAML, in section order."""
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

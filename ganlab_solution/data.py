@@ -1,0 +1,308 @@
+"""Datasets for the lab, with pixels mapped to [-1, 1].
+
+Where the mapping happens (the lab asks students to find it):
+
+* in-memory datasets (MNIST, FashionMNIST, EMNIST, SVHN) keep uint8 pixels and
+  :func:`to_unit_range` turns each batch into floats with ``x / 127.5 - 1``;
+* streamed datasets (CelebA, ImageFolder) use ``transforms.Normalize(0.5, 0.5)``
+  after ``ToTensor`` in :func:`streaming_transform`, i.e. ``(x - 0.5) / 0.5``.
+
+Both give [-1, 1], the range of the generator's final tanh, so real and fake
+images live in the same range.
+
+``rootdir`` may be a torchvision root (``rootdir/FashionMNIST/raw/...``) or a folder
+holding the four idx files directly, which is how Debian's ``dataset-fashion-mnist``
+installs them under ``/usr/share/datasets/fashion-mnist`` (the offline default).
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from .config import DataConfig
+from .errors import GanlabError
+
+ImgShape = tuple[int, int, int]
+
+IMAGE_SHAPES: dict[str, ImgShape] = {
+    "MNIST": (1, 28, 28),
+    "FashionMNIST": (1, 28, 28),
+    "EMNIST": (1, 28, 28),
+    "SVHN": (3, 32, 32),
+    "CelebA": (3, 64, 64),
+}
+IN_MEMORY = ("MNIST", "FashionMNIST", "EMNIST", "SVHN")
+IDX_NAMES = {
+    True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+DEBUG_BATCHES = 8
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels in [0, 255] -> float pixels in [-1, 1] (``x / 127.5 - 1``)."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`to_unit_range`: floats in [-1, 1] -> uint8, clamped."""
+    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def image_shape(config: DataConfig) -> ImgShape:
+    """The (C, H, W) shape of the images the dataset yields."""
+    if config.dataset == "ImageFolder":
+        size = config.image_size or 64
+        return (3, size, size)
+    shape = IMAGE_SHAPES[config.dataset]
+    if config.image_size not in (None, shape[1]):
+        raise GanlabError(
+            f"data.image_size: {config.dataset} images are {shape[1]}x{shape[2]}; "
+            f"remove image_size or set it to {shape[1]}"
+        )
+    return shape
+
+
+def _open_idx(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an idx file (the MNIST format), gzipped or not, into a numpy array."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype_code != 0x08:
+        raise GanlabError(f"{path} is not a uint8 idx file: re-install or re-download the dataset")
+    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _missing(dataset: str, rootdir: Path) -> GanlabError:
+    how = (
+        "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) and use "
+        "rootdir /usr/share/datasets/fashion-mnist, or "
+        if dataset == "FashionMNIST"
+        else ""
+    )
+    return GanlabError(
+        f"no {dataset} data found in {rootdir}: {how}set data.download: true where there is network "
+        f"(torchvision downloads it into rootdir), or point data.rootdir at the folder that holds it"
+    )
+
+
+def load_images(dataset: str, rootdir: str | Path, train: bool = True, download: bool = False) -> torch.Tensor:
+    """Load a whole in-memory dataset split as a uint8 tensor of shape (N, C, H, W)."""
+    if dataset not in IN_MEMORY:
+        raise GanlabError(f"{dataset} is streamed from disk, not loaded whole; use one of {', '.join(IN_MEMORY)}")
+    root = Path(rootdir).expanduser()
+    if dataset in ("MNIST", "FashionMNIST"):
+        files = [_open_idx(root, name) for name in IDX_NAMES[train]]
+        if files[0] is not None:
+            return torch.from_numpy(read_idx(files[0]).copy()).unsqueeze(1)
+    if not root.is_dir() and not download:
+        raise _missing(dataset, root)
+    import torchvision.datasets as tvd
+
+    try:
+        if dataset == "SVHN":
+            ds = tvd.SVHN(str(root), split="train" if train else "test", download=download)
+            return torch.from_numpy(ds.data.copy())
+        if dataset == "EMNIST":
+            ds = tvd.EMNIST(str(root), split="balanced", train=train, download=download)
+            # EMNIST stores its images transposed with respect to MNIST: put them upright.
+            return ds.data.transpose(1, 2).contiguous().unsqueeze(1)
+        cls = tvd.MNIST if dataset == "MNIST" else tvd.FashionMNIST
+        return cls(str(root), train=train, download=download).data.unsqueeze(1)
+    except RuntimeError as exc:
+        if "not found" in str(exc).lower() or "download" in str(exc).lower():
+            raise _missing(dataset, root) from None
+        raise
+
+
+def split_indices(n: int, valid_ratio: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded random split of ``range(n)`` into (train, valid) index tensors."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    nvalid = int(round(n * valid_ratio))
+    return perm[nvalid:], perm[:nvalid]
+
+
+class TensorLoader:
+    """Batches of a dataset held whole as one uint8 tensor on the training device.
+
+    Shuffling is one ``torch.randperm`` per epoch and each batch one indexing
+    operation, so no per-sample Python code runs per step. Yields float batches in
+    [-1, 1]. The last incomplete batch is dropped when shuffling (as a BatchNorm'd
+    critic prefers full batches). ``state_dict`` holds the shuffling generator's
+    state so that a resumed run draws the same order.
+    """
+
+    def __init__(self, images: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0, device: Any = "cpu"):
+        self.images = images.to(device)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        n = self.images.shape[0]
+        return n // self.batch_size if self.shuffle else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        n = self.images.shape[0]
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator).to(self.images.device)
+            for i in range(len(self)):
+                yield to_unit_range(self.images[order[i * self.batch_size : (i + 1) * self.batch_size]])
+        else:
+            for i in range(0, n, self.batch_size):
+                yield to_unit_range(self.images[i : i + self.batch_size])
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.generator.set_state(state["generator"])
+
+
+def streaming_transform(size: int, channels: int = 3):
+    """Resize, center-crop, to tensor, then ``Normalize(0.5, 0.5)`` to [-1, 1]."""
+    from torchvision import transforms
+
+    steps = [transforms.Resize(size), transforms.CenterCrop(size)]
+    if channels == 1:
+        steps.append(transforms.Grayscale())
+    return transforms.Compose(
+        [*steps, transforms.ToTensor(), transforms.Normalize([0.5] * channels, [0.5] * channels)]
+    )
+
+
+class ImageFiles(Dataset):
+    """Every image file below a folder (nested or not), resized and cropped to ``size``.
+
+    Files without an image extension are skipped with one warning giving their count;
+    an image that cannot be decoded yields ``None`` and is dropped by
+    :func:`collate_images`, so one bad file never stops an epoch.
+    """
+
+    def __init__(self, root: str | Path, size: int) -> None:
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise GanlabError(f"image folder {root} does not exist: set data.rootdir to a folder of JPEG/PNG images")
+        files = sorted(p for p in root.rglob("*") if p.is_file())
+        self.files = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
+        skipped = len(files) - len(self.files)
+        if skipped:
+            warnings.warn(f"{root}: skipped {skipped} files that are not images", stacklevel=2)
+        if not self.files:
+            raise GanlabError(f"no image files (.jpg, .png...) found below {root}: check data.rootdir")
+        self.transform = streaming_transform(size)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> torch.Tensor | None:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(self.files[index]) as img:
+                return self.transform(img.convert("RGB"))
+        except (OSError, UnidentifiedImageError, ValueError):
+            return None
+
+
+def collate_images(batch: list[Any]) -> torch.Tensor:
+    """Stack images, dropping the ``None`` of unreadable files and the labels if any."""
+    images = [item[0] if isinstance(item, tuple) else item for item in batch]
+    return torch.stack([img for img in images if img is not None])
+
+
+class _ImagesOnly(Dataset):
+    """Drops the labels (and attributes) of a torchvision dataset."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.dataset[index][0]
+
+
+def _streaming_dataset(config: DataConfig, size: int) -> Dataset:
+    if config.dataset == "ImageFolder":
+        return ImageFiles(config.rootdir, size)
+    import torchvision.datasets as tvd
+
+    root = Path(config.rootdir).expanduser()
+    try:
+        celeba = tvd.CelebA(str(root), split="all", target_type=[], transform=streaming_transform(size),
+                            download=config.download)
+    except RuntimeError:
+        raise _missing("CelebA", root) from None
+    return _ImagesOnly(celeba)
+
+
+@dataclass
+class Loaders:
+    """What the trainer needs from the data: batches and the image shape."""
+
+    train: Any
+    valid: Any
+    img_shape: ImgShape
+
+
+def make_loaders(config: DataConfig, seed: int, device: torch.device | str = "cpu") -> Loaders:
+    """Train and valid batch iterators for ``config``, split with ``seed``.
+
+    MNIST-like sets and SVHN are held whole on ``device`` (:class:`TensorLoader`);
+    CelebA and ImageFolder are streamed by a ``DataLoader`` with workers.
+    ``config.debug`` keeps only a few batches, for smoke runs.
+    """
+    shape = image_shape(config)
+    ntrain_max = DEBUG_BATCHES * config.batch_size if config.debug else None
+    if config.dataset in IN_MEMORY:
+        images = load_images(config.dataset, config.rootdir, train=True, download=config.download)
+        train_idx, valid_idx = split_indices(images.shape[0], config.valid_ratio, seed)
+        if ntrain_max:
+            train_idx, valid_idx = train_idx[:ntrain_max], valid_idx[: 2 * config.batch_size]
+        return Loaders(
+            TensorLoader(images[train_idx], config.batch_size, shuffle=True, seed=seed, device=device),
+            TensorLoader(images[valid_idx], config.batch_size, shuffle=False, device=device),
+            shape,
+        )
+    dataset = _streaming_dataset(config, shape[1])
+    train_idx, valid_idx = split_indices(len(dataset), config.valid_ratio, seed)  # type: ignore[arg-type]
+    if ntrain_max:
+        train_idx, valid_idx = train_idx[:ntrain_max], valid_idx[: 2 * config.batch_size]
+    common = dict(
+        batch_size=config.batch_size,
+        num_workers=config.num_workers,
+        collate_fn=collate_images,
+        pin_memory=torch.device(device).type == "cuda",
+        persistent_workers=config.num_workers > 0,
+    )
+    train = DataLoader(
+        Subset(dataset, train_idx.tolist()),
+        shuffle=True,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(seed),
+        **common,
+    )
+    valid = DataLoader(Subset(dataset, valid_idx.tolist()), shuffle=False, **common)
+    return Loaders(train, valid, shape)

@@ -1,0 +1,83 @@
+"""Sampling and latent-space interpolation with an exported generator.
+
+Latents are drawn from N(0, 1). The 1-D walk is :math:`z_1 + \\alpha (z_2 - z_1)`,
+the 2-D grid :math:`z_1 + \\alpha (z_2 - z_1) + \\beta (z_3 - z_1)` with
+:math:`\\alpha, \\beta \\in [0, 1]`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.utils import make_grid, save_image
+
+from .export import OnnxGenerator, atomic_write
+
+
+def sample_latents(n: int, latent_size: int, seed: int | None = None) -> torch.Tensor:
+    """``n`` latents from N(0, 1), reproducible when ``seed`` is given."""
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    return torch.randn(n, latent_size, generator=generator)
+
+
+def line_latents(z1: torch.Tensor, z2: torch.Tensor, steps: int) -> torch.Tensor:
+    """(steps, L) latents on the segment from ``z1`` (alpha=0) to ``z2`` (alpha=1)."""
+    alpha = torch.linspace(0, 1, steps).unsqueeze(1)
+    return z1 + alpha * (z2 - z1)
+
+
+def plane_latents(z1: torch.Tensor, z2: torch.Tensor, z3: torch.Tensor, steps: int) -> torch.Tensor:
+    """(steps*steps, L) latents z1 + alpha (z2 - z1) + beta (z3 - z1); rows vary beta."""
+    grid = torch.linspace(0, 1, steps)
+    beta, alpha = torch.meshgrid(grid, grid, indexing="ij")
+    return z1 + alpha.reshape(-1, 1) * (z2 - z1) + beta.reshape(-1, 1) * (z3 - z1)
+
+
+def to_display(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Generator output in [-1, 1] -> displayable [0, 1] (``x * 0.5 + 0.5``)."""
+    images = torch.as_tensor(images)
+    return (images * 0.5 + 0.5).clamp(0, 1)
+
+
+def image_grid(images: np.ndarray | torch.Tensor, nrow: int) -> torch.Tensor:
+    """A (C, H, W) grid in [0, 1] of generator outputs, ``nrow`` images per row."""
+    return make_grid(to_display(images), nrow=nrow, padding=2, pad_value=1.0)
+
+
+def save_grid(images: np.ndarray | torch.Tensor, path: str | Path, nrow: int) -> Path:
+    """Save generator outputs as one PNG grid, atomically (extension decides the format)."""
+    path = Path(path)
+    grid = image_grid(images, nrow)
+    atomic_write(path, lambda tmp: save_image(grid, str(tmp), format=path.suffix.lstrip(".") or "png"))
+    return path
+
+
+def generate(model: str | Path, n: int = 64, out: str | Path = "samples.png", seed: int | None = None) -> Path:
+    """Sample ``n`` images from a generator ONNX file into a grid PNG."""
+    generator = OnnxGenerator(model)
+    images = generator(sample_latents(n, generator.latent_size, seed))
+    return save_grid(images, out, nrow=max(1, round(math.sqrt(n))))
+
+
+def interpolate(
+    model: str | Path, mode: str = "grid", steps: int = 10, out: str | Path = "interpolation.png",
+    seed: int | None = None, rows: int = 8,
+) -> Path:
+    """Write a latent interpolation grid.
+
+    ``mode="line"``: ``rows`` independent walks z1 -> z2 of ``steps`` images each.
+    ``mode="grid"``: a steps x steps plane spanned by three random latents.
+    """
+    generator = OnnxGenerator(model)
+    if mode == "line":
+        z = sample_latents(2 * rows, generator.latent_size, seed)
+        latents = torch.cat([line_latents(z[2 * r], z[2 * r + 1], steps) for r in range(rows)])
+    elif mode == "grid":
+        z1, z2, z3 = sample_latents(3, generator.latent_size, seed)
+        latents = plane_latents(z1, z2, z3, steps)
+    else:
+        raise ValueError(f"mode must be 'line' or 'grid', got {mode!r}")
+    return save_grid(generator(latents), out, nrow=steps)
