@@ -145,12 +145,12 @@ class Trainer:
         with torch.no_grad(), self.autocast():
             # The critic step does not train G: no graph through the generator.
             fake = self.generator(None, batch)
-        # One critic pass over real and fake together: BatchNorm statistics are shared by
-        # both halves, so the critic cannot tell them apart by batch statistics alone.
-        images = torch.cat([real, fake.to(real.dtype)]).contiguous(memory_format=self.memory_format)
+        # Real and fake go through the critic in separate batches (as in the lab): with
+        # BatchNorm, a mixed batch would normalise fakes differently here than in the
+        # generator step, which sees fakes alone, and training collapses.
         with self.autocast():
-            logits = self.critic(images).float()
-        real_logits, fake_logits = logits[:batch], logits[batch:]
+            real_logits = self.critic(real.contiguous(memory_format=self.memory_format)).float()
+            fake_logits = self.critic(fake.contiguous(memory_format=self.memory_format)).float()
         loss = critic_loss(real_logits, fake_logits, self.config.optim.lblsmooth)
         self.critic_opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -279,7 +279,7 @@ class Trainer:
         atomic_write(self.run_dir / "samples" / f"epoch_{epoch:03d}.png", lambda tmp: save_image(grid, str(tmp), format="png"))
         atomic_write(self.run_dir / CHECKPOINT, lambda tmp: torch.save(self.checkpoint(), tmp))
         every = self.config.logging.onnx_every
-        if every and (epoch % every == 0 or epoch == self.config.optim.nepochs):
+        if epoch == self.config.optim.nepochs or (every and epoch % every == 0):
             export_generator(self.export_model(), self.run_dir / ONNX_NAME)
         self.writer.flush()
 
