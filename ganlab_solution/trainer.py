@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import Config, dump_config, load_config
-from .data import make_loaders
+from .data import image_shape, make_loaders
 from .errors import GanlabError
 from .export import atomic_write, export_generator
 from .generate import image_grid
@@ -109,12 +109,11 @@ class Trainer:
         self.quiet = quiet
         self.device = resolve_device(config.device)
         seed_everything(config.seed)
+        # Build the model first: an impossible image size fails before any data is read.
+        self.gan = build_gan(config, image_shape(config.data)).to(self.device)
         self.loaders = make_loaders(config.data, config.seed, self.device)
         if len(self.loaders.train) == 0:
-            raise GanlabError(
-                f"data.batch_size {config.data.batch_size} is larger than the training set: lower it"
-            )
-        self.gan = build_gan(config, self.loaders.img_shape).to(self.device)
+            raise GanlabError(f"data.batch_size {config.data.batch_size} is larger than the training set: lower it")
         self.memory_format = torch.channels_last if config.optim.channels_last else torch.contiguous_format
         self.gan.to(memory_format=self.memory_format)
         self.critic_opt, self.gen_opt = build_optimizers(self.gan, config, self.device)

@@ -1,0 +1,49 @@
+"""Shared fixtures: small real-data training configs and the shipped generator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+SHIPPED_ONNX = ROOT / "ganlab_solution" / "assets" / "fashionmnist_generator.onnx"
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``python -m ganlab_solution ARGS`` and capture its output."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "ganlab_solution", *args],
+        capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=timeout,
+    )
+
+
+def debug_config(tmp_path: Path, **sections: dict) -> dict:
+    """A debug run on the real Fashion-MNIST: 8 batches of 16 images per epoch, on CPU."""
+    config = {
+        "data": {"dataset": "FashionMNIST", "rootdir": str(FASHION), "debug": True, "batch_size": 16},
+        "optim": {"nepochs": 1},
+        "logging": {"logdir": str(tmp_path / "logs")},
+        "device": "cpu",
+        "seed": 0,
+    }
+    for key, values in sections.items():
+        config.setdefault(key, {}).update(values) if isinstance(values, dict) else config.update({key: values})
+    return config
+
+
+def write_yaml(path: Path, data: object) -> Path:
+    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _needs_fashion_mnist() -> None:
+    if not FASHION.is_dir():
+        pytest.fail(f"{FASHION} is missing: run `make setup` (it installs Debian's dataset-fashion-mnist)")

@@ -1,0 +1,101 @@
+"""Data loading from the offline Fashion-MNIST, the [-1, 1] mapping and the seeded split."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import pytest
+import torch
+
+from ganlab_solution.config import DataConfig
+from ganlab_solution.data import (
+    ImageFiles,
+    TensorLoader,
+    collate_images,
+    load_images,
+    make_loaders,
+    split_indices,
+    to_uint8,
+    to_unit_range,
+)
+from ganlab_solution.errors import GanlabError
+
+from .conftest import FASHION
+
+
+def test_debian_idx_folder_loads_both_splits():
+    train = load_images("FashionMNIST", FASHION, train=True)
+    test = load_images("FashionMNIST", FASHION, train=False)
+    assert train.shape == (60000, 1, 28, 28) and test.shape == (10000, 1, 28, 28)
+    assert train.dtype == torch.uint8 and train.max() > 200
+
+
+def test_torchvision_root_layout_is_accepted(tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        with gzip.open(FASHION / f"{name}.gz") as src, open(raw / name, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    images = load_images("FashionMNIST", tmp_path, train=False)
+    assert torch.equal(images, load_images("FashionMNIST", FASHION, train=False))
+
+
+def test_missing_data_names_the_folder_and_the_fix(tmp_path):
+    with pytest.raises(GanlabError, match=f"no FashionMNIST data found in {tmp_path}.*apt-get install dataset-fashion-mnist"):
+        load_images("FashionMNIST", tmp_path)
+
+
+def test_pixels_are_mapped_to_minus_one_one():
+    pixels = torch.tensor([0, 127, 255], dtype=torch.uint8)
+    mapped = to_unit_range(pixels)
+    assert mapped[0] == -1 and mapped[2] == 1 and abs(mapped[1]) < 0.01
+    assert torch.equal(to_uint8(mapped), pixels)
+
+
+def test_split_is_seeded_disjoint_and_complete():
+    a_train, a_valid = split_indices(1000, 0.2, seed=3)
+    b_train, b_valid = split_indices(1000, 0.2, seed=3)
+    assert torch.equal(a_train, b_train) and torch.equal(a_valid, b_valid)
+    assert len(a_valid) == 200 and len(set(a_train.tolist()) | set(a_valid.tolist())) == 1000
+    assert not torch.equal(split_indices(1000, 0.2, seed=4)[1], a_valid)
+
+
+def test_make_loaders_batches_in_range():
+    loaders = make_loaders(DataConfig(rootdir=str(FASHION), batch_size=128), seed=0)
+    batch = next(iter(loaders.train))
+    assert batch.shape == (128, 1, 28, 28) and batch.dtype == torch.float32
+    assert batch.min() >= -1 and batch.max() <= 1
+    assert len(loaders.train) == 54000 // 128 and loaders.img_shape == (1, 28, 28)
+
+
+def test_debug_keeps_a_few_batches():
+    loaders = make_loaders(DataConfig(rootdir=str(FASHION), batch_size=16, debug=True), seed=0)
+    assert len(loaders.train) == 8
+
+
+def test_tensor_loader_shuffles_reproducibly_and_resumes():
+    images = torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1)
+    loader = TensorLoader(images, 10, shuffle=True, seed=0)
+    first = [b.flatten().tolist() for b in loader]
+    state = loader.state_dict()
+    second = [b.flatten().tolist() for b in loader]
+    assert first != second and sorted(sum(first, [])) == sorted(sum(second, []))
+    other = TensorLoader(images, 10, shuffle=True, seed=0)
+    other.load_state_dict(state)
+    assert [b.flatten().tolist() for b in other] == second
+
+
+def test_image_folder_skips_non_images_and_unreadable_files(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "sub").mkdir()
+    Image.new("L", (80, 60), 128).save(tmp_path / "sub" / "gray.png")
+    Image.new("RGBA", (50, 50), (255, 0, 0, 128)).save(tmp_path / "rgba.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 definitely not a jpeg")
+    with pytest.warns(UserWarning, match="skipped 1 files"):
+        dataset = ImageFiles(tmp_path, 32)
+    batch = collate_images([dataset[i] for i in range(len(dataset))])
+    assert len(dataset) == 3 and batch.shape == (2, 3, 32, 32)
+    assert batch.min() >= -1 and batch.max() <= 1

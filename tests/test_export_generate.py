@@ -1,0 +1,95 @@
+"""ONNX export and the generate/interpolate commands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganlab_solution.errors import GanlabError
+from ganlab_solution.export import OnnxGenerator, export_generator
+from ganlab_solution.generate import line_latents, plane_latents
+from ganlab_solution.models import Discriminator, Generator
+
+from .conftest import SHIPPED_ONNX, run_cli
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    generator = Generator((1, 28, 28), 100, 256)
+    generator.train()  # exporting must switch to eval mode on its own copy
+    path = export_generator(generator, tmp_path_factory.mktemp("onnx") / "g.onnx")
+    return generator, path
+
+
+@pytest.mark.parametrize("batch", [1, 7, 64])
+def test_onnx_matches_pytorch_in_eval_mode(exported, batch):
+    generator, path = exported
+    onnx_generator = OnnxGenerator(path)
+    z = torch.randn(batch, 100)
+    with torch.no_grad():
+        expected = generator.eval()(z, None).numpy()
+    assert onnx_generator.latent_size == 100
+    np.testing.assert_allclose(onnx_generator(z), expected, atol=1e-5)
+
+
+def test_onnx_graph_names_and_dynamic_batch(exported):
+    session = OnnxGenerator(exported[1]).session
+    (inp,), (out,) = session.get_inputs(), session.get_outputs()
+    assert inp.name == "input" and inp.shape[1] == 100 and not isinstance(inp.shape[0], int)
+    assert out.name == "output" and out.shape[1:] == [1, 28, 28]
+
+
+def test_shipped_generator_loads_and_makes_images():
+    generator = OnnxGenerator(SHIPPED_ONNX)
+    images = generator(np.random.default_rng(0).standard_normal((4, generator.latent_size)))
+    assert images.shape == (4, 1, 28, 28) and images.min() >= -1 - 1e-6 and images.max() <= 1 + 1e-6
+    assert images.std() > 0.2  # a trained generator draws clothes, not a flat grey
+
+
+def test_interpolation_latents():
+    z1, z2, z3 = torch.randn(3, 5)
+    line = line_latents(z1, z2, 5)
+    assert torch.allclose(line[0], z1) and torch.allclose(line[-1], z2) and torch.allclose(line[2], (z1 + z2) / 2)
+    plane = plane_latents(z1, z2, z3, 3)
+    assert plane.shape == (9, 5)
+    assert torch.allclose(plane[0], z1) and torch.allclose(plane[2], z2) and torch.allclose(plane[6], z3)
+    assert torch.allclose(plane[8], z2 + z3 - z1)
+
+
+def test_generate_cli_writes_a_grid(tmp_path):
+    out = tmp_path / "grid.png"
+    result = run_cli("generate", str(SHIPPED_ONNX), "-n", "16", "-o", str(out), "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == (4 * 30 + 2, 4 * 30 + 2)
+
+
+@pytest.mark.parametrize(("mode", "size"), [("line", (5 * 30 + 2, 3 * 30 + 2)), ("grid", (5 * 30 + 2, 5 * 30 + 2))])
+def test_interpolate_cli_writes_a_grid(tmp_path, mode, size):
+    out = tmp_path / f"{mode}.png"
+    result = run_cli("interpolate", str(SHIPPED_ONNX), "--mode", mode, "--steps", "5", "--rows", "3", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == size
+
+
+def test_corrupt_onnx_is_one_clear_error(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(SHIPPED_ONNX.read_bytes()[:5000])
+    result = run_cli("generate", str(bad), "-o", str(tmp_path / "x.png"))
+    assert result.returncode == 2 and not (tmp_path / "x.png").exists()
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "not a loadable ONNX model" in line
+
+
+def test_onnx_that_is_not_a_generator_is_refused(tmp_path):
+    critic = Discriminator((1, 28, 28), 0.5, 32, 0.1, 2).eval()
+    path = tmp_path / "critic.onnx"
+    torch.onnx.export(critic, (torch.randn(1, 1, 28, 28),), str(path), input_names=["input"], dynamo=True, external_data=False)
+    with pytest.raises(GanlabError, match=r"expected one input of shape \(B, latent_size\)"):
+        OnnxGenerator(path)
+
+
+def test_missing_model_file(tmp_path):
+    result = run_cli("interpolate", str(tmp_path / "nope.onnx"))
+    assert result.returncode == 2 and "no such file" in result.stderr

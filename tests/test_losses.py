@@ -1,0 +1,72 @@
+"""The losses against values computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ganlab_solution.losses import FAKE, REAL, accuracy, critic_loss, generator_loss, smooth_targets
+
+
+def softplus(x: float) -> float:
+    return math.log1p(math.exp(x))
+
+
+def bce_row(logits: list[float], target: list[float]) -> float:
+    """BCE with logits averaged over the columns of one row, written out."""
+    return sum(t * softplus(-z) + (1 - t) * softplus(z) for z, t in zip(logits, target)) / len(logits)
+
+
+def test_critic_loss_is_the_mean_of_the_real_and_fake_terms():
+    real = torch.tensor([[0.0, 2.0], [1.0, -1.0]])
+    fake = torch.tensor([[3.0, 0.5], [-2.0, 0.0]])
+    real_term = (bce_row([0.0, 2.0], [0, 1]) + bce_row([1.0, -1.0], [0, 1])) / 2
+    fake_term = (bce_row([3.0, 0.5], [1, 0]) + bce_row([-2.0, 0.0], [1, 0])) / 2
+    assert math.isclose(critic_loss(real, fake).item(), (real_term + fake_term) / 2, rel_tol=1e-6)
+
+
+def test_critic_loss_equals_one_bce_over_the_concatenated_batch():
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    targets = torch.cat([torch.tensor([[0.0, 1.0]]).repeat(16, 1), torch.tensor([[1.0, 0.0]]).repeat(16, 1)])
+    joint = torch.nn.BCEWithLogitsLoss()(torch.cat([real, fake]), targets)
+    assert torch.allclose(critic_loss(real, fake), joint)
+
+
+def test_uninformed_critic_scores_log_2():
+    zeros = torch.zeros(8, 2)
+    assert math.isclose(critic_loss(zeros, zeros).item(), math.log(2), rel_tol=1e-6)
+    assert math.isclose(generator_loss(zeros).item(), math.log(2), rel_tol=1e-6)
+
+
+def test_generator_loss_uses_hard_real_targets():
+    fake = torch.tensor([[1.0, 3.0]])
+    assert math.isclose(generator_loss(fake).item(), bce_row([1.0, 3.0], [0, 1]), rel_tol=1e-6)
+
+
+def test_label_smoothing_is_drawn_per_sample_within_the_amplitude():
+    labels = torch.full((1000,), REAL)
+    targets = smooth_targets(labels, 2, lblsmooth=0.2, generator=torch.Generator().manual_seed(0))
+    true_col = targets[:, REAL]
+    assert torch.all(true_col <= 1) and torch.all(true_col >= 0.8)
+    assert true_col.std() > 0.04  # one value per sample, not one per batch
+    assert torch.all(targets[:, FAKE] == 0)
+
+
+def test_no_smoothing_gives_one_hot_targets():
+    targets = smooth_targets(torch.tensor([0, 1, 1]), 2, 0.0)
+    assert torch.equal(targets, torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]))
+
+
+def test_smoothed_critic_loss_is_random_but_bounded():
+    real, fake = torch.full((64, 2), 0.0), torch.full((64, 2), 0.0)
+    real[:, REAL], fake[:, FAKE] = 5.0, 5.0
+    hard = critic_loss(real, fake).item()
+    soft = critic_loss(real, fake, lblsmooth=0.2).item()
+    assert soft > hard  # confident logits are penalised once targets are below 1
+
+
+def test_accuracy_counts_argmax_matches():
+    logits = torch.tensor([[0.0, 1.0], [2.0, 1.0], [0.0, 3.0], [0.0, 0.5]])
+    assert accuracy(logits, REAL).item() == 0.75
+    assert accuracy(logits, FAKE).item() == 0.25

@@ -1,0 +1,125 @@
+"""The networks: the lab's shape checks, other image sizes, and the page's design rules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from ganlab_solution.models import (
+    GAN,
+    CBlock,
+    Discriminator,
+    GBlock,
+    Generator,
+    count_parameters,
+    generator_start_size,
+)
+
+
+def test_lab_page_critic_shape_check():
+    critic = Discriminator((1, 28, 28), dropout=0.5, base_c=32, dnoise=0.1, num_classes=2)
+    assert critic(torch.randn(64, 1, 28, 28)).shape == (64, 2)
+
+
+def test_lab_page_generator_shape_checks_both_calling_modes():
+    generator = Generator((1, 28, 28), latent_size=100, base_c=256)
+    assert generator(torch.randn(64, 100), None).shape == (64, 1, 28, 28)
+    assert generator(None, 64).shape == (64, 1, 28, 28)
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 64, 64), (1, 56, 56)])
+def test_gan_both_modes_for_each_image_size(shape):
+    gan = GAN(shape)
+    logits, images = gan(None, 4)
+    assert logits.shape == (4, 2) and images.shape == (4, *shape)
+    assert images.min() >= -1 and images.max() <= 1  # tanh output, the range of the real data
+    real = torch.rand(4, *shape) * 2 - 1
+    logits, same = gan(real, None)
+    assert logits.shape == (4, 2) and same is real
+
+
+def test_batch_of_one_keeps_the_batch_dimension():
+    critic = Discriminator((1, 28, 28), 0.5, 32, 0.1, 2).eval()
+    assert critic(torch.randn(1, 1, 28, 28)).shape == (1, 2)
+
+
+def test_generator_rejects_both_or_neither_input():
+    generator = Generator((1, 28, 28), 100, 256)
+    with pytest.raises(ValueError, match="either"):
+        generator(torch.randn(2, 100), 2)
+    with pytest.raises(ValueError, match="either"):
+        generator(None, None)
+    with pytest.raises(ValueError, match=r"\(B, 100\)"):
+        generator(torch.randn(2, 50), None)
+
+
+def test_critic_rejects_wrong_image_size():
+    critic = Discriminator((1, 28, 28), 0.5, 32, 0.1, 2)
+    with pytest.raises(ValueError, match="1, 28, 28"):
+        critic(torch.randn(2, 1, 32, 32))
+
+
+@pytest.mark.parametrize("size", [30, 100, 12])
+def test_generator_refuses_sizes_that_do_not_reach_7_or_8(size):
+    with pytest.raises(ValueError, match="7 or 8"):
+        generator_start_size(size)
+
+
+def test_generator_depth_follows_image_size():
+    assert generator_start_size(28) == (7, 2)
+    assert generator_start_size(32) == (8, 2)
+    assert generator_start_size(64) == (8, 3)
+    assert len(Generator((3, 64, 64), 100, 256).upsample) == 3
+
+
+def test_parameter_counts_at_lab_defaults():
+    gan = GAN((1, 28, 28))
+    assert count_parameters(gan.discriminator) == 336_098
+    assert count_parameters(gan.generator) == 1_820_737
+    # The page's "almost 2.5M" is for an 8x8 start (32x32 images): 28x28 starts at 7x7.
+    assert 2.0e6 < count_parameters(gan) < 2.6e6
+
+
+def _conv_then_norm_pairs(module: nn.Module):
+    children = [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
+    return [(a, b) for a, b in zip(children, children[1:]) if isinstance(a, nn.Conv2d) and isinstance(b, nn.BatchNorm2d)]
+
+
+def test_convolutions_before_batchnorm_have_no_bias():
+    gan = GAN((1, 28, 28))
+    pairs = _conv_then_norm_pairs(gan)
+    assert len(pairs) == 6 + 4  # 2 per CBlock, 2 per GBlock
+    assert all(conv.bias is None for conv, _ in pairs)
+
+
+def test_blocks_follow_the_lab_page():
+    block = CBlock(1, 32, dropout=0.3)
+    kinds = [type(m).__name__ for m in block]
+    assert kinds == ["Conv2d", "BatchNorm2d", "LeakyReLU", "Conv2d", "BatchNorm2d", "LeakyReLU", "Conv2d", "LeakyReLU", "Dropout"]
+    assert block[6].stride == (2, 2) and block[6].bias is not None
+    gblock = GBlock(256, 128)
+    assert gblock[0].mode == "bilinear"
+    assert [type(m).__name__ for m in list(gblock)[1:]] == ["Conv2d", "BatchNorm2d", "ReLU"] * 2
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in GAN((3, 64, 64)).modules())
+
+
+def test_instance_noise_only_in_training_mode():
+    critic = Discriminator((1, 28, 28), dropout=0.0, base_c=8, dnoise=0.5, num_classes=2)
+    x = torch.randn(8, 1, 28, 28)
+    critic.eval()
+    assert torch.equal(critic(x), critic(x))
+    critic.train()
+    torch.manual_seed(0)
+    a = critic(x)
+    torch.manual_seed(1)
+    assert not torch.allclose(a, critic(x))
+
+
+def test_models_module_runs_the_shape_checks():
+    result = subprocess.run([sys.executable, "-m", "ganlab_solution.models"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("ok") == 6 and "FAILED" not in result.stdout
