@@ -45,7 +45,9 @@ def _interpolate(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per task."""
-    parser = argparse.ArgumentParser(prog="python -m ganlab_solution", description="The ganlab DCGAN reference implementation.")
+    parser = argparse.ArgumentParser(
+        prog="python -m ganlab_solution", description="The ganlab DCGAN reference implementation."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a GAN from a YAML config")
@@ -63,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("interpolate", help="walk the latent space between random latents")
     p.add_argument("model", help="generator .onnx file")
-    p.add_argument("--mode", choices=["line", "grid"], default="grid", help="1-D walks z1->z2, or the 2-D plane of 3 latents")
+    p.add_argument(
+        "--mode", choices=["line", "grid"], default="grid", help="1-D walks z1->z2, or the 2-D plane of 3 latents"
+    )
     p.add_argument("--steps", type=int, default=10, help="images per walk / per side of the grid (default 10)")
     p.add_argument("--rows", type=int, default=8, help="number of walks in line mode (default 8)")
     p.add_argument("-o", "--output", default="interpolation.png", help="output image file")

@@ -186,9 +186,7 @@ def streaming_transform(size: int, channels: int = 3):
     steps = [transforms.Resize(size), transforms.CenterCrop(size)]
     if channels == 1:
         steps.append(transforms.Grayscale())
-    return transforms.Compose(
-        [*steps, transforms.ToTensor(), transforms.Normalize([0.5] * channels, [0.5] * channels)]
-    )
+    return transforms.Compose([*steps, transforms.ToTensor(), transforms.Normalize([0.5] * channels, [0.5] * channels)])
 
 
 class ImageFiles(Dataset):
@@ -251,8 +249,9 @@ def _streaming_dataset(config: DataConfig, size: int) -> Dataset:
 
     root = Path(config.rootdir).expanduser()
     try:
-        celeba = tvd.CelebA(str(root), split="all", target_type=[], transform=streaming_transform(size),
-                            download=config.download)
+        celeba = tvd.CelebA(
+            str(root), split="all", target_type=[], transform=streaming_transform(size), download=config.download
+        )
     except RuntimeError:
         raise _missing("CelebA", root) from None
     return _ImagesOnly(celeba)

@@ -93,7 +93,9 @@ class OnnxGenerator:
 
         path = Path(path)
         if not path.is_file():
-            raise GanlabError(f"{path}: no such file: pass a generator .onnx file (training writes RUN_DIR/generator.onnx)")
+            raise GanlabError(
+                f"{path}: no such file: pass a generator .onnx file (training writes RUN_DIR/generator.onnx)"
+            )
         options = ort.SessionOptions()
         options.log_severity_level = 3
         if threads:
@@ -110,7 +112,9 @@ class OnnxGenerator:
         shape = inputs[0].shape if len(inputs) == 1 else None
         if shape is None or len(shape) != 2 or not isinstance(shape[1], int):
             got = [(i.name, i.shape) for i in inputs]
-            raise GanlabError(f"{path}: expected one input of shape (B, latent_size), got {got}: this is not a generator")
+            raise GanlabError(
+                f"{path}: expected one input of shape (B, latent_size), got {got}: this is not a generator"
+            )
         if len(outputs) != 1 or len(outputs[0].shape) != 4:
             raise GanlabError(f"{path}: expected one output of shape (B, C, H, W), got {[o.shape for o in outputs]}")
         self.path = path

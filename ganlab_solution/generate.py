@@ -63,8 +63,12 @@ def generate(model: str | Path, n: int = 64, out: str | Path = "samples.png", se
 
 
 def interpolate(
-    model: str | Path, mode: str = "grid", steps: int = 10, out: str | Path = "interpolation.png",
-    seed: int | None = None, rows: int = 8,
+    model: str | Path,
+    mode: str = "grid",
+    steps: int = 10,
+    out: str | Path = "interpolation.png",
+    seed: int | None = None,
+    rows: int = 8,
 ) -> Path:
     """Write a latent interpolation grid.
 

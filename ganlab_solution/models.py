@@ -131,7 +131,9 @@ class Discriminator(nn.Module):
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         if X.shape[1:] != self.img_shape:
-            raise ValueError(f"the critic expects images of shape (B, {', '.join(map(str, self.img_shape))}), got {tuple(X.shape)}")
+            raise ValueError(
+                f"the critic expects images of shape (B, {', '.join(map(str, self.img_shape))}), got {tuple(X.shape)}"
+            )
         if self.training and self.dnoise > 0:
             X = X + self.dnoise * torch.randn_like(X)
         # flatten(1) (not squeeze) keeps a batch of one as (1, num_classes).

@@ -8,7 +8,6 @@ events, ``samples/epoch_NNN.png`` grids of a fixed noise, ``checkpoint.pt``
 
 from __future__ import annotations
 
-import copy
 import random
 import time
 from dataclasses import dataclass, field
@@ -60,7 +59,9 @@ def build_gan(config: Config, img_shape: tuple[int, int, int]) -> GAN:
         raise GanlabError(f"model: {exc}") from None
 
 
-def build_optimizers(gan: GAN, config: Config, device: torch.device) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+def build_optimizers(
+    gan: GAN, config: Config, device: torch.device
+) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     """Adam for the generator; Adam, or AdamW when ``wdecay`` > 0, for the critic."""
     fused = {"fused": True} if device.type == "cuda" else {}
     betas = (0.5, 0.999)
@@ -119,7 +120,8 @@ class Trainer:
         self.critic_opt, self.gen_opt = build_optimizers(self.gan, config, self.device)
         self.ema = (
             torch.optim.swa_utils.AveragedModel(
-                self.gan.generator, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.optim.ema),
+                self.gan.generator,
+                multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.optim.ema),
                 use_buffers=True,
             )
             if config.optim.ema > 0
@@ -128,7 +130,9 @@ class Trainer:
         # The step functions are what torch.compile sees; the modules stay plain for saving.
         self.critic = torch.compile(self.gan.discriminator) if config.optim.compile else self.gan.discriminator
         self.generator = torch.compile(self.gan.generator) if config.optim.compile else self.gan.generator
-        self.fixed_noise = torch.randn(GRID_SIZE, config.model.latent_size, generator=torch.Generator().manual_seed(config.seed))
+        self.fixed_noise = torch.randn(
+            GRID_SIZE, config.model.latent_size, generator=torch.Generator().manual_seed(config.seed)
+        )
         self.epoch = 0
         self.run_dir = run_dir or new_run_dir(config.logging.logdir, config.data.dataset)
         self.writer: Any = None
@@ -182,15 +186,22 @@ class Trainer:
         """One pass over the training set; returns the mean metrics."""
         self.gan.train()
         stats = EpochStats()
-        bar = tqdm(self.loaders.train, desc=f"epoch {self.epoch + 1}/{self.config.optim.nepochs}",
-                   leave=False, disable=self.quiet, dynamic_ncols=True)
+        bar = tqdm(
+            self.loaders.train,
+            desc=f"epoch {self.epoch + 1}/{self.config.optim.nepochs}",
+            leave=False,
+            disable=self.quiet,
+            dynamic_ncols=True,
+        )
         for step, real in enumerate(bar):
             real = real.to(self.device, non_blocking=True)
             metrics = self.critic_step(real)
             metrics.update(self.generator_step(real.shape[0]))
             stats.add(**metrics)
             if step % 25 == 0:
-                bar.set_postfix(d_loss=f"{metrics['critic_loss'].item():.3f}", g_loss=f"{metrics['generator_loss'].item():.3f}")
+                bar.set_postfix(
+                    d_loss=f"{metrics['critic_loss'].item():.3f}", g_loss=f"{metrics['generator_loss'].item():.3f}"
+                )
         return stats.means()
 
     @torch.no_grad()
@@ -249,7 +260,9 @@ class Trainer:
         try:
             state = torch.load(path, map_location=self.device, weights_only=False)
         except Exception as exc:
-            raise GanlabError(f"{path} cannot be read as a checkpoint ({type(exc).__name__}): start a new run instead") from None
+            raise GanlabError(
+                f"{path} cannot be read as a checkpoint ({type(exc).__name__}): start a new run instead"
+            ) from None
         self.gan.load_state_dict(state["gan"])
         if self.ema is not None and state.get("ema_generator") is not None:
             self.ema.load_state_dict(state["ema_generator"])
@@ -275,7 +288,9 @@ class Trainer:
         self.writer.add_image("samples", grid, epoch)
         from torchvision.utils import save_image
 
-        atomic_write(self.run_dir / "samples" / f"epoch_{epoch:03d}.png", lambda tmp: save_image(grid, str(tmp), format="png"))
+        atomic_write(
+            self.run_dir / "samples" / f"epoch_{epoch:03d}.png", lambda tmp: save_image(grid, str(tmp), format="png")
+        )
         atomic_write(self.run_dir / CHECKPOINT, lambda tmp: torch.save(self.checkpoint(), tmp))
         every = self.config.logging.onnx_every
         if epoch == self.config.optim.nepochs or (every and epoch % every == 0):
@@ -337,7 +352,9 @@ def resume(run_dir: str | Path, config: Config | None = None, quiet: bool = Fals
     if config is None:
         config = saved
     elif config.model != saved.model or config.data != saved.data:
-        raise GanlabError(f"the config's model/data sections differ from those of {run_dir}: resume with the run's own config")
+        raise GanlabError(
+            f"the config's model/data sections differ from those of {run_dir}: resume with the run's own config"
+        )
     trainer = Trainer(config, run_dir=run_dir, quiet=quiet)
     trainer.load_checkpoint(run_dir / CHECKPOINT)
     return trainer.fit()

@@ -38,7 +38,13 @@ def test_the_lab_page_config_is_accepted_as_is(tmp_path):
 
 def test_defaults_are_the_lab_page_values():
     c = Config()
-    assert (c.data.batch_size, c.optim.base_lr, c.optim.wdecay, c.optim.lblsmooth, c.optim.nepochs) == (256, 2e-4, 0.0, 0.2, 200)
+    assert (c.data.batch_size, c.optim.base_lr, c.optim.wdecay, c.optim.lblsmooth, c.optim.nepochs) == (
+        256,
+        2e-4,
+        0.0,
+        0.2,
+        200,
+    )
     assert (c.model.dnoise, c.model.discriminator_base_c, c.model.generator_base_c) == (0.1, 32, 256)
     assert (c.model.latent_size, c.model.dropout) == (100, 0.5)
     assert c.critic_lr == c.generator_lr == 2e-4
@@ -87,7 +93,10 @@ def test_top_level_must_be_a_mapping(tmp_path):
     [
         ("data: {batchsize: 4}\n", "unknown key 'data.batchsize'"),
         ("data: [\n", "malformed YAML"),
-        ("data: {rootdir: /nonexistent/place, dataset: FashionMNIST, debug: true}\n", "no FashionMNIST data found in /nonexistent/place"),
+        (
+            "data: {rootdir: /nonexistent/place, dataset: FashionMNIST, debug: true}\n",
+            "no FashionMNIST data found in /nonexistent/place",
+        ),
         ("data: {dataset: ImageFolder, rootdir: IMAGES, image_size: 30, debug: true}\n", "cannot make 30x30 images"),
         ("data: {dataset: FashionMNIST, image_size: 32}\n", "FashionMNIST images are 28x28"),
     ],

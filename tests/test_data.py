@@ -34,7 +34,12 @@ def test_debian_idx_folder_loads_both_splits():
 def test_torchvision_root_layout_is_accepted(tmp_path):
     raw = tmp_path / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+    for name in (
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+    ):
         with gzip.open(FASHION / f"{name}.gz") as src, open(raw / name, "wb") as dst:
             shutil.copyfileobj(src, dst)
     images = load_images("FashionMNIST", tmp_path, train=False)
@@ -42,7 +47,9 @@ def test_torchvision_root_layout_is_accepted(tmp_path):
 
 
 def test_missing_data_names_the_folder_and_the_fix(tmp_path):
-    with pytest.raises(GanlabError, match=f"no FashionMNIST data found in {tmp_path}.*apt-get install dataset-fashion-mnist"):
+    with pytest.raises(
+        GanlabError, match=f"no FashionMNIST data found in {tmp_path}.*apt-get install dataset-fashion-mnist"
+    ):
         load_images("FashionMNIST", tmp_path)
 
 

@@ -85,7 +85,9 @@ def test_corrupt_onnx_is_one_clear_error(tmp_path):
 def test_onnx_that_is_not_a_generator_is_refused(tmp_path):
     critic = Discriminator((1, 28, 28), 0.5, 32, 0.1, 2).eval()
     path = tmp_path / "critic.onnx"
-    torch.onnx.export(critic, (torch.randn(1, 1, 28, 28),), str(path), input_names=["input"], dynamo=True, external_data=False)
+    torch.onnx.export(
+        critic, (torch.randn(1, 1, 28, 28),), str(path), input_names=["input"], dynamo=True, external_data=False
+    )
     with pytest.raises(GanlabError, match=r"expected one input of shape \(B, latent_size\)"):
         OnnxGenerator(path)
 

@@ -86,7 +86,9 @@ def test_parameter_counts_at_lab_defaults():
 
 def _conv_then_norm_pairs(module: nn.Module):
     children = [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
-    return [(a, b) for a, b in zip(children, children[1:]) if isinstance(a, nn.Conv2d) and isinstance(b, nn.BatchNorm2d)]
+    return [
+        (a, b) for a, b in zip(children, children[1:]) if isinstance(a, nn.Conv2d) and isinstance(b, nn.BatchNorm2d)
+    ]
 
 
 def test_convolutions_before_batchnorm_have_no_bias():
@@ -99,7 +101,17 @@ def test_convolutions_before_batchnorm_have_no_bias():
 def test_blocks_follow_the_lab_page():
     block = CBlock(1, 32, dropout=0.3)
     kinds = [type(m).__name__ for m in block]
-    assert kinds == ["Conv2d", "BatchNorm2d", "LeakyReLU", "Conv2d", "BatchNorm2d", "LeakyReLU", "Conv2d", "LeakyReLU", "Dropout"]
+    assert kinds == [
+        "Conv2d",
+        "BatchNorm2d",
+        "LeakyReLU",
+        "Conv2d",
+        "BatchNorm2d",
+        "LeakyReLU",
+        "Conv2d",
+        "LeakyReLU",
+        "Dropout",
+    ]
     assert block[6].stride == (2, 2) and block[6].bias is not None
     gblock = GBlock(256, 128)
     assert gblock[0].mode == "bilinear"

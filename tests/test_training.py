@@ -28,7 +28,14 @@ def test_one_debug_epoch_writes_every_output(tmp_path):
     grid = Image.open(run_dir / "samples" / "epoch_001.png")
     assert grid.size == (8 * 30 + 2, 8 * 30 + 2)  # 8x8 images of 28 px with 2 px padding
     events = EventAccumulator(str(run_dir)).Reload()
-    for tag in ("critic_loss", "generator_loss", "critic_acc_real", "critic_acc_fake", "valid_acc_real", "valid_acc_fake"):
+    for tag in (
+        "critic_loss",
+        "generator_loss",
+        "critic_acc_real",
+        "critic_acc_fake",
+        "valid_acc_real",
+        "valid_acc_fake",
+    ):
         assert tag in events.Tags()["scalars"], tag
     assert "samples" in events.Tags()["images"]
     checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=False)
@@ -85,13 +92,17 @@ def _cli(*args):
 def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
     nepochs = 4
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    config = write_yaml(tmp_path / "c.yaml", debug_config(tmp_path, optim={"nepochs": nepochs}, logging={"onnx_every": 0}))
+    config = write_yaml(
+        tmp_path / "c.yaml", debug_config(tmp_path, optim={"nepochs": nepochs}, logging={"onnx_every": 0})
+    )
 
     # The reference: an uninterrupted run, in its own process like the resumed one.
     subprocess.run(_cli("train", str(config)), check=True, env=env, capture_output=True, timeout=600)
     (reference_dir,) = (tmp_path / "logs").iterdir()
 
-    process = subprocess.Popen(_cli("train", str(config)), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _cli("train", str(config)), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 300
     killed_at = None
     while time.monotonic() < deadline and process.poll() is None:
