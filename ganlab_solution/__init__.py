@@ -1,22 +1,33 @@
 """ganlab_solution: the reference implementation of the ganlab DCGAN lab.
 
 Modules, in lab order: :mod:`.data`, :mod:`.models`, :mod:`.losses`,
-:mod:`.trainer`, :mod:`.export`, :mod:`.generate`.
+:mod:`.trainer`, :mod:`.export`, :mod:`.generate`. The most used names are also
+reachable from the package itself (``from ganlab_solution import GAN``), imported
+lazily so that ``python -m ganlab_solution.models`` runs the module only once.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .errors import GanlabError
-from .losses import critic_loss, generator_loss, smooth_targets
-from .models import GAN, CBlock, Discriminator, GBlock, Generator
 
 __version__ = "0.1.0"
-__all__ = [
-    "GAN",
-    "CBlock",
-    "Discriminator",
-    "GBlock",
-    "GanlabError",
-    "Generator",
-    "critic_loss",
-    "generator_loss",
-    "smooth_targets",
-]
+_LAZY = {
+    "GAN": "models",
+    "CBlock": "models",
+    "Discriminator": "models",
+    "GBlock": "models",
+    "Generator": "models",
+    "critic_loss": "losses",
+    "generator_loss": "losses",
+    "smooth_targets": "losses",
+}
+__all__ = ["GanlabError", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

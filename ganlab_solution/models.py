@@ -178,6 +178,10 @@ class Generator(nn.Module):
         elif X.ndim != 2 or X.shape[1] != self.latent_size:
             raise ValueError(f"the generator expects latents of shape (B, {self.latent_size}), got {tuple(X.shape)}")
         features = self.project(X).view(-1, *self.start_shape)
+        if len(self.upsample) and self.upsample[0][1].weight.is_contiguous(memory_format=torch.channels_last):
+            # A channels_last model (trainer option) gets channels_last features: CUDA's
+            # bilinear upsampling kernel for the default layout is many times slower.
+            features = features.contiguous(memory_format=torch.channels_last)
         return self.to_image(self.upsample(features))
 
 
