@@ -27,7 +27,7 @@ def _train(args: argparse.Namespace) -> None:
     elif config is None:
         raise GanlabError("train needs a config file (e.g. configs/fashionmnist.yaml) or --resume RUN_DIR")
     else:
-        run_dir = train(config)
+        run_dir = train(config, run_dir=args.run_dir)
     print(f"done: {run_dir}")
 
 
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a GAN from a YAML config")
     p.add_argument("config", nargs="?", help="YAML config (optional with --resume: the run's own config is used)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint.pt")
+    p.add_argument("--run-dir", help="write into this folder; resume from it if it holds a checkpoint (requeued jobs)")
     p.add_argument("--device", help="override the config's device (auto, cpu, cuda, cuda:1...)")
     p.set_defaults(handler=_train)
 

@@ -34,6 +34,8 @@ class DataConfig(_Section):
     valid_ratio: float = Field(0.1, ge=0.0, lt=1.0)
     image_size: int | None = Field(None, ge=7)
     num_workers: int = Field(2, ge=0)
+    prefetch_factor: int = Field(2, ge=1)
+    pin_memory: bool = True
     download: bool = False
 
 
@@ -42,6 +44,9 @@ class OptimConfig(_Section):
     wdecay: float = Field(0.0, ge=0.0)
     lblsmooth: float = Field(0.2, ge=0.0, lt=1.0)
     nepochs: int = Field(200, ge=1)
+    loss: Literal["bce", "hinge", "wgan-gp"] = "bce"
+    critic_steps: int = Field(1, ge=1)
+    gp_weight: float = Field(10.0, ge=0.0)
     critic_lr: float | None = Field(None, gt=0.0)
     generator_lr: float | None = Field(None, gt=0.0)
     ema: float = Field(0.0, ge=0.0, lt=1.0)
@@ -61,6 +66,22 @@ class ModelConfig(_Section):
     generator_base_c: int = Field(256, ge=4)
     latent_size: int = Field(100, ge=1)
     dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    architecture: Literal["dcgan", "resnet"] = "dcgan"
+    upsample: Literal["nearest", "bilinear"] | None = None
+    spectral_norm: bool = False
+    self_attention: bool = False
+    sync_batchnorm: bool = False
+
+    @model_validator(mode="after")
+    def _check_architecture(self) -> ModelConfig:
+        if self.self_attention and self.architecture != "resnet":
+            raise ValueError("self_attention needs architecture: resnet")
+        return self
+
+    @property
+    def upsample_mode(self) -> str:
+        """The lab's DCGAN upsamples bilinearly; the ResNet GAN with nearest neighbours."""
+        return self.upsample or ("bilinear" if self.architecture == "dcgan" else "nearest")
 
 
 class Config(_Section):

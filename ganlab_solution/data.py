@@ -17,6 +17,7 @@ installs them under ``/usr/share/datasets/fashion-mnist`` (the offline default).
 
 from __future__ import annotations
 
+import copy
 import gzip
 import struct
 import warnings
@@ -152,20 +153,33 @@ class TensorLoader:
     state so that a resumed run draws the same order.
     """
 
-    def __init__(self, images: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0, device: Any = "cpu"):
+    def __init__(
+        self,
+        images: torch.Tensor,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        device: Any = "cpu",
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         self.images = images.to(device)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = torch.Generator().manual_seed(seed)
+        # Distributed training: every rank draws the same permutation (same seed) and
+        # keeps every world_size-th index, so the shards are disjoint and equal in size.
+        self.rank, self.world_size = rank, world_size
 
     def __len__(self) -> int:
-        n = self.images.shape[0]
-        return n // self.batch_size if self.shuffle else -(-n // self.batch_size)
+        if not self.shuffle:
+            return -(-self.images.shape[0] // self.batch_size)
+        return self.images.shape[0] // self.world_size // self.batch_size
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         n = self.images.shape[0]
         if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(self.images.device)
+            order = torch.randperm(n, generator=self.generator)[self.rank :: self.world_size].to(self.images.device)
             for i in range(len(self)):
                 yield to_unit_range(self.images[order[i * self.batch_size : (i + 1) * self.batch_size]])
         else:
@@ -179,25 +193,32 @@ class TensorLoader:
         self.generator.set_state(state["generator"])
 
 
-def streaming_transform(size: int, channels: int = 3):
-    """Resize, center-crop, to tensor, then ``Normalize(0.5, 0.5)`` to [-1, 1]."""
+def streaming_transform(size: int, augment: bool = False) -> Any:
+    """Resize the short side to ``size``, crop a square, to tensor, ``Normalize(0.5, 0.5)``.
+
+    The normalisation maps [0, 1] to [-1, 1]. ``augment`` crops at a random place and
+    flips half of the images horizontally (the seed report's pipeline for large photo
+    sets); otherwise the crop is centred.
+    """
     from torchvision import transforms
 
-    steps = [transforms.Resize(size), transforms.CenterCrop(size)]
-    if channels == 1:
-        steps.append(transforms.Grayscale())
-    return transforms.Compose([*steps, transforms.ToTensor(), transforms.Normalize([0.5] * channels, [0.5] * channels)])
+    crop = (
+        [transforms.RandomCrop(size), transforms.RandomHorizontalFlip()] if augment else [transforms.CenterCrop(size)]
+    )
+    normalize = transforms.Normalize([0.5] * 3, [0.5] * 3)
+    return transforms.Compose([transforms.Resize(size), *crop, transforms.ToTensor(), normalize])
 
 
 class ImageFiles(Dataset):
     """Every image file below a folder (nested or not), resized and cropped to ``size``.
 
     Files without an image extension are skipped with one warning giving their count;
-    an image that cannot be decoded yields ``None`` and is dropped by
-    :func:`collate_images`, so one bad file never stops an epoch.
+    an image that cannot be decoded yields ``None`` and is dropped (and counted) by
+    :func:`collate_images`, so one bad file never stops an epoch. Grayscale, palette
+    and RGBA images are converted to RGB. Files are read when needed, never all at once.
     """
 
-    def __init__(self, root: str | Path, size: int) -> None:
+    def __init__(self, root: str | Path, size: int, augment: bool = True) -> None:
         root = Path(root).expanduser()
         if not root.is_dir():
             raise GanlabError(f"image folder {root} does not exist: set data.rootdir to a folder of JPEG/PNG images")
@@ -208,7 +229,7 @@ class ImageFiles(Dataset):
             warnings.warn(f"{root}: skipped {skipped} files that are not images", stacklevel=2)
         if not self.files:
             raise GanlabError(f"no image files (.jpg, .png...) found below {root}: check data.rootdir")
-        self.transform = streaming_transform(size)
+        self.transform = streaming_transform(size, augment)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -223,10 +244,14 @@ class ImageFiles(Dataset):
             return None
 
 
-def collate_images(batch: list[Any]) -> torch.Tensor:
-    """Stack images, dropping the ``None`` of unreadable files and the labels if any."""
+def collate_images(batch: list[Any]) -> tuple[torch.Tensor, int]:
+    """Stack images, dropping the ``None`` of unreadable files (and labels, if any).
+
+    Returns ``(images, number of unreadable files dropped)``; the trainer counts them.
+    """
     images = [item[0] if isinstance(item, tuple) else item for item in batch]
-    return torch.stack([img for img in images if img is not None])
+    good = [img for img in images if img is not None]
+    return (torch.stack(good) if good else torch.empty(0)), len(images) - len(good)
 
 
 class _ImagesOnly(Dataset):
@@ -242,9 +267,9 @@ class _ImagesOnly(Dataset):
         return self.dataset[index][0]
 
 
-def _streaming_dataset(config: DataConfig, size: int) -> Dataset:
+def _streaming_dataset(config: DataConfig, size: int, augment: bool) -> Dataset:
     if config.dataset == "ImageFolder":
-        return ImageFiles(config.rootdir, size)
+        return ImageFiles(config.rootdir, size, augment)
     import torchvision.datasets as tvd
 
     root = Path(config.rootdir).expanduser()
@@ -266,42 +291,54 @@ class Loaders:
     img_shape: ImgShape
 
 
-def make_loaders(config: DataConfig, seed: int, device: torch.device | str = "cpu") -> Loaders:
+def make_loaders(
+    config: DataConfig, seed: int, device: torch.device | str = "cpu", rank: int = 0, world_size: int = 1
+) -> Loaders:
     """Train and valid batch iterators for ``config``, split with ``seed``.
 
     MNIST-like sets and SVHN are held whole on ``device`` (:class:`TensorLoader`);
-    CelebA and ImageFolder are streamed by a ``DataLoader`` with workers.
-    ``config.debug`` keeps only a few batches, for smoke runs.
+    CelebA and ImageFolder are streamed by a ``DataLoader`` with workers, prefetching
+    and pinned memory, and yield ``(images, n_unreadable)`` pairs. ``config.debug``
+    keeps only a few batches, for smoke runs. With ``world_size`` > 1 each rank gets
+    its own shard of the training set.
     """
     shape = image_shape(config)
-    ntrain_max = DEBUG_BATCHES * config.batch_size if config.debug else None
+    ntrain_max = DEBUG_BATCHES * config.batch_size * world_size if config.debug else None
     if config.dataset in IN_MEMORY:
         images = load_images(config.dataset, config.rootdir, train=True, download=config.download)
         train_idx, valid_idx = split_indices(images.shape[0], config.valid_ratio, seed)
         if ntrain_max:
             train_idx, valid_idx = train_idx[:ntrain_max], valid_idx[: 2 * config.batch_size]
         return Loaders(
-            TensorLoader(images[train_idx], config.batch_size, shuffle=True, seed=seed, device=device),
+            TensorLoader(images[train_idx], config.batch_size, True, seed, device, rank, world_size),
             TensorLoader(images[valid_idx], config.batch_size, shuffle=False, device=device),
             shape,
         )
-    dataset = _streaming_dataset(config, shape[1])
-    train_idx, valid_idx = split_indices(len(dataset), config.valid_ratio, seed)  # type: ignore[arg-type]
+    train_set = _streaming_dataset(config, shape[1], augment=config.dataset == "ImageFolder")
+    valid_set = train_set
+    if isinstance(train_set, ImageFiles):
+        # Validation images are centre-cropped and never flipped; the file list is shared.
+        valid_set = copy.copy(train_set)
+        valid_set.transform = streaming_transform(shape[1])
+    train_idx, valid_idx = split_indices(len(train_set), config.valid_ratio, seed)  # type: ignore[arg-type]
     if ntrain_max:
         train_idx, valid_idx = train_idx[:ntrain_max], valid_idx[: 2 * config.batch_size]
-    common = dict(
-        batch_size=config.batch_size,
-        num_workers=config.num_workers,
-        collate_fn=collate_images,
-        pin_memory=torch.device(device).type == "cuda",
-        persistent_workers=config.num_workers > 0,
-    )
-    train = DataLoader(
-        Subset(dataset, train_idx.tolist()),
-        shuffle=True,
-        drop_last=True,
-        generator=torch.Generator().manual_seed(seed),
-        **common,
-    )
-    valid = DataLoader(Subset(dataset, valid_idx.tolist()), shuffle=False, **common)
+    common: dict[str, Any] = {
+        "batch_size": config.batch_size,
+        "num_workers": config.num_workers,
+        "collate_fn": collate_images,
+        "pin_memory": config.pin_memory and torch.device(device).type == "cuda",
+        "persistent_workers": config.num_workers > 0,
+        "prefetch_factor": config.prefetch_factor if config.num_workers > 0 else None,
+    }
+    train_subset = Subset(train_set, train_idx.tolist())
+    if world_size > 1:
+        from torch.utils.data.distributed import DistributedSampler
+
+        sampler = DistributedSampler(train_subset, world_size, rank, shuffle=True, seed=seed, drop_last=True)
+        train = DataLoader(train_subset, sampler=sampler, drop_last=True, **common)
+    else:
+        generator = torch.Generator().manual_seed(seed)
+        train = DataLoader(train_subset, shuffle=True, drop_last=True, generator=generator, **common)
+    valid = DataLoader(Subset(valid_set, valid_idx.tolist()), shuffle=False, **common)
     return Loaders(train, valid, shape)

@@ -59,6 +59,45 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake_logits, _targets(fake_logits, REAL, 0.0))
 
 
+def critic_score(logits: torch.Tensor) -> torch.Tensor:
+    """One "realness" number per image: the logit margin (real - fake) for two logits,
+    the single output for one (hinge and Wasserstein critics)."""
+    return logits[:, 0] if logits.shape[1] == 1 else logits[:, REAL] - logits[:, FAKE]
+
+
 def accuracy(logits: torch.Tensor, cls: int) -> torch.Tensor:
-    """Fraction of images the critic assigns to class ``cls`` (argmax over the logits)."""
-    return (logits.argmax(dim=1) == cls).float().mean()
+    """Fraction of images the critic assigns to class ``cls``.
+
+    With two logits that is the argmax; with one score, positive means real.
+    """
+    return ((critic_score(logits) > 0) == (cls == REAL)).float().mean()
+
+
+def hinge_critic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Hinge loss (Lim and Ye 2017; SAGAN, BigGAN): E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]."""
+    return F.relu(1 - critic_score(real_logits)).mean() + F.relu(1 + critic_score(fake_logits)).mean()
+
+
+def wasserstein_critic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Wasserstein critic loss (Arjovsky et al. 2017): E[D(G(z))] - E[D(x)]."""
+    return critic_score(fake_logits).mean() - critic_score(real_logits).mean()
+
+
+def score_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Generator loss of the hinge and Wasserstein GANs: -E[D(G(z))]."""
+    return -critic_score(fake_logits).mean()
+
+
+def gradient_penalty(
+    critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, weight: float = 10.0
+) -> torch.Tensor:
+    """WGAN-GP penalty (Gulrajani et al. 2017): weight * E[(||grad D(x_hat)||_2 - 1)^2].
+
+    ``x_hat`` are random points on the segments between real and fake images, one
+    mixing coefficient per sample; ``create_graph`` lets the penalty train the critic.
+    """
+    eps = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device)
+    mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    scores = critic_score(critic(mixed)).sum()
+    (grad,) = torch.autograd.grad(scores, mixed, create_graph=True)
+    return weight * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()

@@ -56,9 +56,9 @@ class GBlock(nn.Sequential):
     convolutions (Odena, Dumoulin and Olah, 2016).
     """
 
-    def __init__(self, cin: int, cout: int) -> None:
+    def __init__(self, cin: int, cout: int, upsample: str = "bilinear") -> None:
         super().__init__(
-            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            nn.Upsample(scale_factor=2, mode=upsample, **({"align_corners": False} if upsample == "bilinear" else {})),
             *conv_bn_relu(cin, cout),
             *conv_bn_relu(cout, cout),
         )
@@ -153,7 +153,7 @@ class Generator(nn.Module):
     ``X=None`` and a ``batch_size`` to draw z from N(0, 1) itself. Images are in [-1, 1].
     """
 
-    def __init__(self, img_shape: ImgShape, latent_size: int, base_c: int) -> None:
+    def __init__(self, img_shape: ImgShape, latent_size: int, base_c: int, upsample: str = "bilinear") -> None:
         super().__init__()
         channels, height, width = img_shape
         if height != width:
@@ -166,7 +166,7 @@ class Generator(nn.Module):
         self.start_shape = (base_c, start, start)
         self.project = nn.Sequential(nn.Linear(latent_size, base_c * start * start), nn.ReLU())
         widths = [base_c >> i for i in range(ndoublings + 1)]
-        self.upsample = nn.Sequential(*(GBlock(cin, cout) for cin, cout in zip(widths, widths[1:])))
+        self.upsample = nn.Sequential(*(GBlock(cin, cout, upsample) for cin, cout in zip(widths, widths[1:])))
         self.to_image = nn.Sequential(nn.Conv2d(widths[-1], channels, 1), nn.Tanh())
         self.apply(init_weights)
 
@@ -216,6 +216,16 @@ class GAN(nn.Module):
             raise ValueError("give the GAN either real images X or a batch_size, not both nor neither")
         images = X if X is not None else self.generator(None, batch_size)
         return self.discriminator(images), images
+
+    @classmethod
+    def from_networks(cls, discriminator: nn.Module, generator: nn.Module) -> GAN:
+        """A GAN around networks built elsewhere (e.g. the ResNet ones), same ``forward``."""
+        gan = cls.__new__(cls)
+        nn.Module.__init__(gan)
+        gan.img_shape = tuple(generator.img_shape)
+        gan.latent_size = generator.latent_size
+        gan.discriminator, gan.generator = discriminator, generator
+        return gan
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -1,16 +1,18 @@
-"""Training: one critic step then one generator step per batch, checkpoints every epoch.
+"""Training: critic steps then a generator step, checkpoints every epoch.
 
 Run it with ``python -m ganlab_solution train config.yaml``. Each run writes a new
 folder under ``logging.logdir`` with the resolved ``config.yaml``, TensorBoard
 events, ``samples/epoch_NNN.png`` grids of a fixed noise, ``checkpoint.pt``
-(written atomically every epoch) and ``generator.onnx``.
+(written atomically every epoch) and ``generator.onnx``. Under ``torchrun`` the
+networks are wrapped in DistributedDataParallel and rank 0 alone writes files.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,15 +20,27 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from . import distributed
 from .config import Config, dump_config, load_config
 from .data import image_shape, make_loaders
 from .errors import GanlabError
 from .export import atomic_write, export_generator
 from .generate import image_grid
-from .losses import FAKE, REAL, accuracy, critic_loss, generator_loss
-from .models import GAN, count_parameters
+from .losses import (
+    FAKE,
+    REAL,
+    accuracy,
+    critic_loss,
+    generator_loss,
+    gradient_penalty,
+    hinge_critic_loss,
+    score_generator_loss,
+    wasserstein_critic_loss,
+)
+from .models import GAN, Discriminator, Generator, count_parameters
 
 CHECKPOINT = "checkpoint.pt"
 ONNX_NAME = "generator.onnx"
@@ -51,12 +65,34 @@ def seed_everything(seed: int) -> None:
 
 
 def build_gan(config: Config, img_shape: tuple[int, int, int]) -> GAN:
-    """The GAN described by ``config.model`` for images of ``img_shape``."""
+    """The GAN described by ``config.model`` (and the loss it trains with) for ``img_shape``."""
     m = config.model
+    # BCE needs the lab's two logits; hinge and Wasserstein critics output one score.
+    num_classes = 2 if config.optim.loss == "bce" else 1
     try:
-        return GAN(img_shape, m.dropout, m.discriminator_base_c, m.dnoise, 2, m.latent_size, m.generator_base_c)
+        if m.architecture == "resnet":
+            from .resnet import ResNetDiscriminator, ResNetGenerator
+
+            critic: nn.Module = ResNetDiscriminator(
+                img_shape, m.discriminator_base_c, m.dnoise, num_classes, m.self_attention
+            )
+            generator: nn.Module = ResNetGenerator(
+                img_shape, m.latent_size, m.generator_base_c, m.upsample_mode, m.self_attention
+            )
+        else:
+            critic = Discriminator(img_shape, m.dropout, m.discriminator_base_c, m.dnoise, num_classes)
+            generator = Generator(img_shape, m.latent_size, m.generator_base_c, m.upsample_mode)
     except ValueError as exc:
         raise GanlabError(f"model: {exc}") from None
+    if config.optim.loss == "wgan-gp":
+        from .resnet import replace_batchnorm
+
+        replace_batchnorm(critic)
+    if m.spectral_norm:
+        from .resnet import apply_spectral_norm
+
+        apply_spectral_norm(critic)
+    return GAN.from_networks(critic, generator)
 
 
 def build_optimizers(
@@ -65,12 +101,13 @@ def build_optimizers(
     """Adam for the generator; Adam, or AdamW when ``wdecay`` > 0, for the critic."""
     fused = {"fused": True} if device.type == "cuda" else {}
     betas = (0.5, 0.999)
+    critic_params = gan.discriminator.parameters()
     if config.optim.wdecay > 0:
         critic_opt: torch.optim.Optimizer = torch.optim.AdamW(
-            gan.discriminator.parameters(), lr=config.critic_lr, betas=betas, weight_decay=config.optim.wdecay, **fused
+            critic_params, lr=config.critic_lr, betas=betas, weight_decay=config.optim.wdecay, **fused
         )
     else:
-        critic_opt = torch.optim.Adam(gan.discriminator.parameters(), lr=config.critic_lr, betas=betas, **fused)
+        critic_opt = torch.optim.Adam(critic_params, lr=config.critic_lr, betas=betas, **fused)
     gen_opt = torch.optim.Adam(gan.generator.parameters(), lr=config.generator_lr, betas=betas, **fused)
     return critic_opt, gen_opt
 
@@ -86,20 +123,20 @@ def new_run_dir(logdir: str | Path, name: str) -> Path:
     return run_dir
 
 
-@dataclass
 class EpochStats:
     """Running sums of the per-step metrics, kept on the device to avoid syncs."""
 
-    sums: dict[str, torch.Tensor] = field(default_factory=dict)
-    steps: int = 0
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
 
     def add(self, **values: torch.Tensor) -> None:
         for key, value in values.items():
             self.sums[key] = self.sums.get(key, 0) + value.detach().float()
-        self.steps += 1
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def means(self) -> dict[str, float]:
-        return {k: (v / max(self.steps, 1)).item() for k, v in self.sums.items()}
+        return {k: (v / self.counts[k]).item() for k, v in self.sums.items()}
 
 
 class Trainer:
@@ -107,12 +144,13 @@ class Trainer:
 
     def __init__(self, config: Config, run_dir: Path | None = None, quiet: bool = False) -> None:
         self.config = config
-        self.quiet = quiet
-        self.device = resolve_device(config.device)
-        seed_everything(config.seed)
+        self.dist, self.device = distributed.setup(resolve_device(config.device))
+        self.quiet = quiet or not self.dist.is_main
+        # Ranks start from the same weights (DDP broadcasts rank 0's) but draw their own noise.
+        seed_everything(config.seed + self.dist.rank)
         # Build the model first: an impossible image size fails before any data is read.
         self.gan = build_gan(config, image_shape(config.data)).to(self.device)
-        self.loaders = make_loaders(config.data, config.seed, self.device)
+        self.loaders = make_loaders(config.data, config.seed, self.device, self.dist.rank, self.dist.world_size)
         if len(self.loaders.train) == 0:
             raise GanlabError(f"data.batch_size {config.data.batch_size} is larger than the training set: lower it")
         self.memory_format = torch.channels_last if config.optim.channels_last else torch.contiguous_format
@@ -127,15 +165,41 @@ class Trainer:
             if config.optim.ema > 0
             else None
         )
-        # The step functions are what torch.compile sees; the modules stay plain for saving.
-        self.critic = torch.compile(self.gan.discriminator) if config.optim.compile else self.gan.discriminator
-        self.generator = torch.compile(self.gan.generator) if config.optim.compile else self.gan.generator
+        self._wrap_networks()
         self.fixed_noise = torch.randn(
             GRID_SIZE, config.model.latent_size, generator=torch.Generator().manual_seed(config.seed)
         )
         self.epoch = 0
-        self.run_dir = run_dir or new_run_dir(config.logging.logdir, config.data.dataset)
+        self.unreadable = 0
+        if self.dist.is_main and run_dir is None:
+            run_dir = new_run_dir(config.logging.logdir, config.data.dataset)
+        self.run_dir: Path = distributed.broadcast_object(run_dir, self.dist)
         self.writer: Any = None
+
+    def _wrap_networks(self) -> None:
+        """The callables the steps use: compiled and/or DDP-wrapped views of the networks.
+
+        ``self.gan`` keeps the plain modules (what checkpoints and ONNX export see).
+        The critic step trains ``critic_train`` and samples fakes with ``generator``; the
+        generator step trains ``generator_train`` through ``critic``. Only the network
+        being trained goes through DDP, so gradients are averaged exactly once.
+        """
+        critic, generator = self.gan.discriminator, self.gan.generator
+        if self.dist.enabled:
+            if self.config.model.sync_batchnorm:
+                if self.device.type != "cuda":
+                    raise GanlabError("model.sync_batchnorm needs CUDA GPUs: set it to false for CPU runs")
+                critic = nn.SyncBatchNorm.convert_sync_batchnorm(critic)
+                generator = nn.SyncBatchNorm.convert_sync_batchnorm(generator)
+                self.gan.discriminator, self.gan.generator = critic, generator
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.critic_train: Callable = DistributedDataParallel(critic, device_ids=ids)
+            self.generator_train: Callable = DistributedDataParallel(generator, device_ids=ids)
+        if self.config.optim.compile:
+            critic, generator = torch.compile(critic), torch.compile(generator)
+        self.critic, self.generator = critic, generator
+        if not self.dist.enabled:
+            self.critic_train, self.generator_train = critic, generator
 
     # -- one batch --------------------------------------------------------------
     def autocast(self) -> Any:
@@ -143,18 +207,27 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.optim.amp)
 
     def critic_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Update the critic: minimise 1/2 [BCE(D(x), real) + BCE(D(G(z)), fake)]."""
+        """Update the critic, e.g. for BCE: minimise 1/2 [BCE(D(x), real) + BCE(D(G(z)), fake)]."""
         batch = real.shape[0]
+        real = real.contiguous(memory_format=self.memory_format)
         with torch.no_grad(), self.autocast():
             # The critic step does not train G: no graph through the generator.
-            fake = self.generator(None, batch)
+            fake = self.generator(None, batch).to(real.dtype).contiguous(memory_format=self.memory_format)
         # Real and fake go through the critic in separate batches (as in the lab): with
         # BatchNorm, a mixed batch would normalise fakes differently here than in the
         # generator step, which sees fakes alone, and training collapses.
         with self.autocast():
-            real_logits = self.critic(real.contiguous(memory_format=self.memory_format)).float()
-            fake_logits = self.critic(fake.contiguous(memory_format=self.memory_format)).float()
-        loss = critic_loss(real_logits, fake_logits, self.config.optim.lblsmooth)
+            real_logits = self.critic_train(real).float()
+            fake_logits = self.critic_train(fake).float()
+        loss_name = self.config.optim.loss
+        if loss_name == "bce":
+            loss = critic_loss(real_logits, fake_logits, self.config.optim.lblsmooth)
+        elif loss_name == "hinge":
+            loss = hinge_critic_loss(real_logits, fake_logits)
+        else:
+            loss = wasserstein_critic_loss(real_logits, fake_logits)
+            # In fp32: the penalty differentiates a gradient, bf16 is too coarse for that.
+            loss = loss + gradient_penalty(self.critic_train, real.float(), fake.float(), self.config.optim.gp_weight)
         self.critic_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.critic_opt.step()
@@ -165,14 +238,14 @@ class Trainer:
         }
 
     def generator_step(self, batch: int) -> dict[str, torch.Tensor]:
-        """Update the generator: minimise BCE(D(G(z)), real) with fresh z."""
+        """Update the generator, e.g. for BCE: minimise BCE(D(G(z)), real) with fresh z."""
         # Gradients flow through the critic to the images, but the critic's own weights
         # need none: switching them off skips that work.
         self.gan.discriminator.requires_grad_(False)
         with self.autocast():
-            fake = self.generator(None, batch).contiguous(memory_format=self.memory_format)
+            fake = self.generator_train(None, batch).contiguous(memory_format=self.memory_format)
             logits = self.critic(fake).float()
-        loss = generator_loss(logits)
+        loss = generator_loss(logits) if self.config.optim.loss == "bce" else score_generator_loss(logits)
         self.gen_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.gen_opt.step()
@@ -182,26 +255,41 @@ class Trainer:
         return {"generator_loss": loss}
 
     # -- one epoch --------------------------------------------------------------
+    def _batches(self) -> Any:
+        """Real batches on the device; streamed loaders also report unreadable files."""
+        sampler = getattr(self.loaders.train, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(self.epoch)  # a new shuffle per epoch under DistributedSampler
+        for batch in self.loaders.train:
+            if isinstance(batch, tuple):
+                batch, unreadable = batch
+                self.unreadable += unreadable
+                if batch.shape[0] == 0:
+                    continue
+            yield batch.to(self.device, non_blocking=True)
+
     def train_epoch(self) -> dict[str, float]:
-        """One pass over the training set; returns the mean metrics."""
+        """One pass over the training set; returns the mean metrics.
+
+        Every batch trains the critic; every ``optim.critic_steps``-th batch also
+        trains the generator (k critic updates per generator update).
+        """
         self.gan.train()
         stats = EpochStats()
         bar = tqdm(
-            self.loaders.train,
+            self._batches(),
+            total=len(self.loaders.train),
             desc=f"epoch {self.epoch + 1}/{self.config.optim.nepochs}",
             leave=False,
             disable=self.quiet,
             dynamic_ncols=True,
         )
         for step, real in enumerate(bar):
-            real = real.to(self.device, non_blocking=True)
-            metrics = self.critic_step(real)
-            metrics.update(self.generator_step(real.shape[0]))
-            stats.add(**metrics)
-            if step % 25 == 0:
-                bar.set_postfix(
-                    d_loss=f"{metrics['critic_loss'].item():.3f}", g_loss=f"{metrics['generator_loss'].item():.3f}"
-                )
+            stats.add(**self.critic_step(real))
+            if (step + 1) % self.config.optim.critic_steps == 0:
+                stats.add(**self.generator_step(real.shape[0]))
+            if step % 25 == 0 and not self.quiet:
+                bar.set_postfix(d_loss=f"{stats.sums['critic_loss'].item() / stats.counts['critic_loss']:.3f}")
         return stats.means()
 
     @torch.no_grad()
@@ -209,16 +297,16 @@ class Trainer:
         """Critic accuracy on held-out real images and on as many fresh fakes (eval mode)."""
         self.gan.eval()
         stats = EpochStats()
-        for real in self.loaders.valid:
-            real = real.to(self.device)
+        for batch in self.loaders.valid:
+            real = (batch[0] if isinstance(batch, tuple) else batch).to(self.device)
+            if real.shape[0] == 0:
+                continue
             with self.autocast():
                 real_logits = self.critic(real.contiguous(memory_format=self.memory_format)).float()
                 fake_logits = self.critic(self.generator(None, real.shape[0])).float()
-            stats.add(
-                valid_acc_real=accuracy(real_logits, REAL),
-                valid_acc_fake=accuracy(fake_logits, FAKE),
-                valid_critic_loss=critic_loss(real_logits, fake_logits),
-            )
+            stats.add(valid_acc_real=accuracy(real_logits, REAL), valid_acc_fake=accuracy(fake_logits, FAKE))
+            if self.config.optim.loss == "bce":
+                stats.add(valid_critic_loss=critic_loss(real_logits, fake_logits))
         return stats.means()
 
     @torch.no_grad()
@@ -236,7 +324,7 @@ class Trainer:
     # -- files ------------------------------------------------------------------
     def checkpoint(self) -> dict[str, Any]:
         """Everything needed to resume, as a plain dict anyone can ``torch.load``."""
-        loaders_gen = self.loaders.train.generator
+        loader_rng = getattr(self.loaders.train, "generator", None)
         return {
             "epoch": self.epoch,
             "config": self.config.to_dict(),
@@ -251,7 +339,7 @@ class Trainer:
                 "numpy": np.random.get_state(),
                 "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "data": loaders_gen.get_state() if loaders_gen is not None else None,
+                "data": loader_rng.get_state() if loader_rng is not None else None,
             },
         }
 
@@ -271,26 +359,30 @@ class Trainer:
         self.fixed_noise = state["fixed_noise"]
         self.epoch = state["epoch"]
         rng = state["rng"]
+        if self.dist.enabled:
+            # Rank 0's generator states are not this rank's: re-seed per rank and epoch.
+            seed_everything(self.config.seed + self.dist.rank + 1000 * self.epoch)
+            return
         random.setstate(rng["python"])
         np.random.set_state(rng["numpy"])
         torch.set_rng_state(rng["torch"].cpu())
         if rng["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
-        if rng["data"] is not None and self.loaders.train.generator is not None:
-            self.loaders.train.generator.set_state(rng["data"].cpu())
+        loader_rng = getattr(self.loaders.train, "generator", None)
+        if rng["data"] is not None and loader_rng is not None:
+            loader_rng.set_state(rng["data"].cpu())
 
     def save_epoch_outputs(self, metrics: dict[str, float]) -> None:
         """Scalars, sample grid (TensorBoard and PNG), checkpoint and ONNX for this epoch."""
+        from torchvision.utils import save_image
+
         epoch = self.epoch
         for key, value in metrics.items():
             self.writer.add_scalar(key, value, epoch)
         grid = self.sample_grid()
         self.writer.add_image("samples", grid, epoch)
-        from torchvision.utils import save_image
-
-        atomic_write(
-            self.run_dir / "samples" / f"epoch_{epoch:03d}.png", lambda tmp: save_image(grid, str(tmp), format="png")
-        )
+        png = self.run_dir / "samples" / f"epoch_{epoch:03d}.png"
+        atomic_write(png, lambda tmp: save_image(grid, str(tmp), format="png"))
         atomic_write(self.run_dir / CHECKPOINT, lambda tmp: torch.save(self.checkpoint(), tmp))
         every = self.config.logging.onnx_every
         if epoch == self.config.optim.nepochs or (every and epoch % every == 0):
@@ -303,14 +395,17 @@ class Trainer:
 
     def fit(self) -> Path:
         """Train until ``optim.nepochs``; returns the run folder."""
-        from torch.utils.tensorboard import SummaryWriter
+        main = self.dist.is_main
+        if main:
+            from torch.utils.tensorboard import SummaryWriter
 
-        atomic_write(self.run_dir / "config.yaml", lambda tmp: tmp.write_text(dump_config(self.config)))
-        # purge_step drops events a killed run wrote after its last checkpoint.
-        self.writer = SummaryWriter(str(self.run_dir), purge_step=self.epoch + 1 if self.epoch else None)
+            atomic_write(self.run_dir / "config.yaml", lambda tmp: tmp.write_text(dump_config(self.config)))
+            # purge_step drops events a killed run wrote after its last checkpoint.
+            self.writer = SummaryWriter(str(self.run_dir), purge_step=self.epoch + 1 if self.epoch else None)
+        processes = f", {self.dist.world_size} processes" if self.dist.enabled else ""
         self.log(
             f"run folder: {self.run_dir}\n"
-            f"device {self.device}, {self.config.data.dataset} {self.loaders.img_shape}, "
+            f"device {self.device}{processes}, {self.config.data.dataset} {self.loaders.img_shape}, "
             f"{len(self.loaders.train)} batches of {self.config.data.batch_size} per epoch, "
             f"critic {count_parameters(self.gan.discriminator):,} + generator "
             f"{count_parameters(self.gan.generator):,} parameters"
@@ -319,24 +414,42 @@ class Trainer:
             while self.epoch < self.config.optim.nepochs:
                 start = time.perf_counter()
                 metrics = self.train_epoch()
-                train_seconds = time.perf_counter() - start
+                metrics["epoch_seconds"] = time.perf_counter() - start
                 metrics.update(self.validate())
                 self.epoch += 1
-                metrics["epoch_seconds"] = train_seconds
-                self.save_epoch_outputs(metrics)
+                if self.unreadable:
+                    warnings.warn(f"skipped {self.unreadable} unreadable images so far", stacklevel=1)
+                if main:
+                    self.save_epoch_outputs(metrics)
                 self.log(
-                    f"epoch {self.epoch:3d}/{self.config.optim.nepochs} ({train_seconds:.1f}s): "
-                    f"critic {metrics['critic_loss']:.3f} generator {metrics['generator_loss']:.3f} "
+                    f"epoch {self.epoch:3d}/{self.config.optim.nepochs} ({metrics['epoch_seconds']:.1f}s): "
+                    f"critic {metrics['critic_loss']:.3f} generator {metrics.get('generator_loss', float('nan')):.3f} "
                     f"acc real {metrics['critic_acc_real']:.2f} fake {metrics['critic_acc_fake']:.2f}"
                 )
+            if self.dist.enabled:
+                agree = distributed.parameters_agree(self.gan, self.dist)
+                self.log(f"ranks hold identical weights: {agree}")
+                if not agree:
+                    raise GanlabError("the ranks' weights diverged: report this as a bug")
         finally:
-            self.writer.close()
+            if self.writer is not None:
+                self.writer.close()
+            distributed.cleanup(self.dist)
         return self.run_dir
 
 
-def train(config: Config, quiet: bool = False) -> Path:
-    """Train a new run from ``config``; returns its folder."""
-    return Trainer(config, quiet=quiet).fit()
+def train(config: Config, quiet: bool = False, run_dir: str | Path | None = None) -> Path:
+    """Train a new run from ``config``; returns its folder.
+
+    With ``run_dir``, use that folder, and resume from it if it already holds a
+    checkpoint (how a requeued cluster job picks up where it stopped).
+    """
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        if (run_dir / CHECKPOINT).is_file():
+            return resume(run_dir, config, quiet)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    return Trainer(config, run_dir=run_dir, quiet=quiet).fit()
 
 
 def resume(run_dir: str | Path, config: Config | None = None, quiet: bool = False) -> Path:

@@ -103,6 +103,6 @@ def test_image_folder_skips_non_images_and_unreadable_files(tmp_path):
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 definitely not a jpeg")
     with pytest.warns(UserWarning, match="skipped 1 files"):
         dataset = ImageFiles(tmp_path, 32)
-    batch = collate_images([dataset[i] for i in range(len(dataset))])
-    assert len(dataset) == 3 and batch.shape == (2, 3, 32, 32)
+    batch, unreadable = collate_images([dataset[i] for i in range(len(dataset))])
+    assert len(dataset) == 3 and batch.shape == (2, 3, 32, 32) and unreadable == 1
     assert batch.min() >= -1 and batch.max() <= 1
