@@ -122,3 +122,19 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
     for key in reference:
         assert torch.equal(resumed[key], reference[key]), key
     assert (run_dir / "generator.onnx").is_file()
+
+
+def test_run_dir_option_starts_then_resumes(tmp_path):
+    run_dir = tmp_path / "runs" / "job"
+    raw = debug_config(tmp_path, logging={"onnx_every": 0})
+    assert train(parse_config(raw), quiet=True, run_dir=run_dir) == run_dir
+    raw["optim"]["nepochs"] = 2
+    assert train(parse_config(raw), quiet=True, run_dir=run_dir) == run_dir  # a requeued job
+    assert torch.load(run_dir / "checkpoint.pt", weights_only=False)["epoch"] == 2
+
+
+def test_slurm_template_is_valid_bash_and_resumes_by_run_dir():
+    script = ROOT / "slurm" / "train.sbatch"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    text = script.read_text()
+    assert "--requeue" in text and "--run-dir" in text and "torchrun" in text
