@@ -91,7 +91,8 @@ def _cli(*args):
 @pytest.mark.slow
 def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
     nepochs = 4
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # One thread: the same reduction order in every process, whatever the machine's load.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     config = write_yaml(
         tmp_path / "c.yaml", debug_config(tmp_path, optim={"nepochs": nepochs}, logging={"onnx_every": 0})
     )
