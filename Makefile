@@ -1,21 +1,15 @@
 # The commands people actually run. The README's two commands are `make all` and `make test`.
 PY ?= python3
 
-.PHONY: all setup demo release book test lint format bench
+.PHONY: all setup demo test lint format bench
 
-all: setup demo release book          ## set up, train a short demo, release notebooks, build the site
+all: setup demo                       ## set up, then a short training run and generated grids in out/
 
 setup:                                 ## install system packages (if root), the package and its tools
 	bash scripts/setup.sh
 
 demo:                                  ## a short real training run and generated grids, in out/
 	bash scripts/demo.sh
-
-release:                               ## student notebooks via nbgrader generate_assignment
-	$(MAKE) -C autograder release
-
-book:                                  ## the static website in _build/html
-	bash book/build.sh
 
 test: setup                            ## every test (what CI runs)
 	bash scripts/run_tests.sh

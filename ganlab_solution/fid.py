@@ -117,15 +117,21 @@ def to_uint8_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 def real_statistics(
-    dataset: str = "FashionMNIST", rootdir: str | Path = "/usr/share/datasets/fashion-mnist", n: int = 10_000,
-    train: bool = False, features: InceptionFeatures | None = None, cache_dir: Path | None = CACHE_DIR,
+    dataset: str = "FashionMNIST",
+    rootdir: str | Path = "/usr/share/datasets/fashion-mnist",
+    n: int = 10_000,
+    train: bool = False,
+    features: InceptionFeatures | None = None,
+    cache_dir: Path | None = CACHE_DIR,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Statistics of the first ``n`` images of a split, cached per dataset, split and count."""
     from .data import load_images
 
     images = load_images(dataset, rootdir, train=train)
     if n > images.shape[0]:
-        raise GanlabError(f"-n {n} is more than the {images.shape[0]} images of {dataset}'s {'train' if train else 'test'} split")
+        raise GanlabError(
+            f"-n {n} is more than the {images.shape[0]} images of {dataset}'s {'train' if train else 'test'} split"
+        )
     images = images[:n]
     key = hashlib.sha1(images.numpy().tobytes()).hexdigest()[:12]
     cache = cache_dir / f"fid_{dataset}_{'train' if train else 'test'}_{n}_{key}.npz" if cache_dir else None
@@ -150,8 +156,13 @@ def generated_images(model: str | Path, n: int, seed: int = 0, batch_size: int =
 
 
 def fid(
-    model: str | Path, dataset: str = "FashionMNIST", rootdir: str | Path = "/usr/share/datasets/fashion-mnist",
-    n: int = 10_000, seed: int = 0, batch_size: int = 50, cache_dir: Path | None = CACHE_DIR,
+    model: str | Path,
+    dataset: str = "FashionMNIST",
+    rootdir: str | Path = "/usr/share/datasets/fashion-mnist",
+    n: int = 10_000,
+    seed: int = 0,
+    batch_size: int = 50,
+    cache_dir: Path | None = CACHE_DIR,
 ) -> float:
     """FID of ``n`` samples of a generator ONNX file against ``n`` test images of ``dataset``."""
     features = InceptionFeatures(batch_size=batch_size)
