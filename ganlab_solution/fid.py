@@ -179,8 +179,18 @@ def _shape_of(dataset: str, rootdir: str | Path) -> tuple[int, ...]:
     return IMAGE_SHAPES.get(dataset, (0, 0, 0))
 
 
+def check_sample_count(dataset: str, rootdir: str | Path, n: int) -> None:
+    """Fail early (before any feature is computed) when the test split has fewer than ``n`` images."""
+    from .data import load_images
+
+    available = load_images(dataset, rootdir, train=False).shape[0]
+    if not 2 <= n <= available:
+        raise GanlabError(f"-n {n}: choose between 2 and the {available} images of {dataset}'s test split")
+
+
 def _run(args: argparse.Namespace) -> None:
     start = time.perf_counter()
+    check_sample_count(args.dataset, args.rootdir, args.n)
     cache = None if args.no_cache else Path(args.cache_dir)
     if args.real_vs_real:
         features = InceptionFeatures(batch_size=args.batch_size)

@@ -90,7 +90,7 @@ def test_fid_cli_rejects_an_unknown_dataset():
 
 def test_fid_cli_needs_more_test_images_than_exist():
     result = run_cli("fid", "--real-vs-real", "-n", "20000", "--no-cache")
-    assert result.returncode == 2 and "more than the" in result.stderr
+    assert result.returncode == 2 and "choose between 2 and the 10000 images" in result.stderr
 
 
 def test_shipped_classifier_is_accurate():
