@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Build the course website into _build/html (what `make book` runs).
+#
+#   1. npm ci in book/: onnxruntime-web, MathJax 3, require.js and the ipywidgets
+#      html-manager, pinned by book/package-lock.json (nothing vendored is committed);
+#   2. copy them, the shipped generator ONNX and the explorer's script into
+#      book/_extra/, which Sphinx copies to the site root (html_extra_path), so the
+#      site never asks another origin for anything;
+#   3. make the release notebooks (make -C autograder release) and copy them into
+#      book/exercises/_release/ with a download link on top (rendered, never executed);
+#   4. jupyter-book build with the demo pages executed, every warning an error;
+#   5. check that the pages and the vendored files are really there.
+#
+# Environment: BOOK_SKIP_NPM=1 reuses book/node_modules as it is (offline rebuilds).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BOOK=$ROOT/book
+EXTRA=$BOOK/_extra
+RELEASE_SRC=$ROOT/autograder/release/ganlab
+RELEASE_DST=$BOOK/exercises/_release
+PY=${PY:-python3}
+start=$(date +%s)
+
+say() { printf '[book] %s\n' "$*"; }
+
+# -- 1. browser libraries from npm -----------------------------------------------
+if [[ "${BOOK_SKIP_NPM:-0}" != 1 || ! -d $BOOK/node_modules ]]; then
+    say "npm ci (book/package-lock.json)"
+    (cd "$BOOK" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+NM=$BOOK/node_modules
+
+# -- 2. the site's own copies -------------------------------------------------------
+say "vendoring into book/_extra"
+rm -rf "$EXTRA"
+mkdir -p "$EXTRA/vendor/onnxruntime-web" "$EXTRA/vendor/requirejs" "$EXTRA/vendor/html-manager" \
+    "$EXTRA/vendor/mathjax" "$EXTRA/models" "$EXTRA/explorer"
+ORT=$NM/onnxruntime-web/dist
+# The plain-wasm build of onnxruntime-web: the script, and the module + binary it
+# imports from ort.env.wasm.wasmPaths (the same file serves single-threaded use).
+cp "$ORT/ort.wasm.min.js" "$ORT/ort-wasm-simd-threaded.mjs" "$ORT/ort-wasm-simd-threaded.wasm" \
+    "$EXTRA/vendor/onnxruntime-web/"
+cp "$NM/onnxruntime-web/LICENSE" "$EXTRA/vendor/onnxruntime-web/" 2>/dev/null || true
+cp "$NM/requirejs/require.js" "$EXTRA/vendor/requirejs/require.min.js"
+# embed-amd.js loads its chunks and fonts next to itself.
+find "$NM/@jupyter-widgets/html-manager/dist" -maxdepth 1 -type f ! -name '*.map' \
+    -exec cp {} "$EXTRA/vendor/html-manager/" \;
+cp -r "$NM/mathjax/es5/." "$EXTRA/vendor/mathjax/"
+cp "$ROOT/ganlab_solution/assets/fashionmnist_generator.onnx" "$EXTRA/models/"
+cp "$BOOK/explorer_src/explorer.js" "$BOOK/explorer_src/explorer.css" "$EXTRA/explorer/"
+
+# -- 3. release notebooks -----------------------------------------------------------
+rm -rf "$RELEASE_DST"
+if [[ -f $ROOT/autograder/Makefile ]]; then
+    say "make -C autograder release"
+    make -C "$ROOT/autograder" release
+fi
+TOC=$ROOT/_toc.yml
+shopt -s nullglob
+released=("$RELEASE_SRC"/*.ipynb)
+if ((${#released[@]})); then
+    say "rendering ${#released[@]} release notebooks (not executed)"
+    "$PY" "$BOOK/prepare_release.py" "$RELEASE_SRC" "$RELEASE_DST"
+else
+    printf '[book] WARNING: no release notebooks in %s: the exercise pages are SKIPPED\n' "$RELEASE_SRC" >&2
+    # Same table of contents without the glob of the exercise pages.
+    TOC=$ROOT/_build/_toc_without_exercises.yml
+    mkdir -p "$ROOT/_build"
+    grep -v 'book/exercises/_release' "$ROOT/_toc.yml" >"$TOC"
+fi
+
+# -- 4. build -----------------------------------------------------------------------
+say "jupyter-book build (demo pages executed on CPU)"
+# -W: every warning (a failed cell, a broken reference) fails the build; no --keep-going.
+# Threads: the demos are small, two threads is what this kind of machine has.
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} CUDA_VISIBLE_DEVICES="" \
+    jupyter-book build "$ROOT" --toc "$TOC" --builder html -W
+
+# -- 5. the site is really there ----------------------------------------------------
+HTML=$ROOT/_build/html
+missing=0
+for f in index.html book/index.html book/explorer.html book/setup.html book/demos/samples.html \
+    vendor/onnxruntime-web/ort.wasm.min.js vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm \
+    vendor/mathjax/tex-chtml.js vendor/requirejs/require.min.js vendor/html-manager/embed-amd.js \
+    models/fashionmnist_generator.onnx explorer/explorer.js; do
+    if [[ ! -s $HTML/$f ]]; then
+        echo "[book] ERROR: $HTML/$f is missing or empty" >&2
+        missing=1
+    fi
+done
+for nb in "${released[@]}"; do
+    page=$HTML/book/exercises/_release/$(basename "${nb%.ipynb}").html
+    [[ -s $page ]] || { echo "[book] ERROR: $page is missing" >&2; missing=1; }
+done
+npages=$(find "$HTML" -name '*.html' | wc -l)
+if ((missing)) || ((npages < 10)); then
+    echo "[book] ERROR: incomplete site ($npages html pages)" >&2
+    exit 1
+fi
+say "site in $HTML ($npages pages) built in $(($(date +%s) - start)) s"

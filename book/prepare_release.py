@@ -1,0 +1,74 @@
+"""Copy the nbgrader release notebooks into the book, each with a download link on top.
+
+Usage: ``python book/prepare_release.py SRC_DIR DST_DIR`` (called by ``book/build.sh``).
+
+The pages are rendered, never executed: each copy carries myst-nb's
+``execution_mode: off`` (on top of ``execute.exclude_patterns`` in ``_config.yml``).
+The untouched release notebook is what the link downloads: it is copied to
+``book/_extra/notebooks/``, which lands at ``<site>/notebooks/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+BOOK = Path(__file__).resolve().parent
+DOWNLOADS = BOOK / "_extra" / "notebooks"
+# A page in DST lives at <site>/book/exercises/_release/NAME.html.
+SITE_ROOT_FROM_PAGE = "../../.."
+
+# Solution and hidden-test markers must never reach the site.
+FORBIDDEN = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+
+def download_cell(name: str) -> nbformat.NotebookNode:
+    """A markdown cell with a plain link to the untouched notebook."""
+    href = f"{SITE_ROOT_FROM_PAGE}/notebooks/{name}"
+    text = (
+        f'<p class="ganlab-download">📥 <a href="{href}" download="{name}">Download <code>{name}</code></a> '
+        "and open it in JupyterLab (see <em>Setup</em>). This page shows the student version: "
+        "the code cells are for you to fill in, and nothing on it has been run.</p>"
+    )
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata["tags"] = ["ganlab-download"]
+    return cell
+
+
+def prepare(src: Path, dst: Path) -> list[Path]:
+    """Copy every ``src/*.ipynb`` to ``dst`` (page) and to the downloads folder (as is)."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    DOWNLOADS.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in sorted(src.glob("*.ipynb")):
+        text = path.read_text(encoding="utf-8")
+        leaked = [marker for marker in FORBIDDEN if marker in text]
+        if leaked:
+            raise SystemExit(f"{path} is not a release notebook: it contains {leaked[0]!r}")
+        shutil.copy2(path, DOWNLOADS / path.name)
+        nb = nbformat.reads(text, as_version=4)
+        nb.cells.insert(1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0, download_cell(path.name))
+        nb.metadata.setdefault("mystnb", {})["execution_mode"] = "off"
+        out = dst / path.name
+        nbformat.write(nb, out)
+        written.append(out)
+    return written
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    written = prepare(Path(argv[0]), Path(argv[1]))
+    for path in written:
+        print(f"[book]   {path.relative_to(BOOK.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
