@@ -1,0 +1,266 @@
+"""A whole nbgrader round on the catalogue of test submissions, in a scratch course directory.
+
+    python autograder/grading_round.py                 # every case of tests/submissions
+    python autograder/grading_round.py --notebook 02_critic --keep /tmp/round
+
+It runs the real tools (``nbgrader generate_assignment`` then ``nbgrader autograde``) on
+submissions made from the release notebooks: a student ``reference`` who answers every
+exercise with the reference solution, a student ``blank`` who hands in the release
+notebooks untouched, and one student per case of ``tests/submissions/*.py``, who hands in
+only the notebook the case is about. Each case file holds::
+
+    NOTEBOOK = "02_critic"                      # the notebook's file stem
+    EXPECT_LOST = {"test_cblock": 3}            # test cell grade_id -> points lost ({} for a valid answer)
+    CELLS = {"cblock": "class CBlock..."}       # answer cell grade_id -> the student's code, or
+    EDITS = {"cblock": [("bias=False", "")]}    # answer cell grade_id -> (old, new) edits of the reference answer
+    EXPECT_MESSAGE = {"test_cblock": "bias"}    # optional: words the failure message must contain
+
+Every other answer cell of the case's notebook keeps the reference solution. The round
+passes when each student lost exactly the points their case declares, and each failed
+test explained itself with a ``CheckFailed`` message (never a bare ``AssertionError``).
+The instructor's own round is the same commands run from ``autograder/`` itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+ASSIGNMENT = "ganlab"
+SOURCE = REPO / "notebooks" / ASSIGNMENT
+CASES = REPO / "tests" / "submissions"
+MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+
+
+@dataclass
+class Case:
+    """One test submission: a notebook with some answer cells replaced, and the points it must lose."""
+
+    name: str
+    notebook: str
+    cells: dict[str, str]  # answer grade_id -> the whole cell (edits already applied)
+    expect_lost: dict[str, float]
+    expect_message: dict[str, str] = field(default_factory=dict)
+    doc: str = ""
+
+
+@dataclass
+class Result:
+    """What nbgrader gave one notebook of one student."""
+
+    scores: dict[str, tuple[float, float]]  # test grade_id -> (score, max score)
+    errors: dict[str, tuple[str, str]]  # test grade_id -> (exception name, message)
+
+
+def load_cases(folder: Path = CASES) -> list[Case]:
+    """Every case file of ``folder``, sorted by name."""
+    cases = []
+    for path in sorted(folder.glob("*.py")):
+        spec = importlib.util.spec_from_file_location(f"case_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        cells = dict(getattr(module, "CELLS", {}))
+        edits = getattr(module, "EDITS", {})
+        if edits:
+            reference = reference_answers(module.NOTEBOOK)
+            for grade_id, changes in edits.items():
+                cells[grade_id] = apply_edits(reference[grade_id], changes, f"{path.name} [{grade_id}]")
+        cases.append(
+            Case(
+                name=path.stem,
+                notebook=module.NOTEBOOK,
+                cells=cells,
+                expect_lost=dict(module.EXPECT_LOST),
+                expect_message=dict(getattr(module, "EXPECT_MESSAGE", {})),
+                doc=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else "",
+            )
+        )
+    return cases
+
+
+def apply_edits(source: str, changes: list[tuple[str, str]], where: str) -> str:
+    """``source`` with every occurrence of each old text replaced; an edit that no longer applies is an error."""
+    for old, new in changes:
+        if old not in source:
+            raise ValueError(f"{where}: {old!r} is not in the reference answer any more: update the case")
+        source = source.replace(old, new)
+    return source
+
+
+def student_id(case_name: str) -> str:
+    """A student id nbgrader accepts (letters, digits, underscores)."""
+    return "case_" + re.sub(r"\W", "_", case_name)
+
+
+def _grade_id(cell: nbformat.NotebookNode) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _is_answer(cell: nbformat.NotebookNode) -> bool:
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+
+
+def reference_answers(notebook: str) -> dict[str, str]:
+    """grade_id -> the source notebook's answer cell with the solution markers removed."""
+    nb = nbformat.read(SOURCE / f"{notebook}.ipynb", as_version=4)
+    return {
+        _grade_id(cell): "\n".join(line for line in cell.source.splitlines() if not MARKERS.match(line))
+        for cell in nb.cells
+        if _is_answer(cell)
+    }
+
+
+def fill(release: Path, answers: dict[str, str]) -> nbformat.NotebookNode:
+    """The release notebook at ``release`` with the given answer cells filled in."""
+    nb = nbformat.read(release, as_version=4)
+    unknown = set(answers) - {_grade_id(cell) for cell in nb.cells if _is_answer(cell)}
+    if unknown:
+        raise ValueError(f"{release.name} has no answer cell {sorted(unknown)}")
+    for cell in nb.cells:
+        if _is_answer(cell) and _grade_id(cell) in answers:
+            cell.source = answers[_grade_id(cell)]
+    return nb
+
+
+def make_course(workdir: Path, timeout: int | None = None) -> None:
+    """A scratch course directory that grades the repository's notebooks with the real config."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = (HERE / "nbgrader_config.py").read_text()
+    config += (
+        "\n# Scratch round (autograder/grading_round.py): same settings, another folder.\n"
+        f"c.CourseDirectory.root = {str(workdir)!r}\n"
+        f"c.CourseDirectory.source_directory = {str(REPO / 'notebooks')!r}\n"
+        f"c.CourseDirectory.db_url = 'sqlite:///{workdir / 'gradebook.db'}'\n"
+    )
+    if timeout is not None:
+        config += f"c.Execute.timeout = {timeout}\n"
+    (workdir / "nbgrader_config.py").write_text(config)
+
+
+def nbgrader(workdir: Path, *args: str) -> None:
+    """Run one nbgrader command in ``workdir``; its log goes to ``workdir/nbgrader.log``."""
+    with open(workdir / "nbgrader.log", "a") as log:
+        log.write(f"\n$ nbgrader {' '.join(args)}\n")
+        log.flush()
+        done = subprocess.run(
+            [sys.executable, "-m", "nbgrader", *args], cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed (exit {done.returncode}); see {workdir / 'nbgrader.log'}")
+
+
+def submit(workdir: Path, student: str, notebooks: dict[str, nbformat.NotebookNode]) -> None:
+    """Place a student's notebooks where ``nbgrader autograde`` collects them."""
+    folder = workdir / "submitted" / student / ASSIGNMENT
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, nb in notebooks.items():
+        nbformat.write(nb, folder / f"{name}.ipynb")
+
+
+def read_result(workdir: Path, student: str, notebook: str) -> Result:
+    """Scores from the gradebook and failure messages from the autograded notebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission_notebook(notebook, ASSIGNMENT, student)
+        scores = {
+            grade.name: (float(grade.score), float(grade.max_score)) for grade in submission.grades if grade.max_score
+        }
+    graded = nbformat.read(workdir / "autograded" / student / ASSIGNMENT / f"{notebook}.ipynb", as_version=4)
+    errors = {}
+    for cell in graded.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and _grade_id(cell):
+                errors[_grade_id(cell)] = (output.get("ename", ""), output.get("evalue", ""))
+    return Result(scores, errors)
+
+
+def run_round(
+    workdir: Path, cases: list[Case], notebooks: list[str] | None = None, timeout: int | None = None
+) -> dict[tuple[str, str], Result]:
+    """Release, submit (reference, blank, one student per case), autograde; results by (student, notebook)."""
+    make_course(workdir, timeout)
+    nbgrader(workdir, "generate_assignment", ASSIGNMENT, "--force")
+    release = workdir / "release" / ASSIGNMENT
+    names = notebooks or sorted(path.stem for path in SOURCE.glob("*.ipynb"))
+    submit(workdir, "reference", {name: fill(release / f"{name}.ipynb", reference_answers(name)) for name in names})
+    submit(workdir, "blank", {name: nbformat.read(release / f"{name}.ipynb", as_version=4) for name in names})
+    graded: list[tuple[str, str]] = [(student, name) for student in ("reference", "blank") for name in names]
+    for case in cases:
+        if case.notebook not in names:
+            continue
+        answers = {**reference_answers(case.notebook), **case.cells}
+        submit(workdir, student_id(case.name), {case.notebook: fill(release / f"{case.notebook}.ipynb", answers)})
+        graded.append((student_id(case.name), case.notebook))
+    # One autograde call grades every student (each notebook in its own kernel).
+    nbgrader(workdir, "autograde", ASSIGNMENT, "--force")
+    return {(student, name): read_result(workdir, student, name) for student, name in graded}
+
+
+def problems(case: Case, result: Result) -> list[str]:
+    """How the graded case differs from what it declares (empty when it matches)."""
+    found = []
+    for test, (score, max_score) in sorted(result.scores.items()):
+        lost = max_score - score
+        expected = case.expect_lost.get(test, 0)
+        if abs(lost - expected) > 1e-9:
+            ename, message = result.errors.get(test, ("", ""))
+            found.append(f"{test}: lost {lost:g} of {max_score:g}, expected {expected:g} ({ename}: {message[:300]})")
+    for test in set(case.expect_lost) - set(result.scores):
+        found.append(f"{test}: no such graded test cell in {case.notebook}")
+    for test, (ename, message) in result.errors.items():
+        if test in result.scores and ename != "CheckFailed" and case.expect_lost.get(test):
+            found.append(f"{test}: failed with {ename} ({message[:200]}) instead of a CheckFailed explanation")
+    for test, words in case.expect_message.items():
+        message = result.errors.get(test, ("", ""))[1]
+        if words.lower() not in message.lower():
+            found.append(f"{test}: the message {message[:300]!r} does not mention {words!r}")
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=Path, default=CASES, help="folder of case files")
+    parser.add_argument("--notebook", action="append", help="grade only this notebook (repeatable)")
+    parser.add_argument("--keep", type=Path, help="course folder to use and keep (default: a temporary one)")
+    parser.add_argument("--timeout", type=int, help="seconds per cell (default: nbgrader_config.py's)")
+    args = parser.parse_args(argv)
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="ganlab_round_"))
+    cases = load_cases(args.cases)
+    try:
+        results = run_round(workdir, cases, args.notebook, args.timeout)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    failures = 0
+    for (student, name), result in sorted(results.items()):
+        got = sum(s for s, _ in result.scores.values())
+        total = sum(m for _, m in result.scores.values())
+        if student == "reference":
+            bad = [f"{t}: {s:g}/{m:g}" for t, (s, m) in result.scores.items() if s != m]
+        elif student == "blank":
+            bad = [f"{t}: {s:g}/{m:g}" for t, (s, m) in result.scores.items() if s != 0]
+        else:
+            case = next(c for c in cases if student_id(c.name) == student)
+            bad = problems(case, result)
+        failures += bool(bad)
+        print(f"{'FAIL' if bad else 'ok  '} {student:40s} {name:20s} {got:g}/{total:g}")
+        for line in bad:
+            print(f"       {line}")
+    print(f"{len(results)} graded notebooks, {failures} unexpected")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""nbgrader configuration of the ganlab course (run every nbgrader command from this folder).
+
+Layout (relative to this folder):
+  ../notebooks/ganlab/       the instructor (source) notebooks: the one copy, edited in place
+  release/ganlab/            the student notebooks (`nbgrader generate_assignment ganlab`)
+  submitted/<student>/ganlab/  collected submissions
+  autograded/, feedback/     what `nbgrader autograde` and `nbgrader generate_feedback` write
+  gradebook.db               the gradebook (SQLite)
+"""
+
+from pathlib import Path
+
+c = get_config()  # noqa: F821 (nbgrader injects get_config)
+
+HERE = Path(__file__).resolve().parent
+
+c.CourseDirectory.course_id = "ganlab"
+c.CourseDirectory.root = str(HERE)
+# The source notebooks live in the repository's notebooks/ folder, so there is no copy to keep in step.
+c.CourseDirectory.source_directory = "../notebooks"
+c.CourseDirectory.db_url = f"sqlite:///{HERE / 'gradebook.db'}"
+# Never copy caches or checkpoints into the release or the graded folders.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "logs", "runs", "*.onnx"]
+
+# Student-facing stub of every answer cell.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Autograding: the heaviest graded cell (ONNX export of a small generator) takes a few
+# seconds on a laptop CPU; 60 s per cell leaves room for a slow grading machine while an
+# answer stuck in an infinite loop costs one minute, then the kernel is interrupted and
+# the rest of the notebook still runs.
+c.Execute.timeout = 60
+c.Execute.interrupt_on_timeout = True
+# A student who deleted a test cell gets it back from the gradebook (and its points are still graded).
+c.OverwriteCells.add_missing_cells = True
+# Huge outputs (a print in a loop) are cut before they reach the gradebook and the feedback.
+c.LimitOutput.max_lines = 200
+c.LimitOutput.max_traceback = 50

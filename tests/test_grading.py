@@ -1,0 +1,159 @@
+"""The graded notebooks and the nbgrader round that grades them.
+
+The fast tests read the source notebooks. The slow ones run a real round
+(``autograder/grading_round.py``: ``nbgrader generate_assignment`` and ``nbgrader
+autograde`` in a scratch course folder) and check that every catalogued submission
+under ``tests/submissions/`` loses exactly the points of the exercise it breaks.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "autograder"))
+import grading_round  # noqa: E402  (a script folder, not a package)
+
+NOTEBOOKS = sorted((REPO / "notebooks" / "ganlab").glob("*.ipynb"))
+CASES = grading_round.load_cases()
+EXPECTED_STEMS = ["01_data", "02_critic", "03_generator", "04_gan_and_losses", "05_training", "06_generation", "07_going_further"]
+
+
+def nbgrader_meta(cell: nbformat.NotebookNode) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def test_the_lab_is_all_there() -> None:
+    assert [path.stem for path in NOTEBOOKS] == EXPECTED_STEMS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_a_clean_nbgrader_source(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    grade_ids = [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c)]
+    assert len(grade_ids) == len(set(grade_ids)), f"duplicate grade_id in {path.name}"
+    tests = [c for c in nb.cells if nbgrader_meta(c).get("grade")]
+    answers = [c for c in nb.cells if nbgrader_meta(c).get("solution")]
+    assert tests and answers, f"{path.name} has no graded exercise"
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"{path.name} is stored with outputs"
+        if meta:
+            assert meta["schema_version"] == 3
+        if meta.get("grade"):
+            assert meta["locked"] and meta["points"] > 0, f"{meta['grade_id']}: a test cell must be locked and worth points"
+            assert meta["grade_id"].startswith("test_")
+            assert "assert " not in cell.source, f"{meta['grade_id']}: use labcheck's explained checks, not bare asserts"
+        if meta.get("solution") and cell.cell_type == "code":
+            assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
+    # The table of exercises at the top gives the same total as the test cells.
+    table = [int(points) for points in re.findall(r"^\|[^|\n]+\|[^|\n]+\|\s*(\d+)\s*\|\s*$", nb.cells[0].source, re.M)]
+    assert sum(table) == sum(nbgrader_meta(c)["points"] for c in tests), f"{path.name}: the points table is out of date"
+
+
+def _defined_names(source: str) -> set[str]:
+    cleaned = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    tree = ast.parse(cleaned)
+    return {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_never_imports_what_it_asks_for(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    asked = set().union(*(_defined_names(c.source) for c in nb.cells if nbgrader_meta(c).get("solution") and c.cell_type == "code"))
+    for cell in nb.cells:
+        if cell.cell_type != "code" or nbgrader_meta(cell):
+            continue
+        for name in asked:
+            assert not re.search(rf"from ganlab_solution[\w.]* import .*\b{name}\b", cell.source), (
+                f"{path.name} imports {name} from the reference package, but asks the student to write it"
+            )
+
+
+def test_catalogue_of_submissions() -> None:
+    mistakes = [case for case in CASES if case.expect_lost]
+    valid = [case for case in CASES if not case.expect_lost]
+    assert len(mistakes) >= 15 and len(valid) >= 3
+    stems = {path.stem for path in NOTEBOOKS}
+    for case in CASES:
+        assert case.notebook in stems, f"{case.name}: no notebook {case.notebook}"
+        assert case.doc, f"{case.name}: say in a docstring what the student did"
+    # Every graded test cell of the lab is broken by at least one catalogued mistake.
+    broken = {(case.notebook, test) for case in mistakes for test in case.expect_lost}
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if nbgrader_meta(cell).get("grade") and path.stem in {"02_critic", "03_generator", "04_gan_and_losses"}:
+                assert (path.stem, nbgrader_meta(cell)["grade_id"]) in broken, f"no catalogued mistake for {nbgrader_meta(cell)['grade_id']}"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One real nbgrader round: release, reference + blank + one student per case, autograde."""
+    return grading_round.run_round(tmp_path_factory.mktemp("round"), CASES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", EXPECTED_STEMS)
+def test_reference_answers_get_full_marks(graded: dict, stem: str) -> None:
+    result = graded[("reference", stem)]
+    assert result.scores, f"nothing graded in {stem}"
+    lost = {test: (score, top) for test, (score, top) in result.scores.items() if score != top}
+    assert not lost, f"the reference solution loses points in {stem}: {lost} {result.errors}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", EXPECTED_STEMS)
+def test_untouched_release_gets_zero_and_grading_goes_on(graded: dict, stem: str) -> None:
+    result = graded[("blank", stem)]
+    assert result.scores and all(score == 0 for score, _ in result.scores.values()), result.scores
+    # Every test cell ran and explained itself (no crash of the grading, no bare AssertionError).
+    for test, (ename, message) in result.errors.items():
+        assert ename in ("CheckFailed", "NotImplementedError"), f"{stem}/{test}: {ename}: {message}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_submission_loses_exactly_its_points(graded: dict, case: grading_round.Case) -> None:
+    result = graded[(grading_round.student_id(case.name), case.notebook)]
+    assert not grading_round.problems(case, result), "\n".join(grading_round.problems(case, result))
+
+
+@pytest.mark.slow
+def test_release_has_no_solution_and_no_hidden_test(graded: dict, tmp_path_factory: pytest.TempPathFactory) -> None:
+    del graded  # the round made the release notebooks
+    release = sorted(Path(tmp_path_factory.getbasetemp()).glob("round*/release/ganlab/*.ipynb"))
+    assert [path.stem for path in release] == EXPECTED_STEMS
+    for path in release:
+        text = path.read_text()
+        assert "BEGIN HIDDEN TESTS" not in text and "own_work" not in text, f"{path.name} leaks a hidden test"
+        assert "### BEGIN SOLUTION" not in text, f"{path.name} leaks a solution"
+        for answer in grading_round.reference_answers(path.stem).values():
+            for line in answer.splitlines():
+                if len(line.strip()) > 40 and ("return" in line or "=" in line) and '"""' not in line:
+                    assert line.strip() not in text or line.strip() in _given_lines(path.stem), f"{path.name} leaks {line.strip()!r}"
+
+
+def _given_lines(stem: str) -> set[str]:
+    """Lines of answer cells outside the solution markers (signatures, given constructors)."""
+    nb = nbformat.read(REPO / "notebooks" / "ganlab" / f"{stem}.ipynb", as_version=4)
+    given: set[str] = set()
+    for cell in nb.cells:
+        if nbgrader_meta(cell).get("solution"):
+            inside = False
+            for line in cell.source.splitlines():
+                if "### BEGIN SOLUTION" in line:
+                    inside = True
+                elif "### END SOLUTION" in line:
+                    inside = False
+                elif not inside:
+                    given.add(line.strip())
+    return given
