@@ -1,15 +1,21 @@
 # The commands people actually run. The README's two commands are `make all` and `make test`.
 PY ?= python3
 
-.PHONY: all setup demo test lint format bench
+.PHONY: all setup demo release round test lint format bench
 
-all: setup demo                       ## set up, then a short training run and generated grids in out/
+all: setup demo release               ## set up, a short training run with grids in out/, the student notebooks
 
 setup:                                 ## install system packages (if root), the package and its tools
 	bash scripts/setup.sh
 
 demo:                                  ## a short real training run and generated grids, in out/
 	bash scripts/demo.sh
+
+release:                               ## the student notebooks, in autograder/release/ganlab (nbgrader generate_assignment)
+	$(MAKE) -C autograder release
+
+round:                                 ## a whole grading round on the catalogue of test submissions
+	$(PY) autograder/grading_round.py
 
 test: setup                            ## every test (what CI runs)
 	bash scripts/run_tests.sh

@@ -13,11 +13,15 @@ only the notebook the case is about. Each case file holds::
     EXPECT_LOST = {"test_cblock": 3}            # test cell grade_id -> points lost ({} for a valid answer)
     CELLS = {"cblock": "class CBlock..."}       # answer cell grade_id -> the student's code, or
     EDITS = {"cblock": [("bias=False", "")]}    # answer cell grade_id -> (old, new) edits of the reference answer
+    DELETE = ["test_to_display"]                # optional: cells the student deleted (any grade_id)
     EXPECT_MESSAGE = {"test_cblock": "bias"}    # optional: words the failure message must contain
 
-Every other answer cell of the case's notebook keeps the reference solution. The round
-passes when each student lost exactly the points their case declares, and each failed
-test explained itself with a ``CheckFailed`` message (never a bare ``AssertionError``).
+``CELLS`` may also name a test cell: the student edited it (nbgrader restores it from the
+gradebook). Every other answer cell of the case's notebook keeps the reference solution.
+The round passes when each student lost exactly the points their case declares, each
+failed test explained itself with a ``CheckFailed`` message (never a bare
+``AssertionError``), and ``nbgrader export`` reports the same totals as the gradebook
+(``nbgrader validate``'s exit code is not trusted: it exits 0 on failing tests).
 The instructor's own round is the same commands run from ``autograder/`` itself.
 """
 
@@ -52,6 +56,7 @@ class Case:
     cells: dict[str, str]  # answer grade_id -> the whole cell (edits already applied)
     expect_lost: dict[str, float]
     expect_message: dict[str, str] = field(default_factory=dict)
+    delete: list[str] = field(default_factory=list)
     doc: str = ""
 
 
@@ -61,6 +66,8 @@ class Result:
 
     scores: dict[str, tuple[float, float]]  # test grade_id -> (score, max score)
     errors: dict[str, tuple[str, str]]  # test grade_id -> (exception name, message)
+    exported: float | None = None  # the student's total in `nbgrader export`'s grades.csv
+    output_chars: int = 0  # size of the graded notebook's outputs (huge prints are cut)
 
 
 def load_cases(folder: Path = CASES) -> list[Case]:
@@ -83,6 +90,7 @@ def load_cases(folder: Path = CASES) -> list[Case]:
                 cells=cells,
                 expect_lost=dict(module.EXPECT_LOST),
                 expect_message=dict(getattr(module, "EXPECT_MESSAGE", {})),
+                delete=list(getattr(module, "DELETE", [])),
                 doc=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else "",
             )
         )
@@ -121,15 +129,16 @@ def reference_answers(notebook: str) -> dict[str, str]:
     }
 
 
-def fill(release: Path, answers: dict[str, str]) -> nbformat.NotebookNode:
-    """The release notebook at ``release`` with the given answer cells filled in."""
+def fill(release: Path, answers: dict[str, str], delete: list[str] | tuple[str, ...] = ()) -> nbformat.NotebookNode:
+    """The release notebook at ``release`` with the given cells rewritten and others deleted."""
     nb = nbformat.read(release, as_version=4)
-    unknown = set(answers) - {_grade_id(cell) for cell in nb.cells if _is_answer(cell)}
+    unknown = (set(answers) | set(delete)) - {_grade_id(cell) for cell in nb.cells}
     if unknown:
-        raise ValueError(f"{release.name} has no answer cell {sorted(unknown)}")
+        raise ValueError(f"{release.name} has no cell {sorted(unknown)}")
     for cell in nb.cells:
-        if _is_answer(cell) and _grade_id(cell) in answers:
+        if _grade_id(cell) in answers:
             cell.source = answers[_grade_id(cell)]
+    nb.cells = [cell for cell in nb.cells if _grade_id(cell) not in delete]
     return nb
 
 
@@ -179,11 +188,25 @@ def read_result(workdir: Path, student: str, notebook: str) -> Result:
         }
     graded = nbformat.read(workdir / "autograded" / student / ASSIGNMENT / f"{notebook}.ipynb", as_version=4)
     errors = {}
+    chars = sum(len(str(output)) for cell in graded.cells for output in cell.get("outputs", []))
     for cell in graded.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error" and _grade_id(cell):
                 errors[_grade_id(cell)] = (output.get("ename", ""), output.get("evalue", ""))
-    return Result(scores, errors)
+    return Result(scores, errors, output_chars=chars)
+
+
+def exported_scores(workdir: Path) -> dict[str, float]:
+    """Each student's total for the assignment, as ``nbgrader export`` writes it in grades.csv."""
+    import csv
+
+    nbgrader(workdir, "export", "--to", str(workdir / "grades.csv"))
+    with open(workdir / "grades.csv", newline="") as handle:
+        return {
+            row["student_id"]: float(row["raw_score"])
+            for row in csv.DictReader(handle)
+            if row["assignment"] == ASSIGNMENT
+        }
 
 
 def run_round(
@@ -201,11 +224,21 @@ def run_round(
         if case.notebook not in names:
             continue
         answers = {**reference_answers(case.notebook), **case.cells}
-        submit(workdir, student_id(case.name), {case.notebook: fill(release / f"{case.notebook}.ipynb", answers)})
+        submit(
+            workdir,
+            student_id(case.name),
+            {case.notebook: fill(release / f"{case.notebook}.ipynb", answers, case.delete)},
+        )
         graded.append((student_id(case.name), case.notebook))
-    # One autograde call grades every student (each notebook in its own kernel).
+    # One autograde call grades every student (each notebook in its own kernel), then the
+    # instructor's next two commands: feedback and the grades export.
     nbgrader(workdir, "autograde", ASSIGNMENT, "--force")
-    return {(student, name): read_result(workdir, student, name) for student, name in graded}
+    nbgrader(workdir, "generate_feedback", ASSIGNMENT, "--force")
+    exported = exported_scores(workdir)
+    results = {(student, name): read_result(workdir, student, name) for student, name in graded}
+    for (student, _name), result in results.items():
+        result.exported = exported.get(student)
+    return results
 
 
 def problems(case: Case, result: Result) -> list[str]:
@@ -222,6 +255,9 @@ def problems(case: Case, result: Result) -> list[str]:
     for test, (ename, message) in result.errors.items():
         if test in result.scores and ename != "CheckFailed" and case.expect_lost.get(test):
             found.append(f"{test}: failed with {ename} ({message[:200]}) instead of a CheckFailed explanation")
+    got = sum(score for score, _ in result.scores.values())
+    if result.exported is None or abs(result.exported - got) > 1e-9:
+        found.append(f"nbgrader export reports {result.exported} for this student, the gradebook {got:g}")
     for test, words in case.expect_message.items():
         message = result.errors.get(test, ("", ""))[1]
         if words.lower() not in message.lower():

@@ -128,6 +128,20 @@ def test_submission_loses_exactly_its_points(graded: dict, case: grading_round.C
 
 
 @pytest.mark.slow
+def test_export_agrees_with_the_gradebook(graded: dict) -> None:
+    full = sum(top for (student, _), result in graded.items() if student == "reference" for _, top in result.scores.values())
+    exported = {student: result.exported for (student, _), result in graded.items()}
+    assert exported["reference"] == full, "nbgrader export does not give the reference student full marks"
+    assert exported["blank"] == 0
+
+
+@pytest.mark.slow
+def test_huge_outputs_are_cut(graded: dict) -> None:
+    result = graded[(grading_round.student_id("01_huge_output"), "01_data")]
+    assert 0 < result.output_chars < 100_000, f"{result.output_chars} characters of output kept"
+
+
+@pytest.mark.slow
 def test_release_has_no_solution_and_no_hidden_test(graded: dict, tmp_path_factory: pytest.TempPathFactory) -> None:
     del graded  # the round made the release notebooks
     release = sorted(Path(tmp_path_factory.getbasetemp()).glob("round*/release/ganlab/*.ipynb"))
