@@ -405,10 +405,19 @@ def check_structure(module: nn.Module, reference: nn.Module, what: str, *inputs:
     )
 
 
-def compare_with_reference(module: nn.Module, reference: nn.Module, what: str, hint: str, *inputs: Any) -> None:
+def compare_with_reference(
+    module: nn.Module,
+    reference: nn.Module,
+    what: str,
+    hint: str,
+    *inputs: Any,
+    variants: list[tuple[str, nn.Module]] | None = None,
+) -> None:
     """With the reference's weights copied in, ``module`` must compute what the reference computes (eval mode).
 
     Skipped (no penalty) when the two networks are laid out too differently to copy weights.
+    ``variants`` are (message, network) pairs of known mistakes with the same weights: when the
+    student's output matches one of them, its message says precisely what is wrong.
     """
     # PyTorch's default initialisation (larger than DCGAN's N(0, 0.02)) and non-trivial BatchNorm
     # statistics: activations then reach the non-linear range of every layer (a missing Tanh shows).
@@ -423,9 +432,61 @@ def compare_with_reference(module: nn.Module, reference: nn.Module, what: str, h
     with torch.no_grad():
         got, expected = _run(module, what, *inputs), reference(*inputs)
     worst = (as_tensor(got, what) - expected).abs().max().item()
+    if worst >= 1e-4:
+        for message, variant in variants or []:
+            if copy_weights(reference, variant, *inputs):
+                with torch.no_grad():
+                    if (as_tensor(got, what) - variant.eval()(*inputs)).abs().max().item() < 1e-4:
+                        fail(f"{what}: {message}")
     check(
         worst < 1e-4, f"with the lab's weights copied into {what}, its output differs by up to {approx(worst)}: {hint}"
     )
+
+
+def gblock_variants(cin: int, cout: int) -> list[tuple[str, nn.Module]]:
+    """Known ways to get the generator block wrong, as networks with the lab's weights layout."""
+
+    def make(upsample: nn.Module, relu_first: bool) -> nn.Module:
+        layers = [upsample]
+        for a, b in ((cin, cout), (cout, cout)):
+            conv, bn = nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b)
+            layers += [conv, nn.ReLU(), bn] if relu_first else [conv, bn, nn.ReLU()]
+        return nn.Sequential(*layers)
+
+    bilinear = nn.Upsample(scale_factor=2, mode="bilinear")
+    return [
+        (
+            "it upsamples like mode='nearest' (nn.Upsample's default): the lab uses mode='bilinear'",
+            make(nn.Upsample(scale_factor=2), False),
+        ),
+        (
+            "it upsamples with align_corners=True: leave align_corners at its default",
+            make(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True), False),
+        ),
+        ("it applies ReLU before BatchNorm: the lab's order is conv, BatchNorm, ReLU", make(bilinear, True)),
+    ]
+
+
+def cblock_variants(cin: int, cout: int, dropout: float) -> list[tuple[str, nn.Module]]:
+    """Known ways to get the critic block wrong, as networks with the lab's weights layout."""
+
+    def make(activation: Callable[[], nn.Module]) -> nn.Module:
+        return nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            activation(),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            activation(),
+            nn.Conv2d(cout, cout, 3, stride=2, padding=1),
+            activation(),
+            nn.Dropout(dropout),
+        )
+
+    return [
+        ("its LeakyReLU has the default slope 0.01: the lab uses nn.LeakyReLU(0.2)", make(nn.LeakyReLU)),
+        ("it uses ReLU: the critic's activations are nn.LeakyReLU(0.2)", make(nn.ReLU)),
+    ]
 
 
 def check_block(
@@ -435,8 +496,12 @@ def check_block(
     arg_list: list[tuple[Any, ...]],
     sizes: list[int],
     hint: str,
+    variants: Callable[..., list[tuple[str, nn.Module]]] | None = None,
 ) -> None:
-    """Hidden checks of a block class (``CBlock`` or ``GBlock``) against the reference block."""
+    """Hidden checks of a block class (``CBlock`` or ``GBlock``) against the reference block.
+
+    ``variants(*args)`` builds known wrong blocks, to name the mistake when the values differ.
+    """
     for args in arg_list:
         cin, cout = args[0], args[1]
         for size in sizes:
@@ -449,7 +514,9 @@ def check_block(
                 got = _run(block, f"{name}{args}", x)
             check_shape(f"{name}{args} on a {tuple(x.shape)} batch", got, tuple(expected))
             check_structure(block, reference, f"{name}{args}", x)
-            compare_with_reference(block, reference, f"{name}{args}", hint, x)
+            compare_with_reference(
+                block, reference, f"{name}{args}", hint, x, variants=variants(*args) if variants else None
+            )
         if len(args) == 3:  # critic blocks: dropout is the last layer, with the given probability
             block = _construct(lambda cin=cin, cout=cout: student_cls(cin, cout, 1.0), f"{name}({cin}, {cout}, 1.0)")
             block.train()
@@ -564,7 +631,8 @@ def check_generator(
         check_structure(generator, reference, what, z, None)
         generator.eval()
         with torch.no_grad():
-            out = generator(10 * torch.randn(6, latent_size), None)
+            # Huge latents: without a final Tanh the pixels then leave [-1, 1] whatever the weights.
+            out = generator(1e4 * torch.randn(6, latent_size), None)
         check(
             bool(out.min() >= -1) and bool(out.max() <= 1),
             f"{what}'s pixels range over [{approx(out.min().item())}, {approx(out.max().item())}]: end with a "

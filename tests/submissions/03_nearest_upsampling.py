@@ -2,5 +2,5 @@
 
 NOTEBOOK = "03_generator"
 EXPECT_LOST = {"test_gblock": 3}
-EXPECT_MESSAGE = {"test_gblock": "bilinear"}
+EXPECT_MESSAGE = {"test_gblock": "mode='nearest'"}
 EDITS = {"gblock": [('nn.Upsample(scale_factor=2, mode="bilinear")', "nn.Upsample(scale_factor=2)")]}

@@ -2,4 +2,5 @@
 
 NOTEBOOK = "03_generator"
 EXPECT_LOST = {"test_gblock": 3}
+EXPECT_MESSAGE = {"test_gblock": "ReLU before BatchNorm"}
 EDITS = {"gblock": [("nn.BatchNorm2d(cout),\n            nn.ReLU(),", "nn.ReLU(),\n            nn.BatchNorm2d(cout),")]}
