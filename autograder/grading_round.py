@@ -67,7 +67,7 @@ class Result:
     scores: dict[str, tuple[float, float]]  # test grade_id -> (score, max score)
     errors: dict[str, tuple[str, str]]  # test grade_id -> (exception name, message)
     exported: float | None = None  # the student's total in `nbgrader export`'s grades.csv
-    output_chars: int = 0  # size of the graded notebook's outputs (huge prints are cut)
+    output_chars: int = 0  # printed text kept in the graded notebook (huge prints are cut)
 
 
 def load_cases(folder: Path = CASES) -> list[Case]:
@@ -188,7 +188,12 @@ def read_result(workdir: Path, student: str, notebook: str) -> Result:
         }
     graded = nbformat.read(workdir / "autograded" / student / ASSIGNMENT / f"{notebook}.ipynb", as_version=4)
     errors = {}
-    chars = sum(len(str(output)) for cell in graded.cells for output in cell.get("outputs", []))
+    chars = sum(
+        len(output.get("text", ""))
+        for cell in graded.cells
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream"
+    )
     for cell in graded.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error" and _grade_id(cell):

@@ -22,7 +22,15 @@ import grading_round  # noqa: E402  (a script folder, not a package)
 
 NOTEBOOKS = sorted((REPO / "notebooks" / "ganlab").glob("*.ipynb"))
 CASES = grading_round.load_cases()
-EXPECTED_STEMS = ["01_data", "02_critic", "03_generator", "04_gan_and_losses", "05_training", "06_generation", "07_going_further"]
+EXPECTED_STEMS = [
+    "01_data",
+    "02_critic",
+    "03_generator",
+    "04_gan_and_losses",
+    "05_training",
+    "06_generation",
+    "07_going_further",
+]
 
 
 def nbgrader_meta(cell: nbformat.NotebookNode) -> dict:
@@ -49,9 +57,13 @@ def test_notebook_is_a_clean_nbgrader_source(path: Path) -> None:
         if meta:
             assert meta["schema_version"] == 3
         if meta.get("grade"):
-            assert meta["locked"] and meta["points"] > 0, f"{meta['grade_id']}: a test cell must be locked and worth points"
+            assert meta["locked"] and meta["points"] > 0, (
+                f"{meta['grade_id']}: a test cell must be locked and worth points"
+            )
             assert meta["grade_id"].startswith("test_")
-            assert "assert " not in cell.source, f"{meta['grade_id']}: use labcheck's explained checks, not bare asserts"
+            assert "assert " not in cell.source, (
+                f"{meta['grade_id']}: use labcheck's explained checks, not bare asserts"
+            )
         if meta.get("solution") and cell.cell_type == "code":
             assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
     # The table of exercises at the top gives the same total as the test cells.
@@ -68,7 +80,9 @@ def _defined_names(source: str) -> set[str]:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_never_imports_what_it_asks_for(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
-    asked = set().union(*(_defined_names(c.source) for c in nb.cells if nbgrader_meta(c).get("solution") and c.cell_type == "code"))
+    asked = set().union(
+        *(_defined_names(c.source) for c in nb.cells if nbgrader_meta(c).get("solution") and c.cell_type == "code")
+    )
     for cell in nb.cells:
         if cell.cell_type != "code" or nbgrader_meta(cell):
             continue
@@ -92,7 +106,9 @@ def test_catalogue_of_submissions() -> None:
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
             if nbgrader_meta(cell).get("grade") and path.stem in {"02_critic", "03_generator", "04_gan_and_losses"}:
-                assert (path.stem, nbgrader_meta(cell)["grade_id"]) in broken, f"no catalogued mistake for {nbgrader_meta(cell)['grade_id']}"
+                assert (path.stem, nbgrader_meta(cell)["grade_id"]) in broken, (
+                    f"no catalogued mistake for {nbgrader_meta(cell)['grade_id']}"
+                )
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +145,9 @@ def test_submission_loses_exactly_its_points(graded: dict, case: grading_round.C
 
 @pytest.mark.slow
 def test_export_agrees_with_the_gradebook(graded: dict) -> None:
-    full = sum(top for (student, _), result in graded.items() if student == "reference" for _, top in result.scores.values())
+    full = sum(
+        top for (student, _), result in graded.items() if student == "reference" for _, top in result.scores.values()
+    )
     exported = {student: result.exported for (student, _), result in graded.items()}
     assert exported["reference"] == full, "nbgrader export does not give the reference student full marks"
     assert exported["blank"] == 0
@@ -138,13 +156,13 @@ def test_export_agrees_with_the_gradebook(graded: dict) -> None:
 @pytest.mark.slow
 def test_huge_outputs_are_cut(graded: dict) -> None:
     result = graded[(grading_round.student_id("01_huge_output"), "01_data")]
-    assert 0 < result.output_chars < 100_000, f"{result.output_chars} characters of output kept"
+    assert 0 < result.output_chars < 20_000, f"{result.output_chars} characters of printed output kept"
 
 
 @pytest.mark.slow
 def test_release_has_no_solution_and_no_hidden_test(graded: dict, tmp_path_factory: pytest.TempPathFactory) -> None:
     del graded  # the round made the release notebooks
-    release = sorted(Path(tmp_path_factory.getbasetemp()).glob("round*/release/ganlab/*.ipynb"))
+    release = sorted(Path(tmp_path_factory.getbasetemp()).glob("round[0-9]*/release/ganlab/*.ipynb"))
     assert [path.stem for path in release] == EXPECTED_STEMS
     for path in release:
         text = path.read_text()
@@ -153,7 +171,9 @@ def test_release_has_no_solution_and_no_hidden_test(graded: dict, tmp_path_facto
         for answer in grading_round.reference_answers(path.stem).values():
             for line in answer.splitlines():
                 if len(line.strip()) > 40 and ("return" in line or "=" in line) and '"""' not in line:
-                    assert line.strip() not in text or line.strip() in _given_lines(path.stem), f"{path.name} leaks {line.strip()!r}"
+                    assert line.strip() not in text or line.strip() in _given_lines(path.stem), (
+                        f"{path.name} leaks {line.strip()!r}"
+                    )
 
 
 def _given_lines(stem: str) -> set[str]:
