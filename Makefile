@@ -1,9 +1,9 @@
 # The commands people actually run. The README's two commands are `make all` and `make test`.
 PY ?= python3
 
-.PHONY: all setup demo release round test lint format bench
+.PHONY: all setup demo release book round test lint format bench
 
-all: setup demo release               ## set up, a short training run with grids in out/, the student notebooks
+all: setup demo release book          ## set up, a demo run with grids in out/, the student notebooks, the website
 
 setup:                                 ## install system packages (if root), the package and its tools
 	bash scripts/setup.sh
@@ -13,6 +13,9 @@ demo:                                  ## a short real training run and generate
 
 release:                               ## the student notebooks, in autograder/release/ganlab (nbgrader generate_assignment)
 	$(MAKE) -C autograder release
+
+book:                                  ## the course website in _build/html (npm assets, demos executed, release notebooks)
+	bash book/build.sh
 
 round:                                 ## a whole grading round on the catalogue of test submissions
 	$(PY) autograder/grading_round.py

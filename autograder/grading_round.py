@@ -129,6 +129,31 @@ def reference_answers(notebook: str) -> dict[str, str]:
     }
 
 
+def _blocks(stem: str) -> tuple[set[str], set[str]]:
+    """(lines inside solution and hidden-test blocks, other lines of answer cells) of a source notebook."""
+    nb = nbformat.read(SOURCE / f"{stem}.ipynb", as_version=4)
+    hidden: set[str] = set()
+    given: set[str] = set()
+    for cell in nb.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if re.match(r"\s*### BEGIN (SOLUTION|HIDDEN TESTS)", line):
+                inside = True
+            elif re.match(r"\s*### END (SOLUTION|HIDDEN TESTS)", line):
+                inside = False
+            elif inside:
+                hidden.add(line.strip())
+            elif _is_answer(cell):
+                given.add(line.strip())
+    return hidden, given
+
+
+def secret_lines(stem: str, min_length: int = 30) -> set[str]:
+    """Substantial lines that only the instructor's version holds (solutions, hidden tests)."""
+    hidden, given = _blocks(stem)
+    return {line for line in hidden - given if len(line) >= min_length and not line.startswith(("#", '"""'))}
+
+
 def fill(release: Path, answers: dict[str, str], delete: list[str] | tuple[str, ...] = ()) -> nbformat.NotebookNode:
     """The release notebook at ``release`` with the given cells rewritten and others deleted."""
     nb = nbformat.read(release, as_version=4)

@@ -67,15 +67,30 @@ else
     # Same table of contents without the glob of the exercise pages.
     TOC=$ROOT/_build/_toc_without_exercises.yml
     mkdir -p "$ROOT/_build"
-    grep -v 'book/exercises/_release' "$ROOT/_toc.yml" >"$TOC"
+    "$PY" - "$ROOT/_toc.yml" "$TOC" <<'PYEOF'
+import sys
+
+import yaml
+
+toc = yaml.safe_load(open(sys.argv[1]))
+for part in toc["parts"]:
+    for chapter in part["chapters"]:
+        kept = [s for s in chapter.get("sections", []) if "exercises/_release" not in s.get("glob", "")]
+        if kept:
+            chapter["sections"] = kept
+        else:
+            chapter.pop("sections", None)
+yaml.safe_dump(toc, open(sys.argv[2], "w"), sort_keys=False)
+PYEOF
 fi
 
 # -- 4. build -----------------------------------------------------------------------
 say "jupyter-book build (demo pages executed on CPU)"
 # -W: every warning (a failed cell, a broken reference) fails the build; no --keep-going.
+# --all: every page written afresh (a stale page from an earlier build never survives).
 # Threads: the demos are small, two threads is what this kind of machine has.
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} CUDA_VISIBLE_DEVICES="" \
-    jupyter-book build "$ROOT" --toc "$TOC" --builder html -W
+    jupyter-book build "$ROOT" --toc "$TOC" --builder html --all -W
 
 # -- 5. the site is really there ----------------------------------------------------
 HTML=$ROOT/_build/html

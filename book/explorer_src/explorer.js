@@ -12,6 +12,7 @@
  *                          generator output (Array of C*H*W floats in [-1, 1])
  *   .frames                number of frames drawn so far
  *   .timings               ms per generate+draw of recent frames
+ *   .busy()                number of generator runs queued or in progress
  */
 (function () {
   "use strict";
@@ -87,13 +88,22 @@
   let corners = null; // z1, z2, z3 of the plane
   let alpha = 0.5;
   let beta = 0.5;
-  const api = { frames: 0, timings: [], ready: null, render: null, latentSize: () => latentSize };
+  const api = {
+    frames: 0,
+    timings: [],
+    ready: null,
+    render: null,
+    latentSize: () => latentSize,
+    busy: () => inflight, // runs queued or in progress (tests wait for 0)
+  };
   window.ganlabExplorer = api;
 
   // Runs are serialised: one InferenceSession must not run twice at once.
   let queue = Promise.resolve();
+  let inflight = 0;
   function enqueue(job) {
-    const next = queue.then(job, job);
+    inflight += 1;
+    const next = queue.then(job, job).finally(() => (inflight -= 1));
     queue = next.catch(() => {});
     return next;
   }

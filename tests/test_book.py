@@ -1,0 +1,225 @@
+"""The course website: a real build, served on 127.0.0.1 and driven in a real Chromium.
+
+The site is built once (``book/build.sh``: npm assets, release notebooks, demo pages
+executed) and every page is loaded in Debian's Chromium through Playwright: no console
+error, no request leaving the site, math typeset; the latent-space explorer must react to
+each control and compute what Python's onnxruntime computes for the same latent.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import http.server
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SITE = REPO / "_build" / "html"
+CHROMIUM = "/usr/bin/chromium"
+sys.path.insert(0, str(REPO / "autograder"))
+import grading_round  # noqa: E402  (a script folder, not a package)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    """The whole site, built from the repository as the README's main command builds it."""
+    env = dict(os.environ)
+    if (REPO / "book" / "node_modules").is_dir():
+        env.setdefault("BOOK_SKIP_NPM", "1")  # the lock file's packages are already installed
+    done = subprocess.run(["bash", "book/build.sh"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"book/build.sh failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert (SITE / "index.html").is_file()
+    return SITE
+
+
+@pytest.fixture(scope="module")
+def server(site: Path) -> Iterator[str]:
+    """The built site on http://127.0.0.1:<port>/."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless (Playwright's own browser download does not work offline)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/setup.sh does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+class Watched:
+    """A page with its console errors and its requests to other origins recorded."""
+
+    def __init__(self, browser: object, server: str) -> None:
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        origin = urlparse(server).netloc
+        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("response", lambda r: r.status >= 400 and self.errors.append(f"HTTP {r.status} for {r.url}"))
+
+        def request(req: object) -> None:
+            url = urlparse(req.url)  # type: ignore[attr-defined]
+            if url.scheme in ("http", "https", "ws", "wss") and url.netloc != origin:
+                self.foreign.append(req.url)  # type: ignore[attr-defined]
+
+        self.page.on("request", request)
+
+
+def site_pages(site: Path) -> list[str]:
+    skip = ("vendor/", "_static/", "_sources/", "notebooks/", "_images/")
+    return sorted(
+        str(path.relative_to(site)) for path in site.rglob("*.html") if not str(path.relative_to(site)).startswith(skip)
+    )
+
+
+def test_every_page_loads_cleanly_and_stays_on_the_site(site: Path, server: str, browser: object) -> None:
+    pages = site_pages(site)
+    assert len(pages) >= 20, pages
+    assert any(page.startswith("book/exercises/_release/") for page in pages), "no exercise page"
+    problems = []
+    for name in pages:
+        watched = Watched(browser, server)
+        watched.page.goto(server + name, wait_until="networkidle")
+        if watched.errors:
+            problems.append(f"{name}: console errors {watched.errors[:3]}")
+        if watched.foreign:
+            problems.append(f"{name}: requests off the site {watched.foreign[:3]}")
+        watched.page.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_math_is_typeset_by_the_sites_own_mathjax(site: Path, server: str, browser: object) -> None:
+    watched = Watched(browser, server)
+    watched.page.goto(server + "book/lab/01_adversarial_game.html", wait_until="networkidle")
+    watched.page.wait_for_function("document.querySelectorAll('mjx-container').length >= 3", timeout=20_000)
+    assert not watched.foreign and not watched.errors
+
+
+def _canvas(page: object, selector: str) -> list[int]:
+    return page.evaluate(  # type: ignore[attr-defined]
+        """sel => { const c = document.querySelector(sel);
+                   return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }""",
+        selector,
+    )
+
+
+def _settle(page: object) -> None:
+    page.wait_for_function("window.ganlabExplorer && window.ganlabExplorer.busy() === 0")  # type: ignore[attr-defined]
+    page.wait_for_timeout(50)  # type: ignore[attr-defined]  # the coalesced redraw runs on the next frame
+    page.wait_for_function("window.ganlabExplorer.busy() === 0")  # type: ignore[attr-defined]
+
+
+def _move(page: object, selector: str, value: float, index: int = 0) -> None:
+    page.evaluate(  # type: ignore[attr-defined]
+        """([sel, i, v]) => { const el = document.querySelectorAll(sel)[i]; el.value = v;
+                             el.dispatchEvent(new Event('input', {bubbles: true})); }""",
+        [selector, index, value],
+    )
+    _settle(page)
+
+
+@pytest.fixture(scope="module")
+def explorer(server: str, browser: object) -> Iterator[Watched]:
+    watched = Watched(browser, server)
+    watched.page.goto(server + "book/explorer.html", wait_until="networkidle")
+    watched.page.wait_for_function("window.ganlabExplorer && window.ganlabExplorer.frames > 0", timeout=60_000)
+    watched.page.evaluate("window.ganlabExplorer.ready")
+    _settle(watched.page)
+    yield watched
+    assert not watched.errors, watched.errors
+    assert not watched.foreign, watched.foreign
+
+
+def test_every_explorer_control_changes_the_picture(explorer: Watched) -> None:
+    page = explorer.page
+    sliders = page.locator("#gx-sliders input[type=range]")
+    assert sliders.count() >= 4
+    for i in range(sliders.count()):
+        before = _canvas(page, "#gx-canvas")
+        _move(page, "#gx-sliders input[type=range]", 2.5 if i % 2 else -2.5, index=i)
+        assert _canvas(page, "#gx-canvas") != before, f"slider {i} did not change the picture"
+    before = _canvas(page, "#gx-canvas")
+    page.click("#gx-random")
+    _settle(page)
+    assert _canvas(page, "#gx-canvas") != before, "'New random point' did not change the picture"
+    for control in ("#gx-alpha", "#gx-beta"):
+        before = _canvas(page, "#gx-plane-canvas")
+        _move(page, control, 0.05)
+        assert _canvas(page, "#gx-plane-canvas") != before, f"{control} did not change the plane's picture"
+
+
+def test_browser_and_python_compute_the_same_pixels(explorer: Watched) -> None:
+    from ganlab_solution.export import OnnxGenerator
+
+    model = REPO / "ganlab_solution" / "assets" / "fashionmnist_generator.onnx"
+    generator = OnnxGenerator(model)
+    latent = np.random.default_rng(1234).standard_normal(generator.latent_size).astype(np.float32)
+    in_browser = np.array(explorer.page.evaluate("z => window.ganlabExplorer.render(z)", latent.tolist()), np.float32)
+    in_python = generator(latent[None])[0]
+    assert in_browser.shape == (in_python.size,)
+    assert np.abs(in_browser - in_python.reshape(-1)).max() < 1e-4
+    # The canvas shows those values as x * 0.5 + 0.5 in 8x8 blocks of the 224x224 canvas.
+    _settle(explorer.page)
+    pixels = np.array(_canvas(explorer.page, "#gx-canvas"), np.int32).reshape(224, 224, 4)[4::8, 4::8, 0]
+    expected = np.round(255 * np.clip(in_python[0] * 0.5 + 0.5, 0, 1))
+    assert np.abs(pixels - expected).max() <= 1
+
+
+def test_explorer_frame_latency_is_measured(explorer: Watched) -> None:
+    page = explorer.page
+    page.evaluate("window.ganlabExplorer.timings.length = 0")
+    for step in range(50):
+        _move(page, "#gx-sliders input[type=range]", -3 + 6 * step / 49)
+    timings = page.evaluate("window.ganlabExplorer.timings.slice()")
+    assert len(timings) >= 45, f"only {len(timings)} frames drawn for 50 slider moves"
+    median = statistics.median(timings)
+    shot = REPO / "_build" / "explorer.png"
+    page.locator("#ganlab-explorer").screenshot(path=str(shot))
+    report = f"explorer: median {median:.1f} ms per frame over {len(timings)} slider moves (Chromium, one WebAssembly thread); screenshot {shot}"
+    (REPO / "_build" / "explorer_latency.txt").write_text(report + "\n")
+    print(report)
+    assert shot.stat().st_size > 10_000
+
+
+def test_the_site_holds_no_solution_and_no_hidden_test(site: Path) -> None:
+    stems = [path.stem for path in (REPO / "notebooks" / "ganlab").glob("*.ipynb")]
+    secrets = set().union(*(grading_round.secret_lines(stem) for stem in stems))
+    assert len(secrets) > 50
+    for path in site.rglob("*.html"):
+        if "vendor" in path.parts:
+            continue
+        text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text(errors="replace")))
+        # The instructor guide names the markers; an exercise page must not contain them.
+        markers = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS") if "exercises" in path.parts else ()
+        for marker in (*markers, "labcheck.own_work"):
+            assert marker not in text, f"{path.relative_to(site)} contains {marker!r}"
+        for line in secrets:
+            assert line not in text, f"{path.relative_to(site)} shows a line of a solution or hidden test: {line!r}"
