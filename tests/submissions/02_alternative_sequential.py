@@ -1,4 +1,4 @@
-"""Valid: CBlock as an nn.Sequential subclass, functional LeakyReLU nowhere, a critic with other names."""
+"""Valid: CBlock as an nn.Sequential subclass built by a helper, Dropout2d, a critic with other names and explicit blocks."""
 
 NOTEBOOK = "02_critic"
 EXPECT_LOST = {}
