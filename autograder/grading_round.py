@@ -28,6 +28,7 @@ The instructor's own round is the same commands run from ``autograder/`` itself.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import re
 import shutil
@@ -119,9 +120,15 @@ def _is_answer(cell: nbformat.NotebookNode) -> bool:
     return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
 
 
+@functools.cache
+def _source(stem: str) -> nbformat.NotebookNode:
+    """A source notebook, read once per run (cases, submissions and checks all need it)."""
+    return nbformat.read(SOURCE / f"{stem}.ipynb", as_version=4)
+
+
 def reference_answers(notebook: str) -> dict[str, str]:
     """grade_id -> the source notebook's answer cell with the solution markers removed."""
-    nb = nbformat.read(SOURCE / f"{notebook}.ipynb", as_version=4)
+    nb = _source(notebook)
     return {
         _grade_id(cell): "\n".join(line for line in cell.source.splitlines() if not MARKERS.match(line))
         for cell in nb.cells
@@ -131,7 +138,7 @@ def reference_answers(notebook: str) -> dict[str, str]:
 
 def _blocks(stem: str) -> tuple[set[str], set[str]]:
     """(lines inside solution and hidden-test blocks, other lines of answer cells) of a source notebook."""
-    nb = nbformat.read(SOURCE / f"{stem}.ipynb", as_version=4)
+    nb = _source(stem)
     hidden: set[str] = set()
     given: set[str] = set()
     for cell in nb.cells:

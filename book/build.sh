@@ -52,37 +52,16 @@ cp "$BOOK/explorer_src/explorer.js" "$BOOK/explorer_src/explorer.css" "$EXTRA/ex
 
 # -- 3. release notebooks -----------------------------------------------------------
 rm -rf "$RELEASE_DST"
-if [[ -f $ROOT/autograder/Makefile ]]; then
-    say "make -C autograder release"
-    make -C "$ROOT/autograder" release
-fi
-TOC=$ROOT/_toc.yml
+say "make -C autograder release"
+make -C "$ROOT/autograder" release
 shopt -s nullglob
 released=("$RELEASE_SRC"/*.ipynb)
-if ((${#released[@]})); then
-    say "rendering ${#released[@]} release notebooks (not executed)"
-    "$PY" "$BOOK/prepare_release.py" "$RELEASE_SRC" "$RELEASE_DST"
-else
-    printf '[book] WARNING: no release notebooks in %s: the exercise pages are SKIPPED\n' "$RELEASE_SRC" >&2
-    # Same table of contents without the glob of the exercise pages.
-    TOC=$ROOT/_build/_toc_without_exercises.yml
-    mkdir -p "$ROOT/_build"
-    "$PY" - "$ROOT/_toc.yml" "$TOC" <<'PYEOF'
-import sys
-
-import yaml
-
-toc = yaml.safe_load(open(sys.argv[1]))
-for part in toc["parts"]:
-    for chapter in part["chapters"]:
-        kept = [s for s in chapter.get("sections", []) if "exercises/_release" not in s.get("glob", "")]
-        if kept:
-            chapter["sections"] = kept
-        else:
-            chapter.pop("sections", None)
-yaml.safe_dump(toc, open(sys.argv[2], "w"), sort_keys=False)
-PYEOF
+if ((${#released[@]} == 0)); then
+    echo "[book] ERROR: nbgrader wrote no release notebook to $RELEASE_SRC" >&2
+    exit 1
 fi
+say "rendering ${#released[@]} release notebooks (not executed)"
+"$PY" "$BOOK/prepare_release.py" "$RELEASE_SRC" "$RELEASE_DST"
 
 # -- 4. build -----------------------------------------------------------------------
 say "jupyter-book build (demo pages executed on CPU)"
@@ -90,7 +69,7 @@ say "jupyter-book build (demo pages executed on CPU)"
 # --all: every page written afresh (a stale page from an earlier build never survives).
 # Threads: the demos are small, two threads is what this kind of machine has.
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} CUDA_VISIBLE_DEVICES="" \
-    jupyter-book build "$ROOT" --toc "$TOC" --builder html --all -W
+    jupyter-book build "$ROOT" --builder html --all -W
 
 # -- 5. the site is really there ----------------------------------------------------
 HTML=$ROOT/_build/html

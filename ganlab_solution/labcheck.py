@@ -23,6 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .models import count_parameters
+
 _RED, _GREEN, _RESET = "\x1b[0;31m", "\x1b[0;32m", "\x1b[0m"
 REFERENCE_PACKAGE = "ganlab_solution"
 
@@ -232,11 +234,6 @@ def build(factory: Callable[[], Any], namespace: dict[str, Any], **replacements:
 # ---------------------------------------------------------------------------
 
 
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
 def execution_order(module: nn.Module, *inputs: Any, **kwargs: Any) -> list[nn.Module]:
     """The leaf modules of ``module`` in the order a forward pass calls them.
 
@@ -334,11 +331,6 @@ def same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape and bool(torch.equal(a, b))
 
 
-def finite(value: torch.Tensor) -> bool:
-    """True when every entry is finite."""
-    return bool(torch.isfinite(torch.as_tensor(value)).all())
-
-
 def params_snapshot(module: nn.Module) -> list[torch.Tensor]:
     """A detached copy of every parameter (to see which ones a step changed)."""
     return [p.detach().clone() for p in module.parameters()]
@@ -347,6 +339,11 @@ def params_snapshot(module: nn.Module) -> list[torch.Tensor]:
 def changed(before: list[torch.Tensor], module: nn.Module) -> bool:
     """True if any parameter of ``module`` differs from ``before``."""
     return any(not torch.equal(b, p.detach()) for b, p in zip(before, module.parameters()))
+
+
+def largest_change(before: list[torch.Tensor], module: nn.Module) -> float:
+    """The largest absolute change of any parameter of ``module`` since ``before``."""
+    return max((p.detach() - b).abs().max().item() for b, p in zip(before, module.parameters()))
 
 
 def nonzero_grads(module: nn.Module) -> bool:
@@ -411,13 +408,13 @@ def compare_with_reference(
     what: str,
     hint: str,
     *inputs: Any,
-    variants: list[tuple[str, nn.Module]] | None = None,
+    variants: Callable[[], list[tuple[str, nn.Module]]] | None = None,
 ) -> None:
     """With the reference's weights copied in, ``module`` must compute what the reference computes (eval mode).
 
     Skipped (no penalty) when the two networks are laid out too differently to copy weights.
-    ``variants`` are (message, network) pairs of known mistakes with the same weights: when the
-    student's output matches one of them, its message says precisely what is wrong.
+    ``variants()`` builds (message, network) pairs of known mistakes with the same weights layout,
+    only when the output differs: if the student's output matches one, its message says what is wrong.
     """
     # PyTorch's default initialisation (larger than DCGAN's N(0, 0.02)) and non-trivial BatchNorm
     # statistics: activations then reach the non-linear range of every layer (a missing Tanh shows).
@@ -433,7 +430,7 @@ def compare_with_reference(
         got, expected = _run(module, what, *inputs), reference(*inputs)
     worst = (as_tensor(got, what) - expected).abs().max().item()
     if worst >= 1e-4:
-        for message, variant in variants or []:
+        for message, variant in variants() if variants else []:
             if copy_weights(reference, variant, *inputs):
                 with torch.no_grad():
                     if (as_tensor(got, what) - variant.eval()(*inputs)).abs().max().item() < 1e-4:
@@ -515,7 +512,12 @@ def check_block(
             check_shape(f"{name}{args} on a {tuple(x.shape)} batch", got, tuple(expected))
             check_structure(block, reference, f"{name}{args}", x)
             compare_with_reference(
-                block, reference, f"{name}{args}", hint, x, variants=variants(*args) if variants else None
+                block,
+                reference,
+                f"{name}{args}",
+                hint,
+                x,
+                variants=(lambda args=args: variants(*args)) if variants else None,
             )
         if len(args) == 3:  # critic blocks: dropout is the last layer, with the given probability
             block = _construct(lambda cin=cin, cout=cout: student_cls(cin, cout, 1.0), f"{name}({cin}, {cout}, 1.0)")
@@ -903,7 +905,7 @@ def check_critic_step(student: Callable[..., Any], gan_cls: type, loss: Callable
         changed(critic_before, gan.discriminator),
         "critic_step did not change the critic: call loss.backward() then optimizer.step()",
     )
-    moved = max((p.detach() - b).abs().max().item() for b, p in zip(critic_before, gan.discriminator.parameters()))
+    moved = largest_change(critic_before, gan.discriminator)
     check(
         moved < 100,
         "critic_step kept the gradients of earlier steps: call optimizer.zero_grad() before loss.backward() "
@@ -952,7 +954,7 @@ def check_generator_step(student: Callable[..., Any], gan_cls: type, loss: Calla
         "generator_step did not change the generator: score gan(None, batch_size) without detaching the images, "
         "then loss.backward() and optimizer.step()",
     )
-    moved = max((p.detach() - b).abs().max().item() for b, p in zip(generator_before, gan.generator.parameters()))
+    moved = largest_change(generator_before, gan.generator)
     check(
         moved < 100,
         "generator_step kept the gradients of earlier steps: call optimizer.zero_grad() before loss.backward()",
