@@ -50,9 +50,12 @@ class OptimConfig(_Section):
     critic_lr: float | None = Field(None, gt=0.0)
     generator_lr: float | None = Field(None, gt=0.0)
     ema: float = Field(0.0, ge=0.0, lt=1.0)
+    # Speed options (bench/epoch_time.py measures each): bf16 autocast, NHWC tensors,
+    # torch.compile, and whole training steps replayed as CUDA graphs (CUDA only).
     amp: bool = False
     channels_last: bool = False
     compile: bool = False
+    cuda_graph: bool = False
 
 
 class LoggingConfig(_Section):

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .config import Config, dump_config, load_config
+from .cuda_graphs import GraphedStep
 from .data import image_shape, make_loaders
 from .errors import GanlabError
 from .export import atomic_write, export_generator
@@ -98,8 +99,12 @@ def build_gan(config: Config, img_shape: tuple[int, int, int]) -> GAN:
 def build_optimizers(
     gan: GAN, config: Config, device: torch.device
 ) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-    """Adam for the generator; Adam, or AdamW when ``wdecay`` > 0, for the critic."""
-    fused = {"fused": True} if device.type == "cuda" else {}
+    """Adam for the generator; Adam, or AdamW when ``wdecay`` > 0, for the critic.
+
+    On CUDA they are fused (one kernel per update); with ``optim.cuda_graph`` also
+    capturable (the step count stays on the GPU, so a graph can replay the update).
+    """
+    fused = {"fused": True, "capturable": config.optim.cuda_graph} if device.type == "cuda" else {}
     betas = (0.5, 0.999)
     critic_params = gan.discriminator.parameters()
     if config.optim.wdecay > 0:
@@ -145,6 +150,9 @@ class Trainer:
     def __init__(self, config: Config, run_dir: Path | None = None, quiet: bool = False) -> None:
         self.config = config
         self.dist, self.device = distributed.setup(resolve_device(config.device))
+        if self.device.type == "cuda":
+            # Shapes are fixed from batch to batch: let cuDNN time its algorithms once.
+            torch.backends.cudnn.benchmark = True
         self.quiet = quiet or not self.dist.is_main
         # Ranks start from the same weights (DDP broadcasts rank 0's) but draw their own noise.
         seed_everything(config.seed + self.dist.rank)
@@ -166,6 +174,17 @@ class Trainer:
             else None
         )
         self._wrap_networks()
+        self._critic_update: Callable[[torch.Tensor], dict[str, torch.Tensor]] = self.critic_step
+        self._generator_update: Callable[[torch.Tensor], dict[str, torch.Tensor]] = lambda real: self.generator_step(
+            real.shape[0]
+        )
+        if config.optim.cuda_graph:
+            if self.device.type != "cuda":
+                raise GanlabError("optim.cuda_graph needs a CUDA device: set it to false for CPU runs")
+            if self.dist.enabled:
+                raise GanlabError("optim.cuda_graph is not supported under torchrun: set it to false")
+            self._critic_update = GraphedStep(self._critic_update)
+            self._generator_update = GraphedStep(self._generator_update)
         self.fixed_noise = torch.randn(
             GRID_SIZE, config.model.latent_size, generator=torch.Generator().manual_seed(config.seed)
         )
@@ -203,8 +222,17 @@ class Trainer:
 
     # -- one batch --------------------------------------------------------------
     def autocast(self) -> Any:
-        """bf16 autocast when ``optim.amp`` is set (CUDA, or a CPU with bf16 support)."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.optim.amp)
+        """bf16 autocast when ``optim.amp`` is set (CUDA, or a CPU with bf16 support).
+
+        Its cache of casted weights is off under CUDA graphs: a replay would reuse
+        casts of the weights as they were at capture.
+        """
+        return torch.autocast(
+            self.device.type,
+            dtype=torch.bfloat16,
+            enabled=self.config.optim.amp,
+            cache_enabled=not self.config.optim.cuda_graph,
+        )
 
     def critic_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         """Update the critic, e.g. for BCE: minimise 1/2 [BCE(D(x), real) + BCE(D(G(z)), fake)]."""
@@ -250,8 +278,6 @@ class Trainer:
         loss.backward()
         self.gen_opt.step()
         self.gan.discriminator.requires_grad_(True)
-        if self.ema is not None:
-            self.ema.update_parameters(self.gan.generator)
         return {"generator_loss": loss}
 
     # -- one epoch --------------------------------------------------------------
@@ -285,9 +311,13 @@ class Trainer:
             dynamic_ncols=True,
         )
         for step, real in enumerate(bar):
-            stats.add(**self.critic_step(real))
+            stats.add(**self._critic_update(real))
             if (step + 1) % self.config.optim.critic_steps == 0:
-                stats.add(**self.generator_step(real.shape[0]))
+                stats.add(**self._generator_update(real))
+                if self.ema is not None:
+                    # Outside the generator step: AveragedModel branches on a GPU counter,
+                    # which a CUDA graph cannot capture.
+                    self.ema.update_parameters(self.gan.generator)
             if step % 25 == 0 and not self.quiet:
                 bar.set_postfix(d_loss=f"{stats.sums['critic_loss'].item() / stats.counts['critic_loss']:.3f}")
         return stats.means()

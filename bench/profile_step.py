@@ -1,0 +1,90 @@
+"""Where one training step's time goes: the top GPU (or CPU) kernels of the package's step.
+
+Builds the trainer as ``train`` would (Fashion-MNIST, batch 256), runs a few warm-up
+steps, then profiles ``--steps`` eager steps (critic then generator) with
+``torch.profiler`` and prints the kernels by total time, per step. The step's options
+are the trainer's: ``--amp``, ``--channels-last``, ``--compile``, and any model key,
+e.g. ``--set model.upsample=nearest``.
+
+    python bench/profile_step.py [--amp] [--channels-last] [--steps 5] [--set KEY=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+import torch
+import yaml
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity, profile
+
+from ganlab_solution.config import Config
+from ganlab_solution.trainer import Trainer
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    raw: dict = {
+        "data": {"rootdir": args.rootdir, "batch_size": args.batch_size},
+        "optim": {"amp": args.amp, "channels_last": args.channels_last, "compile": args.compile},
+        "logging": {"logdir": "/tmp/ganlab-bench"},
+        "device": args.device,
+    }
+    for item in args.set:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        raw.setdefault(section, {})[name] = yaml.safe_load(value)
+    return Config.model_validate(raw)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rootdir", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--amp", action="store_true")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--compile-mode", default=None, help="torch.compile mode, e.g. max-autotune-no-cudagraphs")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--rows", type=int, default=20)
+    args = parser.parse_args()
+    torch.backends.cudnn.benchmark = True
+    print(f"command: python {shlex.join(sys.argv)}")
+    trainer = Trainer(build_config(args), quiet=True)
+    if args.compile_mode:
+        trainer.critic = trainer.critic_train = torch.compile(trainer.gan.discriminator, mode=args.compile_mode)
+        trainer.generator = trainer.generator_train = torch.compile(trainer.gan.generator, mode=args.compile_mode)
+    trainer.gan.train()
+    batches = iter(trainer.loaders.train)
+
+    def step() -> None:
+        real = next(batches).to(trainer.device)
+        trainer.critic_step(real)
+        trainer.generator_step(real.shape[0])
+
+    for _ in range(5):
+        step()
+    cuda = trainer.device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    if cuda:
+        torch.cuda.synchronize()
+    with profile(activities=activities) as prof:
+        for _ in range(args.steps):
+            step()
+        if cuda:
+            torch.cuda.synchronize()
+    sort = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+    events = prof.key_averages()
+    if cuda:  # kernels only: operator rows repeat their kernels' time
+        total = sum(e.self_device_time_total for e in events if e.device_type == DeviceType.CUDA)
+    else:
+        total = sum(e.self_cpu_time_total for e in events)
+    print(f"{'device' if cuda else 'CPU'} time per step: {total / args.steps / 1000:.2f} ms")
+    print(events.table(sort_by=sort, row_limit=args.rows, max_name_column_width=70))
+
+
+if __name__ == "__main__":
+    main()

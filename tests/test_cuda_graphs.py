@@ -1,0 +1,94 @@
+"""CUDA-graph training steps: the CPU refusal here, the replays on a GPU when there is one."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ganlab_solution.config import Config
+from ganlab_solution.cuda_graphs import GraphedStep
+from ganlab_solution.errors import GanlabError
+from ganlab_solution.trainer import Trainer
+
+from .conftest import debug_config
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def test_cuda_graph_on_cpu_is_one_clear_error(tmp_path):
+    config = Config.model_validate(debug_config(tmp_path, optim={"cuda_graph": True}))
+    with pytest.raises(GanlabError, match="optim.cuda_graph needs a CUDA device"):
+        Trainer(config, quiet=True)
+
+
+def _toy_training(graphed: bool) -> tuple[torch.nn.Module, list[float]]:
+    """Ten Adam steps of a small regression on fixed batches (no randomness in a step)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1)).cuda()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01, fused=True, capturable=True)
+    data = torch.randn(10, 32, 9, generator=torch.Generator().manual_seed(1)).cuda()
+
+    def step(batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        loss = torch.nn.functional.mse_loss(model(batch[:, :8]), batch[:, 8:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss}
+
+    run = GraphedStep(step, warmup=2) if graphed else step
+    losses = [run(batch)["loss"].item() for batch in data]
+    if graphed:
+        assert run.graph is not None, "the step was never captured"
+    return model, losses
+
+
+@needs_cuda
+def test_graphed_step_trains_exactly_like_the_eager_step():
+    eager_model, eager_losses = _toy_training(graphed=False)
+    graphed_model, graphed_losses = _toy_training(graphed=True)
+    # Steps 3 to 10 are replays: they must see each new batch and update the weights.
+    assert len(set(graphed_losses)) == len(graphed_losses), f"a replay repeated a loss: {graphed_losses}"
+    torch.testing.assert_close(graphed_losses, eager_losses, rtol=1e-5, atol=1e-6)
+    for a, b in zip(graphed_model.parameters(), eager_model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@needs_cuda
+def test_graphed_step_runs_a_batch_of_another_shape_eagerly():
+    model = torch.nn.Linear(4, 1).cuda()
+    calls = []
+
+    def step(batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        calls.append(batch.shape[0])
+        return {"out": model(batch).sum()}
+
+    run = GraphedStep(step, warmup=1)
+    for _ in range(3):
+        run(torch.ones(8, 4, device="cuda"))
+    small = run(torch.ones(3, 4, device="cuda"))["out"]
+    torch.testing.assert_close(small, model(torch.ones(3, 4, device="cuda")).sum())
+    assert calls == [8, 8, 3], calls  # warm-up, capture, (replay: no Python), eager
+
+
+@needs_cuda
+def test_training_with_cuda_graphs_writes_its_run_and_keeps_learning(tmp_path):
+    config = Config.model_validate(
+        debug_config(
+            tmp_path,
+            device="cuda",
+            optim={"nepochs": 2, "cuda_graph": True, "amp": True, "channels_last": True, "ema": 0.9},
+        )
+    )
+    trainer = Trainer(config, quiet=True)
+    trainer.train_epoch()  # 8 batches: 3 warm-up steps, the capture, then replays
+    assert isinstance(trainer._critic_update, GraphedStep) and trainer._critic_update.graph is not None
+    before = [p.detach().clone() for p in trainer.gan.parameters()]
+    ema_before = [p.detach().clone() for p in trainer.ema.parameters()]
+    trainer.train_epoch()  # replays only
+    for name, tensors in (("weights", trainer.gan.parameters()), ("EMA", trainer.ema.parameters())):
+        old = before if name == "weights" else ema_before
+        changed = sum(not torch.equal(a, b) for a, b in zip(old, tensors, strict=True))
+        assert changed == len(old), f"only {changed} of {len(old)} {name} tensors changed during replays"
+    run_dir = trainer.fit()
+    assert (run_dir / "checkpoint.pt").is_file() and (run_dir / "generator.onnx").is_file()
+    assert all(torch.isfinite(p).all() for p in trainer.gan.parameters())
