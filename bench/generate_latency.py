@@ -1,8 +1,10 @@
-"""Generator latency on CPU: onnxruntime against PyTorch eager, batch 1 and 64, side by side.
+"""Generator latency on CPU: onnxruntime (float32 and int8) against PyTorch eager, side by side.
 
-Both run the same weights: a seeded lab generator (1x28x28, latent 100, base 256, eval
-mode), exported to ONNX by the package (which folds BatchNorm into the convolutions).
-Same threads, median of many calls; the outputs are checked equal first.
+All run the same weights: a seeded lab generator (1x28x28, latent 100, base 256, eval
+mode), exported to ONNX by the package (which folds BatchNorm into the convolutions),
+and its int8 copy from ``python -m ganlab_solution quantize``. Same threads, median of
+many calls, batch 1 and 64; the float outputs are checked equal first, and the int8
+model's mean pixel difference from the float one is printed.
 
     python bench/generate_latency.py [--repeats 200]
 """
@@ -22,6 +24,7 @@ import torch
 
 from ganlab_solution.export import OnnxGenerator, export_generator
 from ganlab_solution.models import Generator
+from ganlab_solution.quantize import quantize_generator
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -44,16 +47,22 @@ def main() -> None:
     torch.manual_seed(0)
     torch_generator = Generator((1, 28, 28), 100, 256).eval()
     with tempfile.TemporaryDirectory() as tmp:
-        ort_generator = OnnxGenerator(export_generator(torch_generator, Path(tmp) / "generator.onnx"))
+        path = export_generator(torch_generator, Path(tmp) / "generator.onnx")
+        ort_generator = OnnxGenerator(path)
+        int8_generator = OnnxGenerator(quantize_generator(path))
     for batch in (1, 64):
         z = np.random.default_rng(0).standard_normal((batch, 100)).astype(np.float32)
         zt = torch.from_numpy(z)
         with torch.inference_mode():
             np.testing.assert_allclose(ort_generator(z), torch_generator(zt, None).numpy(), atol=1e-4)
             eager = median_ms(lambda zt=zt: torch_generator(zt, None), args.repeats // (1 if batch == 1 else 4))
-        ort = median_ms(lambda z=z: ort_generator(z), args.repeats // (1 if batch == 1 else 4))
+        repeats = args.repeats // (1 if batch == 1 else 4)
+        ort = median_ms(lambda z=z: ort_generator(z), repeats)
+        int8 = median_ms(lambda z=z: int8_generator(z), repeats)
+        error = np.abs(int8_generator(z) - ort_generator(z)).mean()
         print(
-            f"batch {batch:3d}: onnxruntime {ort:7.3f} ms, PyTorch eager {eager:7.3f} ms, ratio eager/ort {eager / ort:.2f}x"
+            f"batch {batch:3d}: PyTorch eager {eager:7.3f} ms, onnxruntime {ort:7.3f} ms ({eager / ort:.2f}x faster), "
+            f"onnxruntime int8 {int8:7.3f} ms ({eager / int8:.2f}x faster; mean |int8 - float| {error:.4f})"
         )
 
 

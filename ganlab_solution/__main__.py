@@ -85,7 +85,7 @@ def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     import importlib
 
     found = []
-    for name in ("fid", "classifier", "animate"):
+    for name in ("fid", "classifier", "animate", "quantize"):
         try:
             module = importlib.import_module(f".{name}", __package__)
         except ModuleNotFoundError as exc:
