@@ -1,0 +1,35 @@
+"""The benchmark scripts still run (tiny settings, CPU): a broken bench is caught here, not in a note."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import FASHION, ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def run_bench(*args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_generate_latency_compares_eager_float_and_int8():
+    out = run_bench("bench/generate_latency.py", "--repeats", "8")
+    assert out.startswith("command: python bench/generate_latency.py --repeats 8")
+    for batch in (1, 64):
+        line = next(line for line in out.splitlines() if line.startswith(f"batch {batch:3d}:"))
+        assert "PyTorch eager" in line and "onnxruntime int8" in line and "mean |int8 - float|" in line
+
+
+def test_profile_step_prints_the_step_time_and_its_kernels():
+    out = run_bench(
+        "bench/profile_step.py", "--device", "cpu", "--batch-size", "8", "--steps", "1", "--rootdir", str(FASHION)
+    )
+    assert "CPU time per step:" in out and "aten::convolution_backward" in out
