@@ -92,3 +92,28 @@ def test_training_with_cuda_graphs_writes_its_run_and_keeps_learning(tmp_path):
     run_dir = trainer.fit()
     assert (run_dir / "checkpoint.pt").is_file() and (run_dir / "generator.onnx").is_file()
     assert all(torch.isfinite(p).all() for p in trainer.gan.parameters())
+
+
+@needs_cuda
+@pytest.mark.parametrize(
+    ("sections", "frozen"),
+    [
+        # A double backward inside the graph. The critic's output bias cancels out of
+        # E[D(fake)] - E[D(real)] and of the penalty: its gradient is zero, eager or not.
+        ({"optim": {"loss": "wgan-gp", "critic_steps": 2}}, {"discriminator.classifier.bias"}),
+        # In-place power iterations of spectral normalisation inside the graph.
+        ({"optim": {"loss": "hinge"}, "model": {"spectral_norm": True}}, set()),
+    ],
+    ids=["wgan-gp", "hinge-spectral-norm"],
+)
+def test_other_losses_capture_and_train(tmp_path, sections, frozen):
+    sections = {**sections, "optim": {**sections["optim"], "nepochs": 2, "cuda_graph": True}}
+    config = Config.model_validate(debug_config(tmp_path, device="cuda", **sections))
+    trainer = Trainer(config, quiet=True)
+    trainer.train_epoch()
+    before = {name: p.detach().clone() for name, p in trainer.gan.named_parameters()}
+    metrics = trainer.train_epoch()
+    assert trainer._critic_update.graph is not None and trainer._generator_update.graph is not None
+    assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values()), metrics
+    unchanged = {name for name, p in trainer.gan.named_parameters() if torch.equal(before[name], p)}
+    assert unchanged == frozen, f"parameters the replays did not update: {sorted(unchanged)}"
