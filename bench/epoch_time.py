@@ -11,7 +11,14 @@ happen there), then times ``--epochs`` epochs, all in one process and on one dev
 the ratios compare. Every variant trains from the same seed, and its final losses are
 printed so that a speed-up that broke training would show.
 
+Before the table it counts the floating-point operations of one training step (critic
+step and generator step, forward and backward, ``FlopCounterMode``); each row then
+reports the rate it sustained, so a target in seconds per epoch reads as the
+throughput it asks of the GPU.
+
     python bench/epoch_time.py --rootdir /usr/share/datasets/fashion-mnist [--epochs 2] [--variants NAME ...]
+
+(``--device cpu --batch-size 8 --debug`` is the smoke run of the tests.)
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from contextlib import contextmanager
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from ganlab_solution.config import Config
 from ganlab_solution.trainer import Trainer
@@ -59,18 +67,42 @@ def upsampling_outside_compile(enabled: bool) -> Iterator[None]:
         nn.Upsample.forward = original
 
 
-def time_variant(variant: dict[str, bool], args: argparse.Namespace) -> tuple[float, dict[str, float]]:
-    options = dict(variant)
-    fused = options.pop("fused", True)
-    aten_upsample = options.pop("aten_upsample", False)
-    config = Config.model_validate(
+def bench_config(args: argparse.Namespace, **optim: bool) -> Config:
+    """The lab's Fashion-MNIST run at ``--batch-size`` with the given ``optim`` speed options."""
+    return Config.model_validate(
         {
-            "data": {"dataset": "FashionMNIST", "rootdir": args.rootdir, "batch_size": 256},
-            "optim": {"nepochs": 1000, **options},
+            "data": {
+                "dataset": "FashionMNIST",
+                "rootdir": args.rootdir,
+                "batch_size": args.batch_size,
+                "debug": args.debug,
+            },
+            "optim": {"nepochs": 1000, **optim},
             "logging": {"logdir": "/tmp/ganlab-bench"},
             "device": args.device,
         }
     )
+
+
+def step_flops(trainer: Trainer) -> int:
+    """Floating-point operations of one full-batch training step (critic, then generator).
+
+    Counted by running the step eagerly under ``FlopCounterMode`` (matrix products and
+    convolutions, forward and backward; element-wise work is not counted), so it
+    changes the trainer's weights: use a trainer built for counting only.
+    """
+    real = next(iter(trainer._batches()))
+    with FlopCounterMode(display=False) as counter:
+        trainer.critic_step(real)
+        trainer.generator_step(real.shape[0])
+    return counter.get_total_flops()
+
+
+def time_variant(variant: dict[str, bool], args: argparse.Namespace) -> tuple[float, dict[str, float]]:
+    options = dict(variant)
+    fused = options.pop("fused", True)
+    aten_upsample = options.pop("aten_upsample", False)
+    config = bench_config(args, **options)
     trainer = Trainer(config, quiet=True)
     if not fused:
         betas = (0.5, 0.999)
@@ -92,18 +124,28 @@ def main() -> None:
     parser.add_argument("--rootdir", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--debug", action="store_true", help="a few batches per epoch (smoke runs, not timings)")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     args = parser.parse_args()
     torch.backends.cudnn.benchmark = True
     name = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "CPU"
     print(f"command: python {shlex.join(sys.argv)}")
     print(f"device: {name}, torch {torch.__version__}")
+    counting = Trainer(bench_config(args), quiet=True)
+    flops, steps = step_flops(counting), len(counting.loaders.train)
+    del counting
+    print(
+        f"one step at batch {args.batch_size}: {flops / 1e9:.1f} GFLOP; an epoch of {steps} steps: "
+        f"{flops * steps / 1e12:.1f} TFLOP (1 s per epoch needs {flops * steps / 1e12:.1f} TFLOP/s)"
+    )
     baseline = None
     for variant in args.variants:
         seconds, metrics = time_variant(VARIANTS[variant], args)
         baseline = baseline or seconds
         print(
-            f"{variant:26s} {seconds:7.3f} s/epoch  ({baseline / seconds:5.2f}x vs the first)  "
+            f"{variant:26s} {seconds:7.3f} s/epoch  ({baseline / seconds:5.2f}x vs the first, "
+            f"{flops * steps / seconds / 1e12:6.1f} TFLOP/s)  "
             f"last epoch: critic loss {metrics['critic_loss']:.3f}, generator loss {metrics['generator_loss']:.3f}",
             flush=True,
         )

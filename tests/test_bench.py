@@ -35,17 +35,61 @@ def test_profile_step_prints_the_step_time_and_its_kernels():
     assert "CPU time per step:" in out and "aten::convolution_backward" in out
 
 
+def import_epoch_time():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import epoch_time
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    return epoch_time
+
+
+def test_epoch_time_smoke_run_prints_flops_and_rows():
+    out = run_bench(
+        "bench/epoch_time.py", "--device", "cpu", "--batch-size", "8", "--debug", "--epochs", "1",
+        "--variants", "+ fused Adam", "--rootdir", str(FASHION),
+    )  # fmt: skip
+    assert "one step at batch 8: 15.0 GFLOP; an epoch of " in out
+    row = next(line for line in out.splitlines() if line.startswith("+ fused Adam"))
+    assert "s/epoch" in row and "TFLOP/s" in row and "critic loss" in row
+
+
+def test_epoch_time_counts_exactly_the_passes_a_training_step_needs():
+    """With G and D the forward FLOPs of generator and critic (Gf, Df: their first
+    layers), a step is: critic step G (no grad) + D on real and fake + their backward
+    (weight grads 2D, input grads 2(D - Df)); generator step G + D + D's input grads only
+    (its weights are frozen) + G's backward (2G - Gf: z needs no gradient).
+    So 4G - Gf + 8D - 2Df: a stray graph through G or gradients for frozen weights show."""
+    import argparse
+
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ganlab_solution.trainer import Trainer
+
+    epoch_time = import_epoch_time()
+    args = argparse.Namespace(rootdir=str(FASHION), batch_size=8, debug=True, device="cpu")
+    trainer = Trainer(epoch_time.bench_config(args), quiet=True)
+    generator, critic = trainer.gan.generator, trainer.gan.discriminator
+
+    def forward_flops(module: torch.nn.Module, *inputs: object) -> int:
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            module(*inputs)
+        return counter.get_total_flops()
+
+    images = torch.randn(8, 1, 28, 28)
+    G, Gf = forward_flops(generator, None, 8), forward_flops(generator.project, torch.randn(8, 100))
+    D, Df = forward_flops(critic, images), forward_flops(critic.features[0][0], images)
+    assert epoch_time.step_flops(trainer) == 4 * G - Gf + 8 * D - 2 * Df
+
+
 def test_epoch_time_can_keep_upsampling_out_of_torch_compile():
     """The "compile, ATen upsampling" row: each nn.Upsample becomes a graph break, the
     compiled generator still equals the eager one, and the patch is undone afterwards."""
     import torch
     from torch import nn
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from epoch_time import upsampling_outside_compile
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    upsampling_outside_compile = import_epoch_time().upsampling_outside_compile
     from ganlab_solution.models import Generator
 
     torch.manual_seed(0)
