@@ -135,9 +135,10 @@ def main() -> None:
     counting = Trainer(bench_config(args), quiet=True)
     flops, steps = step_flops(counting), len(counting.loaders.train)
     del counting
+    epoch_tflop = flops * steps / 1e12
     print(
         f"one step at batch {args.batch_size}: {flops / 1e9:.1f} GFLOP; an epoch of {steps} steps: "
-        f"{flops * steps / 1e12:.1f} TFLOP (1 s per epoch needs {flops * steps / 1e12:.1f} TFLOP/s)"
+        f"{epoch_tflop:.1f} TFLOP (so 1 s per epoch needs {epoch_tflop:.1f} TFLOP/s)"
     )
     baseline = None
     for variant in args.variants:
@@ -145,7 +146,7 @@ def main() -> None:
         baseline = baseline or seconds
         print(
             f"{variant:26s} {seconds:7.3f} s/epoch  ({baseline / seconds:5.2f}x vs the first, "
-            f"{flops * steps / seconds / 1e12:6.1f} TFLOP/s)  "
+            f"{epoch_tflop / seconds:6.1f} TFLOP/s)  "
             f"last epoch: critic loss {metrics['critic_loss']:.3f}, generator loss {metrics['generator_loss']:.3f}",
             flush=True,
         )

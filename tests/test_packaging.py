@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -64,23 +65,15 @@ def test_conda_installs_the_package_with_existing_extras():
 @pytest.mark.slow
 def test_wheel_ships_the_package_and_its_assets(tmp_path: Path):
     """A pip install from the wheel (not the checkout) still has the pretrained assets."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(tmp_path),
-            str(ROOT),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    # Build from a copy of what the wheel is made of: setuptools builds in-tree and would
+    # leave build/ in the checkout.
+    source = tmp_path / "src"
+    shutil.copytree(ROOT / "ganlab_solution", source / "ganlab_solution", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+    result = subprocess.run([*pip_wheel, "-w", str(tmp_path), str(source)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
     (wheel,) = tmp_path.glob("ganlab-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = {f"ganlab_solution/{path.name}" for path in (ROOT / "ganlab_solution").glob("*.py")}
