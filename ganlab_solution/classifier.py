@@ -19,9 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .cliargs import bounded
 from .data import load_images, to_unit_range
 from .errors import GanlabError
-from .export import OnnxGenerator, atomic_write
+from .export import atomic_write
 
 ASSETS = Path(__file__).parent / "assets"
 SHIPPED = ASSETS / "fashionmnist_classifier.pt"
@@ -86,7 +87,13 @@ def load_classifier(path: str | Path = SHIPPED) -> SmallCNN:
     if not Path(path).is_file():
         raise GanlabError(f"{path} is missing: train one with python -m ganlab_solution classifier")
     model = SmallCNN()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    try:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as exc:
+        raise GanlabError(
+            f"{path} is not a classifier state dict ({type(exc).__name__}): train one with "
+            "python -m ganlab_solution classifier"
+        ) from None
     return model.eval()
 
 
@@ -106,9 +113,16 @@ def class_histogram(
     model_path: str | Path, n: int = 10_000, seed: int = 0, classifier: nn.Module | None = None
 ) -> np.ndarray:
     """Fraction of ``n`` generated samples predicted in each class (sums to 1)."""
-    generator = OnnxGenerator(model_path)
+    from .generate import load_generator, run_generator
+
+    generator = load_generator(model_path)
+    shape = generator.session.get_outputs()[0].shape[1:]
+    if list(shape) != [1, 28, 28]:
+        raise GanlabError(
+            f"{model_path} makes images of shape {tuple(shape)}: the classifier reads Fashion-MNIST's (1, 28, 28)"
+        )
     z = torch.randn(n, generator.latent_size, generator=torch.Generator().manual_seed(seed))
-    images = torch.cat([torch.from_numpy(generator(z[i : i + 1000])) for i in range(0, n, 1000)])
+    images = torch.from_numpy(run_generator(generator, z))
     counts = torch.bincount(predict(classifier or load_classifier(), images), minlength=len(CLASSES))
     return (counts / n).numpy()
 
@@ -118,6 +132,11 @@ def _run(args: argparse.Namespace) -> None:
         for name, share in zip(CLASSES, class_histogram(args.model, args.n), strict=True):
             print(f"{name:12s} {share:6.1%} {'#' * round(share * 200)}")
         return
+    output = Path(args.output)
+    if output.is_dir() or not output.suffix:
+        raise GanlabError(f"-o {output}: pass a file name for the state dict, such as classifier.pt")
+    load_images("FashionMNIST", args.rootdir, train=True)  # missing data fails before training
+    read_labels(args.rootdir)
     model = train_classifier(args.rootdir, args.epochs)
     atomic_write(Path(args.output), lambda tmp: torch.save(model.state_dict(), tmp))
     print(f"test accuracy {accuracy(model, args.rootdir):.2%}; saved {args.output}")
@@ -129,8 +148,17 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
         "classifier", help="train the Fashion-MNIST classifier, or with MODEL.onnx print its mode-coverage histogram"
     )
     p.add_argument("model", nargs="?", help="generator .onnx file: print the predicted-class histogram of its samples")
-    p.add_argument("-n", type=int, default=10_000, help="samples for the histogram")
+    p.add_argument(
+        "-n",
+        type=bounded(int, 10, 100_000, "a histogram of 10 classes needs at least 10 samples; 100000 is plenty"),
+        default=10_000,
+        help="samples for the histogram (default 10000)",
+    )
     p.add_argument("--rootdir", default=ROOTDIR)
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument(
+        "--epochs",
+        type=bounded(int, 1, 100, "3 epochs reach about 92% test accuracy; more than 100 only overfits"),
+        default=3,
+    )
     p.add_argument("-o", "--output", default=str(SHIPPED))
     p.set_defaults(handler=_run)

@@ -19,6 +19,15 @@ from .errors import GanlabError
 
 DATASETS = ("MNIST", "FashionMNIST", "EMNIST", "SVHN", "CelebA", "ImageFolder")
 DEFAULT_ROOTDIR = "/usr/share/datasets/fashion-mnist"
+MAX_EPOCHS = 100_000
+# Why a bound exists, added to the message when a value is outside it.
+REASONS = {
+    "optim.nepochs": f"use a whole number from 1 to {MAX_EPOCHS:,} (the lab's runs take 200)",
+    "optim.critic_steps": "use 1 to 100 critic updates per generator update (1 for BCE and hinge, 5 for WGAN-GP)",
+}
+MINIMAL_CONFIG = (
+    f"data: {{dataset: FashionMNIST, rootdir: {DEFAULT_ROOTDIR}}}, optim: {{nepochs: 5}}, logging: {{logdir: ./logs}}"
+)
 
 
 class _Section(BaseModel):
@@ -43,9 +52,9 @@ class OptimConfig(_Section):
     base_lr: float = Field(0.0002, gt=0.0)
     wdecay: float = Field(0.0, ge=0.0)
     lblsmooth: float = Field(0.2, ge=0.0, lt=1.0)
-    nepochs: int = Field(200, ge=1)
+    nepochs: int = Field(200, ge=1, le=MAX_EPOCHS)
     loss: Literal["bce", "hinge", "wgan-gp"] = "bce"
-    critic_steps: int = Field(1, ge=1)
+    critic_steps: int = Field(1, ge=1, le=100)
     gp_weight: float = Field(10.0, ge=0.0)
     critic_lr: float | None = Field(None, gt=0.0)
     generator_lr: float | None = Field(None, gt=0.0)
@@ -132,7 +141,8 @@ def _describe(err: dict[str, Any]) -> str:
         return f"{loc}: {err['input']!r} is not allowed ({err['msg'].replace('Input should be ', 'expected ')})"
     if kind == "model_type":
         return f"{loc}: expected a section (a mapping of keys), got {err['input']!r}"
-    return f"{loc}: {err['msg']} (got {err['input']!r})"
+    reason = f": {REASONS[loc]}" if loc in REASONS else ""
+    return f"{loc}: {err['msg']} (got {err['input']!r}){reason}"
 
 
 def parse_config(raw: Any, source: str = "config") -> Config:
@@ -150,15 +160,26 @@ def parse_config(raw: Any, source: str = "config") -> Config:
 def load_config(path: str | Path) -> Config:
     """Read and validate a YAML config file; every problem is a :class:`GanlabError`."""
     path = Path(path)
+    if path.is_dir():
+        raise GanlabError(f"config file {path} is a folder: pass the path of a YAML file (see configs/)")
     if not path.is_file():
         raise GanlabError(f"config file {path} does not exist: pass the path of a YAML file (see configs/)")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise GanlabError(
+            f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8, or check it is the YAML file you meant"
+        ) from None
+    except OSError as exc:
+        raise GanlabError(f"cannot read config file {path} ({exc.strerror}): check its permissions") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise GanlabError(f"{path}: malformed YAML{where}: {problem}") from None
+    if raw is None or raw == {}:
+        # Silently training the 200-epoch defaults is never what an empty file meant.
+        raise GanlabError(f"{path} is empty: a minimal config is {MINIMAL_CONFIG} (see configs/fashionmnist.yaml)")
     return parse_config(raw, str(path))
 
 

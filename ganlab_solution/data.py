@@ -94,6 +94,47 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
+# What each known idx dataset looks like: images per class, and the mean pixel of the
+# split. MNIST and Fashion-MNIST share file names and formats; these tell them apart
+# (and from EMNIST's balanced split), offline and in milliseconds.
+KNOWN_SPLITS: dict[str, list[tuple[list[int], float | None]]] = {
+    "FashionMNIST": [([6000] * 10, 72.94), ([1000] * 10, 73.15)],
+    "MNIST": [
+        ([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949], 33.32),
+        ([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009], 33.79),
+    ],
+    "EMNIST": [([2400] * 47, None), ([400] * 47, None)],
+}
+
+
+def identify(images: np.ndarray, labels: np.ndarray | None) -> str | None:
+    """Which known dataset (``MNIST``, ``FashionMNIST``, ``EMNIST``) these idx arrays are; None if unknown."""
+    if labels is None or labels.ndim != 1 or len(labels) != len(images):
+        return None
+    counts = np.bincount(labels).tolist()
+    mean = None
+    for name, splits in KNOWN_SPLITS.items():
+        for histogram, pixel_mean in splits:
+            if counts != histogram:
+                continue
+            if pixel_mean is None:
+                return name
+            mean = float(images.mean(dtype=np.float64)) if mean is None else mean
+            if abs(mean - pixel_mean) < 0.5:
+                return name
+    return None
+
+
+def check_identity(dataset: str, root: Path, images: np.ndarray, labels: np.ndarray | None) -> None:
+    """Stop if ``root`` holds another known dataset than ``dataset`` (e.g. Fashion-MNIST asked as MNIST)."""
+    found = identify(images, labels)
+    if found is not None and found != dataset:
+        raise GanlabError(
+            f"data.dataset is {dataset} but {root} holds {found} (recognised by its label counts and pixels): "
+            f"set data.dataset: {found}, or point data.rootdir at a folder that holds {dataset}"
+        )
+
+
 def _missing(dataset: str, rootdir: Path) -> GanlabError:
     how = (
         "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) and use "
@@ -115,7 +156,10 @@ def load_images(dataset: str, rootdir: str | Path, train: bool = True, download:
     if dataset in ("MNIST", "FashionMNIST"):
         files = [_open_idx(root, name) for name in IDX_NAMES[train]]
         if files[0] is not None:
-            return torch.from_numpy(read_idx(files[0]).copy()).unsqueeze(1)
+            images = read_idx(files[0])
+            labels = read_idx(files[1]) if files[1] is not None else None
+            check_identity(dataset, root, images, labels)
+            return torch.from_numpy(images.copy()).unsqueeze(1)
     if not root.is_dir() and not download:
         raise _missing(dataset, root)
     import torchvision.datasets as tvd
@@ -235,12 +279,16 @@ class ImageFiles(Dataset):
         return len(self.files)
 
     def __getitem__(self, index: int) -> torch.Tensor | None:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image
 
         try:
-            with Image.open(self.files[index]) as img:
-                return self.transform(img.convert("RGB"))
-        except (OSError, UnidentifiedImageError, ValueError):
+            with warnings.catch_warnings():
+                # An image over Pillow's pixel limit (a "decompression bomb": a small file that
+                # decodes to gigabytes) is skipped like any undecodable file, never decoded.
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(self.files[index]) as img:
+                    return self.transform(img.convert("RGB"))
+        except Exception:  # any decoder's failure: the file is counted as unreadable
             return None
 
 

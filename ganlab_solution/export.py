@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import GanlabError
+from .errors import GanlabError, NoSpaceError, is_disk_full
 
 
 class _LatentToImage(nn.Module):
@@ -35,21 +35,34 @@ class _LatentToImage(nn.Module):
 
 
 def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see half a file."""
+    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see half a file.
+
+    SIGINT/SIGTERM wait until the file is in place (:mod:`.interrupts`); on any
+    failure the temporary file is removed and the previous ``path`` is left as it
+    was. A full disk is reported as :class:`NoSpaceError` whatever the writer raised.
+    """
+    from .interrupts import writes_protected
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        # mkstemp makes the file private (0600); give it the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with writes_protected():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            write(Path(tmp))
+            # mkstemp makes the file private (0600); give it the usual permissions.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, path)
+        except BaseException as exc:
+            Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, Exception) and is_disk_full(exc, path.parent):
+                kept = "the previous file is unchanged" if path.exists() else "nothing was written"
+                raise NoSpaceError(
+                    f"no space left on device while writing {path} ({kept}): free some space and run again"
+                ) from exc
+            raise
 
 
 def export_generator(generator: nn.Module, path: str | Path) -> Path:

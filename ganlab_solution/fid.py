@@ -20,6 +20,7 @@ import hashlib
 import io
 import os
 import time
+import warnings
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -29,8 +30,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .cliargs import SEED, bounded
 from .errors import GanlabError
-from .export import OnnxGenerator, atomic_write
+from .export import atomic_write
 
 FEATURES = 2048
 INCEPTION_SIZE = 299
@@ -136,22 +138,41 @@ def real_statistics(
     key = hashlib.sha1(images.numpy().tobytes()).hexdigest()[:12]
     cache = cache_dir / f"fid_{dataset}_{'train' if train else 'test'}_{n}_{key}.npz" if cache_dir else None
     if cache is not None and cache.is_file():
-        with np.load(cache) as stats:
-            return stats["mu"], stats["sigma"]
+        try:
+            with np.load(cache) as stats:
+                return stats["mu"], stats["sigma"]
+        except Exception as exc:  # a damaged cache file is recomputed, not fatal
+            warnings.warn(f"ignoring the unreadable cache file {cache} ({type(exc).__name__})", stacklevel=2)
     mu, sigma = statistics((features or InceptionFeatures())(images, desc=f"{dataset} real"))
     if cache is not None:
-        atomic_write(cache, lambda tmp: np.savez(open(tmp, "wb"), mu=mu, sigma=sigma))
+        try:
+            atomic_write(cache, lambda tmp: _save_stats(tmp, mu, sigma))
+        except (OSError, GanlabError) as exc:
+            # The features took minutes: an unwritable cache must not throw them away.
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            warnings.warn(
+                f"could not cache the real-set statistics in {cache.parent} ({reason}); the FID is computed "
+                "anyway: pass --cache-dir a folder you can write to, or --no-cache",
+                stacklevel=2,
+            )
     return mu, sigma
+
+
+def _save_stats(path: Path, mu: np.ndarray, sigma: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.savez(f, mu=mu, sigma=sigma)
 
 
 def generated_images(model: str | Path, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
     """``n`` uint8 images from a generator ONNX file, latents drawn with ``seed``."""
-    generator = OnnxGenerator(model)
+    from .generate import load_generator, run_generator
+
+    generator = load_generator(model)
     rng = torch.Generator().manual_seed(seed)
     chunks = []
     for start in range(0, n, batch_size):
         z = torch.randn(min(batch_size, n - start), generator.latent_size, generator=rng)
-        chunks.append(to_uint8_images(generator(z)))
+        chunks.append(to_uint8_images(run_generator(generator, z)))
     return torch.cat(chunks)
 
 
@@ -165,11 +186,14 @@ def fid(
     cache_dir: Path | None = CACHE_DIR,
 ) -> float:
     """FID of ``n`` samples of a generator ONNX file against ``n`` test images of ``dataset``."""
-    features = InceptionFeatures(batch_size=batch_size)
     images = generated_images(model, n, seed)
-    real = real_statistics(dataset, rootdir, n, train=False, features=features, cache_dir=cache_dir)
     if images.shape[1:] != (real_shape := _shape_of(dataset, rootdir)):
-        raise GanlabError(f"{model} makes images of shape {tuple(images.shape[1:])}, {dataset} has {real_shape}")
+        raise GanlabError(
+            f"{model} makes images of shape {tuple(images.shape[1:])} but {dataset} has {real_shape}: "
+            "pass the --dataset the generator was trained on"
+        )
+    features = InceptionFeatures(batch_size=batch_size)
+    real = real_statistics(dataset, rootdir, n, train=False, features=features, cache_dir=cache_dir)
     return frechet_distance(*statistics(features(images, desc="generated")), *real)
 
 
@@ -213,9 +237,18 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", nargs="?", help="generator .onnx file")
     p.add_argument("--dataset", default="FashionMNIST", choices=IN_MEMORY)
     p.add_argument("--rootdir", default="/usr/share/datasets/fashion-mnist")
-    p.add_argument("-n", type=int, default=10_000, help="samples and test images (default 10000, as published)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the generator's latents")
-    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument(
+        "-n",
+        type=bounded(int, 2, 100_000, "a covariance needs 2 samples; a test split has at most tens of thousands"),
+        default=10_000,
+        help="samples and test images (default 10000, as published)",
+    )
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the generator's latents")
+    p.add_argument(
+        "--batch-size",
+        type=bounded(int, 1, 1000, "Inception batches beyond 1000 images only use more memory"),
+        default=50,
+    )
     p.add_argument("--cache-dir", default=str(CACHE_DIR), help="where real-set statistics are cached")
     p.add_argument("--no-cache", action="store_true", help="recompute the real-set statistics")
     p.add_argument("--real-vs-real", action="store_true", help="the floor: train split against test split")

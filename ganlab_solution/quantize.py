@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cliargs import SEED, bounded
 from .errors import GanlabError
 from .export import OnnxGenerator, atomic_write
 
@@ -63,8 +64,10 @@ def quantize_generator(model: str | Path, out: str | Path | None = None, calibra
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    from .generate import load_generator
+
     model = Path(model)
-    generator = OnnxGenerator(model)  # a missing, corrupt or non-generator file stops here
+    generator = load_generator(model)  # a missing, corrupt or non-generator file stops here
     if calibration < 1:
         raise GanlabError(f"--calibration must be at least 1 latent, got {calibration}")
     out = Path(out) if out is not None else model.with_suffix(".int8.onnx")
@@ -116,6 +119,11 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("quantize", help="write an int8 copy of a generator ONNX file for fast CPU sampling")
     p.add_argument("model", help="generator .onnx file")
     p.add_argument("-o", "--output", default=None, help="output file (default: MODEL.int8.onnx)")
-    p.add_argument("--calibration", type=int, default=512, help="latents used to calibrate ranges (default 512)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the calibration latents")
+    p.add_argument(
+        "--calibration",
+        type=bounded(int, 1, 100_000, "ranges settle after a few hundred latents"),
+        default=512,
+        help="latents used to calibrate ranges (default 512)",
+    )
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the calibration latents")
     p.set_defaults(handler=_run)

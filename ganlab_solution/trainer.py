@@ -9,10 +9,14 @@ networks are wrapped in DistributedDataParallel and rank 0 alone writes files.
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
+import signal
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,10 +28,10 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from . import distributed
-from .config import Config, dump_config, load_config
+from .config import Config, dump_config, load_config, parse_config
 from .cuda_graphs import GraphedStep
 from .data import image_shape, make_loaders
-from .errors import GanlabError
+from .errors import GanlabError, Interrupted, NoSpaceError
 from .export import atomic_write, export_generator
 from .generate import image_grid
 from .losses import (
@@ -42,6 +46,7 @@ from .losses import (
     wasserstein_critic_loss,
 )
 from .models import GAN, Discriminator, Generator, count_parameters
+from .runfolder import RunFolderLocked, locked_run_folder
 
 CHECKPOINT = "checkpoint.pt"
 ONNX_NAME = "generator.onnx"
@@ -52,9 +57,14 @@ def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA when available, else the CPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GanlabError(f"device: {name!r} is not a device name: use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise GanlabError(f"device: {name!r} asked for but no CUDA GPU is visible: use device: auto or cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise GanlabError(f"device: {name!r} but only {torch.cuda.device_count()} GPUs are visible: use cuda:0")
     return device
 
 
@@ -124,7 +134,13 @@ def new_run_dir(logdir: str | Path, name: str) -> Path:
     run_dir, k = base, 1
     while run_dir.exists():
         run_dir, k = base.with_name(f"{base.name}_{k}"), k + 1
-    run_dir.mkdir(parents=True)
+    try:
+        run_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise GanlabError(
+            f"cannot create a run folder in logging.logdir {logdir} ({exc.strerror}): "
+            "set logging.logdir to a folder you can write to"
+        ) from None
     return run_dir
 
 
@@ -159,8 +175,15 @@ class Trainer:
         # Build the model first: an impossible image size fails before any data is read.
         self.gan = build_gan(config, image_shape(config.data)).to(self.device)
         self.loaders = make_loaders(config.data, config.seed, self.device, self.dist.rank, self.dist.world_size)
-        if len(self.loaders.train) == 0:
+        batches = len(self.loaders.train)
+        if batches == 0:
             raise GanlabError(f"data.batch_size {config.data.batch_size} is larger than the training set: lower it")
+        if config.optim.critic_steps > batches * config.optim.nepochs:
+            raise GanlabError(
+                f"optim.critic_steps {config.optim.critic_steps} is more than the {batches * config.optim.nepochs} "
+                f"batches of the whole run ({config.optim.nepochs} epochs of {batches}): the generator would never "
+                "train; lower critic_steps or raise optim.nepochs"
+            )
         self.memory_format = torch.channels_last if config.optim.channels_last else torch.contiguous_format
         self.gan.to(memory_format=self.memory_format)
         self.critic_opt, self.gen_opt = build_optimizers(self.gan, config, self.device)
@@ -189,6 +212,9 @@ class Trainer:
             GRID_SIZE, config.model.latent_size, generator=torch.Generator().manual_seed(config.seed)
         )
         self.epoch = 0
+        # Counted across epochs, so critic_steps larger than an epoch still trains the generator.
+        self.critic_updates = 0
+        self.generator_updates = 0
         self.unreadable = 0
         if self.dist.is_main and run_dir is None:
             run_dir = new_run_dir(config.logging.logdir, config.data.dataset)
@@ -297,8 +323,9 @@ class Trainer:
     def train_epoch(self) -> dict[str, float]:
         """One pass over the training set; returns the mean metrics.
 
-        Every batch trains the critic; every ``optim.critic_steps``-th batch also
-        trains the generator (k critic updates per generator update).
+        Every batch trains the critic; every ``optim.critic_steps``-th critic update
+        (counted over the whole run, not per epoch) also trains the generator.
+        Raises :class:`GanlabError` if no batch could be read (nothing is saved then).
         """
         self.gan.train()
         stats = EpochStats()
@@ -312,14 +339,21 @@ class Trainer:
         )
         for step, real in enumerate(bar):
             stats.add(**self._critic_update(real))
-            if (step + 1) % self.config.optim.critic_steps == 0:
+            self.critic_updates += 1
+            if self.critic_updates % self.config.optim.critic_steps == 0:
                 stats.add(**self._generator_update(real))
+                self.generator_updates += 1
                 if self.ema is not None:
                     # Outside the generator step: AveragedModel branches on a GPU counter,
                     # which a CUDA graph cannot capture.
                     self.ema.update_parameters(self.gan.generator)
             if step % 25 == 0 and not self.quiet:
                 bar.set_postfix(d_loss=f"{stats.sums['critic_loss'].item() / stats.counts['critic_loss']:.3f}")
+        if "critic_loss" not in stats.sums:
+            raise GanlabError(
+                f"epoch {self.epoch + 1} had no readable image ({self.unreadable} unreadable files skipped) in "
+                f"{self.config.data.rootdir}: check that its images open, or point data.rootdir elsewhere"
+            )
         return stats.means()
 
     @torch.no_grad()
@@ -357,6 +391,8 @@ class Trainer:
         loader_rng = getattr(self.loaders.train, "generator", None)
         return {
             "epoch": self.epoch,
+            "critic_updates": self.critic_updates,
+            "generator_updates": self.generator_updates,
             "config": self.config.to_dict(),
             "img_shape": self.loaders.img_shape,
             "gan": self.gan.state_dict(),
@@ -381,13 +417,26 @@ class Trainer:
             raise GanlabError(
                 f"{path} cannot be read as a checkpoint ({type(exc).__name__}): start a new run instead"
             ) from None
-        self.gan.load_state_dict(state["gan"])
-        if self.ema is not None and state.get("ema_generator") is not None:
-            self.ema.load_state_dict(state["ema_generator"])
-        self.critic_opt.load_state_dict(state["critic_optimizer"])
-        self.gen_opt.load_state_dict(state["generator_optimizer"])
+        needed = {"epoch", "gan", "critic_optimizer", "generator_optimizer", "fixed_noise", "rng"}
+        if not isinstance(state, dict) or not needed <= set(state):
+            raise GanlabError(f"{path} is a torch file but not a training checkpoint: start a new run instead")
+        try:
+            self.gan.load_state_dict(state["gan"])
+            if self.ema is not None and state.get("ema_generator") is not None:
+                self.ema.load_state_dict(state["ema_generator"])
+            self.critic_opt.load_state_dict(state["critic_optimizer"])
+            self.gen_opt.load_state_dict(state["generator_optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise GanlabError(
+                f"{path} was saved by another model or loss than the config describes ({first}): "
+                "resume with the run's own config.yaml"
+            ) from None
         self.fixed_noise = state["fixed_noise"]
         self.epoch = state["epoch"]
+        # Checkpoints written before the counters existed: one critic update per batch.
+        self.critic_updates = state.get("critic_updates", self.epoch * len(self.loaders.train))
+        self.generator_updates = state.get("generator_updates", self.critic_updates // self.config.optim.critic_steps)
         rng = state["rng"]
         if self.dist.enabled:
             # Rank 0's generator states are not this rank's: re-seed per rank and epoch.
@@ -416,7 +465,10 @@ class Trainer:
         atomic_write(self.run_dir / CHECKPOINT, lambda tmp: torch.save(self.checkpoint(), tmp))
         every = self.config.logging.onnx_every
         if epoch == self.config.optim.nepochs or (every and epoch % every == 0):
-            export_generator(self.export_model(), self.run_dir / ONNX_NAME)
+            if self.generator_updates:
+                export_generator(self.export_model(), self.run_dir / ONNX_NAME)
+            else:  # an untrained generator must never look like a trained one
+                warnings.warn(f"epoch {epoch}: the generator has not been updated yet, no ONNX written", stacklevel=1)
         self.writer.flush()
 
     def log(self, message: str) -> None:
@@ -456,6 +508,11 @@ class Trainer:
                     f"critic {metrics['critic_loss']:.3f} generator {metrics.get('generator_loss', float('nan')):.3f} "
                     f"acc real {metrics['critic_acc_real']:.2f} fake {metrics['critic_acc_fake']:.2f}"
                 )
+            if self.generator_updates == 0:
+                raise GanlabError(
+                    f"the generator was never updated in {self.epoch} epochs (optim.critic_steps "
+                    f"{self.config.optim.critic_steps}): lower critic_steps or raise optim.nepochs"
+                )
             if self.dist.enabled:
                 agree = distributed.parameters_agree(self.gan, self.dist)
                 self.log(f"ranks hold identical weights: {agree}")
@@ -468,36 +525,115 @@ class Trainer:
         return self.run_dir
 
 
+def _is_main_process() -> bool:
+    """Rank 0 of a ``torchrun`` job, or a single process (before the process group exists)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _resume_hint(run_dir: Path) -> str:
+    return f"python -m ganlab_solution train --resume {run_dir}"
+
+
+@contextmanager
+def _run_folder(run_dir: Path | None, fresh: bool) -> Iterator[None]:
+    """Lock ``run_dir`` while training, and turn failures into messages that say how to go on.
+
+    A ``fresh`` folder (made by this command) is removed if the run stops before its
+    first checkpoint: it would hold nothing to resume from.
+    """
+    if run_dir is None or not _is_main_process():
+        yield
+        return
+    try:
+        with locked_run_folder(run_dir) as removed:
+            if removed:
+                warnings.warn(
+                    f"removed {removed} temporary files left by an interrupted write in {run_dir}", stacklevel=1
+                )
+            yield
+    except BaseException as exc:
+        if isinstance(exc, RunFolderLocked):
+            raise
+        saved = (run_dir / CHECKPOINT).is_file()
+        if fresh and not saved:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        if isinstance(exc, (Interrupted, KeyboardInterrupt)):
+            signum = getattr(exc, "signum", signal.SIGINT)
+            name = signal.Signals(signum).name
+            if saved:
+                epoch = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False)["epoch"]
+                raise Interrupted(
+                    signum,
+                    f"interrupted by {name}; {run_dir / CHECKPOINT} (epoch {epoch}) is intact: "
+                    f"resume with {_resume_hint(run_dir)}",
+                ) from None
+            raise Interrupted(
+                signum, f"interrupted by {name} before the first epoch ended, nothing was saved: run the command again"
+            ) from None
+        if isinstance(exc, NoSpaceError) and saved:
+            raise NoSpaceError(f"{exc}; then resume with {_resume_hint(run_dir)}") from exc
+        raise
+
+
+def _check_run_dir(run_dir: Path) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GanlabError(f"{run_dir} is a file, not a run folder: pass a folder path")
+
+
 def train(config: Config, quiet: bool = False, run_dir: str | Path | None = None) -> Path:
     """Train a new run from ``config``; returns its folder.
 
     With ``run_dir``, use that folder, and resume from it if it already holds a
     checkpoint (how a requeued cluster job picks up where it stopped).
     """
+    fresh = True
     if run_dir is not None:
         run_dir = Path(run_dir)
+        _check_run_dir(run_dir)
         if (run_dir / CHECKPOINT).is_file():
             return resume(run_dir, config, quiet)
-        run_dir.mkdir(parents=True, exist_ok=True)
-    return Trainer(config, run_dir=run_dir, quiet=quiet).fit()
+        fresh = not run_dir.exists()
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise GanlabError(
+                f"cannot create the run folder {run_dir} ({exc.strerror}): pass another --run-dir"
+            ) from None
+    elif _is_main_process():
+        # Made here rather than by the Trainer, so that it is locked before anything runs.
+        run_dir = new_run_dir(config.logging.logdir, config.data.dataset)
+    with _run_folder(run_dir, fresh):
+        return Trainer(config, run_dir=run_dir, quiet=quiet).fit()
 
 
-def resume(run_dir: str | Path, config: Config | None = None, quiet: bool = False) -> Path:
+def resume(run_dir: str | Path, config: Config | None = None, quiet: bool = False, device: str | None = None) -> Path:
     """Continue the run in ``run_dir`` from its checkpoint.
 
     ``config`` defaults to the run's own ``config.yaml``; pass one to train for more
-    epochs (its model and data sections must match the run's).
+    epochs (its model and data sections must match the run's). ``device`` overrides
+    the config's device (a run trained on a GPU can continue on a CPU).
     """
     run_dir = Path(run_dir)
+    _check_run_dir(run_dir)
     if not (run_dir / CHECKPOINT).is_file():
         raise GanlabError(f"{run_dir} holds no {CHECKPOINT}: pass the folder of a run that finished an epoch")
     saved = load_config(run_dir / "config.yaml")
     if config is None:
         config = saved
-    elif config.model != saved.model or config.data != saved.data:
+    elif config.model != saved.model or config.data != saved.data or config.optim.loss != saved.optim.loss:
         raise GanlabError(
-            f"the config's model/data sections differ from those of {run_dir}: resume with the run's own config"
+            f"the config's model/data sections or optim.loss differ from those of {run_dir}: "
+            "resume with the run's own config"
         )
-    trainer = Trainer(config, run_dir=run_dir, quiet=quiet)
-    trainer.load_checkpoint(run_dir / CHECKPOINT)
-    return trainer.fit()
+    if device is not None:
+        config = parse_config({**config.to_dict(), "device": device}, "--device")
+    with _run_folder(run_dir, fresh=False):
+        trainer = Trainer(config, run_dir=run_dir, quiet=quiet)
+        trainer.load_checkpoint(run_dir / CHECKPOINT)
+        if trainer.epoch >= config.optim.nepochs:
+            raise GanlabError(
+                f"{run_dir} already finished its {trainer.epoch} epochs (optim.nepochs: {config.optim.nepochs}), "
+                f"nothing to train: to train longer, resume with a config whose nepochs is larger "
+                f"(python -m ganlab_solution train CONFIG --resume {run_dir})"
+            )
+        return trainer.fit()

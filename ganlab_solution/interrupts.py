@@ -1,0 +1,67 @@
+"""SIGINT and SIGTERM as one clean stop: never in the middle of a file write.
+
+:func:`stop_on_signals` makes both signals raise :class:`~.errors.Interrupted` in the
+main thread. Inside :func:`writes_protected` (every atomic write enters it) a
+signal is only recorded, and raised when the write has finished and its file is
+renamed into place. So a checkpoint is never half written, and the signal cannot
+be lost inside library code that catches exceptions broadly while it saves: the
+handler raises nothing there, the stop happens right after.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+from .errors import Interrupted
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+_state: dict[str, Any] = {"depth": 0, "pending": None}
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    if _state["depth"] > 0:
+        _state["pending"] = signum  # raised when the write in progress has finished
+        return
+    raise Interrupted(signum)
+
+
+def _raise_pending() -> None:
+    signum, _state["pending"] = _state["pending"], None
+    if signum is not None:
+        raise Interrupted(signum)
+
+
+@contextmanager
+def writes_protected() -> Iterator[None]:
+    """Defer SIGINT/SIGTERM until the block (a file write) has finished."""
+    _state["depth"] += 1
+    try:
+        yield
+    finally:
+        _state["depth"] -= 1
+        if _state["depth"] == 0:
+            _raise_pending()
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM raise :class:`Interrupted` (between writes).
+
+    Does nothing outside the main thread, where Python cannot install handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _handler) for sig in STOP_SIGNALS}
+    _state["pending"] = None
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

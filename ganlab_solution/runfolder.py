@@ -1,0 +1,49 @@
+"""One training process per run folder, and no leftovers from killed writes.
+
+:func:`locked_run_folder` holds an exclusive lock on ``RUN_DIR/.lock`` (``filelock``,
+an ``flock`` on Linux, released by the kernel when the process dies, so a killed
+run never leaves a stale lock) for as long as a process trains into the folder.
+Once the lock is held, no other process can be writing there, so the hidden
+``.NAME.*.tmp`` files of atomic writes that a kill interrupted are removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from .errors import GanlabError
+
+LOCK_NAME = ".lock"
+
+
+class RunFolderLocked(GanlabError):
+    """Another process holds the run folder's lock."""
+
+
+def stale_temporaries(run_dir: Path) -> list[Path]:
+    """The temporary files of interrupted atomic writes in ``run_dir`` and ``run_dir/samples``."""
+    return sorted(p for folder in (run_dir, run_dir / "samples") for p in folder.glob(".*.tmp") if p.is_file())
+
+
+@contextmanager
+def locked_run_folder(run_dir: Path) -> Iterator[int]:
+    """Hold ``run_dir``'s lock for the block; yields how many stale temporary files were removed."""
+    lock = FileLock(run_dir / LOCK_NAME, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunFolderLocked(
+            f"another process is training into {run_dir} (it holds {run_dir / LOCK_NAME}): "
+            "wait for it to end, or train into another folder"
+        ) from None
+    try:
+        stale = stale_temporaries(run_dir)
+        for path in stale:
+            path.unlink(missing_ok=True)
+        yield len(stale)
+    finally:
+        lock.release()
