@@ -33,7 +33,8 @@ def bounded(kind: type, low: float, high: float, why: str) -> Callable[[str], in
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
         if not low <= value <= high:  # also rejects NaN
-            raise argparse.ArgumentTypeError(f"{text} is out of range: choose {low:g} to {high:g} ({why})")
+            bounds = f"{low} to {high}" if kind is int else f"{low:g} to {high:g}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: choose {bounds} ({why})")
         return value
 
     parse.__name__ = "integer" if kind is int else "number"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import GanlabError
 
@@ -106,11 +106,12 @@ class Config(_Section):
     seed: int = 0
     device: str = "auto"
 
-    @model_validator(mode="after")
-    def _check_device(self) -> Config:
-        if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, device: str) -> str:
+        if device not in ("auto", "cpu") and not device.startswith("cuda"):
             raise ValueError("device must be 'auto', 'cpu' or 'cuda[:N]'")
-        return self
+        return device
 
     @property
     def critic_lr(self) -> float:
@@ -141,6 +142,8 @@ def _describe(err: dict[str, Any]) -> str:
         return f"{loc}: {err['input']!r} is not allowed ({err['msg'].replace('Input should be ', 'expected ')})"
     if kind == "model_type":
         return f"{loc}: expected a section (a mapping of keys), got {err['input']!r}"
+    if kind == "value_error":  # our own validators: their message is the sentence
+        return f"{loc}: {err['msg'].removeprefix('Value error, ')}"
     reason = f": {REASONS[loc]}" if loc in REASONS else ""
     return f"{loc}: {err['msg']} (got {err['input']!r}){reason}"
 

@@ -78,6 +78,8 @@ def describe_os_error(exc: OSError) -> str:
         return f"{where}is a folder: pass a file path instead"
     if exc.errno == errno.ENOTDIR:
         return f"{where}a part of this path is a file, not a folder: check the path"
+    if exc.errno == errno.EEXIST:
+        return f"{where}exists and is not a folder: check the path"
     if exc.errno == errno.ENOENT:
         return f"{where}no such file or folder: check the path"
     return f"{where}{reason}: check the path, its permissions and the free disk space"

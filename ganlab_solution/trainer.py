@@ -334,7 +334,8 @@ class Trainer:
             total=len(self.loaders.train),
             desc=f"epoch {self.epoch + 1}/{self.config.optim.nepochs}",
             leave=False,
-            disable=self.quiet,
+            # None: no bar when stderr is not a terminal (batch jobs' logs, error output).
+            disable=True if self.quiet else None,
             dynamic_ncols=True,
         )
         for step, real in enumerate(bar):
@@ -427,7 +428,9 @@ class Trainer:
             self.critic_opt.load_state_dict(state["critic_optimizer"])
             self.gen_opt.load_state_dict(state["generator_optimizer"])
         except (RuntimeError, ValueError, KeyError) as exc:
-            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            # torch's message starts "Error(s) in loading state_dict for GAN:", the next line says what.
+            lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()] or [type(exc).__name__]
+            first = (lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0])[:160]
             raise GanlabError(
                 f"{path} was saved by another model or loss than the config describes ({first}): "
                 "resume with the run's own config.yaml"

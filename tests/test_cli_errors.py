@@ -1,0 +1,701 @@
+"""The catalogue of bad inputs: each ends in one ``error:`` line, the right exit code, and no file changed.
+
+Each case runs ``python -m ganlab_solution ...`` in-process through ``main([...])``
+(a subprocess would import torch again for every case); the cases that need a
+real process (signals) run one. Every case starts from fresh inputs in a
+temporary folder and checks that nothing outside ``tmp_path/run`` changed: not
+the repository, not the inputs, not the current folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from filelock import FileLock
+
+from ganlab_solution.__main__ import main
+from ganlab_solution.config import parse_config
+from ganlab_solution.errors import INTERRUPTED, USER_ERROR, Interrupted
+from ganlab_solution.export import atomic_write
+from ganlab_solution.interrupts import stop_on_signals
+from ganlab_solution.trainer import train
+
+from .conftest import FASHION, ROOT, SHIPPED_ONNX, debug_config
+
+TINY_MODEL = {"generator_base_c": 8, "discriminator_base_c": 4, "latent_size": 8}
+IGNORED = {".git", "__pycache__", ".pytest_cache", ".ruff_cache", "_build", ".ipynb_checkpoints"}
+
+
+# -- inputs -------------------------------------------------------------------------
+def _onnx_model(path: Path, kind: str = "ok") -> Path:
+    """A tiny hand-built ONNX 'generator': latents (B, 4) -> images (B, 1, 2, 2), or a broken variant."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    batch: str | int = 2 if kind == "fixed_batch" else "B"
+    in_type = TensorProto.INT64 if kind == "int_input" else TensorProto.FLOAT
+    out_shape = {"two_channels": [batch, 2, 1, 2], "not_images": [batch, 4, 1]}.get(kind, [batch, 1, 2, 2])
+    nodes, inputs = [], [helper.make_tensor_value_info("z", in_type, [batch, 4])]
+    source = "z"
+    if kind == "int_input":
+        nodes.append(helper.make_node("Cast", ["z"], ["zf"], to=TensorProto.FLOAT))
+        source = "zf"
+    if kind == "nan":  # sqrt(-1 - z^2) is NaN everywhere
+        nodes += [
+            helper.make_node("Mul", [source, source], ["sq"]),
+            helper.make_node("Sub", ["minus_one", "sq"], ["neg"]),
+            helper.make_node("Sqrt", ["neg"], ["root"]),
+        ]
+        source = "root"
+    if kind == "two_inputs":
+        inputs.append(helper.make_tensor_value_info("extra", TensorProto.FLOAT, [batch, 4]))
+    nodes.append(helper.make_node("Reshape", [source, "shape"], ["images"]))
+    shape = [0, *out_shape[1:]]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        inputs,
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, out_shape)],
+        initializer=[
+            helper.make_tensor("shape", TensorProto.INT64, [len(shape)], shape),
+            helper.make_tensor("minus_one", TensorProto.FLOAT, [], [-1.0]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def _png_bomb(path: Path) -> Path:
+    """A PNG whose header claims 20000x20000 pixels (Pillow refuses it as a decompression bomb)."""
+    from PIL import Image
+
+    Image.new("RGB", (8, 8), "white").save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = 8 + 8  # signature, then length and type of the IHDR chunk
+    data[ihdr : ihdr + 8] = struct.pack(">II", 20000, 20000)
+    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished one-epoch debug run of a tiny model on the real Fashion-MNIST."""
+    tmp = tmp_path_factory.mktemp("finished")
+    raw = debug_config(tmp, model=TINY_MODEL, logging={"onnx_every": 0})
+    return train(parse_config(raw), quiet=True)
+
+
+class Inputs:
+    """Builders of the bad inputs, all inside one test's ``tmp_path/inputs``."""
+
+    def __init__(self, tmp_path: Path, finished: Callable[[], Path]) -> None:
+        self.dir = tmp_path / "inputs"
+        self.dir.mkdir()
+        self.run = tmp_path / "run"
+        self.run.mkdir()
+        self._finished = finished
+        (self.dir / "afile").write_text("a file, not a folder\n")
+
+    def config(self, name: str = "c.yaml", text: str | None = None, **sections: dict) -> Path:
+        raw = debug_config(self.run, **{"model": TINY_MODEL, **sections})
+        path = self.dir / name
+        path.write_text(text if text is not None else yaml.safe_dump(raw))
+        return path
+
+    def onnx(self, kind: str = "ok") -> Path:
+        return _onnx_model(self.dir / f"{kind}.onnx", kind)
+
+    def copy_run(self) -> Path:
+        """A copy of the finished run inside ``tmp_path/run`` (the one folder allowed to change)."""
+        return Path(shutil.copytree(self._finished(), self.run / "copied"))
+
+    def images(self, *files: tuple[str, bytes | None]) -> Path:
+        folder = self.dir / "images"
+        folder.mkdir(exist_ok=True)
+        for name, content in files:
+            if content is None:
+                _png_bomb(folder / name)
+            else:
+                (folder / name).write_bytes(content)
+        return folder
+
+
+# -- the catalogue -------------------------------------------------------------------
+# Each case: (argv builder, text the one error line must contain, exit code). The
+# builder gets an Inputs and returns the argv; it may create files first.
+Case = tuple[Callable[[Inputs], list[str]], str, int]
+M = str(SHIPPED_ONNX)
+E = USER_ERROR
+
+
+def _train_yaml(text: str) -> Callable[[Inputs], list[str]]:
+    return lambda i: ["train", str(i.config(text=text.replace("RUN", str(i.run))))]
+
+
+def _train_with(**sections: dict) -> Callable[[Inputs], list[str]]:
+    return lambda i: ["train", str(i.config(**sections))]
+
+
+def _resume_tampered(change: Callable[[Path], None]) -> Callable[[Inputs], list[str]]:
+    def build(i: Inputs) -> list[str]:
+        run = i.copy_run()
+        change(run)
+        return ["train", "--resume", str(run)]
+
+    return build
+
+
+def _edit_config(update: Callable[[dict], None]) -> Callable[[Path], None]:
+    def change(run: Path) -> None:
+        raw = yaml.safe_load((run / "config.yaml").read_text())
+        update(raw)
+        (run / "config.yaml").write_text(yaml.safe_dump(raw))
+
+    return change
+
+
+def _frames(i: Inputs, *names: str, garbage: bool = False) -> str:
+    from PIL import Image
+
+    samples = i.dir / "fake_run" / "samples"
+    samples.mkdir(parents=True)
+    for name in names:
+        if garbage:
+            (samples / name).write_bytes(b"not a png")
+        else:
+            Image.new("RGB", (20, 20), "gray").save(samples / name)
+    return str(samples.parent)
+
+
+CASES: dict[str, Case] = {
+    # top level
+    "no-command": (lambda i: [], "the following arguments are required: COMMAND", E),
+    "unknown-command": (lambda i: ["trian"], "invalid choice: 'trian'", E),
+    "unknown-option": (lambda i: ["generate", M, "--count", "3"], "unrecognized arguments: --count", E),
+    # train: config files
+    "train-no-config": (lambda i: ["train"], "train needs a config file", E),
+    "train-missing-config": (lambda i: ["train", str(i.dir / "nope.yaml")], "does not exist", E),
+    "train-config-is-folder": (lambda i: ["train", str(i.dir)], "is a folder", E),
+    "train-empty-config": (_train_yaml(""), "is empty: a minimal config is data: {dataset: FashionMNIST", E),
+    "train-comments-only": (_train_yaml("# nothing yet\n"), "is empty: a minimal config", E),
+    "train-empty-mapping": (_train_yaml("{}\n"), "is empty", E),
+    "train-not-utf8": (
+        lambda i: ["train", str(_write(i.dir / "latin1.yaml", "data: {rootdir: café}\n".encode("latin-1")))],
+        "is not UTF-8 text",
+        E,
+    ),
+    "train-malformed-yaml": (_train_yaml("data: [unclosed\n"), "malformed YAML at line", E),
+    "train-top-level-list": (_train_yaml("- data\n"), "top level must be a mapping", E),
+    "train-typo-key": (_train_with(data={"batchsize": 4}), "unknown key 'data.batchsize'", E),
+    "train-wrong-type": (_train_with(data={"batch_size": "big"}), "data.batch_size", E),
+    "train-nepochs-1e30": (_train_with(optim={"nepochs": 1e30}), "optim.nepochs", E),
+    "train-nepochs-string-1e30": (_train_yaml("optim: {nepochs: 1e30}\n"), "optim.nepochs", E),
+    "train-nepochs-zero": (_train_with(optim={"nepochs": 0}), "optim.nepochs", E),
+    "train-nepochs-fraction": (_train_with(optim={"nepochs": 2.5}), "optim.nepochs", E),
+    "train-critic-steps-zero": (_train_with(optim={"critic_steps": 0}), "optim.critic_steps", E),
+    "train-critic-steps-whole-run": (
+        _train_with(optim={"critic_steps": 9}),
+        "optim.critic_steps 9 is more than the 8 batches of the whole run",
+        E,
+    ),
+    "train-unknown-loss": (_train_with(optim={"loss": "l2"}), "optim.loss: 'l2' is not allowed", E),
+    "train-unknown-dataset": (_train_with(data={"dataset": "CIFAR10"}), "data.dataset: 'CIFAR10' is not allowed", E),
+    "train-mnist-on-fashion-folder": (
+        _train_with(data={"dataset": "MNIST"}),
+        "data.dataset is MNIST but /usr/share/datasets/fashion-mnist holds FashionMNIST",
+        E,
+    ),
+    "train-missing-rootdir": (_train_with(data={"rootdir": "/nonexistent/data"}), "no FashionMNIST data found", E),
+    "train-batch-larger-than-data": (
+        _train_with(data={"batch_size": 100_000, "debug": False}),
+        "larger than the training set",
+        E,
+    ),
+    "train-wrong-image-size": (_train_with(data={"image_size": 32}), "FashionMNIST images are 28x28", E),
+    "train-attention-on-dcgan": (_train_with(model={**TINY_MODEL, "self_attention": True}), "self_attention needs", E),
+    "train-device-tpu-in-config": (_train_with(device="tpu"), "device must be", E),
+    "train-cuda-graph-on-cpu": (_train_with(optim={"cuda_graph": True}), "optim.cuda_graph needs a CUDA", E),
+    "train-logdir-under-a-file": (
+        lambda i: ["train", str(i.config(logging={"logdir": str(i.dir / "afile" / "logs")}))],
+        "cannot create a run folder in logging.logdir",
+        E,
+    ),
+    "train-image-folder-missing": (
+        _train_with(data={"dataset": "ImageFolder", "rootdir": "/nonexistent/images"}),
+        "image folder /nonexistent/images does not exist",
+        E,
+    ),
+    "train-image-folder-without-images": (
+        lambda i: ["train", str(i.config(data={"dataset": "ImageFolder", "rootdir": str(i.images())}))],
+        "no image files",
+        E,
+    ),
+    "train-image-folder-all-unreadable": (
+        lambda i: [
+            "train",
+            str(
+                i.config(
+                    data={
+                        "dataset": "ImageFolder",
+                        "rootdir": str(i.images(*[(f"bad{k}.jpg", b"\xff\xd8 not a jpeg") for k in range(4)])),
+                        "image_size": 16,
+                        "batch_size": 2,
+                        "num_workers": 0,
+                        "valid_ratio": 0.0,
+                    }
+                )
+            ),
+        ],
+        "epoch 1 had no readable image (4 unreadable files skipped)",
+        E,
+    ),
+    "train-image-folder-decompression-bomb": (
+        lambda i: [
+            "train",
+            str(
+                i.config(
+                    data={
+                        "dataset": "ImageFolder",
+                        "rootdir": str(i.images(("bomb1.png", None), ("bomb2.png", None))),
+                        "image_size": 16,
+                        "batch_size": 2,
+                        "num_workers": 0,
+                        "valid_ratio": 0.0,
+                    }
+                )
+            ),
+        ],
+        "had no readable image (2 unreadable files skipped)",
+        E,
+    ),
+    # train: command-line options
+    "train-device-tpu": (lambda i: ["train", str(i.config()), "--device", "tpu"], "device must be", E),
+    "train-device-cuda-99": (
+        lambda i: ["train", str(i.config()), "--device", "cuda:99"],
+        "GPUs are visible: use cuda:0" if torch.cuda.is_available() else "no CUDA GPU is visible",
+        E,
+    ),
+    "train-device-cuda-bad-index": (
+        lambda i: ["train", str(i.config()), "--device", "cuda:x"],
+        "is not a device name",
+        E,
+    ),
+    "train-run-dir-is-a-file": (
+        lambda i: ["train", str(i.config()), "--run-dir", str(i.dir / "afile")],
+        "is a file, not a run folder",
+        E,
+    ),
+    "train-run-dir-under-a-file": (
+        lambda i: ["train", str(i.config()), "--run-dir", str(i.dir / "afile" / "run")],
+        "cannot create the run folder",
+        E,
+    ),
+    "train-resume-and-run-dir": (
+        lambda i: ["train", "--resume", str(i.run), "--run-dir", str(i.run)],
+        "--resume and --run-dir both name a run folder",
+        E,
+    ),
+    # train --resume
+    "resume-missing-folder": (lambda i: ["train", "--resume", str(i.dir / "nope")], "holds no checkpoint.pt", E),
+    "resume-empty-folder": (lambda i: ["train", "--resume", str(i.run)], "holds no checkpoint.pt", E),
+    "resume-a-file": (lambda i: ["train", "--resume", str(i.dir / "afile")], "is a file, not a run folder", E),
+    "resume-finished-run": (
+        lambda i: ["train", "--resume", str(i.copy_run())],
+        "already finished its 1 epochs (optim.nepochs: 1), nothing to train",
+        E,
+    ),
+    "resume-finished-run-dir": (
+        lambda i: ["train", str(i.config()), "--run-dir", str(i.copy_run())],
+        "already finished its 1 epochs",
+        E,
+    ),
+    "resume-device-tpu": (lambda i: ["train", "--resume", str(i.copy_run()), "--device", "tpu"], "device must be", E),
+    "resume-other-architecture": (
+        _resume_tampered(_edit_config(lambda raw: raw["model"].update(generator_base_c=16))),
+        "was saved by another model or loss than the config describes",
+        E,
+    ),
+    "resume-other-loss": (
+        _resume_tampered(_edit_config(lambda raw: raw["optim"].update(loss="hinge"))),
+        "was saved by another model or loss",
+        E,
+    ),
+    "resume-config-of-other-model": (
+        lambda i: ["train", str(i.config(model={**TINY_MODEL, "latent_size": 4})), "--resume", str(i.copy_run())],
+        "model/data sections or optim.loss differ",
+        E,
+    ),
+    "resume-torch-file-not-checkpoint": (
+        _resume_tampered(lambda run: torch.save({"weights": torch.zeros(3)}, run / "checkpoint.pt")),
+        "is a torch file but not a training checkpoint",
+        E,
+    ),
+    "resume-garbage-checkpoint": (
+        _resume_tampered(lambda run: (run / "checkpoint.pt").write_bytes(b"garbage")),
+        "cannot be read as a checkpoint",
+        E,
+    ),
+    "resume-missing-config": (
+        _resume_tampered(lambda run: (run / "config.yaml").unlink()),
+        "config.yaml does not exist",
+        E,
+    ),
+    "resume-locked-by-another-process": (
+        lambda i: ["train", "--resume", str(_locked(i.copy_run()))],
+        "another process is training into",
+        E,
+    ),
+    # generate
+    "generate-n-zero": (lambda i: ["generate", M, "-n", "0"], "argument -n: 0 is out of range: choose 1 to 10000", E),
+    "generate-n-negative": (lambda i: ["generate", M, "-n", "-3"], "argument -n: -3 is out of range", E),
+    "generate-n-huge": (lambda i: ["generate", M, "-n", "100000"], "argument -n: 100000 is out of range", E),
+    "generate-n-not-a-number": (lambda i: ["generate", M, "-n", "ten"], "argument -n: 'ten' is not an integer", E),
+    "generate-seed-negative": (lambda i: ["generate", M, "--seed", "-1"], "argument --seed: -1 is out of range", E),
+    "generate-unknown-extension": (
+        lambda i: ["generate", M, "-o", str(i.run / "x.xyz")],
+        "cannot write .xyz images",
+        E,
+    ),
+    "generate-output-is-folder": (lambda i: ["generate", M, "-o", str(i.run)], "is a folder: pass an image file", E),
+    "generate-output-under-a-file": (
+        lambda i: ["generate", M, "-o", str(i.dir / "afile" / "x.png")],
+        "exists and is not a folder",
+        E,
+    ),
+    "generate-missing-model": (lambda i: ["generate", str(i.dir / "g.onnx")], "no such file", E),
+    "generate-model-is-text": (lambda i: ["generate", str(i.dir / "afile")], "is not a loadable ONNX model", E),
+    "generate-model-is-folder": (lambda i: ["generate", str(i.dir)], "no such file", E),
+    "generate-int-input": (lambda i: ["generate", str(i.onnx("int_input"))], "its input is a tensor(int64)", E),
+    "generate-two-inputs": (lambda i: ["generate", str(i.onnx("two_inputs"))], "expected one input", E),
+    "generate-two-channels": (lambda i: ["generate", str(i.onnx("two_channels"))], "images with 2 channels", E),
+    "generate-not-images": (lambda i: ["generate", str(i.onnx("not_images"))], "expected one output of shape", E),
+    "generate-nan-output": (lambda i: ["generate", str(i.onnx("nan"))], "outputs only NaN or infinite pixels", E),
+    # interpolate
+    "interpolate-steps-zero": (lambda i: ["interpolate", M, "--steps", "0"], "argument --steps: 0 is out of range", E),
+    "interpolate-steps-one": (lambda i: ["interpolate", M, "--steps", "1"], "a walk needs both ends", E),
+    "interpolate-steps-huge": (lambda i: ["interpolate", M, "--steps", "1000"], "choose 2 to 100", E),
+    "interpolate-rows-zero": (
+        lambda i: ["interpolate", M, "--mode", "line", "--rows", "0"],
+        "argument --rows: 0 is out of range",
+        E,
+    ),
+    "interpolate-unknown-mode": (lambda i: ["interpolate", M, "--mode", "circle"], "invalid choice: 'circle'", E),
+    "interpolate-missing-model": (lambda i: ["interpolate", str(i.dir / "g.onnx")], "no such file", E),
+    "interpolate-jpg-typo": (lambda i: ["interpolate", M, "-o", str(i.run / "x.jgp")], "cannot write .jgp", E),
+    # animate
+    "animate-missing-folder": (lambda i: ["animate", str(i.dir / "nope")], "is not a folder", E),
+    "animate-no-samples": (lambda i: ["animate", str(i.run)], "no samples/epoch_*.png", E),
+    "animate-only-stray-files": (lambda i: ["animate", _frames(i, "epoch_best.png")], "no samples/epoch_*.png", E),
+    "animate-every-zero": (lambda i: ["animate", str(i.run), "--every", "0"], "argument --every: 0 is out of", E),
+    "animate-fps-zero": (lambda i: ["animate", str(i.run), "--fps", "0"], "argument --fps: 0 is out of range", E),
+    "animate-fps-huge": (lambda i: ["animate", str(i.run), "--fps", "1000"], "faster than 50 per second", E),
+    "animate-fps-nan": (lambda i: ["animate", str(i.run), "--fps", "nan"], "argument --fps: nan is out of range", E),
+    "animate-unreadable-frame": (
+        lambda i: ["animate", _frames(i, "epoch_001.png", garbage=True), "-o", str(i.run / "a.gif")],
+        "cannot be read as an image",
+        E,
+    ),
+    "animate-not-gif": (
+        lambda i: ["animate", _frames(i, "epoch_001.png"), "-o", str(i.run / "a.png")],
+        "the animation is a GIF",
+        E,
+    ),
+    # fid
+    "fid-n-one": (lambda i: ["fid", M, "-n", "1"], "argument -n: 1 is out of range", E),
+    "fid-n-more-than-test-split": (lambda i: ["fid", M, "-n", "20000"], "choose between 2 and the 10000", E),
+    "fid-batch-size-zero": (lambda i: ["fid", M, "--batch-size", "0"], "argument --batch-size: 0 is out of", E),
+    "fid-no-model": (lambda i: ["fid", "-n", "10"], "fid needs a generator .onnx file", E),
+    "fid-missing-model": (lambda i: ["fid", str(i.dir / "g.onnx"), "-n", "10"], "no such file", E),
+    "fid-unknown-dataset": (lambda i: ["fid", M, "--dataset", "CIFAR10"], "invalid choice: 'CIFAR10'", E),
+    "fid-missing-rootdir": (lambda i: ["fid", M, "--rootdir", str(i.dir / "nope")], "no FashionMNIST data found", E),
+    "fid-mnist-on-fashion-folder": (lambda i: ["fid", M, "--dataset", "MNIST"], "holds FashionMNIST", E),
+    "fid-wrong-image-shape": (
+        lambda i: ["fid", str(i.onnx()), "-n", "10", "--no-cache"],
+        "makes images of shape (1, 2, 2) but FashionMNIST has (1, 28, 28)",
+        E,
+    ),
+    # classifier
+    "classifier-n-too-small": (lambda i: ["classifier", M, "-n", "0"], "argument -n: 0 is out of range", E),
+    "classifier-epochs-zero": (lambda i: ["classifier", "--epochs", "0"], "argument --epochs: 0 is out of", E),
+    "classifier-missing-model": (lambda i: ["classifier", str(i.dir / "g.onnx")], "no such file", E),
+    "classifier-wrong-image-shape": (
+        lambda i: ["classifier", str(i.onnx()), "-n", "10"],
+        "the classifier reads Fashion-MNIST's (1, 28, 28)",
+        E,
+    ),
+    "classifier-missing-rootdir": (
+        lambda i: ["classifier", "--rootdir", str(i.dir / "nope"), "-o", str(i.run / "c.pt")],
+        "no FashionMNIST data found",
+        E,
+    ),
+    "classifier-output-is-folder": (
+        lambda i: ["classifier", "-o", str(i.run)],
+        "pass a file name for the state dict",
+        E,
+    ),
+    # quantize
+    "quantize-missing-model": (lambda i: ["quantize", str(i.dir / "g.onnx")], "no such file", E),
+    "quantize-model-is-text": (lambda i: ["quantize", str(i.dir / "afile")], "is not a loadable ONNX model", E),
+    "quantize-calibration-zero": (lambda i: ["quantize", M, "--calibration", "0"], "argument --calibration: 0", E),
+    "quantize-overwrites-float-model": (
+        lambda i: ["quantize", str(i.onnx()), "-o", str(i.dir / "ok.onnx")],
+        "would overwrite the float model",
+        E,
+    ),
+    "quantize-int-input": (lambda i: ["quantize", str(i.onnx("int_input"))], "its input is a tensor(int64)", E),
+}
+
+
+_held_locks: list[FileLock] = []
+
+
+def _write(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+def _locked(run_dir: Path) -> Path:
+    """Hold ``run_dir``'s lock as another training process would (a separate open file, so flock conflicts)."""
+    lock = FileLock(run_dir / ".lock", timeout=0)
+    lock.acquire()
+    _held_locks.append(lock)
+    return run_dir
+
+
+def _snapshot(*roots: Path, skip: set[Path]) -> dict[Path, tuple[int, int]]:
+    files: dict[Path, tuple[int, int]] = {}
+    for root in roots:
+        for folder, dirs, names in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in IGNORED and Path(folder, d) not in skip]
+            for name in names:
+                stat = Path(folder, name).stat()
+                files[Path(folder, name)] = (stat.st_size, stat.st_mtime_ns)
+    return files
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input_gives_one_error_line(name, tmp_path, monkeypatch, capfd, finished_run):
+    build, expected, code = CASES[name]
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)  # default outputs (samples.png...) would land here
+    # onnxruntime keeps a telemetry id under ~/.cache: a private HOME, not checked, keeps the real one clean.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GANLAB_DEBUG", raising=False)
+    inputs = Inputs(tmp_path, lambda: finished_run)
+    argv = build(inputs)
+    skip = {inputs.run, tmp_path / "home"}
+    before = _snapshot(ROOT, tmp_path, skip=skip)
+    capfd.readouterr()
+    try:
+        status = main(argv)
+    finally:
+        while _held_locks:
+            _held_locks.pop().release()
+    err = capfd.readouterr().err
+    lines = err.strip().splitlines()
+    assert status == code, err
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
+    assert "Traceback" not in err
+    assert _snapshot(ROOT, tmp_path, skip=skip) == before, "a file outside tmp_path/run changed"
+    assert not list(inputs.run.rglob(".*.tmp")), "a temporary file was left behind"
+
+
+def test_catalogue_covers_every_sub_command():
+    commands = {"train", "generate", "interpolate", "fid", "classifier", "animate", "quantize"}
+    prefixes = {name.split("-")[0] for name in CASES}
+    assert len(CASES) >= 60 and commands <= prefixes | {"resume"}
+
+
+def test_debug_flag_prints_the_traceback(tmp_path, capfd, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", str(tmp_path / "g.onnx"), "--debug"]) == USER_ERROR
+    err = capfd.readouterr().err
+    assert "Traceback" in err and err.strip().splitlines()[-1].startswith("error: ")
+    monkeypatch.setenv("GANLAB_DEBUG", "1")
+    assert main(["generate", str(tmp_path / "g.onnx")]) == USER_ERROR
+    assert "Traceback" in capfd.readouterr().err
+
+
+def test_an_internal_error_says_it_is_a_bug(monkeypatch, capfd):
+    import ganlab_solution.generate as generate
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr(generate, "generate", broken)
+    assert main(["generate", M]) == 1
+    err = capfd.readouterr().err
+    assert "Traceback" in err and "this is a bug, please report it" in err.strip().splitlines()[-1]
+
+
+# -- what succeeds but used to surprise --------------------------------------------------
+def test_jpg_output_and_large_counts_are_generated_in_batches(tmp_path, capfd):
+    from PIL import Image
+
+    out = tmp_path / "grid.jpg"
+    assert main(["generate", M, "-n", "600", "-o", str(out)]) == 0
+    assert Image.open(out).format == "JPEG"
+
+
+def test_fixed_batch_generator_runs_in_its_batch_size(tmp_path):
+    out = tmp_path / "grid.png"
+    assert main(["generate", str(_onnx_model(tmp_path / "fixed.onnx", "fixed_batch")), "-n", "5", "-o", str(out)]) == 0
+    assert out.is_file()
+
+
+def test_stray_files_in_samples_are_ignored(tmp_path):
+    from PIL import Image
+
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    for name in ("epoch_001.png", "epoch_002.png", "epoch_best.png", "notes.txt"):
+        Image.new("RGB", (20, 20), "gray").save(samples / name, format="PNG")
+    assert main(["animate", str(tmp_path)]) == 0
+    assert (tmp_path / "evolution.gif").is_file()
+
+
+def test_unwritable_fid_cache_warns_and_still_prints_the_fid(tmp_path, capfd, monkeypatch):
+    import numpy as np
+
+    import ganlab_solution.fid as fid
+
+    class FakeInception:  # the real network takes minutes on a CPU; the cache logic is what is tested
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __call__(self, images, desc=""):
+            return np.random.default_rng(0).standard_normal((len(images), 8))
+
+    monkeypatch.setattr(fid, "InceptionFeatures", FakeInception)
+    blocked = tmp_path / "afile"
+    blocked.write_text("")
+    status = main(["fid", "--real-vs-real", "-n", "50", "--cache-dir", str(blocked / "cache")])
+    captured = capfd.readouterr()
+    assert status == 0 and "FID (train vs test FashionMNIST, n=50):" in captured.out
+    assert "warning: could not cache the real-set statistics" in captured.err
+
+
+def test_resume_takes_the_device_option(tmp_path, finished_run, monkeypatch):
+    import ganlab_solution.trainer as trainer
+
+    seen = {}
+
+    def fake_fit(self):
+        seen["device"] = self.config.device
+        return self.run_dir
+
+    monkeypatch.setattr(trainer.Trainer, "fit", fake_fit)
+    run = Path(shutil.copytree(finished_run, tmp_path / "run"))
+    raw = yaml.safe_load((run / "config.yaml").read_text())
+    raw["optim"]["nepochs"] = 2
+    raw["device"] = "auto"
+    (run / "config.yaml").write_text(yaml.safe_dump(raw))
+    assert main(["train", "--resume", str(run), "--device", "cpu"]) == 0
+    assert seen["device"] == "cpu"
+
+
+def test_stale_temporary_files_are_removed_at_the_next_start(tmp_path, finished_run, capfd):
+    run = Path(shutil.copytree(finished_run, tmp_path / "run"))
+    stale = [run / ".checkpoint.pt.abc123.tmp", run / ".generator.onnx.x.tmp", run / "samples" / ".epoch_001.png.y.tmp"]
+    for path in stale:
+        path.write_bytes(b"half a file")
+    main(["train", "--resume", str(run)])  # a finished run: it stops, but only after cleaning
+    assert not any(path.exists() for path in stale)
+    assert "removed 3 temporary files left by an interrupted write" in capfd.readouterr().err
+
+
+# -- signals --------------------------------------------------------------------------
+def test_a_signal_during_a_write_waits_for_the_file_then_stops(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(b"previous")
+
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(b"first half ")
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of the write
+        try:  # library code that swallows exceptions while it saves cannot swallow the stop
+            time.sleep(0.01)
+        except BaseException:
+            pass
+        with open(tmp, "ab") as f:
+            f.write(b"second half")
+
+    with stop_on_signals(), pytest.raises(Interrupted):
+        atomic_write(path, write)
+    assert path.read_bytes() == b"first half second half"
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_sigint_stop_training_cleanly_and_say_how_to_resume(tmp_path, sig):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(debug_config(tmp_path, model=TINY_MODEL, optim={"nepochs": 1000})))
+    run_dir = tmp_path / "job"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ganlab_solution", "train", str(config), "--run-dir", str(run_dir)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not (run_dir / "checkpoint.pt").is_file() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert process.poll() is None, process.stderr.read() if process.stderr else ""
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == INTERRUPTED, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: interrupted by {signal.Signals(sig).name}"), err
+    assert lines[0].endswith(f"resume with python -m ganlab_solution train --resume {run_dir}")
+    assert torch.load(run_dir / "checkpoint.pt", weights_only=False)["epoch"] >= 1
+    assert not list(run_dir.rglob(".*.tmp"))
+
+
+# -- a full disk ------------------------------------------------------------------------
+@pytest.mark.slow
+def test_a_full_disk_says_so_and_keeps_the_previous_checkpoint(tmp_path, finished_run, capfd):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    size = sum(p.stat().st_size for p in finished_run.rglob("*") if p.is_file())
+    # Room for the copied run and a little more (a sample grid, the events), not for a second checkpoint.
+    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size + 64 * 1024}", "tmpfs", str(mount)])
+    if ok.returncode != 0:
+        pytest.skip("this machine does not allow mounting a tmpfs")
+    try:
+        run = Path(shutil.copytree(finished_run, mount / "run"))
+        raw = yaml.safe_load((run / "config.yaml").read_text())
+        raw["optim"]["nepochs"] = 2
+        config = tmp_path / "c.yaml"
+        config.write_text(yaml.safe_dump(raw))
+        before = {name: (run / name).read_bytes() for name in ("checkpoint.pt", "generator.onnx")}
+        status = main(["train", str(config), "--resume", str(run)])
+        err = capfd.readouterr().err
+        errors = [line for line in err.splitlines() if line.startswith("error: ")]
+        assert status == USER_ERROR and len(errors) == 1, err
+        assert "no space left on device" in errors[0] and f"--resume {run}" in errors[0]
+        for name, content in before.items():
+            assert (run / name).read_bytes() == content, name
+        assert not list(run.rglob(".*.tmp"))
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
