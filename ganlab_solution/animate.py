@@ -26,7 +26,7 @@ def animate(run_dir: str | Path, out: str | Path | None = None, fps: float = 4.0
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise GanlabError(f"{run_dir} is not a folder: pass the folder of a training run")
+        raise GanlabError(f"no samples/epoch_*.png in {run_dir} (no such folder): pass the folder of a training run")
     if not (1 <= every and 0 < fps <= MAX_FPS):
         raise GanlabError(f"every {every}, fps {fps}: every must be at least 1 and fps in (0, {MAX_FPS}]")
     # Only the trainer's own names: a stray file such as samples/epoch_best.png is ignored.

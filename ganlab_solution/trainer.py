@@ -574,7 +574,7 @@ def _run_folder(run_dir: Path | None, fresh: bool) -> Iterator[None]:
                 signum, f"interrupted by {name} before the first epoch ended, nothing was saved: run the command again"
             ) from None
         if isinstance(exc, NoSpaceError) and saved:
-            raise NoSpaceError(f"{exc}; then resume with {_resume_hint(run_dir)}") from exc
+            raise NoSpaceError(f"{str(exc).removesuffix('run again')}resume with {_resume_hint(run_dir)}") from exc
         raise
 
 

@@ -32,7 +32,7 @@ from ganlab_solution.export import atomic_write
 from ganlab_solution.interrupts import stop_on_signals
 from ganlab_solution.trainer import train
 
-from .conftest import FASHION, ROOT, SHIPPED_ONNX, debug_config
+from .conftest import ROOT, SHIPPED_ONNX, debug_config
 
 TINY_MODEL = {"generator_base_c": 8, "discriminator_base_c": 4, "latent_size": 8}
 IGNORED = {".git", "__pycache__", ".pytest_cache", ".ruff_cache", "_build", ".ipynb_checkpoints"}
@@ -398,7 +398,7 @@ CASES: dict[str, Case] = {
     "interpolate-missing-model": (lambda i: ["interpolate", str(i.dir / "g.onnx")], "no such file", E),
     "interpolate-jpg-typo": (lambda i: ["interpolate", M, "-o", str(i.run / "x.jgp")], "cannot write .jgp", E),
     # animate
-    "animate-missing-folder": (lambda i: ["animate", str(i.dir / "nope")], "is not a folder", E),
+    "animate-missing-folder": (lambda i: ["animate", str(i.dir / "nope")], "(no such folder)", E),
     "animate-no-samples": (lambda i: ["animate", str(i.run)], "no samples/epoch_*.png", E),
     "animate-only-stray-files": (lambda i: ["animate", _frames(i, "epoch_best.png")], "no samples/epoch_*.png", E),
     "animate-every-zero": (lambda i: ["animate", str(i.run), "--every", "0"], "argument --every: 0 is out of", E),

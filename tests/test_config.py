@@ -69,6 +69,9 @@ def test_shipped_configs_are_valid():
         ({"data": {"dataset": "CIFAR10"}}, "data.dataset: 'CIFAR10' is not allowed"),
         ({"data": "FashionMNIST"}, "data: expected a section"),
         ({"device": "tpu"}, "device must be"),
+        ({"optim": {"nepochs": 10**30}}, "optim.nepochs"),
+        ({"optim": {"nepochs": 100_001}}, "use a whole number from 1 to 100,000"),
+        ({"optim": {"critic_steps": 101}}, "use 1 to 100 critic updates per generator update"),
     ],
 )
 def test_each_mistake_names_its_key(raw, expected):
@@ -119,3 +122,22 @@ def test_cli_reports_one_error_line_and_writes_nothing(tmp_path, content, expect
 def test_missing_config_file():
     result = run_cli("train", "/nonexistent/config.yaml")
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+@pytest.mark.parametrize("content", ["", "# only a comment\n", "{}\n"])
+def test_an_empty_config_is_an_error_showing_a_minimal_one(tmp_path, content):
+    import yaml
+
+    from ganlab_solution.config import MINIMAL_CONFIG
+
+    with pytest.raises(GanlabError, match="is empty: a minimal config is data: ") as info:
+        load_config(write_yaml(tmp_path / "c.yaml", content))
+    assert "\n" not in str(info.value)
+    assert parse_config(yaml.safe_load("{" + MINIMAL_CONFIG + "}")).optim.nepochs == 5  # the shown one is valid
+
+
+def test_a_config_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_bytes("data: {rootdir: caf\u00e9}\n".encode("latin-1"))
+    with pytest.raises(GanlabError, match="is not UTF-8 text"):
+        load_config(path)

@@ -106,3 +106,44 @@ def test_image_folder_skips_non_images_and_unreadable_files(tmp_path):
     batch, unreadable = collate_images([dataset[i] for i in range(len(dataset))])
     assert len(dataset) == 3 and batch.shape == (2, 3, 32, 32) and unreadable == 1
     assert batch.min() >= -1 and batch.max() <= 1
+
+
+def _write_idx(path, array):
+    import numpy as np
+
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_mnist_and_fashion_mnist_are_told_apart(tmp_path):
+    import numpy as np
+
+    from ganlab_solution.data import identify
+
+    # A stand-in for MNIST's test split: its label counts, and a mean pixel near its 33.8.
+    labels = np.repeat(np.arange(10), MNIST_TEST_COUNTS)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte", labels)
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte", np.full((10000, 28, 28), 34, dtype=np.uint8))
+    assert load_images("MNIST", tmp_path, train=False).shape == (10000, 1, 28, 28)
+    with pytest.raises(GanlabError, match=f"data.dataset is FashionMNIST but {tmp_path} holds MNIST"):
+        load_images("FashionMNIST", tmp_path, train=False)
+    with pytest.raises(GanlabError, match="holds FashionMNIST.*set data.dataset: FashionMNIST"):
+        load_images("MNIST", FASHION, train=False)
+    # A subset of unknown make-up is not refused: only a recognised other dataset is.
+    assert identify(np.zeros((5, 28, 28), np.uint8), np.arange(5)) is None
+
+
+def test_decompression_bombs_and_broken_files_are_unreadable_not_fatal(tmp_path):
+    from PIL import Image
+
+    from .test_cli_errors import _png_bomb
+
+    Image.new("RGB", (40, 40), "white").save(tmp_path / "good.png")
+    _png_bomb(tmp_path / "bomb.png")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "good.png").read_bytes()[:40])
+    dataset = ImageFiles(tmp_path, 16, augment=False)
+    batch, unreadable = collate_images([dataset[i] for i in range(len(dataset))])
+    assert batch.shape == (1, 3, 16, 16) and unreadable == 2

@@ -139,3 +139,38 @@ def test_slurm_template_is_valid_bash_and_resumes_by_run_dir():
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     text = script.read_text()
     assert "--requeue" in text and "--run-dir" in text and "torchrun" in text
+
+
+TINY_MODEL = {"generator_base_c": 8, "discriminator_base_c": 4, "latent_size": 8}
+
+
+def test_critic_steps_count_across_epochs(tmp_path):
+    # 8 batches per epoch and 5 critic updates per generator update: the per-epoch count
+    # never reached 5 twice in one epoch and restarted, so the generator trained once per epoch.
+    raw = debug_config(tmp_path, optim={"critic_steps": 5, "nepochs": 2}, model=TINY_MODEL)
+    trainer = Trainer(parse_config(raw), quiet=True)
+    for _ in range(2):
+        trainer.train_epoch()
+        trainer.epoch += 1
+    assert (trainer.critic_updates, trainer.generator_updates) == (16, 3)
+    assert trainer.checkpoint()["generator_updates"] == 3
+
+
+def test_an_untrained_generator_is_never_exported(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    trainer = Trainer(parse_config(debug_config(tmp_path, model=TINY_MODEL)), quiet=True)
+    trainer.epoch = 1
+    trainer.writer = SummaryWriter(str(trainer.run_dir))
+    with pytest.warns(UserWarning, match="the generator has not been updated yet, no ONNX written"):
+        trainer.save_epoch_outputs({})
+    trainer.writer.close()
+    assert (trainer.run_dir / "checkpoint.pt").is_file() and not (trainer.run_dir / "generator.onnx").exists()
+
+
+def test_a_critic_steps_that_cannot_train_the_generator_is_rejected(tmp_path):
+    from ganlab_solution.errors import GanlabError
+
+    raw = debug_config(tmp_path, optim={"critic_steps": 17, "nepochs": 2}, model=TINY_MODEL)
+    with pytest.raises(GanlabError, match="more than the 16 batches of the whole run"):
+        Trainer(parse_config(raw), quiet=True)
