@@ -564,10 +564,9 @@ def _run_folder(run_dir: Path | None, fresh: bool) -> Iterator[None]:
             signum = getattr(exc, "signum", signal.SIGINT)
             name = signal.Signals(signum).name
             if saved:
-                epoch = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False)["epoch"]
                 raise Interrupted(
                     signum,
-                    f"interrupted by {name}; {run_dir / CHECKPOINT} (epoch {epoch}) is intact: "
+                    f"interrupted by {name}; {run_dir / CHECKPOINT}{_epoch_of(run_dir / CHECKPOINT)} is intact: "
                     f"resume with {_resume_hint(run_dir)}",
                 ) from None
             raise Interrupted(
@@ -576,6 +575,14 @@ def _run_folder(run_dir: Path | None, fresh: bool) -> Iterator[None]:
         if isinstance(exc, NoSpaceError) and saved:
             raise NoSpaceError(f"{str(exc).removesuffix('run again')}resume with {_resume_hint(run_dir)}") from exc
         raise
+
+
+def _epoch_of(checkpoint: Path) -> str:
+    """`` (epoch N)`` for the message of an interrupted run; empty if the file cannot say."""
+    try:
+        return f" (epoch {torch.load(checkpoint, map_location='cpu', weights_only=False)['epoch']})"
+    except Exception:  # only decoration for a message: never hide the interruption behind another error
+        return ""
 
 
 def _check_run_dir(run_dir: Path) -> None:

@@ -515,6 +515,8 @@ def test_bad_input_gives_one_error_line(name, tmp_path, monkeypatch, capfd, fini
     assert "Traceback" not in err
     assert _snapshot(ROOT, tmp_path, skip=skip) == before, "a file outside tmp_path/run changed"
     assert not list(inputs.run.rglob(".*.tmp")), "a temporary file was left behind"
+    # A run stopped before its first checkpoint leaves no folder behind (nothing in it could be resumed).
+    assert all((d / "checkpoint.pt").is_file() for d in inputs.run.glob("logs/*")), "an empty run folder was left"
 
 
 def test_catalogue_covers_every_sub_command():
