@@ -3,4 +3,4 @@
 NOTEBOOK = "05_training"
 EXPECT_LOST = {"test_export_generator": 3}
 EXPECT_MESSAGE = {"test_export_generator": "dynamic"}
-EDITS = {"export_generator": [('dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},', "")]}
+EDITS = {"export_generator": [('dynamic_shapes=({0: torch.export.Dim("batch")},),', "")]}
