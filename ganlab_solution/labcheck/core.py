@@ -1,0 +1,383 @@
+"""Shared helpers of the checks: the failure message, "did you write it yourself?", isolating one
+exercise from the others, and looking inside networks without assuming how they are written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import sys
+import types
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+_RED, _GREEN, _RESET = "\x1b[0;31m", "\x1b[0;32m", "\x1b[0m"
+REFERENCE_PACKAGE = "ganlab_solution"
+
+
+def _warning_to_stdout(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=sys.stdout)
+
+
+# nbgrader gives a test cell 0 points as soon as it writes anything to stderr, so a harmless
+# warning raised by correct code (e.g. PyTorch's UserWarning on float(loss)) would cost the
+# student the exercise. Once a notebook imports this module, warnings still show, on stdout.
+warnings.showwarning = _warning_to_stdout
+
+
+class CheckFailed(Exception):
+    """A failed check: the message says what is wrong and what the lab expects.
+
+    IPython shows ``_render_traceback_`` instead of a Python traceback, so a student
+    (and the nbgrader feedback) sees one readable message, not the inside of this file.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [
+            f"{_RED}Check failed{_RESET}: {line}" if i == 0 else f"    {line}"
+            for i, line in enumerate(str(self).splitlines())
+        ]
+
+
+def fail(message: str) -> None:
+    """Raise :class:`CheckFailed` with ``message``."""
+    raise CheckFailed(message)
+
+
+def check(condition: bool, message: str) -> None:
+    """Fail with ``message`` unless ``condition`` holds."""
+    if not condition:
+        fail(message)
+
+
+def passed(what: str) -> None:
+    """Print a green line once a group of checks passed."""
+    print(f"{_GREEN}ok{_RESET}: {what}")
+
+
+def shape_of(value: Any) -> tuple[int, ...] | None:
+    """The shape of a tensor or array as a tuple, None for anything else."""
+    shape = getattr(value, "shape", None)
+    return tuple(shape) if shape is not None else None
+
+
+def check_shape(what: str, value: Any, expected: tuple[int, ...], hint: str = "") -> None:
+    """Fail unless ``value`` (a tensor or array) has shape ``expected``."""
+    got = shape_of(value)
+    if got is None:
+        fail(f"{what} should be a tensor of shape {expected}, but it is a {type(value).__name__}. {hint}".strip())
+    if got != tuple(expected):
+        fail(f"{what} has shape {got}; the lab expects {tuple(expected)}. {hint}".strip())
+
+
+def as_tensor(value: Any, what: str) -> torch.Tensor:
+    """``value`` as a float tensor (accepts tensors, numpy arrays, lists)."""
+    try:
+        return torch.as_tensor(value).detach().float().cpu()
+    except Exception:  # anything that cannot become a tensor
+        fail(f"{what} should be a tensor (or a numpy array), got a {type(value).__name__}")
+        raise  # unreachable, keeps type checkers quiet
+
+
+def check_close(what: str, got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, hint: str = "") -> None:
+    """Fail unless ``got`` and ``expected`` have the same shape and close values."""
+    got_t, exp_t = as_tensor(got, what), as_tensor(expected, "the reference")
+    if got_t.shape != exp_t.shape:
+        fail(f"{what} has shape {tuple(got_t.shape)}; the lab expects {tuple(exp_t.shape)}. {hint}".strip())
+    if not torch.allclose(got_t, exp_t, atol=atol, rtol=rtol):
+        worst = (got_t - exp_t).abs().max().item()
+        if got_t.numel() == 1:
+            fail(f"{what} is {got_t.item():.6g}; the lab's value is {exp_t.item():.6g}. {hint}".strip())
+        fail(f"{what} differs from the lab's values by up to {worst:.3g}. {hint}".strip())
+
+
+def require(namespace: dict[str, Any], *names: str) -> None:
+    """Fail with a helpful message if one of ``names`` was never defined in the notebook."""
+    for name in names:
+        if name not in namespace:
+            fail(
+                f"`{name}` is not defined: run the cell where you write it (and fix any error it shows) "
+                "before this test"
+            )
+
+
+# ---------------------------------------------------------------------------
+# "Did you write it yourself?"
+# ---------------------------------------------------------------------------
+
+
+def _from_reference(value: Any) -> bool:
+    if isinstance(value, types.ModuleType):
+        return value.__name__.split(".")[0] == REFERENCE_PACKAGE
+    module = getattr(value, "__module__", None)
+    return isinstance(module, str) and module.split(".")[0] == REFERENCE_PACKAGE
+
+
+def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_objects(const)
+
+
+def _functions_of(obj: Any) -> list[types.FunctionType]:
+    """The plain functions that make up ``obj`` (a function, or the methods of a class)."""
+    obj = inspect.unwrap(obj) if callable(obj) and not isinstance(obj, type) else obj
+    if isinstance(obj, types.FunctionType):
+        return [obj]
+    if isinstance(obj, types.MethodType):
+        return [obj.__func__]
+    functions = []
+    if isinstance(obj, type):
+        for klass in obj.__mro__:
+            if klass.__module__ in ("builtins",) or klass.__module__.startswith("torch"):
+                continue
+            for attr in vars(klass).values():
+                if isinstance(attr, (staticmethod, classmethod)):
+                    attr = attr.__func__
+                if isinstance(attr, property):
+                    attr = attr.fget
+                if isinstance(attr, types.FunctionType):
+                    functions.append(attr)
+    return functions
+
+
+def reference_uses(obj: Any, allowed: tuple[str, ...] = ()) -> list[str]:
+    """Names through which ``obj`` reaches into the reference package, except ``allowed`` ones.
+
+    Looks at the object itself, its base classes, and every global name or import its
+    code uses. Names listed in ``allowed`` (imports the notebook gives you) are fine.
+    """
+    if obj is None:
+        return []
+    found: list[str] = []
+    name = getattr(obj, "__qualname__", getattr(obj, "__name__", type(obj).__name__))
+    if _from_reference(obj):
+        found.append(f"{getattr(obj, '__module__', REFERENCE_PACKAGE)}.{name}")
+        return found
+    if isinstance(obj, type):
+        found += [f"{base.__module__}.{base.__qualname__}" for base in obj.__mro__[1:] if _from_reference(base)]
+    for function in _functions_of(obj):
+        for code in _code_objects(function.__code__):
+            for used in code.co_names:
+                if used.split(".")[0] == REFERENCE_PACKAGE and used not in found:
+                    found.append(used)  # an import inside the function
+                elif used in function.__globals__ and used not in allowed:
+                    value = function.__globals__[used]
+                    if _from_reference(value) and used not in found:
+                        found.append(used)
+    return found
+
+
+def own_work(obj: Any, exercise: str, allowed: tuple[str, ...] = ()) -> None:
+    """Fail (the exercise gets no points) if ``obj`` is or uses the reference answer."""
+    uses = reference_uses(obj, allowed)
+    if uses:
+        fail(
+            f"{exercise} uses {', '.join(f'`{u}`' for u in uses)} from the reference package "
+            f"`{REFERENCE_PACKAGE}` instead of your own code, so this exercise gets no points. "
+            "Write it yourself in the answer cell (the notebook only lets you import what it imports for you)."
+        )
+
+
+# ---------------------------------------------------------------------------
+# Isolating one exercise from the others
+# ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def swapped(namespace: dict[str, Any], **replacements: Any) -> Iterator[None]:
+    """Temporarily replace names of the notebook (e.g. your ``CBlock`` by the reference one).
+
+    Grading an exercise with the reference versions of the pieces it builds on means a
+    mistake in one exercise costs the points of that exercise only, even when the piece
+    is missing altogether (a cell that did not run). Everything is put back afterwards.
+    """
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in replacements}
+    try:
+        namespace.update(replacements)
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+
+
+def build(factory: Callable[[], Any], namespace: dict[str, Any], **replacements: Any) -> Any:
+    """``factory()`` with ``replacements`` swapped in; falls back to your own pieces if that fails."""
+    try:
+        with swapped(namespace, **replacements):
+            return factory()
+    except Exception:  # your code may call the pieces differently: then use them as they are
+        return factory()
+
+
+# ---------------------------------------------------------------------------
+# Looking inside networks without assuming how they are written
+# ---------------------------------------------------------------------------
+
+
+def execution_order(module: nn.Module, *inputs: Any, **kwargs: Any) -> list[nn.Module]:
+    """The leaf modules of ``module`` in the order a forward pass calls them.
+
+    Works the same for ``nn.Sequential`` and for explicit attributes called in ``forward``.
+    """
+    order: list[nn.Module] = []
+    hooks = [
+        m.register_forward_hook(lambda mod, _inp, _out: order.append(mod))
+        for m in module.modules()
+        if not list(m.children())
+    ]
+    try:
+        with torch.no_grad():
+            module(*inputs, **kwargs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return order
+
+
+def biased_convs_before_bn(order: list[nn.Module]) -> int:
+    """How many convolutions that feed a BatchNorm directly still have a bias."""
+    count = 0
+    for current, following in zip(order, order[1:]):
+        conv = isinstance(current, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))
+        if conv and isinstance(following, (nn.BatchNorm1d, nn.BatchNorm2d)) and current.bias is not None:
+            count += 1
+    return count
+
+
+def _state_in_order(order: list[nn.Module]) -> list[torch.Tensor]:
+    seen: set[int] = set()
+    tensors: list[torch.Tensor] = []
+    for module in order:
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        tensors += list(module.parameters(recurse=False)) + [
+            b for b in module.buffers(recurse=False) if b.dtype.is_floating_point
+        ]
+    return tensors
+
+
+def copy_weights(source: nn.Module, target: nn.Module, *inputs: Any) -> bool:
+    """Copy ``source``'s weights into ``target`` layer by layer, in forward order.
+
+    Returns False (and copies nothing) when the two networks do not have the same
+    layers with the same shapes in the same order: then only shapes and statistics
+    can be compared, not values.
+    """
+    try:
+        src = _state_in_order(execution_order(source, *inputs))
+        dst = _state_in_order(execution_order(target, *inputs))
+    except Exception:  # the target does not even run: nothing to compare
+        return False
+    if len(src) != len(dst) or any(s.shape != d.shape for s, d in zip(src, dst)):
+        return False
+    with torch.no_grad():
+        for s, d in zip(src, dst):
+            d.copy_(s)
+    return True
+
+
+def randomize_batchnorm(module: nn.Module, seed: int = 0) -> None:
+    """Give every BatchNorm non-trivial statistics, so eval-mode comparisons mean something."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
+                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=gen))
+                m.running_var.copy_(1 + 0.5 * torch.rand(m.running_var.shape, generator=gen))
+                if m.weight is not None:
+                    m.weight.copy_(1 + 0.1 * torch.randn(m.weight.shape, generator=gen))
+                    m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=gen))
+
+
+def parameter_count_hint(got: int, expected: int, channels: list[int]) -> str:
+    """A guess at the usual cause of a parameter-count difference."""
+    diff = got - expected
+    if diff == 0:
+        return ""
+    for c in channels:
+        if diff % c == 0 and 0 < diff // c <= 4:
+            return (
+                f"The difference ({diff:+,}) is {diff // c} x {c}: typically a bias on a convolution followed by "
+                "BatchNorm (BatchNorm cancels it: use bias=False), or an extra BatchNorm."
+            )
+        if diff % c == 0 and -4 <= diff // c < 0:
+            return f"The difference ({diff:+,}) is {diff // c} x {c}: a bias or a BatchNorm seems to be missing."
+    return f"The difference is {diff:+,}: compare your layers (widths, kernel sizes, the Linear's input size) with the lab's."
+
+
+def same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Exact equality of two tensors."""
+    return a.shape == b.shape and bool(torch.equal(a, b))
+
+
+def params_snapshot(module: nn.Module) -> list[torch.Tensor]:
+    """A detached copy of every parameter (to see which ones a step changed)."""
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def changed(before: list[torch.Tensor], module: nn.Module) -> bool:
+    """True if any parameter of ``module`` differs from ``before``."""
+    return any(not torch.equal(b, p.detach()) for b, p in zip(before, module.parameters()))
+
+
+def largest_change(before: list[torch.Tensor], module: nn.Module) -> float:
+    """The largest absolute change of any parameter of ``module`` since ``before``."""
+    return max((p.detach() - b).abs().max().item() for b, p in zip(before, module.parameters()))
+
+
+def nonzero_grads(module: nn.Module) -> bool:
+    """True if a gradient reached any parameter of ``module``."""
+    return any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in module.parameters())
+
+
+def approx(value: float, digits: int = 4) -> str:
+    """A short rendering of a number for messages."""
+    return "nan" if math.isnan(value) else f"{value:.{digits}g}"
+
+
+def _construct(factory: Callable[[], Any], what: str) -> Any:
+    try:
+        return factory()
+    except CheckFailed:
+        raise
+    except Exception as error:  # the student's constructor crashed: say how
+        fail(f"{what} fails to build: {type(error).__name__}: {error}")
+
+
+def _run(module: nn.Module, what: str, *inputs: Any) -> Any:
+    try:
+        return module(*inputs)
+    except CheckFailed:
+        raise
+    except Exception as error:  # the student's forward crashed: say on what input
+        shapes = ", ".join(str(shape_of(x)) if shape_of(x) is not None else repr(x) for x in inputs)
+        fail(f"{what} fails on an input of shape {shapes}: {type(error).__name__}: {error}")
+
+
+def conv_output_size(size: int, kernel_size: int, stride: int, padding: int) -> int:
+    """Output width of a convolution (stands in for the student's exercise 2.1 when grading 2.3)."""
+    return (size + 2 * padding - kernel_size) // stride + 1
+
+
+@contextlib.contextmanager
+def quietly() -> Iterator[None]:
+    """Swallow what student code prints while a test runs it (e.g. the ONNX exporter's progress).
+
+    nbgrader zeroes a test cell that writes to stderr, and chatter would bury the check's message.
+    """
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield

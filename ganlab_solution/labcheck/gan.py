@@ -1,0 +1,345 @@
+"""Hidden checks of notebook 4: the GAN, the losses, the optimizers and the two training steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from .core import (
+    _construct,
+    _run,
+    approx,
+    as_tensor,
+    changed,
+    check,
+    check_close,
+    check_shape,
+    largest_change,
+    nonzero_grads,
+    params_snapshot,
+    same_values,
+)
+
+
+def check_gan_forward(student_cls: type) -> None:
+    """Hidden checks of ``GAN.forward``: both modes, the logits are the critic's on the returned images."""
+    for img_shape in ((1, 28, 28), (3, 32, 32)):
+        torch.manual_seed(0)
+        gan = _construct(lambda img_shape=img_shape: student_cls(img_shape, 0.0, 8, 0.0, 2, 16, 32), f"GAN{img_shape}")
+        gan.eval()
+        real = torch.rand(5, *img_shape) * 2 - 1
+        with torch.no_grad():
+            result = _run(gan, "gan(X, None)", real, None)
+            check(
+                isinstance(result, (tuple, list)) and len(result) == 2,
+                "gan(X, None) must return the pair (logits, images)",
+            )
+            logits, images = result
+            check_shape("the logits of gan(X, None) for 5 real images", logits, (5, 2))
+            check(
+                torch.is_tensor(images) and same_values(images, real),
+                "gan(X, None) must return the real images X themselves as its second output",
+            )
+            check_close(
+                "the logits of gan(X, None)", logits, gan.discriminator(real), hint="they are the critic's logits on X"
+            )
+            result = _run(gan, "gan(None, 7)", None, 7)
+            check(
+                isinstance(result, (tuple, list)) and len(result) == 2,
+                "gan(None, 7) must return the pair (logits, images)",
+            )
+            logits, images = result
+            check_shape(
+                "the images of gan(None, 7)",
+                images,
+                (7, *img_shape),
+                hint="generate batch_size images with the generator",
+            )
+            check_shape("the logits of gan(None, 7)", logits, (7, 2))
+            check_close(
+                "the logits of gan(None, 7)",
+                logits,
+                gan.discriminator(images),
+                hint="they must be the critic's logits on the very images you return",
+            )
+
+
+def check_smooth_targets(student: Callable[..., Any]) -> None:
+    """Hidden checks of ``smooth_targets``: shape, one-hot without smoothing, one draw per sample."""
+    labels = torch.tensor([0, 1, 1, 0, 2])
+    hard = as_tensor(student(labels, 3, 0.0), "smooth_targets(labels, 3, 0.0)")
+    check_close("smooth_targets([0, 1, 1, 0, 2], 3, 0.0)", hard, torch.nn.functional.one_hot(labels, 3).float())
+    torch.manual_seed(0)
+    n, amount = 4000, 0.3
+    labels = torch.randint(0, 2, (n,))
+    targets = student(labels, 2, amount)
+    check(torch.is_tensor(targets) and targets.is_floating_point(), "smooth_targets must return a float tensor")
+    check_shape(f"smooth_targets(labels of shape ({n},), 2, {amount})", targets, (n, 2))
+    rows = torch.arange(n)
+    true = targets[rows, labels]
+    other = targets[rows, 1 - labels]
+    check(bool((other == 0).all()), "only the true class's entry may be smoothed: the other entries stay 0")
+    check(
+        bool((true >= 1 - amount - 1e-6).all()) and bool((true <= 1 + 1e-6).all()),
+        f"with lblsmooth={amount} the true-class entries must lie in [{1 - amount:.1f}, 1]; yours range over "
+        f"[{approx(true.min().item())}, {approx(true.max().item())}]",
+    )
+    check(
+        true.unique().numel() > n // 2,
+        "every target row must get its own random draw (torch.rand of shape (B,)), not one value for the whole batch",
+    )
+    check(
+        abs(true.mean().item() - (1 - amount / 2)) < 0.02,
+        f"the true-class entries should be 1 - u with u uniform in [0, lblsmooth]: their mean is "
+        f"{approx(true.mean().item())}, expected about {1 - amount / 2:.2f}",
+    )
+
+
+def _loss_value(student: Callable[..., Any], what: str, *args: Any) -> torch.Tensor:
+    loss = student(*args)
+    check(
+        torch.is_tensor(loss), f"{what} must return a tensor (so that .backward() works), got a {type(loss).__name__}"
+    )
+    check(
+        loss.dim() == 0,
+        f"{what} must return one number (a 0-d tensor), got shape {tuple(loss.shape)}: average over the batch",
+    )
+    return loss
+
+
+def loss_hint(got: float, expected: float) -> str:
+    """A guess at why a loss value differs from the lab's."""
+    if abs(got - 2 * expected) < 1e-3 * max(1.0, abs(expected)):
+        return "it is twice the lab's value: the critic loss is the MEAN of the real and fake terms, (real + fake) / 2"
+    if abs(got - expected / 2) < 1e-3 * max(1.0, abs(expected)):
+        return "it is half the lab's value: check that you average the BCE over the batch, not twice"
+    return (
+        "use BCE with logits (F.binary_cross_entropy_with_logits or nn.BCEWithLogitsLoss) against one-hot targets: "
+        "class 1 ('real') for real images, class 0 ('fake') for generated ones"
+    )
+
+
+def check_critic_loss(student: Callable[..., Any], reference: Callable[..., Any]) -> None:
+    """Hidden checks of ``critic_loss`` against the reference, without and with label smoothing."""
+    torch.manual_seed(1)
+    for nreal, nfake in ((6, 6), (1, 1), (32, 32)):
+        real, fake = 2 * torch.randn(nreal, 2), 2 * torch.randn(nfake, 2)
+        got = _loss_value(student, "critic_loss", real, fake, 0.0)
+        expected = reference(real, fake, 0.0)
+        check(
+            abs(got.item() - expected.item()) < 1e-4,
+            f"critic_loss on {nreal} real and {nfake} fake logit pairs (no smoothing) is {approx(got.item())}; the lab's "
+            f"is {approx(expected.item())}: {loss_hint(got.item(), expected.item())}",
+        )
+    real = torch.randn(4, 2, requires_grad=True)
+    fake = torch.randn(4, 2, requires_grad=True)
+    student(real, fake, 0.0).backward()
+    check(
+        real.grad is not None
+        and fake.grad is not None
+        and bool(real.grad.abs().sum() > 0)
+        and bool(fake.grad.abs().sum() > 0),
+        "no gradient flows from your critic_loss back to both logit batches: compute it with torch operations, "
+        "without .item(), .detach() or numpy",
+    )
+    # Smoothing is random: compare the average over many draws with the expected value.
+    real, fake = 2 * torch.randn(64, 2), 2 * torch.randn(64, 2)
+    amount = 0.4
+    mean = torch.stack([student(real, fake, amount).detach() for _ in range(300)]).mean().item()
+    expected = torch.stack([reference(real, fake, amount) for _ in range(300)]).mean().item()
+    check(
+        abs(mean - expected) < 0.01,
+        f"with lblsmooth={amount} your critic_loss averages {approx(mean)} over many calls; the lab's averages "
+        f"{approx(expected)}: smooth the targets of both terms with smooth_targets(labels, 2, lblsmooth)",
+    )
+
+
+def check_generator_loss(student: Callable[..., Any], reference: Callable[..., Any]) -> None:
+    """Hidden checks of ``generator_loss`` against the reference."""
+    torch.manual_seed(2)
+    for n in (1, 5, 64):
+        fake = 2 * torch.randn(n, 2)
+        got = _loss_value(student, "generator_loss", fake)
+        expected = reference(fake)
+        check(
+            abs(got.item() - expected.item()) < 1e-4,
+            f"generator_loss on {n} fake logit pairs is {approx(got.item())}; the lab's is {approx(expected.item())}: "
+            "the generator wants its images classified 'real', so use hard one-hot targets of class 1, (0, 1), "
+            "and no label smoothing",
+        )
+    fake = torch.randn(4, 2, requires_grad=True)
+    student(fake).backward()
+    check(
+        fake.grad is not None and bool(fake.grad.abs().sum() > 0),
+        "no gradient flows from your generator_loss back to the logits",
+    )
+
+
+def _param_ids(params: Any) -> set[int]:
+    return {id(p) for p in params}
+
+
+def check_optimizers(student: Callable[..., Any]) -> None:
+    """Hidden checks of ``make_optimizers``: types, betas, learning rate, weight decay, who owns which parameters."""
+    from ganlab_solution.models import GAN
+
+    gan = GAN((1, 28, 28), discriminator_base_c=8, generator_base_c=32)
+    critic_ids, generator_ids = _param_ids(gan.discriminator.parameters()), _param_ids(gan.generator.parameters())
+    for lr, wdecay in ((2e-4, 0.0), (1e-3, 0.01)):
+        result = student(gan, lr, wdecay)
+        check(
+            isinstance(result, (tuple, list)) and len(result) == 2,
+            "make_optimizers must return (critic_optimizer, generator_optimizer)",
+        )
+        for optimizer, name, ids, other in (
+            (result[0], "critic", critic_ids, generator_ids),
+            (result[1], "generator", generator_ids, critic_ids),
+        ):
+            check(
+                isinstance(optimizer, torch.optim.Optimizer),
+                f"the {name} optimizer is a {type(optimizer).__name__}, not a torch optimizer",
+            )
+            owned = set().union(*(_param_ids(group["params"]) for group in optimizer.param_groups))
+            check(
+                not (owned & other),
+                f"the {name} optimizer also holds the other network's parameters: give it gan.{'discriminator' if name == 'critic' else 'generator'}.parameters() only",
+            )
+            check(owned == ids, f"the {name} optimizer must hold all the {name}'s parameters and only them")
+            for group in optimizer.param_groups:
+                check(
+                    tuple(group.get("betas", ())) == (0.5, 0.999),
+                    f"the {name} optimizer uses betas {group.get('betas')}; the lab uses (0.5, 0.999)",
+                )
+                check(
+                    abs(group["lr"] - lr) < 1e-12,
+                    f"the {name} optimizer's learning rate is {group['lr']}, not base_lr={lr}",
+                )
+        critic_opt, generator_opt = result
+        if wdecay > 0:
+            check(
+                isinstance(critic_opt, torch.optim.AdamW)
+                and all(abs(g["weight_decay"] - wdecay) < 1e-12 for g in critic_opt.param_groups),
+                f"with wdecay={wdecay} the critic's optimizer must be torch.optim.AdamW(..., weight_decay=wdecay)",
+            )
+        else:
+            check(
+                type(critic_opt) is torch.optim.Adam,
+                f"with wdecay=0 the critic's optimizer must be torch.optim.Adam, got {type(critic_opt).__name__}",
+            )
+        check(
+            type(generator_opt) is torch.optim.Adam and all(g["weight_decay"] == 0 for g in generator_opt.param_groups),
+            "the generator's optimizer must be torch.optim.Adam without weight decay",
+        )
+
+
+def _small_gan(gan_cls: type) -> nn.Module:
+    torch.manual_seed(0)
+    # No dropout and no instance noise: the steps' only randomness is then the latent draw.
+    return gan_cls((1, 28, 28), dropout=0.0, discriminator_base_c=8, dnoise=0.0, generator_base_c=32, latent_size=16)
+
+
+def _fill_grads(module: nn.Module, value: float) -> None:
+    for p in module.parameters():
+        p.grad = torch.full_like(p, value)
+
+
+def check_critic_step(student: Callable[..., Any], gan_cls: type, loss: Callable[..., Any]) -> None:
+    """Hidden checks of ``critic_step``: zero_grad, no gradient into the generator, a step that lowers the loss."""
+    gan = _small_gan(gan_cls)
+    real = torch.rand(32, 1, 28, 28) * 2 - 1
+    critic_before = params_snapshot(gan.discriminator)
+    generator_before = params_snapshot(gan.generator)
+    # Stale gradients of 1000 left on the critic: with zero_grad they are gone before backward.
+    _fill_grads(gan.discriminator, 1000.0)
+    for p in gan.generator.parameters():
+        p.grad = None
+    optimizer = torch.optim.SGD(gan.discriminator.parameters(), lr=1.0)
+    value = student(gan, optimizer, real, 0.0)
+    check(
+        isinstance(value, float),
+        f"critic_step must return the loss as a Python float (loss.item()), got a {type(value).__name__}",
+    )
+    check(
+        changed(critic_before, gan.discriminator),
+        "critic_step did not change the critic: call loss.backward() then optimizer.step()",
+    )
+    moved = largest_change(critic_before, gan.discriminator)
+    check(
+        moved < 100,
+        "critic_step kept the gradients of earlier steps: call optimizer.zero_grad() before loss.backward() "
+        "(PyTorch adds new gradients to the old ones)",
+    )
+    check(
+        not changed(generator_before, gan.generator),
+        "critic_step changed the generator: step the critic's optimizer only",
+    )
+    check(
+        not nonzero_grads(gan.generator),
+        "gradients reached the generator during the critic step: generate the fakes under torch.no_grad() "
+        "(or .detach() them) before the critic scores them",
+    )
+    # The step must go down the critic's loss: on fixed real and fake batches, the loss falls.
+    gan = _small_gan(gan_cls)
+    with torch.no_grad():
+        fakes = gan.generator(torch.randn(32, 16)).clone()
+        before = loss(gan.discriminator(real), gan.discriminator(fakes), 0.0).item()
+    optimizer = torch.optim.SGD(gan.discriminator.parameters(), lr=0.05)
+    for _ in range(3):
+        student(gan, optimizer, real, 0.0)
+    with torch.no_grad():
+        after = loss(gan.discriminator(real), gan.discriminator(fakes), 0.0).item()
+    check(
+        after < before,
+        f"three critic steps raised the critic's loss from {approx(before)} to {approx(after)}: the critic must "
+        "minimise critic_loss(real logits, fake logits) (real images labelled real, fakes labelled fake)",
+    )
+
+
+def check_generator_step(student: Callable[..., Any], gan_cls: type, loss: Callable[..., Any]) -> None:
+    """Hidden checks of ``generator_step``: zero_grad, the critic untouched, a step that fools the critic more."""
+    gan = _small_gan(gan_cls)
+    critic_before = params_snapshot(gan.discriminator)
+    generator_before = params_snapshot(gan.generator)
+    _fill_grads(gan.generator, 1000.0)
+    optimizer = torch.optim.SGD(gan.generator.parameters(), lr=1.0)
+    value = student(gan, optimizer, 32)
+    check(
+        isinstance(value, float),
+        f"generator_step must return the loss as a Python float (loss.item()), got a {type(value).__name__}",
+    )
+    check(
+        changed(generator_before, gan.generator),
+        "generator_step did not change the generator: score gan(None, batch_size) without detaching the images, "
+        "then loss.backward() and optimizer.step()",
+    )
+    moved = largest_change(generator_before, gan.generator)
+    check(
+        moved < 100,
+        "generator_step kept the gradients of earlier steps: call optimizer.zero_grad() before loss.backward()",
+    )
+    check(
+        not changed(critic_before, gan.discriminator),
+        "generator_step changed the critic's weights: step the generator's optimizer only",
+    )
+    # The step must go down the generator's loss: the critic finds the same latents more real afterwards.
+    gan = _small_gan(gan_cls)
+    with torch.no_grad():  # a critic with an opinion: DCGAN's N(0, 0.02) start gives logits near 0 for everything
+        for p in gan.discriminator.parameters():
+            if p.ndim > 1:
+                p.normal_(0, 0.1)
+    z = torch.randn(256, 16)
+    with torch.no_grad():
+        before = loss(gan.discriminator(gan.generator(z))).item()
+    optimizer = torch.optim.SGD(gan.generator.parameters(), lr=0.05)
+    for _ in range(3):
+        student(gan, optimizer, 64)
+    with torch.no_grad():
+        after = loss(gan.discriminator(gan.generator(z))).item()
+    check(
+        after < before,
+        f"three generator steps raised the generator's loss from {approx(before)} to {approx(after)}: the generator "
+        "must minimise generator_loss on the critic's logits of its images (targets 'real')",
+    )
