@@ -89,11 +89,42 @@ def check_close(what: str, got: Any, expected: Any, atol: float = 1e-5, rtol: fl
     got_t, exp_t = as_tensor(got, what), as_tensor(expected, "the reference")
     if got_t.shape != exp_t.shape:
         fail(f"{what} has shape {tuple(got_t.shape)}; the lab expects {tuple(exp_t.shape)}. {hint}".strip())
+    if not torch.isfinite(got_t).all():
+        kind = "NaN (not a number)" if torch.isnan(got_t).any() else "infinite values"
+        fail(f"{what} contains {kind}: look for a division by zero or a log of 0. {hint}".strip())
     if not torch.allclose(got_t, exp_t, atol=atol, rtol=rtol):
         worst = (got_t - exp_t).abs().max().item()
         if got_t.numel() == 1:
             fail(f"{what} is {got_t.item():.6g}; the lab's value is {exp_t.item():.6g}. {hint}".strip())
         fail(f"{what} differs from the lab's values by up to {worst:.3g}. {hint}".strip())
+
+
+def fresh(value: Any) -> Any:
+    """A private copy of a check's input (tensors, arrays, tuples and lists of them; anything else as is).
+
+    Every call of a student's function gets its own copies, so an answer that works in place
+    (``x.clamp_(...)``) neither changes what the check compares with nor loses points for it.
+    """
+    if torch.is_tensor(value):
+        return value.detach().clone()
+    if type(value).__module__ == "numpy" and hasattr(value, "copy"):
+        return value.copy()
+    if isinstance(value, (tuple, list)):
+        return type(value)(fresh(v) for v in value)
+    return value
+
+
+def call(function: Callable[..., Any], what: str, *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)`` on private copies of the inputs; an exception becomes a check message.
+
+    ``what`` names the call in the student's terms (``"to_display(x)"``).
+    """
+    try:
+        return function(*(fresh(a) for a in args), **{k: fresh(v) for k, v in kwargs.items()})
+    except CheckFailed:
+        raise
+    except Exception as error:  # the student's code crashed: say which call, and how
+        fail(f"{what} fails: {type(error).__name__}: {str(error)[:300]}")
 
 
 def require(namespace: dict[str, Any], *names: str) -> None:
@@ -111,11 +142,54 @@ def require(namespace: dict[str, Any], *names: str) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _from_reference(value: Any) -> bool:
-    if isinstance(value, types.ModuleType):
-        return value.__name__.split(".")[0] == REFERENCE_PACKAGE
-    module = getattr(value, "__module__", None)
-    return isinstance(module, str) and module.split(".")[0] == REFERENCE_PACKAGE
+# The reference objects that answer an exercise of the lab (or do its whole work under another
+# name): using one of them is not the student's work. Every other helper of the package (the
+# parameter counter, the data loaders, the plotting helpers) may be used freely.
+ANSWERS: dict[str, tuple[str, ...]] = {
+    "data": ("to_unit_range",),
+    "generate": ("to_display", "line_latents", "plane_latents", "interpolate"),
+    "models": (
+        "CBlock",
+        "GBlock",
+        "Discriminator",
+        "Generator",
+        "GAN",
+        "conv_bn_lrelu",
+        "conv_bn_relu",
+        "critic_output_size",
+        "generator_start_size",
+    ),
+    "losses": (
+        "smooth_targets",
+        "_targets",
+        "critic_loss",
+        "generator_loss",
+        "accuracy",
+        "hinge_critic_loss",
+        "score_generator_loss",
+    ),
+    "trainer": ("build_optimizers", "Trainer"),
+    "export": ("export_generator", "OnnxGenerator", "_LatentToImage"),
+}
+
+
+def _reference_module(value: Any) -> str | None:
+    """The reference submodule ``value`` is or comes from ("models", ...), None if it is not the reference's."""
+    name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+    if not isinstance(name, str) or name.split(".")[0] != REFERENCE_PACKAGE:
+        return None
+    return name.split(".")[1] if "." in name else ""
+
+
+def _is_answer(value: Any) -> bool:
+    """True if ``value`` is one of the reference's answers (not a module, not a mere helper)."""
+    module = _reference_module(value)
+    if module is None or isinstance(value, types.ModuleType):
+        return False
+    name = getattr(value, "__name__", None)
+    if name is None:  # an instance (e.g. an OnnxGenerator object): judge its class
+        name = type(value).__name__
+    return name in ANSWERS.get(module, ())
 
 
 def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
@@ -147,41 +221,103 @@ def _functions_of(obj: Any) -> list[types.FunctionType]:
     return functions
 
 
-def reference_uses(obj: Any, allowed: tuple[str, ...] = ()) -> list[str]:
-    """Names through which ``obj`` reaches into the reference package, except ``allowed`` ones.
+def _signature(code: types.CodeType) -> tuple[Any, ...]:
+    """What a code object uses, without where or how it was compiled.
 
-    Looks at the object itself, its base classes, and every global name or import its
-    code uses. Names listed in ``allowed`` (imports the notebook gives you) are fine.
+    The raw bytecode is left out on purpose: the same source compiles to different
+    instructions depending on the module around it, while names, variables and constants
+    do not change.
+    """
+    consts = tuple(_signature(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts)
+    return code.co_name, code.co_argcount, code.co_names, code.co_varnames, consts
+
+
+_REFERENCE_CODE: dict[tuple[Any, ...], str] = {}
+
+
+def _reference_code() -> dict[tuple[Any, ...], str]:
+    """Every code object of the reference's answers, by signature (built once)."""
+    if not _REFERENCE_CODE:
+        import importlib
+
+        for module_name, names in ANSWERS.items():
+            module = importlib.import_module(f"{REFERENCE_PACKAGE}.{module_name}")
+            for name in names:
+                for function in _functions_of(getattr(module, name)):
+                    for code in _code_objects(function.__code__):
+                        _REFERENCE_CODE.setdefault(_signature(code), f"{module_name}.{name}")
+    return _REFERENCE_CODE
+
+
+def _copied_reference(code: types.CodeType) -> str | None:
+    """The reference answer ``code`` was compiled from, when it was read from the package's source files.
+
+    Code typed in a notebook cell is compiled from the cell's own file; code handed to ``exec``
+    or ``compile`` carries ``"<string>"`` (or the file name it was given). Only such code is
+    compared, so an answer that happens to read like the reference's is never refused.
+    """
+    filename = code.co_filename
+    package_dir = __file__.rsplit("/labcheck/", 1)[0]
+    if filename.startswith(package_dir) and "/labcheck/" not in filename:
+        return filename.rsplit("/", 1)[-1]
+    if filename.startswith("<") and not filename.startswith("<ipython"):
+        return _reference_code().get(_signature(code))
+    return None
+
+
+def reference_uses(obj: Any, allowed: tuple[str, ...] = ()) -> list[str]:
+    """The reference answers ``obj`` is, subclasses, calls or was copied from, except ``allowed`` names.
+
+    Looks at the object itself, its base classes, every global name or import its code uses,
+    and where its code was compiled from. Names listed in ``allowed`` (the pieces the notebook
+    gives you, or your own answers to earlier exercises) are fine, and so is every package
+    helper that is not itself an exercise's answer.
     """
     if obj is None:
         return []
     found: list[str] = []
     name = getattr(obj, "__qualname__", getattr(obj, "__name__", type(obj).__name__))
-    if _from_reference(obj):
-        found.append(f"{getattr(obj, '__module__', REFERENCE_PACKAGE)}.{name}")
-        return found
+    if _is_answer(obj):
+        return [f"{getattr(obj, '__module__', REFERENCE_PACKAGE)}.{name}"]
     if isinstance(obj, type):
-        found += [f"{base.__module__}.{base.__qualname__}" for base in obj.__mro__[1:] if _from_reference(base)]
+        found += [f"{base.__module__}.{base.__qualname__}" for base in obj.__mro__[1:] if _is_answer(base)]
     for function in _functions_of(obj):
         for code in _code_objects(function.__code__):
+            copied = _copied_reference(code)
+            if copied and f"the package's code of {copied}" not in found:
+                found.append(f"the package's code of {copied}")
             for used in code.co_names:
-                if used.split(".")[0] == REFERENCE_PACKAGE and used not in found:
-                    found.append(used)  # an import inside the function
-                elif used in function.__globals__ and used not in allowed:
-                    value = function.__globals__[used]
-                    if _from_reference(value) and used not in found:
+                if used in allowed:
+                    continue
+                value = function.__globals__.get(used)
+                if isinstance(value, types.ModuleType) and _reference_module(value) is not None:
+                    # a module of the package: refused only when the code also names one of its answers
+                    module = _reference_module(value) or ""
+                    answers = set(ANSWERS.get(module, ())) | {a for names in ANSWERS.values() for a in names}
+                    hits = [n for n in code.co_names if n in answers]
+                    label = f"{used}.{hits[0]}" if hits else ""
+                    if hits and label not in found:
+                        found.append(label)
+                elif value is not None and _is_answer(value) and used not in found:
+                    found.append(used)
+            # an import inside the function: `from ganlab_solution.losses import critic_loss`
+            if any(n.split(".")[0] == REFERENCE_PACKAGE for n in code.co_names):
+                answers = {a for names in ANSWERS.values() for a in names}
+                for used in code.co_names:
+                    if used in answers and used not in allowed and used not in found:
                         found.append(used)
     return found
 
 
 def own_work(obj: Any, exercise: str, allowed: tuple[str, ...] = ()) -> None:
-    """Fail (the exercise gets no points) if ``obj`` is or uses the reference answer."""
+    """Fail (the exercise gets no points) if ``obj`` is, uses or copies the reference answer."""
     uses = reference_uses(obj, allowed)
     if uses:
         fail(
             f"{exercise} uses {', '.join(f'`{u}`' for u in uses)} from the reference package "
             f"`{REFERENCE_PACKAGE}` instead of your own code, so this exercise gets no points. "
-            "Write it yourself in the answer cell (the notebook only lets you import what it imports for you)."
+            "Write it yourself in the answer cell (the notebook only lets you import what it imports for you; "
+            "reading the package's source and running it with exec counts as importing it)."
         )
 
 
@@ -344,7 +480,7 @@ def nonzero_grads(module: nn.Module) -> bool:
 
 def approx(value: float, digits: int = 4) -> str:
     """A short rendering of a number for messages."""
-    return "nan" if math.isnan(value) else f"{value:.{digits}g}"
+    return "NaN (not a number)" if math.isnan(value) else f"{value:.{digits}g}"
 
 
 def _construct(factory: Callable[[], Any], what: str) -> Any:

@@ -11,9 +11,12 @@ from torch import nn
 from .core import (
     _construct,
     _run,
+    approx,
     build,
     check,
     check_shape,
+    execution_order,
+    fail,
     same_values,
 )
 from .networks import check_structure, compare_with_reference
@@ -39,6 +42,90 @@ def cblock_variants(cin: int, cout: int, dropout: float) -> list[tuple[str, nn.M
         ("its LeakyReLU has the default slope 0.01: the lab uses nn.LeakyReLU(0.2)", make(nn.LeakyReLU)),
         ("it uses ReLU: the critic's activations are nn.LeakyReLU(0.2)", make(nn.ReLU)),
     ]
+
+
+LOGIT_MISTAKES = [
+    (
+        "it ends with a sigmoid after the linear layer: the critic returns logits (any real numbers); "
+        "the loss applies the sigmoid itself (BCEWithLogits), so remove the nn.Sigmoid",
+        torch.sigmoid,
+    ),
+    (
+        "it ends with a softmax after the linear layer: the critic returns logits (any real numbers); "
+        "the loss applies the sigmoid itself (BCEWithLogits), so remove the softmax",
+        lambda logits: torch.softmax(logits, dim=1),
+    ),
+    ("it ends with a ReLU after the linear layer: the critic returns raw logits, negative ones included", torch.relu),
+    (
+        "it ends with a LeakyReLU after the linear layer: the critic returns raw logits, the linear layer's output",
+        lambda logits: torch.nn.functional.leaky_relu(logits, 0.2),
+    ),
+]
+
+
+class _Stop(Exception):
+    """Raised by a hook to stop a forward pass once it has seen what it needed."""
+
+
+def first_layer_input(module: nn.Module, *inputs: Any) -> torch.Tensor | None:
+    """What the first layer of ``module`` receives for ``inputs`` (the rest of the forward is skipped)."""
+    try:
+        first = execution_order(module, *inputs)[0]
+    except Exception:  # nothing to hook: the caller skips its check
+        return None
+    seen: list[torch.Tensor] = []
+
+    def grab(_module: nn.Module, args: tuple[Any, ...]) -> None:
+        seen.append(args[0].detach().clone())
+        raise _Stop
+
+    hook = first.register_forward_pre_hook(grab)
+    try:
+        with torch.no_grad():
+            module(*inputs)
+    except _Stop:
+        pass
+    except Exception:  # the forward failed before its first layer: other checks say why
+        return None
+    finally:
+        hook.remove()
+    return seen[0] if seen else None
+
+
+def check_instance_noise(critic: nn.Module, img_shape: tuple[int, int, int], dnoise: float) -> None:
+    """The noise the critic adds in training mode is Gaussian, mean 0, standard deviation ``dnoise``."""
+    critic.train()
+    zeros = torch.zeros(32, *img_shape)
+    noise = first_layer_input(critic, zeros)
+    if noise is None or noise.shape != zeros.shape:
+        return  # the first layer does not see the images themselves: the value checks judge the critic
+    mean, std = noise.mean().item(), noise.std().item()
+    beyond = ((noise - mean).abs() > 2 * std).float().mean().item()  # 4.6% for a Gaussian
+    expected = f"dnoise * torch.randn_like(X), Gaussian noise of mean 0 and standard deviation dnoise={dnoise}"
+    if abs(mean - dnoise / 2) < 0.1 * dnoise and noise.min().item() >= 0:
+        fail(
+            f"with dnoise={dnoise} the critic's instance noise lies in [0, {dnoise}] (torch.rand is uniform in "
+            f"[0, 1)): the lab adds {expected}"
+        )
+    check(
+        abs(mean) < 0.1 * dnoise,
+        f"with dnoise={dnoise} the critic's instance noise has mean {approx(mean)}: the lab adds {expected}",
+    )
+    if abs(std - dnoise**0.5) < 0.05 * dnoise**0.5:
+        fail(
+            f"with dnoise={dnoise} the critic's instance noise has standard deviation {approx(std)} = sqrt(dnoise): "
+            f"dnoise is the standard deviation itself, not the variance; the lab adds {expected}"
+        )
+    check(
+        0.03 < beyond < 0.065,
+        f"with dnoise={dnoise} the critic's instance noise is not Gaussian ({100 * beyond:.1f}% of it lies beyond "
+        f"twice its standard deviation, 4.6% for a Gaussian; uniform noise from torch.rand has none): "
+        f"the lab adds {expected}",
+    )
+    check(
+        abs(std - dnoise) < 0.05 * dnoise,
+        f"with dnoise={dnoise} the critic's instance noise has standard deviation {approx(std)}: the lab adds {expected}",
+    )
 
 
 def check_discriminator(
@@ -82,6 +169,7 @@ def check_discriminator(
             what,
             "check the order of the blocks (k, 2k, 3k channels) and that the linear layer reads the flattened features",
             x,
+            output_variants=LOGIT_MISTAKES,
         )
     # Instance noise: present in training mode when dnoise > 0, absent when dnoise == 0.
     for dnoise, noisy in ((0.5, True), (0.0, False)):
@@ -99,6 +187,13 @@ def check_discriminator(
                 "with dnoise=0.5 in training mode, two passes over the same images give the same logits: add "
                 "dnoise * torch.randn_like(X) to the input images in training mode",
             )
+            for scale in (0.5, 0.09):
+                config = ((1, 28, 28), 0.0, 8, scale, 2)
+                critic = _construct(
+                    lambda config=config: build(lambda: student_cls(*config), namespace, **replacements),
+                    "Discriminator",
+                )
+                check_instance_noise(critic, (1, 28, 28), scale)
         else:
             check(
                 same_values(a, b),

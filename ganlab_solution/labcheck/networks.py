@@ -55,12 +55,15 @@ def compare_with_reference(
     hint: str,
     *inputs: Any,
     variants: Callable[[], list[tuple[str, nn.Module]]] | None = None,
+    output_variants: list[tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = (),
 ) -> None:
     """With the reference's weights copied in, ``module`` must compute what the reference computes (eval mode).
 
     Skipped (no penalty) when the two networks are laid out too differently to copy weights.
     ``variants()`` builds (message, network) pairs of known mistakes with the same weights layout,
     only when the output differs: if the student's output matches one, its message says what is wrong.
+    ``output_variants`` are (message, function) pairs of mistakes that transform the reference's
+    output (a sigmoid after the last layer), tried the same way.
     """
     # PyTorch's default initialisation (larger than DCGAN's N(0, 0.02)) and non-trivial BatchNorm
     # statistics: activations then reach the non-linear range of every layer (a missing Tanh shows).
@@ -81,6 +84,12 @@ def compare_with_reference(
                 with torch.no_grad():
                     if (as_tensor(got, what) - variant.eval()(*inputs)).abs().max().item() < 1e-4:
                         fail(f"{what}: {message}")
+        for message, transform in output_variants:
+            wrong = transform(expected)
+            if wrong.shape == as_tensor(got, what).shape and (as_tensor(got, what) - wrong).abs().max().item() < 1e-4:
+                fail(f"{what}: {message}")
+    if not torch.isfinite(as_tensor(got, what)).all():
+        fail(f"with the lab's weights copied into {what}, its output contains NaN or infinite values: {hint}")
     check(
         worst < 1e-4, f"with the lab's weights copied into {what}, its output differs by up to {approx(worst)}: {hint}"
     )
@@ -135,3 +144,38 @@ def check_block(
                 same_values(a, b) and bool(a.abs().sum() > 0),
                 f"{name} in eval mode must not drop anything: use an nn.Dropout module (model.eval() switches it off)",
             )
+            check_dropout_at_end(student_cls, name, cin, cout)
+
+
+def check_dropout_at_end(student_cls: type, name: str, cin: int, cout: int, p: float = 0.5) -> None:
+    """Dropout is applied once, to the block's output: nothing is dropped inside the block.
+
+    With BatchNorm frozen (eval) and dropout active (train), a block whose only dropout is
+    its last layer outputs, for each value, either 0 or the eval-mode value divided by 1 - p.
+    Dropout anywhere earlier mixes dropped values into the following layers and breaks that.
+    """
+    torch.manual_seed(0)
+    block = _construct(lambda: student_cls(cin, cout, p), f"{name}({cin}, {cout}, {p})")
+    randomize_batchnorm(block)
+    x = torch.randn(4, cin, 8, 8)
+    block.eval()
+    with torch.no_grad():
+        expected = as_tensor(_run(block, name, x), name) / (1 - p)
+    block.train()
+    for m in block.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+    with torch.no_grad():
+        got = as_tensor(_run(block, name, x), name)
+    kept = got != 0
+    dropped = 1 - kept.float().mean().item()
+    check(
+        abs(dropped - p) < 0.1,
+        f"{name}({cin}, {cout}, dropout={p}) in training mode sets {100 * dropped:.0f}% of its outputs to 0, "
+        f"not about {100 * p:.0f}%: the block's last layer is nn.Dropout(dropout)",
+    )
+    check(
+        torch.allclose(got[kept], expected[kept], atol=1e-4, rtol=1e-3),
+        f"{name} drops values inside the block, not only at its end (dropout after every activation?): the lab "
+        "applies nn.Dropout(dropout) once, as the block's last layer, after the stride-2 convolution's LeakyReLU",
+    )
