@@ -502,6 +502,47 @@ def _run(module: nn.Module, what: str, *inputs: Any) -> Any:
         fail(f"{what} fails on an input of shape {shapes}: {type(error).__name__}: {error}")
 
 
+class _Stop(Exception):
+    """Raised by a hook to stop a forward pass once it has seen what it needed."""
+
+
+def first_layer_name(module: nn.Module, *inputs: Any) -> str | None:
+    """The name (in ``named_modules``) of the first layer a forward pass of ``module`` on ``inputs`` calls."""
+    try:
+        first = execution_order(module, *inputs)[0]
+    except Exception:  # the forward fails or calls no layer: the caller skips its check
+        return None
+    return next((name for name, m in module.named_modules() if m is first), None)
+
+
+def first_layer_input(module: nn.Module, *inputs: Any, layer: str | None = None) -> torch.Tensor | None:
+    """What the first layer of ``module`` (or the one named ``layer``) receives for ``inputs``.
+
+    The rest of the forward pass is skipped, so large inputs cost little.
+    """
+    layer = layer if layer is not None else first_layer_name(module, *inputs)
+    if layer is None:
+        return None
+    seen: list[torch.Tensor] = []
+
+    def grab(_module: nn.Module, args: tuple[Any, ...]) -> None:
+        if args and torch.is_tensor(args[0]):
+            seen.append(args[0].detach().clone())
+        raise _Stop
+
+    hook = module.get_submodule(layer).register_forward_pre_hook(grab)
+    try:
+        with torch.no_grad():
+            module(*inputs)
+    except _Stop:
+        pass
+    except Exception:  # the forward failed before its first layer: other checks say why
+        return None
+    finally:
+        hook.remove()
+    return seen[0] if seen else None
+
+
 def conv_output_size(size: int, kernel_size: int, stride: int, padding: int) -> int:
     """Output width of a convolution (stands in for the student's exercise 2.1 when grading 2.3)."""
     return (size + 2 * padding - kernel_size) // stride + 1

@@ -15,8 +15,9 @@ from .core import (
     build,
     check,
     check_shape,
-    execution_order,
     fail,
+    first_layer_input,
+    first_layer_name,
     same_values,
 )
 from .networks import check_structure, compare_with_reference
@@ -63,40 +64,11 @@ LOGIT_MISTAKES = [
 ]
 
 
-class _Stop(Exception):
-    """Raised by a hook to stop a forward pass once it has seen what it needed."""
-
-
-def first_layer_input(module: nn.Module, *inputs: Any) -> torch.Tensor | None:
-    """What the first layer of ``module`` receives for ``inputs`` (the rest of the forward is skipped)."""
-    try:
-        first = execution_order(module, *inputs)[0]
-    except Exception:  # nothing to hook: the caller skips its check
-        return None
-    seen: list[torch.Tensor] = []
-
-    def grab(_module: nn.Module, args: tuple[Any, ...]) -> None:
-        seen.append(args[0].detach().clone())
-        raise _Stop
-
-    hook = first.register_forward_pre_hook(grab)
-    try:
-        with torch.no_grad():
-            module(*inputs)
-    except _Stop:
-        pass
-    except Exception:  # the forward failed before its first layer: other checks say why
-        return None
-    finally:
-        hook.remove()
-    return seen[0] if seen else None
-
-
 def check_instance_noise(critic: nn.Module, img_shape: tuple[int, int, int], dnoise: float) -> None:
     """The noise the critic adds in training mode is Gaussian, mean 0, standard deviation ``dnoise``."""
     critic.train()
     zeros = torch.zeros(32, *img_shape)
-    noise = first_layer_input(critic, zeros)
+    noise = first_layer_input(critic, zeros, layer=first_layer_name(critic, zeros[:2]))
     if noise is None or noise.shape != zeros.shape:
         return  # the first layer does not see the images themselves: the value checks judge the critic
     mean, std = noise.mean().item(), noise.std().item()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -11,10 +12,14 @@ from .core import (
     _construct,
     _run,
     approx,
+    as_tensor,
     build,
+    call,
     check,
     check_shape,
     fail,
+    first_layer_input,
+    first_layer_name,
     same_values,
 )
 from .networks import check_structure, compare_with_reference
@@ -42,6 +47,59 @@ def gblock_variants(cin: int, cout: int) -> list[tuple[str, nn.Module]]:
         ),
         ("it applies ReLU before BatchNorm: the lab's order is conv, BatchNorm, ReLU", make(bilinear, True)),
     ]
+
+
+def check_pixel_range(generator: nn.Module, latent_size: int, what: str = "your generator") -> None:
+    """The pixels use the range [-1, 1] of the real images, and never leave it: the final Tanh is there.
+
+    Huge latents push every layer into its saturated range: without a Tanh the pixels leave
+    [-1, 1]; with it they reach its ends. A freshly built generator makes pixels near 0 either
+    way, so small latents cannot tell.
+    """
+    was_training = generator.training
+    generator.eval()
+    with torch.no_grad():
+        out = as_tensor(call(generator, f"{what}(X, None)", 1e8 * torch.randn(16, latent_size), None), what)
+    generator.train(was_training)
+    low, high = out.min().item(), out.max().item()
+    tanh = "end with a 1x1 convolution and nn.Tanh() so that images lie in [-1, 1] like the real ones (notebook 1)"
+    check(
+        low >= -1 and high <= 1,
+        f"for very large latents {what}'s pixels range over [{approx(low)}, {approx(high)}], outside [-1, 1]: {tanh}",
+    )
+    check(
+        high - low > 1,
+        f"for very large latents {what}'s pixels only range over [{approx(low)}, {approx(high)}]: a generator "
+        f"ending in Tanh reaches both ends of [-1, 1] there. {tanh} (a sigmoid gives [0, 1], not [-1, 1])",
+    )
+
+
+def check_latents(generator: nn.Module, latent_size: int, what: str = "your generator") -> None:
+    """generator(None, n) draws its latents from N(0, I), on the device of the generator's weights."""
+    layer = first_layer_name(generator, None, 2)
+    z = first_layer_input(generator, None, 512, layer=layer)
+    if z is None or z.shape != (512, latent_size):
+        return  # the first layer does not see the latents: the other checks judge the images
+    mean, std, low = z.mean().item(), z.std().item(), z.min().item()
+    normal = "draw X = torch.randn(batch_size, latent_size, device=...), normal with mean 0 and standard deviation 1"
+    if low >= 0 and z.max().item() <= 1:
+        fail(f"{what}(None, n) draws its latents in [0, 1) (torch.rand is uniform): {normal}")
+    check(
+        abs(mean) < 0.05 and abs(std - 1) < 0.05,
+        f"{what}(None, n) draws latents of mean {approx(mean)} and standard deviation {approx(std)}: {normal}",
+    )
+    # On PyTorch's "meta" device (shapes without data, like a GPU the grader does not have) the
+    # latents must follow the weights: torch.randn(...) alone would make them on the CPU.
+    try:
+        on_meta = copy.deepcopy(generator).to("meta")
+    except Exception:  # the generator holds something that cannot move: nothing to judge
+        return
+    z = first_layer_input(on_meta, None, 4, layer=layer)
+    check(
+        z is None or z.device.type == "meta",
+        f"{what}(None, n) makes its latents on the CPU even when the generator's weights are on another device "
+        "(a GPU in notebook 5): create them on the weights' device, torch.randn(..., device=<a weight>.device)",
+    )
 
 
 def check_generator(
@@ -72,15 +130,9 @@ def check_generator(
             )
         check_shape(f"{what}(None, 3)", counted, (3, *img_shape), hint="with X=None, make batch_size images")
         check_structure(generator, reference, what, z, None)
+        check_pixel_range(generator, latent_size, what)
+        check_latents(generator, latent_size, what)
         generator.eval()
-        with torch.no_grad():
-            # Huge latents: without a final Tanh the pixels then leave [-1, 1] whatever the weights.
-            out = generator(1e4 * torch.randn(6, latent_size), None)
-        check(
-            bool(out.min() >= -1) and bool(out.max() <= 1),
-            f"{what}'s pixels range over [{approx(out.min().item())}, {approx(out.max().item())}]: end with a "
-            "1x1 convolution and nn.Tanh() so that images lie in [-1, 1] like the real ones",
-        )
         with torch.no_grad():
             a, b = generator(z, None), generator(z, None)
             c, d = generator(None, 4), generator(None, 4)
