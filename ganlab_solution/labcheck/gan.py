@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .core import (
@@ -13,10 +14,12 @@ from .core import (
     _run,
     approx,
     as_tensor,
+    call,
     changed,
     check,
     check_close,
     check_shape,
+    fail,
     largest_change,
     nonzero_grads,
     params_snapshot,
@@ -65,17 +68,38 @@ def check_gan_forward(student_cls: type) -> None:
                 gan.discriminator(images),
                 hint="they must be the critic's logits on the very images you return",
             )
+        gan.train()
+        result = call(gan, "gan(None, 4) in training mode", None, 4)
+        logits, images = result
+        check(
+            torch.is_tensor(images) and images.requires_grad and torch.is_tensor(logits) and logits.requires_grad,
+            "gan(None, batch_size) returns images without a gradient graph (generated under torch.no_grad(), or "
+            "detached): generator_step (4.7) trains the generator through this very call, so generate with "
+            "gradients; only critic_step detaches the fakes",
+        )
 
 
 def check_smooth_targets(student: Callable[..., Any]) -> None:
     """Hidden checks of ``smooth_targets``: shape, one-hot without smoothing, one draw per sample."""
     labels = torch.tensor([0, 1, 1, 0, 2])
-    hard = as_tensor(student(labels, 3, 0.0), "smooth_targets(labels, 3, 0.0)")
+    hard = as_tensor(call(student, "smooth_targets([0, 1, 1, 0, 2], 3, 0.0)", labels, 3, 0.0), "smooth_targets")
     check_close("smooth_targets([0, 1, 1, 0, 2], 3, 0.0)", hard, torch.nn.functional.one_hot(labels, 3).float())
     torch.manual_seed(0)
     n, amount = 4000, 0.3
     labels = torch.randint(0, 2, (n,))
-    targets = student(labels, 2, amount)
+    targets = call(student, f"smooth_targets(labels, 2, {amount})", labels, 2, amount)
+    # Reseeding inside the function makes every call draw the same values, whatever came before.
+    draws = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        call(student, f"smooth_targets(labels, 2, {amount})", labels[:8], 2, amount)
+        draws.append(torch.rand(4))
+    check(
+        not torch.equal(draws[0], draws[1]),
+        "smooth_targets resets PyTorch's global random generator (torch.manual_seed inside the function?): every "
+        "batch of the training would then get the same draws, and so would everything random after it. Draw with "
+        "torch.rand and leave the seed alone: the notebook seeds once, at the top",
+    )
     check(torch.is_tensor(targets) and targets.is_floating_point(), "smooth_targets must return a float tensor")
     check_shape(f"smooth_targets(labels of shape ({n},), 2, {amount})", targets, (n, 2))
     rows = torch.arange(n)
@@ -99,7 +123,7 @@ def check_smooth_targets(student: Callable[..., Any]) -> None:
 
 
 def _loss_value(student: Callable[..., Any], what: str, *args: Any) -> torch.Tensor:
-    loss = student(*args)
+    loss = call(student, what, *args)
     check(
         torch.is_tensor(loss), f"{what} must return a tensor (so that .backward() works), got a {type(loss).__name__}"
     )
@@ -110,16 +134,157 @@ def _loss_value(student: Callable[..., Any], what: str, *args: Any) -> torch.Ten
     return loss
 
 
-def loss_hint(got: float, expected: float) -> str:
-    """A guess at why a loss value differs from the lab's."""
-    if abs(got - 2 * expected) < 1e-3 * max(1.0, abs(expected)):
-        return "it is twice the lab's value: the critic loss is the MEAN of the real and fake terms, (real + fake) / 2"
-    if abs(got - expected / 2) < 1e-3 * max(1.0, abs(expected)):
-        return "it is half the lab's value: check that you average the BCE over the batch, not twice"
-    return (
-        "use BCE with logits (F.binary_cross_entropy_with_logits or nn.BCEWithLogitsLoss) against one-hot targets: "
-        "class 1 ('real') for real images, class 0 ('fake') for generated ones"
+def _bce(logits: torch.Tensor, cls: int) -> torch.Tensor:
+    targets = torch.zeros_like(logits)
+    targets[:, cls] = 1.0
+    return F.binary_cross_entropy_with_logits(logits, targets)
+
+
+def critic_loss_mistakes(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[str, float]]:
+    """Known wrong critic losses (no smoothing) on ``real`` and ``fake`` logits: (what is wrong, value).
+
+    A value matching several mistakes is explained by all of them (the two ways to get twice
+    the lab's value cannot be told apart from the value alone).
+    """
+    mean_terms = 0.5 * (_bce(real, 1) + _bce(fake, 0))
+    sum_columns = 0.5 * (2 * _bce(real, 1) + 2 * _bce(fake, 0))
+    twice = (
+        "it is twice the lab's value: either the two terms are added without dividing by 2 (the lab takes their "
+        "mean, (real + fake) / 2), or the BCE is summed over the two logit columns (the lab averages over every "
+        "entry, as F.binary_cross_entropy_with_logits does by default)"
     )
+    return [
+        (twice, sum_columns.item()),
+        (
+            "it is four times the lab's value: the terms are added without dividing by 2, and the BCE is summed over "
+            "the two logit columns; the lab takes the mean of the two terms, each averaged over every entry",
+            (2 * sum_columns).item(),
+        ),
+        (
+            "the targets are swapped: real images take class 1, targets (0, 1), and fakes class 0, targets (1, 0)",
+            (0.5 * (_bce(real, 0) + _bce(fake, 1))).item(),
+        ),
+        (
+            "it applies a sigmoid before the BCE with logits, which applies one itself: give it the raw logits",
+            (0.5 * (_bce(torch.sigmoid(real), 1) + _bce(torch.sigmoid(fake), 0))).item(),
+        ),
+        (
+            "it uses cross-entropy (a softmax over the two logits): the lab uses the BCE with logits of each logit "
+            "against one-hot targets, F.binary_cross_entropy_with_logits",
+            (
+                0.5
+                * (
+                    F.cross_entropy(real, torch.ones(len(real), dtype=torch.long))
+                    + F.cross_entropy(fake, torch.zeros(len(fake), dtype=torch.long))
+                )
+            ).item(),
+        ),
+        ("it only has the real term: the lab's loss is the mean of the real and the fake terms", _bce(real, 1).item()),
+        ("it only has the fake term: the lab's loss is the mean of the real and the fake terms", _bce(fake, 0).item()),
+        (
+            "it is half the lab's value: the mean of the two terms is divided by 2 once more",
+            (0.5 * mean_terms).item(),
+        ),
+    ]
+
+
+def generator_loss_mistakes(fake: torch.Tensor) -> list[tuple[str, float]]:
+    """Known wrong generator losses on ``fake`` logits: (what is wrong, value)."""
+    return [
+        (
+            "it uses the targets of fakes, (1, 0): the generator wants its images called real, targets (0, 1)",
+            _bce(fake, 0).item(),
+        ),
+        (
+            "it is minus the critic's loss on the fakes (the saturating loss): the lab's generator minimises the BCE "
+            "of its images against 'real' targets (0, 1), the non-saturating loss",
+            (-_bce(fake, 0)).item(),
+        ),
+        (
+            "it is twice the lab's value: the BCE is summed over the two logit columns; the lab averages over every "
+            "entry, as F.binary_cross_entropy_with_logits does by default",
+            (2 * _bce(fake, 1)).item(),
+        ),
+        (
+            "it applies a sigmoid before the BCE with logits, which applies one itself: give it the raw logits",
+            _bce(torch.sigmoid(fake), 1).item(),
+        ),
+        (
+            "it uses cross-entropy (a softmax over the two logits): the lab uses F.binary_cross_entropy_with_logits "
+            "against the one-hot targets (0, 1)",
+            F.cross_entropy(fake, torch.ones(len(fake), dtype=torch.long)).item(),
+        ),
+    ]
+
+
+def _named(got: float, mistakes: list[tuple[str, float]], generic: str) -> str:
+    names = [message for message, value in mistakes if abs(got - value) < 1e-4 * max(1.0, abs(value))]
+    return "; or ".join(names) if names else generic
+
+
+def loss_hint(got: float, expected: float, real: Any = None, fake: Any = None) -> str:
+    """Why a critic loss value differs from the lab's: the known mistakes giving ``got``, else the recipe."""
+    generic = (
+        "use BCE with logits (F.binary_cross_entropy_with_logits or nn.BCEWithLogitsLoss) against one-hot targets: "
+        "class 1 ('real') for real images, class 0 ('fake') for generated ones, and take the mean of the two terms"
+    )
+    if real is None or fake is None:
+        return generic
+    return _named(got, critic_loss_mistakes(as_tensor(real, "real"), as_tensor(fake, "fake")), generic)
+
+
+def check_critic_loss_example(student: Callable[..., Any]) -> None:
+    """The visible check of ``critic_loss`` on the notebook's example, with the known mistakes named."""
+    real = torch.tensor([[-1.0, 2.0], [0.5, 0.5]])
+    fake = torch.tensor([[1.5, -0.5], [0.0, 1.0]])
+    got = _loss_value(student, "critic_loss(r, f, 0.0)", real, fake, 0.0).item()
+    expected = 0.5 * (_bce(real, 1) + _bce(fake, 0)).item()
+    check(
+        abs(got - expected) < 1e-3,
+        f"critic_loss(r, f, 0.0) on the example logits is {approx(got)}, the lab's is {approx(expected)}: "
+        f"{loss_hint(got, expected, real, fake)}",
+    )
+
+
+def generator_loss_hint(student: Callable[..., Any], fake: torch.Tensor, got: float) -> str:
+    """Why a generator loss value differs from the lab's: random targets, or a known mistake."""
+    again = _loss_value(student, "generator_loss", fake).item()
+    if abs(again - got) > 1e-6:
+        return (
+            "it changes from call to call (random targets?): the generator uses hard targets (0, 1), without "
+            "label smoothing, which is only for the critic"
+        )
+    return _named(
+        got,
+        generator_loss_mistakes(fake),
+        "the generator wants its images classified 'real': BCE with logits against hard one-hot targets of "
+        "class 1, (0, 1), and no label smoothing",
+    )
+
+
+def check_generator_loss_example(student: Callable[..., Any]) -> None:
+    """The visible check of ``generator_loss`` on the notebook's example, with the known mistakes named."""
+    fake = torch.tensor([[1.5, -0.5], [0.0, 1.0]])
+    got = _loss_value(student, "generator_loss(f)", fake).item()
+    expected = _bce(fake, 1).item()
+    check(
+        abs(got - expected) < 1e-3,
+        f"generator_loss(f) on the example logits is {approx(got)}, the lab's is {approx(expected)}: "
+        f"{generator_loss_hint(student, fake, got)}",
+    )
+
+
+def _expected_smoothed(real: torch.Tensor, fake: torch.Tensor, amount: float, sides: str) -> float:
+    """The critic loss's expected value with the targets' "1" lowered by ``amount`` / 2 on ``sides``.
+
+    The BCE is linear in the targets, so its mean over random draws is its value at the mean target.
+    """
+    real_t, fake_t = torch.zeros_like(real), torch.zeros_like(fake)
+    real_t[:, 1] = 1 - amount / 2 if "real" in sides else 1.0
+    fake_t[:, 0] = 1 - amount / 2 if "fake" in sides else 1.0
+    return (
+        0.5 * (F.binary_cross_entropy_with_logits(real, real_t) + F.binary_cross_entropy_with_logits(fake, fake_t))
+    ).item()
 
 
 def check_critic_loss(student: Callable[..., Any], reference: Callable[..., Any]) -> None:
@@ -128,15 +293,18 @@ def check_critic_loss(student: Callable[..., Any], reference: Callable[..., Any]
     for nreal, nfake in ((6, 6), (1, 1), (32, 32)):
         real, fake = 2 * torch.randn(nreal, 2), 2 * torch.randn(nfake, 2)
         got = _loss_value(student, "critic_loss", real, fake, 0.0)
-        expected = reference(real, fake, 0.0)
+        expected = reference(real.clone(), fake.clone(), 0.0)
         check(
             abs(got.item() - expected.item()) < 1e-4,
             f"critic_loss on {nreal} real and {nfake} fake logit pairs (no smoothing) is {approx(got.item())}; the lab's "
-            f"is {approx(expected.item())}: {loss_hint(got.item(), expected.item())}",
+            f"is {approx(expected.item())}: {loss_hint(got.item(), expected.item(), real, fake)}",
         )
     real = torch.randn(4, 2, requires_grad=True)
     fake = torch.randn(4, 2, requires_grad=True)
-    student(real, fake, 0.0).backward()
+    try:
+        student(real, fake, 0.0).backward()
+    except Exception as error:  # e.g. a loss computed outside torch: no graph to go back through
+        fail(f"critic_loss(...).backward() fails: {type(error).__name__}: {str(error)[:200]}")
     check(
         real.grad is not None
         and fake.grad is not None
@@ -145,15 +313,25 @@ def check_critic_loss(student: Callable[..., Any], reference: Callable[..., Any]
         "no gradient flows from your critic_loss back to both logit batches: compute it with torch operations, "
         "without .item(), .detach() or numpy",
     )
-    # Smoothing is random: compare the average over many draws with the expected value.
-    real, fake = 2 * torch.randn(64, 2), 2 * torch.randn(64, 2)
+    # Smoothing is random: compare the average over many draws with the expected value of each way to smooth.
+    real, fake = 4 * torch.randn(64, 2), 4 * torch.randn(64, 2)
     amount = 0.4
-    mean = torch.stack([student(real, fake, amount).detach() for _ in range(300)]).mean().item()
-    expected = torch.stack([reference(real, fake, amount) for _ in range(300)]).mean().item()
+    mean = torch.stack([_loss_value(student, "critic_loss", real, fake, amount).detach() for _ in range(200)])
+    mean = mean.mean().item()
+    sides = {
+        "both": _expected_smoothed(real, fake, amount, "real fake"),
+        "the real term only": _expected_smoothed(real, fake, amount, "real"),
+        "the fake term only": _expected_smoothed(real, fake, amount, "fake"),
+        "neither term": _expected_smoothed(real, fake, amount, ""),
+    }
+    closest = min(sides, key=lambda side: abs(sides[side] - mean))
+    recipe = "smooth the targets of both terms, smooth_targets(labels, 2, lblsmooth) for the reals and for the fakes"
+    if closest != "both" and abs(sides[closest] - mean) < 0.01:
+        fail(f"with lblsmooth={amount} your critic_loss smooths the targets of {closest}: {recipe}")
     check(
-        abs(mean - expected) < 0.01,
+        abs(mean - sides["both"]) < 0.01,
         f"with lblsmooth={amount} your critic_loss averages {approx(mean)} over many calls; the lab's averages "
-        f"{approx(expected)}: smooth the targets of both terms with smooth_targets(labels, 2, lblsmooth)",
+        f"{approx(sides['both'])}: {recipe}",
     )
 
 
@@ -163,15 +341,17 @@ def check_generator_loss(student: Callable[..., Any], reference: Callable[..., A
     for n in (1, 5, 64):
         fake = 2 * torch.randn(n, 2)
         got = _loss_value(student, "generator_loss", fake)
-        expected = reference(fake)
+        expected = reference(fake.clone())
         check(
             abs(got.item() - expected.item()) < 1e-4,
             f"generator_loss on {n} fake logit pairs is {approx(got.item())}; the lab's is {approx(expected.item())}: "
-            "the generator wants its images classified 'real', so use hard one-hot targets of class 1, (0, 1), "
-            "and no label smoothing",
+            f"{generator_loss_hint(student, fake, got.item())}",
         )
     fake = torch.randn(4, 2, requires_grad=True)
-    student(fake).backward()
+    try:
+        student(fake).backward()
+    except Exception as error:  # e.g. a loss computed outside torch
+        fail(f"generator_loss(...).backward() fails: {type(error).__name__}: {str(error)[:200]}")
     check(
         fake.grad is not None and bool(fake.grad.abs().sum() > 0),
         "no gradient flows from your generator_loss back to the logits",
@@ -189,7 +369,7 @@ def check_optimizers(student: Callable[..., Any]) -> None:
     gan = GAN((1, 28, 28), discriminator_base_c=8, generator_base_c=32)
     critic_ids, generator_ids = _param_ids(gan.discriminator.parameters()), _param_ids(gan.generator.parameters())
     for lr, wdecay in ((2e-4, 0.0), (1e-3, 0.01)):
-        result = student(gan, lr, wdecay)
+        result = call(student, f"make_optimizers(gan, {lr}, {wdecay})", gan, lr, wdecay)
         check(
             isinstance(result, (tuple, list)) and len(result) == 2,
             "make_optimizers must return (critic_optimizer, generator_optimizer)",
@@ -257,7 +437,29 @@ def check_critic_step(student: Callable[..., Any], gan_cls: type, loss: Callable
     for p in gan.generator.parameters():
         p.grad = None
     optimizer = torch.optim.SGD(gan.discriminator.parameters(), lr=1.0)
-    value = student(gan, optimizer, real, 0.0)
+    seen: list[int] = []
+    hook = gan.discriminator.register_forward_pre_hook(lambda _m, args: seen.append(len(args[0])))
+    try:
+        value = call(student, "critic_step(gan, optimizer, real_images, 0.0)", gan, optimizer, real, 0.0)
+    finally:
+        hook.remove()
+    n = len(real)
+    check(
+        not (2 * n in seen and n not in seen),
+        f"critic_step scores one mixed batch of {2 * n} images (reals and fakes together): the lab scores the "
+        f"{n} real images and the {n} fakes in two separate calls of the critic, so that BatchNorm's statistics "
+        "are those of one kind of image at a time",
+    )
+    other = [size for size in seen if size != n]
+    check(
+        not other,
+        f"critic_step scores batches of {', '.join(map(str, other))} images for {n} real images: generate as many "
+        "fakes as there are real images (real_images.shape[0]), and score each batch once",
+    )
+    check(
+        not seen or len(seen) >= 2,  # no call seen: the critic was called through .forward, no hook fired
+        f"critic_step calls the critic {len(seen)} time(s): score the real images and the fakes, one call each",
+    )
     check(
         isinstance(value, float),
         f"critic_step must return the loss as a Python float (loss.item()), got a {type(value).__name__}",
@@ -288,7 +490,7 @@ def check_critic_step(student: Callable[..., Any], gan_cls: type, loss: Callable
         before = loss(gan.discriminator(real), gan.discriminator(fakes), 0.0).item()
     optimizer = torch.optim.SGD(gan.discriminator.parameters(), lr=0.05)
     for _ in range(3):
-        student(gan, optimizer, real, 0.0)
+        call(student, "critic_step", gan, optimizer, real, 0.0)
     with torch.no_grad():
         after = loss(gan.discriminator(real), gan.discriminator(fakes), 0.0).item()
     check(
@@ -305,7 +507,7 @@ def check_generator_step(student: Callable[..., Any], gan_cls: type, loss: Calla
     generator_before = params_snapshot(gan.generator)
     _fill_grads(gan.generator, 1000.0)
     optimizer = torch.optim.SGD(gan.generator.parameters(), lr=1.0)
-    value = student(gan, optimizer, 32)
+    value = call(student, "generator_step(gan, optimizer, 32)", gan, optimizer, 32)
     check(
         isinstance(value, float),
         f"generator_step must return the loss as a Python float (loss.item()), got a {type(value).__name__}",
@@ -335,7 +537,7 @@ def check_generator_step(student: Callable[..., Any], gan_cls: type, loss: Calla
         before = loss(gan.discriminator(gan.generator(z))).item()
     optimizer = torch.optim.SGD(gan.generator.parameters(), lr=0.05)
     for _ in range(3):
-        student(gan, optimizer, 64)
+        call(student, "generator_step", gan, optimizer, 64)
     with torch.no_grad():
         after = loss(gan.discriminator(gan.generator(z))).item()
     check(

@@ -10,6 +10,7 @@ import torch
 from .core import (
     approx,
     as_tensor,
+    call,
     check,
     fail,
     quietly,
@@ -23,7 +24,12 @@ def check_accuracy(student: Callable[..., Any], reference: Callable[..., Any]) -
     for n in (1, 7, 100):
         logits = torch.randn(n, 2)
         for cls in (0, 1):
-            got = float(as_tensor(student(logits, cls), "critic_accuracy").reshape(-1)[0])
+            result = as_tensor(call(student, f"critic_accuracy(logits, {cls})", logits, cls), "critic_accuracy")
+            check(
+                result.numel() == 1,
+                f"critic_accuracy(logits, {cls}) returns {result.numel()} numbers: return one, the fraction of rows",
+            )
+            got = float(result.reshape(-1)[0])
             expected = reference(logits, cls).item()
             check(
                 abs(got - expected) < 1e-6,
