@@ -16,7 +16,9 @@ through the package (``labcheck.check_generator(...)``), which re-exports every 
 from .core import *  # noqa: F403
 from .core import REFERENCE_PACKAGE, CheckFailed  # noqa: F401  (named for readers and type checkers)
 from .critic import *  # noqa: F403
+from .data import *  # noqa: F403
 from .gan import *  # noqa: F403
+from .generation import *  # noqa: F403
 from .generator import *  # noqa: F403
 from .networks import *  # noqa: F403
 from .training import *  # noqa: F403
