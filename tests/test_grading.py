@@ -92,10 +92,34 @@ def test_notebook_never_imports_what_it_asks_for(path: Path) -> None:
             )
 
 
+def _bound_names(source: str) -> set[str]:
+    """Names a cell binds at module level (assignments, loops, with-as, imports, definitions)."""
+    cleaned = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    names: set[str] = set()
+    for node in ast.parse(cleaned).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)  # what is inside stays local
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        else:
+            names |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_test_cells_leave_the_students_names_alone(path: Path) -> None:
+    """A test cell binds only _private names: a student's own `loss`, `gan` or `images` must survive it."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if nbgrader_meta(cell).get("grade") and cell.cell_type == "code":
+            public = {name for name in _bound_names(cell.source) if not name.startswith("_")}
+            assert public <= {"labcheck", "torch", "np"}, f"{nbgrader_meta(cell)['grade_id']} binds {sorted(public)}"
+
+
 def test_catalogue_of_submissions() -> None:
     mistakes = [case for case in CASES if case.expect_lost]
     valid = [case for case in CASES if not case.expect_lost]
-    assert len(mistakes) >= 15 and len(valid) >= 3
+    assert len(mistakes) >= 30 and len(valid) >= 12
     stems = {path.stem for path in NOTEBOOKS}
     for case in CASES:
         assert case.notebook in stems, f"{case.name}: no notebook {case.notebook}"

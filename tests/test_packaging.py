@@ -76,7 +76,8 @@ def test_wheel_ships_the_package_and_its_assets(tmp_path: Path):
     assert result.returncode == 0, result.stderr[-2000:]
     (wheel,) = tmp_path.glob("ganlab-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    modules = {f"ganlab_solution/{path.name}" for path in (ROOT / "ganlab_solution").glob("*.py")}
+    package = ROOT / "ganlab_solution"
+    modules = {f"ganlab_solution/{path.relative_to(package).as_posix()}" for path in package.rglob("*.py")}
     assets = {f"ganlab_solution/assets/{path.name}" for path in (ROOT / "ganlab_solution" / "assets").iterdir()}
     assert "ganlab_solution/assets/fashionmnist_generator.onnx" in assets
     assert modules - names == set(), "modules missing from the wheel"

@@ -2,6 +2,7 @@
 
 NOTEBOOK = "04_gan_and_losses"
 EXPECT_LOST = {"test_generator_loss": 1}
+EXPECT_MESSAGE = {"test_generator_loss": "targets of fakes"}
 CELLS = {
     "generator_loss": """
 def generator_loss(fake_logits):

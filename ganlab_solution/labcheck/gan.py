@@ -1,0 +1,547 @@
+"""Hidden checks of notebook 4: the GAN, the losses, the optimizers and the two training steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .core import (
+    _construct,
+    _run,
+    approx,
+    as_tensor,
+    call,
+    changed,
+    check,
+    check_close,
+    check_shape,
+    fail,
+    largest_change,
+    nonzero_grads,
+    params_snapshot,
+    same_values,
+)
+
+
+def check_gan_forward(student_cls: type) -> None:
+    """Hidden checks of ``GAN.forward``: both modes, the logits are the critic's on the returned images."""
+    for img_shape in ((1, 28, 28), (3, 32, 32)):
+        torch.manual_seed(0)
+        gan = _construct(lambda img_shape=img_shape: student_cls(img_shape, 0.0, 8, 0.0, 2, 16, 32), f"GAN{img_shape}")
+        gan.eval()
+        real = torch.rand(5, *img_shape) * 2 - 1
+        with torch.no_grad():
+            result = _run(gan, "gan(X, None)", real, None)
+            check(
+                isinstance(result, (tuple, list)) and len(result) == 2,
+                "gan(X, None) must return the pair (logits, images)",
+            )
+            logits, images = result
+            check_shape("the logits of gan(X, None) for 5 real images", logits, (5, 2))
+            check(
+                torch.is_tensor(images) and same_values(images, real),
+                "gan(X, None) must return the real images X themselves as its second output",
+            )
+            check_close(
+                "the logits of gan(X, None)", logits, gan.discriminator(real), hint="they are the critic's logits on X"
+            )
+            result = _run(gan, "gan(None, 7)", None, 7)
+            check(
+                isinstance(result, (tuple, list)) and len(result) == 2,
+                "gan(None, 7) must return the pair (logits, images)",
+            )
+            logits, images = result
+            check_shape(
+                "the images of gan(None, 7)",
+                images,
+                (7, *img_shape),
+                hint="generate batch_size images with the generator",
+            )
+            check_shape("the logits of gan(None, 7)", logits, (7, 2))
+            check_close(
+                "the logits of gan(None, 7)",
+                logits,
+                gan.discriminator(images),
+                hint="they must be the critic's logits on the very images you return",
+            )
+        gan.train()
+        result = call(gan, "gan(None, 4) in training mode", None, 4)
+        logits, images = result
+        check(
+            torch.is_tensor(images) and images.requires_grad and torch.is_tensor(logits) and logits.requires_grad,
+            "gan(None, batch_size) returns images without a gradient graph (generated under torch.no_grad(), or "
+            "detached): generator_step (4.7) trains the generator through this very call, so generate with "
+            "gradients; only critic_step detaches the fakes",
+        )
+
+
+def check_smooth_targets(student: Callable[..., Any]) -> None:
+    """Hidden checks of ``smooth_targets``: shape, one-hot without smoothing, one draw per sample."""
+    labels = torch.tensor([0, 1, 1, 0, 2])
+    hard = as_tensor(call(student, "smooth_targets([0, 1, 1, 0, 2], 3, 0.0)", labels, 3, 0.0), "smooth_targets")
+    check_close("smooth_targets([0, 1, 1, 0, 2], 3, 0.0)", hard, torch.nn.functional.one_hot(labels, 3).float())
+    torch.manual_seed(0)
+    n, amount = 4000, 0.3
+    labels = torch.randint(0, 2, (n,))
+    targets = call(student, f"smooth_targets(labels, 2, {amount})", labels, 2, amount)
+    # Reseeding inside the function makes every call draw the same values, whatever came before.
+    draws = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        call(student, f"smooth_targets(labels, 2, {amount})", labels[:8], 2, amount)
+        draws.append(torch.rand(4))
+    check(
+        not torch.equal(draws[0], draws[1]),
+        "smooth_targets resets PyTorch's global random generator (torch.manual_seed inside the function?): every "
+        "batch of the training would then get the same draws, and so would everything random after it. Draw with "
+        "torch.rand and leave the seed alone: the notebook seeds once, at the top",
+    )
+    check(torch.is_tensor(targets) and targets.is_floating_point(), "smooth_targets must return a float tensor")
+    check_shape(f"smooth_targets(labels of shape ({n},), 2, {amount})", targets, (n, 2))
+    rows = torch.arange(n)
+    true = targets[rows, labels]
+    other = targets[rows, 1 - labels]
+    check(bool((other == 0).all()), "only the true class's entry may be smoothed: the other entries stay 0")
+    check(
+        bool((true >= 1 - amount - 1e-6).all()) and bool((true <= 1 + 1e-6).all()),
+        f"with lblsmooth={amount} the true-class entries must lie in [{1 - amount:.1f}, 1]; yours range over "
+        f"[{approx(true.min().item())}, {approx(true.max().item())}]",
+    )
+    check(
+        true.unique().numel() > n // 2,
+        "every target row must get its own random draw (torch.rand of shape (B,)), not one value for the whole batch",
+    )
+    check(
+        abs(true.mean().item() - (1 - amount / 2)) < 0.02,
+        f"the true-class entries should be 1 - u with u uniform in [0, lblsmooth]: their mean is "
+        f"{approx(true.mean().item())}, expected about {1 - amount / 2:.2f}",
+    )
+
+
+def _loss_value(student: Callable[..., Any], what: str, *args: Any) -> torch.Tensor:
+    loss = call(student, what, *args)
+    check(
+        torch.is_tensor(loss), f"{what} must return a tensor (so that .backward() works), got a {type(loss).__name__}"
+    )
+    check(
+        loss.dim() == 0,
+        f"{what} must return one number (a 0-d tensor), got shape {tuple(loss.shape)}: average over the batch",
+    )
+    return loss
+
+
+def _bce(logits: torch.Tensor, cls: int) -> torch.Tensor:
+    targets = torch.zeros_like(logits)
+    targets[:, cls] = 1.0
+    return F.binary_cross_entropy_with_logits(logits, targets)
+
+
+def critic_loss_mistakes(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[str, float]]:
+    """Known wrong critic losses (no smoothing) on ``real`` and ``fake`` logits: (what is wrong, value).
+
+    A value matching several mistakes is explained by all of them (the two ways to get twice
+    the lab's value cannot be told apart from the value alone).
+    """
+    mean_terms = 0.5 * (_bce(real, 1) + _bce(fake, 0))
+    sum_columns = 0.5 * (2 * _bce(real, 1) + 2 * _bce(fake, 0))
+    twice = (
+        "it is twice the lab's value: either the two terms are added without dividing by 2 (the lab takes their "
+        "mean, (real + fake) / 2), or the BCE is summed over the two logit columns (the lab averages over every "
+        "entry, as F.binary_cross_entropy_with_logits does by default)"
+    )
+    return [
+        (twice, sum_columns.item()),
+        (
+            "it is four times the lab's value: the terms are added without dividing by 2, and the BCE is summed over "
+            "the two logit columns; the lab takes the mean of the two terms, each averaged over every entry",
+            (2 * sum_columns).item(),
+        ),
+        (
+            "the targets are swapped: real images take class 1, targets (0, 1), and fakes class 0, targets (1, 0)",
+            (0.5 * (_bce(real, 0) + _bce(fake, 1))).item(),
+        ),
+        (
+            "it applies a sigmoid before the BCE with logits, which applies one itself: give it the raw logits",
+            (0.5 * (_bce(torch.sigmoid(real), 1) + _bce(torch.sigmoid(fake), 0))).item(),
+        ),
+        (
+            "it uses cross-entropy (a softmax over the two logits): the lab uses the BCE with logits of each logit "
+            "against one-hot targets, F.binary_cross_entropy_with_logits",
+            (
+                0.5
+                * (
+                    F.cross_entropy(real, torch.ones(len(real), dtype=torch.long))
+                    + F.cross_entropy(fake, torch.zeros(len(fake), dtype=torch.long))
+                )
+            ).item(),
+        ),
+        ("it only has the real term: the lab's loss is the mean of the real and the fake terms", _bce(real, 1).item()),
+        ("it only has the fake term: the lab's loss is the mean of the real and the fake terms", _bce(fake, 0).item()),
+        (
+            "it is half the lab's value: the mean of the two terms is divided by 2 once more",
+            (0.5 * mean_terms).item(),
+        ),
+    ]
+
+
+def generator_loss_mistakes(fake: torch.Tensor) -> list[tuple[str, float]]:
+    """Known wrong generator losses on ``fake`` logits: (what is wrong, value)."""
+    return [
+        (
+            "it uses the targets of fakes, (1, 0): the generator wants its images called real, targets (0, 1)",
+            _bce(fake, 0).item(),
+        ),
+        (
+            "it is minus the critic's loss on the fakes (the saturating loss): the lab's generator minimises the BCE "
+            "of its images against 'real' targets (0, 1), the non-saturating loss",
+            (-_bce(fake, 0)).item(),
+        ),
+        (
+            "it is twice the lab's value: the BCE is summed over the two logit columns; the lab averages over every "
+            "entry, as F.binary_cross_entropy_with_logits does by default",
+            (2 * _bce(fake, 1)).item(),
+        ),
+        (
+            "it applies a sigmoid before the BCE with logits, which applies one itself: give it the raw logits",
+            _bce(torch.sigmoid(fake), 1).item(),
+        ),
+        (
+            "it uses cross-entropy (a softmax over the two logits): the lab uses F.binary_cross_entropy_with_logits "
+            "against the one-hot targets (0, 1)",
+            F.cross_entropy(fake, torch.ones(len(fake), dtype=torch.long)).item(),
+        ),
+    ]
+
+
+def _named(got: float, mistakes: list[tuple[str, float]], generic: str) -> str:
+    names = [message for message, value in mistakes if abs(got - value) < 1e-4 * max(1.0, abs(value))]
+    return "; or ".join(names) if names else generic
+
+
+def loss_hint(got: float, expected: float, real: Any = None, fake: Any = None) -> str:
+    """Why a critic loss value differs from the lab's: the known mistakes giving ``got``, else the recipe."""
+    generic = (
+        "use BCE with logits (F.binary_cross_entropy_with_logits or nn.BCEWithLogitsLoss) against one-hot targets: "
+        "class 1 ('real') for real images, class 0 ('fake') for generated ones, and take the mean of the two terms"
+    )
+    if real is None or fake is None:
+        return generic
+    return _named(got, critic_loss_mistakes(as_tensor(real, "real"), as_tensor(fake, "fake")), generic)
+
+
+def check_critic_loss_example(student: Callable[..., Any]) -> None:
+    """The visible check of ``critic_loss`` on the notebook's example, with the known mistakes named."""
+    real = torch.tensor([[-1.0, 2.0], [0.5, 0.5]])
+    fake = torch.tensor([[1.5, -0.5], [0.0, 1.0]])
+    got = _loss_value(student, "critic_loss(r, f, 0.0)", real, fake, 0.0).item()
+    expected = 0.5 * (_bce(real, 1) + _bce(fake, 0)).item()
+    check(
+        abs(got - expected) < 1e-3,
+        f"critic_loss(r, f, 0.0) on the example logits is {approx(got)}, the lab's is {approx(expected)}: "
+        f"{loss_hint(got, expected, real, fake)}",
+    )
+
+
+def generator_loss_hint(student: Callable[..., Any], fake: torch.Tensor, got: float) -> str:
+    """Why a generator loss value differs from the lab's: random targets, or a known mistake."""
+    again = _loss_value(student, "generator_loss", fake).item()
+    if abs(again - got) > 1e-6:
+        return (
+            "it changes from call to call (random targets?): the generator uses hard targets (0, 1), without "
+            "label smoothing, which is only for the critic"
+        )
+    return _named(
+        got,
+        generator_loss_mistakes(fake),
+        "the generator wants its images classified 'real': BCE with logits against hard one-hot targets of "
+        "class 1, (0, 1), and no label smoothing",
+    )
+
+
+def check_generator_loss_example(student: Callable[..., Any]) -> None:
+    """The visible check of ``generator_loss`` on the notebook's example, with the known mistakes named."""
+    fake = torch.tensor([[1.5, -0.5], [0.0, 1.0]])
+    got = _loss_value(student, "generator_loss(f)", fake).item()
+    expected = _bce(fake, 1).item()
+    check(
+        abs(got - expected) < 1e-3,
+        f"generator_loss(f) on the example logits is {approx(got)}, the lab's is {approx(expected)}: "
+        f"{generator_loss_hint(student, fake, got)}",
+    )
+
+
+def _expected_smoothed(real: torch.Tensor, fake: torch.Tensor, amount: float, sides: str) -> float:
+    """The critic loss's expected value with the targets' "1" lowered by ``amount`` / 2 on ``sides``.
+
+    The BCE is linear in the targets, so its mean over random draws is its value at the mean target.
+    """
+    real_t, fake_t = torch.zeros_like(real), torch.zeros_like(fake)
+    real_t[:, 1] = 1 - amount / 2 if "real" in sides else 1.0
+    fake_t[:, 0] = 1 - amount / 2 if "fake" in sides else 1.0
+    return (
+        0.5 * (F.binary_cross_entropy_with_logits(real, real_t) + F.binary_cross_entropy_with_logits(fake, fake_t))
+    ).item()
+
+
+def check_critic_loss(student: Callable[..., Any], reference: Callable[..., Any]) -> None:
+    """Hidden checks of ``critic_loss`` against the reference, without and with label smoothing."""
+    torch.manual_seed(1)
+    for nreal, nfake in ((6, 6), (1, 1), (32, 32)):
+        real, fake = 2 * torch.randn(nreal, 2), 2 * torch.randn(nfake, 2)
+        got = _loss_value(student, "critic_loss", real, fake, 0.0)
+        expected = reference(real.clone(), fake.clone(), 0.0)
+        check(
+            abs(got.item() - expected.item()) < 1e-4,
+            f"critic_loss on {nreal} real and {nfake} fake logit pairs (no smoothing) is {approx(got.item())}; the lab's "
+            f"is {approx(expected.item())}: {loss_hint(got.item(), expected.item(), real, fake)}",
+        )
+    real = torch.randn(4, 2, requires_grad=True)
+    fake = torch.randn(4, 2, requires_grad=True)
+    try:
+        student(real, fake, 0.0).backward()
+    except Exception as error:  # e.g. a loss computed outside torch: no graph to go back through
+        fail(f"critic_loss(...).backward() fails: {type(error).__name__}: {str(error)[:200]}")
+    check(
+        real.grad is not None
+        and fake.grad is not None
+        and bool(real.grad.abs().sum() > 0)
+        and bool(fake.grad.abs().sum() > 0),
+        "no gradient flows from your critic_loss back to both logit batches: compute it with torch operations, "
+        "without .item(), .detach() or numpy",
+    )
+    # Smoothing is random: compare the average over many draws with the expected value of each way to smooth.
+    real, fake = 4 * torch.randn(64, 2), 4 * torch.randn(64, 2)
+    amount = 0.4
+    mean = torch.stack([_loss_value(student, "critic_loss", real, fake, amount).detach() for _ in range(200)])
+    mean = mean.mean().item()
+    sides = {
+        "both": _expected_smoothed(real, fake, amount, "real fake"),
+        "the real term only": _expected_smoothed(real, fake, amount, "real"),
+        "the fake term only": _expected_smoothed(real, fake, amount, "fake"),
+        "neither term": _expected_smoothed(real, fake, amount, ""),
+    }
+    closest = min(sides, key=lambda side: abs(sides[side] - mean))
+    recipe = "smooth the targets of both terms, smooth_targets(labels, 2, lblsmooth) for the reals and for the fakes"
+    if closest != "both" and abs(sides[closest] - mean) < 0.01:
+        fail(f"with lblsmooth={amount} your critic_loss smooths the targets of {closest}: {recipe}")
+    check(
+        abs(mean - sides["both"]) < 0.01,
+        f"with lblsmooth={amount} your critic_loss averages {approx(mean)} over many calls; the lab's averages "
+        f"{approx(sides['both'])}: {recipe}",
+    )
+
+
+def check_generator_loss(student: Callable[..., Any], reference: Callable[..., Any]) -> None:
+    """Hidden checks of ``generator_loss`` against the reference."""
+    torch.manual_seed(2)
+    for n in (1, 5, 64):
+        fake = 2 * torch.randn(n, 2)
+        got = _loss_value(student, "generator_loss", fake)
+        expected = reference(fake.clone())
+        check(
+            abs(got.item() - expected.item()) < 1e-4,
+            f"generator_loss on {n} fake logit pairs is {approx(got.item())}; the lab's is {approx(expected.item())}: "
+            f"{generator_loss_hint(student, fake, got.item())}",
+        )
+    fake = torch.randn(4, 2, requires_grad=True)
+    try:
+        student(fake).backward()
+    except Exception as error:  # e.g. a loss computed outside torch
+        fail(f"generator_loss(...).backward() fails: {type(error).__name__}: {str(error)[:200]}")
+    check(
+        fake.grad is not None and bool(fake.grad.abs().sum() > 0),
+        "no gradient flows from your generator_loss back to the logits",
+    )
+
+
+def _param_ids(params: Any) -> set[int]:
+    return {id(p) for p in params}
+
+
+def check_optimizers(student: Callable[..., Any]) -> None:
+    """Hidden checks of ``make_optimizers``: types, betas, learning rate, weight decay, who owns which parameters."""
+    from ganlab_solution.models import GAN
+
+    gan = GAN((1, 28, 28), discriminator_base_c=8, generator_base_c=32)
+    critic_ids, generator_ids = _param_ids(gan.discriminator.parameters()), _param_ids(gan.generator.parameters())
+    for lr, wdecay in ((2e-4, 0.0), (1e-3, 0.01)):
+        result = call(student, f"make_optimizers(gan, {lr}, {wdecay})", gan, lr, wdecay)
+        check(
+            isinstance(result, (tuple, list)) and len(result) == 2,
+            "make_optimizers must return (critic_optimizer, generator_optimizer)",
+        )
+        for optimizer, name, ids, other in (
+            (result[0], "critic", critic_ids, generator_ids),
+            (result[1], "generator", generator_ids, critic_ids),
+        ):
+            check(
+                isinstance(optimizer, torch.optim.Optimizer),
+                f"the {name} optimizer is a {type(optimizer).__name__}, not a torch optimizer",
+            )
+            owned = set().union(*(_param_ids(group["params"]) for group in optimizer.param_groups))
+            check(
+                not (owned & other),
+                f"the {name} optimizer also holds the other network's parameters: give it gan.{'discriminator' if name == 'critic' else 'generator'}.parameters() only",
+            )
+            check(owned == ids, f"the {name} optimizer must hold all the {name}'s parameters and only them")
+            for group in optimizer.param_groups:
+                check(
+                    tuple(group.get("betas", ())) == (0.5, 0.999),
+                    f"the {name} optimizer uses betas {group.get('betas')}; the lab uses (0.5, 0.999)",
+                )
+                check(
+                    abs(group["lr"] - lr) < 1e-12,
+                    f"the {name} optimizer's learning rate is {group['lr']}, not base_lr={lr}",
+                )
+        critic_opt, generator_opt = result
+        if wdecay > 0:
+            check(
+                isinstance(critic_opt, torch.optim.AdamW)
+                and all(abs(g["weight_decay"] - wdecay) < 1e-12 for g in critic_opt.param_groups),
+                f"with wdecay={wdecay} the critic's optimizer must be torch.optim.AdamW(..., weight_decay=wdecay)",
+            )
+        else:
+            check(
+                type(critic_opt) is torch.optim.Adam,
+                f"with wdecay=0 the critic's optimizer must be torch.optim.Adam, got {type(critic_opt).__name__}",
+            )
+        check(
+            type(generator_opt) is torch.optim.Adam and all(g["weight_decay"] == 0 for g in generator_opt.param_groups),
+            "the generator's optimizer must be torch.optim.Adam without weight decay",
+        )
+
+
+def _small_gan(gan_cls: type) -> nn.Module:
+    torch.manual_seed(0)
+    # No dropout and no instance noise: the steps' only randomness is then the latent draw.
+    return gan_cls((1, 28, 28), dropout=0.0, discriminator_base_c=8, dnoise=0.0, generator_base_c=32, latent_size=16)
+
+
+def _fill_grads(module: nn.Module, value: float) -> None:
+    for p in module.parameters():
+        p.grad = torch.full_like(p, value)
+
+
+def check_critic_step(student: Callable[..., Any], gan_cls: type, loss: Callable[..., Any]) -> None:
+    """Hidden checks of ``critic_step``: zero_grad, no gradient into the generator, a step that lowers the loss."""
+    gan = _small_gan(gan_cls)
+    real = torch.rand(32, 1, 28, 28) * 2 - 1
+    critic_before = params_snapshot(gan.discriminator)
+    generator_before = params_snapshot(gan.generator)
+    # Stale gradients of 1000 left on the critic: with zero_grad they are gone before backward.
+    _fill_grads(gan.discriminator, 1000.0)
+    for p in gan.generator.parameters():
+        p.grad = None
+    optimizer = torch.optim.SGD(gan.discriminator.parameters(), lr=1.0)
+    seen: list[int] = []
+    hook = gan.discriminator.register_forward_pre_hook(lambda _m, args: seen.append(len(args[0])))
+    try:
+        value = call(student, "critic_step(gan, optimizer, real_images, 0.0)", gan, optimizer, real, 0.0)
+    finally:
+        hook.remove()
+    n = len(real)
+    check(
+        not (2 * n in seen and n not in seen),
+        f"critic_step scores one mixed batch of {2 * n} images (reals and fakes together): the lab scores the "
+        f"{n} real images and the {n} fakes in two separate calls of the critic, so that BatchNorm's statistics "
+        "are those of one kind of image at a time",
+    )
+    other = [size for size in seen if size != n]
+    check(
+        not other,
+        f"critic_step scores batches of {', '.join(map(str, other))} images for {n} real images: generate as many "
+        "fakes as there are real images (real_images.shape[0]), and score each batch once",
+    )
+    check(
+        not seen or len(seen) >= 2,  # no call seen: the critic was called through .forward, no hook fired
+        f"critic_step calls the critic {len(seen)} time(s): score the real images and the fakes, one call each",
+    )
+    check(
+        isinstance(value, float),
+        f"critic_step must return the loss as a Python float (loss.item()), got a {type(value).__name__}",
+    )
+    check(
+        changed(critic_before, gan.discriminator),
+        "critic_step did not change the critic: call loss.backward() then optimizer.step()",
+    )
+    moved = largest_change(critic_before, gan.discriminator)
+    check(
+        moved < 100,
+        "critic_step kept the gradients of earlier steps: call optimizer.zero_grad() before loss.backward() "
+        "(PyTorch adds new gradients to the old ones)",
+    )
+    check(
+        not changed(generator_before, gan.generator),
+        "critic_step changed the generator: step the critic's optimizer only",
+    )
+    check(
+        not nonzero_grads(gan.generator),
+        "gradients reached the generator during the critic step: generate the fakes under torch.no_grad() "
+        "(or .detach() them) before the critic scores them",
+    )
+    # The step must go down the critic's loss: on fixed real and fake batches, the loss falls.
+    gan = _small_gan(gan_cls)
+    with torch.no_grad():
+        fakes = gan.generator(torch.randn(32, 16)).clone()
+        before = loss(gan.discriminator(real), gan.discriminator(fakes), 0.0).item()
+    optimizer = torch.optim.SGD(gan.discriminator.parameters(), lr=0.05)
+    for _ in range(3):
+        call(student, "critic_step", gan, optimizer, real, 0.0)
+    with torch.no_grad():
+        after = loss(gan.discriminator(real), gan.discriminator(fakes), 0.0).item()
+    check(
+        after < before,
+        f"three critic steps raised the critic's loss from {approx(before)} to {approx(after)}: the critic must "
+        "minimise critic_loss(real logits, fake logits) (real images labelled real, fakes labelled fake)",
+    )
+
+
+def check_generator_step(student: Callable[..., Any], gan_cls: type, loss: Callable[..., Any]) -> None:
+    """Hidden checks of ``generator_step``: zero_grad, the critic untouched, a step that fools the critic more."""
+    gan = _small_gan(gan_cls)
+    critic_before = params_snapshot(gan.discriminator)
+    generator_before = params_snapshot(gan.generator)
+    _fill_grads(gan.generator, 1000.0)
+    optimizer = torch.optim.SGD(gan.generator.parameters(), lr=1.0)
+    value = call(student, "generator_step(gan, optimizer, 32)", gan, optimizer, 32)
+    check(
+        isinstance(value, float),
+        f"generator_step must return the loss as a Python float (loss.item()), got a {type(value).__name__}",
+    )
+    check(
+        changed(generator_before, gan.generator),
+        "generator_step did not change the generator: score gan(None, batch_size) without detaching the images, "
+        "then loss.backward() and optimizer.step()",
+    )
+    moved = largest_change(generator_before, gan.generator)
+    check(
+        moved < 100,
+        "generator_step kept the gradients of earlier steps: call optimizer.zero_grad() before loss.backward()",
+    )
+    check(
+        not changed(critic_before, gan.discriminator),
+        "generator_step changed the critic's weights: step the generator's optimizer only",
+    )
+    # The step must go down the generator's loss: the critic finds the same latents more real afterwards.
+    gan = _small_gan(gan_cls)
+    with torch.no_grad():  # a critic with an opinion: DCGAN's N(0, 0.02) start gives logits near 0 for everything
+        for p in gan.discriminator.parameters():
+            if p.ndim > 1:
+                p.normal_(0, 0.1)
+    z = torch.randn(256, 16)
+    with torch.no_grad():
+        before = loss(gan.discriminator(gan.generator(z))).item()
+    optimizer = torch.optim.SGD(gan.generator.parameters(), lr=0.05)
+    for _ in range(3):
+        call(student, "generator_step", gan, optimizer, 64)
+    with torch.no_grad():
+        after = loss(gan.discriminator(gan.generator(z))).item()
+    check(
+        after < before,
+        f"three generator steps raised the generator's loss from {approx(before)} to {approx(after)}: the generator "
+        "must minimise generator_loss on the critic's logits of its images (targets 'real')",
+    )

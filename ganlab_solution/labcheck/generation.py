@@ -1,0 +1,82 @@
+"""Checks of notebook 6: generating with onnxruntime, and walking in the latent space."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from .core import call, check, check_close, check_shape
+
+
+def _images(student: Callable[..., Any], session: Any, z: Any, what: str) -> np.ndarray:
+    images = call(student, what, session, z)
+    check(
+        isinstance(images, np.ndarray),
+        f"{what} returns a {type(images).__module__}.{type(images).__name__}; the notebook asks for a NumPy array "
+        "(what session.run returns): the cells below use it as one",
+    )
+    return images
+
+
+def check_generate_images_example(student: Callable[..., Any], session: Any, latent: int) -> None:
+    """The visible check of ``generate_images``: a NumPy array of 64 images in [-1, 1]."""
+    images = _images(
+        student, session, np.random.default_rng(0).standard_normal((64, latent)), "generate_images(session, z)"
+    )
+    check_shape("generate_images(session, z) for 64 latents", images, (64, 1, 28, 28))
+    check(
+        images.dtype == np.float32 and images.min() >= -1 - 1e-4 and images.max() <= 1 + 1e-4,  # Tanh's rounding
+        f"generate_images returns {images.dtype} pixels in [{images.min():.3g}, {images.max():.3g}]: return the "
+        "session's output itself, float32 pixels in [-1, 1]",
+    )
+
+
+def check_generate_images(
+    student: Callable[..., Any], session: Any, reference: Callable[[Any], Any], latent: int
+) -> None:
+    """Hidden checks of ``generate_images``: torch and float64 latents, compared with the reference's images."""
+    z = torch.randn(5, latent)
+    check_close(
+        "generate_images on a torch tensor of 5 latents",
+        _images(student, session, z, "generate_images(session, a torch tensor)"),
+        reference(z.clone()),
+        atol=1e-5,
+        hint="convert z to a float32 NumPy array first (np.asarray(z, dtype=np.float32))",
+    )
+    z = np.random.default_rng(1).standard_normal((1, latent))  # float64: must be converted
+    check_close(
+        "generate_images on one float64 latent",
+        _images(student, session, z, "generate_images(session, a float64 array)"),
+        reference(z.copy()),
+        atol=1e-5,
+        hint="convert z to a float32 NumPy array first",
+    )
+
+
+def check_line_latents(student: Callable[..., Any], reference: Callable[..., Any], latent: int) -> None:
+    """Hidden checks of ``line_latents`` against the reference."""
+    torch.manual_seed(5)
+    for steps in (2, 7, 10):
+        a, b = torch.randn(latent), torch.randn(latent)
+        check_close(
+            f"line_latents(z1, z2, {steps})",
+            call(student, f"line_latents(z1, z2, {steps})", a, b, steps),
+            reference(a.clone(), b.clone(), steps),
+            hint="alpha goes from 0 to 1 included, in steps - 1 equal intervals: torch.linspace(0, 1, steps)",
+        )
+
+
+def check_plane_latents(student: Callable[..., Any], reference: Callable[..., Any], latent: int) -> None:
+    """Hidden checks of ``plane_latents`` against the reference."""
+    torch.manual_seed(6)
+    for steps in (2, 5):
+        a, b, c = torch.randn(latent), torch.randn(latent), torch.randn(latent)
+        check_close(
+            f"plane_latents(z1, z2, z3, {steps})",
+            call(student, f"plane_latents(z1, z2, z3, {steps})", a, b, c, steps),
+            reference(a.clone(), b.clone(), c.clone(), steps),
+            hint="point i * steps + j must be z1 + alpha_j (z2 - z1) + beta_i (z3 - z1)",
+        )

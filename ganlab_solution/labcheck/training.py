@@ -1,0 +1,87 @@
+"""Hidden checks of notebook 5: the critic's accuracy and the ONNX export."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .core import (
+    approx,
+    as_tensor,
+    call,
+    check,
+    fail,
+    quietly,
+    randomize_batchnorm,
+)
+
+
+def check_accuracy(student: Callable[..., Any], reference: Callable[..., Any]) -> None:
+    """Hidden checks of ``critic_accuracy`` against the reference on random logits."""
+    torch.manual_seed(3)
+    for n in (1, 7, 100):
+        logits = torch.randn(n, 2)
+        for cls in (0, 1):
+            result = as_tensor(call(student, f"critic_accuracy(logits, {cls})", logits, cls), "critic_accuracy")
+            check(
+                result.numel() == 1,
+                f"critic_accuracy(logits, {cls}) returns {result.numel()} numbers: return one, the fraction of rows",
+            )
+            got = float(result.reshape(-1)[0])
+            expected = reference(logits, cls).item()
+            check(
+                abs(got - expected) < 1e-6,
+                f"critic_accuracy on {n} logit pairs for class {cls} is {approx(got)}; the lab's is {approx(expected)}: "
+                "the fraction (between 0 and 1) of rows whose larger logit is in column cls, logits.argmax(dim=1) == cls",
+            )
+
+
+def check_export(student: Callable[..., Any], generator_cls: type, folder: str) -> None:
+    """Hidden checks of ``export_generator``: names, dynamic batch, eval-mode values, mode restored."""
+    import os
+
+    import numpy as np
+    import onnxruntime as ort
+
+    torch.manual_seed(4)
+    generator = generator_cls((1, 28, 28), 16, 32)
+    randomize_batchnorm(generator)
+    path = os.path.join(folder, "hidden_test_generator.onnx")
+    for training in (True, False):
+        generator.train(training)
+        with quietly():
+            try:
+                student(generator, path)
+            except Exception as error:  # the export itself failed: say how
+                fail(f"export_generator fails: {type(error).__name__}: {str(error)[:300]}")
+        check(
+            generator.training == training,
+            f"export_generator left the generator in {'eval' if training else 'training'} mode: put back the mode it had (generator.train(was_training))",
+        )
+    check(os.path.isfile(path), f"export_generator did not write {path}")
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
+    check(
+        names == (["input"], ["output"]),
+        f"the ONNX file's input and output are named {names}; the lab names them ['input'] and ['output'] (input_names=, output_names=)",
+    )
+    generator.eval()
+    for batch in (1, 5):
+        z = torch.randn(batch, 16)
+        try:
+            got = session.run(None, {"input": z.numpy()})[0]
+        except Exception as error:  # onnxruntime refuses the batch size
+            fail(
+                f"the exported generator cannot take a batch of {batch} ({type(error).__name__}): make the batch axis dynamic "
+                "(dynamic_axes={'input': {0: 'batch'}, 'output': {0: 'batch'}})"
+            )
+        with torch.no_grad():
+            expected = generator(z, None).numpy()
+        worst = float(np.abs(got - expected).max()) if got.shape == expected.shape else float("inf")
+        check(
+            worst < 1e-4,
+            f"for a batch of {batch} the ONNX generator differs from the PyTorch one in eval mode by up to {approx(worst)}: "
+            "export in eval mode (generator.eval() before torch.onnx.export), so BatchNorm uses its running statistics",
+        )
