@@ -39,8 +39,9 @@ def hide_blocks(source: str) -> str:
 def short_error(output: NotebookNode) -> NotebookNode:
     """An error output reduced to ``name: message`` (no traceback, so no source lines)."""
     line = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
-    return NotebookNode(output_type="error", ename=output.get("ename", ""), evalue=output.get("evalue", ""),
-                        traceback=[line])
+    return NotebookNode(
+        output_type="error", ename=output.get("ename", ""), evalue=output.get("evalue", ""), traceback=[line]
+    )
 
 
 class HideHiddenTests(Preprocessor):

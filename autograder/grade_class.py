@@ -131,7 +131,9 @@ def pending(course: Course, requested: list[str] | None, force: bool) -> list[st
 def check_ready(course: Course) -> None:
     """One clear error when the course is not set up for grading."""
     if not course.gradebook.exists():
-        raise SystemExit(f"error: {course.gradebook} does not exist: run `make release` (nbgrader generate_assignment) first")
+        raise SystemExit(
+            f"error: {course.gradebook} does not exist: run `make release` (nbgrader generate_assignment) first"
+        )
     with sqlite3.connect(course.gradebook) as db:
         if not db.execute("select 1 from assignment where name = ?", (ASSIGNMENT,)).fetchone():
             raise SystemExit(f"error: {course.gradebook} has no assignment {ASSIGNMENT}: run `make release` first")
@@ -163,9 +165,11 @@ def grade_student(course: Course, student: str, shard: Path) -> Outcome:
     text = log.read_text(errors="replace")
     if done.returncode != 0:
         errors = [line for line in text.splitlines() if "| ERROR]" in line or "Error" in line]
-        reason = (errors[-1] if errors else text.strip().splitlines()[-1:] or ["no output"])
+        reason = errors[-1] if errors else text.strip().splitlines()[-1:] or ["no output"]
         reason = reason if isinstance(reason, str) else reason[0]
-        return Outcome(student, False, f"nbgrader autograde exited {done.returncode}: {reason.strip()[:300]} (log: {log})")
+        return Outcome(
+            student, False, f"nbgrader autograde exited {done.returncode}: {reason.strip()[:300]} (log: {log})"
+        )
     return Outcome(student, True, warnings=kernel_deaths(course, student))
 
 
@@ -183,7 +187,7 @@ def kernel_deaths(course: Course, student: str) -> list[str]:
     return found
 
 
-def run_shard(course: Course, index: int, students: "queue.Queue[str] | list[str]", report) -> None:  # noqa: ANN001
+def run_shard(course: Course, index: int, students: queue.Queue[str] | list[str], report) -> None:  # noqa: ANN001
     """Grade students (a list, or a queue shared with other workers) into shard ``index``; write its manifest."""
     shard = new_shard(course, index)
     manifest_path = course.shards / f"shard_{index}.json"
@@ -202,7 +206,7 @@ def run_shard(course: Course, index: int, students: "queue.Queue[str] | list[str
         report(outcome)
 
 
-def _next(students: "queue.Queue[str]") -> str | None:
+def _next(students: queue.Queue[str]) -> str | None:
     try:
         return students.get_nowait()
     except queue.Empty:
@@ -301,9 +305,15 @@ def summary(outcomes: list[Outcome], merged: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("students", nargs="*", help="grade only these students (default: every collected one)")
-    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
-    parser.add_argument("--force", action="store_true", help="grade again even what did not change since the last merge")
-    parser.add_argument("--shard", metavar="I/N", help="grade only students I, I+N, I+2N... into shard I (a SLURM array task)")
+    parser.add_argument(
+        "--jobs", "-j", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="grade again even what did not change since the last merge"
+    )
+    parser.add_argument(
+        "--shard", metavar="I/N", help="grade only students I, I+N, I+2N... into shard I (a SLURM array task)"
+    )
     parser.add_argument("--merge", action="store_true", help="merge the shards into gradebook.db (after the array job)")
     parser.add_argument("--list", action="store_true", help="print the students that would be graded, then stop")
     parser.add_argument("--course", type=Path, default=HERE, help="the nbgrader course folder (default: this one)")
@@ -336,7 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("error: --jobs must be at least 1")
     leftovers = sorted(course.shards.glob("shard_*.json"))
     if leftovers:
-        raise SystemExit(f"error: {course.shards} holds shards not merged yet: run `python grade_class.py --merge` first")
+        raise SystemExit(
+            f"error: {course.shards} holds shards not merged yet: run `python grade_class.py --merge` first"
+        )
     if not students:
         print("nothing to grade: every submission is graded and unchanged (--force grades again)")
         return 0

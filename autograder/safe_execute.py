@@ -28,13 +28,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import guard
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer
-
-import guard
 
 # Kernel deaths tolerated in one notebook before the rest of it is given up (each costs a replay).
 MAX_DEATHS = 3
@@ -191,6 +190,11 @@ class SafeExecute(Execute):
             return ""
         cell = NotebookNode(cell_type="code", source=code, metadata={}, outputs=[], execution_count=None)
         count = self.code_cells_executed
-        self.execute_cell(cell, -1, store_history=False)
+        # nbclient stores the executed cell back at its index: give it a slot of its own, then remove it.
+        self.nb.cells.append(cell)
+        try:
+            self.execute_cell(cell, len(self.nb.cells) - 1, store_history=False)
+        finally:
+            self.nb.cells.pop()
         self.code_cells_executed = count  # the student's cells keep their numbers
         return "".join(output.get("text", "") for output in cell.outputs if output.get("output_type") == "stream")

@@ -51,3 +51,16 @@ def write_yaml(path: Path, data: object) -> Path:
 def _needs_fashion_mnist() -> None:
     if not FASHION.is_dir():
         pytest.fail(f"{FASHION} is missing: run `make setup` (it installs Debian's dataset-fashion-mnist)")
+
+
+@pytest.fixture(scope="session")
+def grading_round(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """One real nbgrader round over the whole catalogue, shared by the grading and feedback tests.
+
+    Returns the round's course folder and its results by (student, notebook).
+    """
+    sys.path.insert(0, str(ROOT / "autograder"))
+    import grading_round as round_script  # a script folder, not a package
+
+    workdir = tmp_path_factory.mktemp("round")
+    return workdir, round_script.run_round(workdir, round_script.load_cases())

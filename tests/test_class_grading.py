@@ -17,8 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "autograder"))
-import grade_class  # noqa: E402  (a script folder, not a package)
-import grading_round as gr  # noqa: E402
+import grading_round as gr  # noqa: E402  (a script folder, not a package)
 
 NOTEBOOKS = ("01_data", "02_critic")
 CORRUPT = "zz_corrupt"

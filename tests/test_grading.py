@@ -112,9 +112,9 @@ def test_catalogue_of_submissions() -> None:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """One real nbgrader round: release, reference + blank + one student per case, autograde."""
-    return grading_round.run_round(tmp_path_factory.mktemp("round"), CASES)
+def graded(grading_round: tuple[Path, dict]) -> dict:
+    """One real nbgrader round: release, reference + blank + one student per case, autograde (conftest.py)."""
+    return grading_round[1]
 
 
 @pytest.mark.slow
