@@ -220,8 +220,11 @@ def read_result(workdir: Path, student: str, notebook: str) -> Result:
 
     with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission_notebook(notebook, ASSIGNMENT, student)
+        # A question graded by hand has no score until a person grades it (the blank's unchanged stub gets 0).
         scores = {
-            grade.name: (float(grade.score), float(grade.max_score)) for grade in submission.grades if grade.max_score
+            grade.name: (float(grade.score), float(grade.max_score))
+            for grade in submission.grades
+            if grade.max_score and grade.score is not None
         }
     graded = nbformat.read(workdir / "autograded" / student / ASSIGNMENT / f"{notebook}.ipynb", as_version=4)
     errors = {}
