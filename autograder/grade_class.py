@@ -263,6 +263,9 @@ def grade_locally(course: Course, students: list[str], jobs: int) -> tuple[list[
     """Grade ``students`` with ``jobs`` worker threads (each drives nbgrader processes into its own shard), then merge."""
     from tqdm import tqdm
 
+    # Each worker's kernel gets its share of the cores: N kernels each starting a thread per core
+    # would fight over them (an instructor's own OMP_NUM_THREADS wins).
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
     work: queue.Queue[str] = queue.Queue()
     for student in students:
         work.put(student)

@@ -145,6 +145,9 @@ def _blocks(stem: str) -> tuple[set[str], set[str]]:
     hidden: set[str] = set()
     given: set[str] = set()
     for cell in nb.cells:
+        if _is_answer(cell) and cell.cell_type == "markdown":  # a question graded by hand: the model answer
+            hidden.update(line.strip() for line in cell.source.splitlines())
+            continue
         inside = False
         for line in cell.source.splitlines():
             if re.match(r"\s*### BEGIN (SOLUTION|HIDDEN TESTS)", line):
