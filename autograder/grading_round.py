@@ -227,7 +227,7 @@ def read_result(workdir: Path, student: str, notebook: str) -> Result:
         scores = {
             grade.name: (float(grade.score), float(grade.max_score))
             for grade in submission.grades
-            if grade.max_score and grade.score is not None
+            if grade.max_score and (grade.auto_score is not None or grade.manual_score is not None)
         }
     graded = nbformat.read(workdir / "autograded" / student / ASSIGNMENT / f"{notebook}.ipynb", as_version=4)
     errors = {}

@@ -19,7 +19,7 @@ MARK = "GANLAB-GUARD:"  # prefix of the one line VERIFY prints
 
 SETUP = r"""
 def __ganlab_guard_setup():
-    import builtins, sys, types
+    import builtins, os, sys, types
     import numpy, torch, torch.nn, torch.nn.functional
     from ganlab_solution import labcheck
 
@@ -46,6 +46,13 @@ def __ganlab_guard_setup():
     setattr_ = builtins.setattr
     delattr_ = builtins.delattr
 
+    torch_dir = os.path.dirname(torch.__file__) + os.sep
+
+    def own_wrapper(new, old):
+        # torch._dynamo, once imported, rebinds torch.manual_seed to a wrapper of it defined in torch.
+        code = getattr(new, "__code__", None)
+        return getattr(new, "__wrapped__", None) is old and code is not None and code.co_filename.startswith(torch_dir)
+
     def verify():
         changed = []
         for name, module in modules.items():
@@ -58,6 +65,9 @@ def __ganlab_guard_setup():
                 if name in now and now[name] is value:
                     continue
                 if name in ignored:
+                    continue
+                if name in now and own_wrapper(now[name], value):
+                    attributes[key][name] = now[name]  # torch wrapped its own function (torch._dynamo does)
                     continue
                 try:
                     setattr_(owner, name, value)

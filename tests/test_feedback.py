@@ -20,8 +20,8 @@ SOURCES = sorted((REPO / "notebooks" / "ganlab").glob("*.ipynb"))
 
 
 def hidden_lines(path: Path, min_length: int = 12) -> set[str]:
-    """Every substantial line inside a hidden-test block of a source notebook."""
-    lines = set()
+    """Every substantial line inside a hidden-test block of a source notebook that is not also visible elsewhere."""
+    hidden, visible = set(), set()
     for cell in nbformat.read(path, as_version=4).cells:
         inside = False
         for line in cell.source.splitlines():
@@ -29,9 +29,10 @@ def hidden_lines(path: Path, min_length: int = 12) -> set[str]:
                 inside = True
             elif feedback.END.match(line):
                 inside = False
-            elif inside and len(line.strip()) >= min_length and line.strip() not in ("labcheck.check(", ")"):
-                lines.add(line.strip())
-    return lines
+            else:
+                (hidden if inside else visible).add(line.strip())
+    shown = "\n".join(visible)  # a short hidden line can also be part of a visible one
+    return {line for line in hidden - visible if len(line) >= min_length and line not in shown}
 
 
 def visible_text(page: Path) -> str:

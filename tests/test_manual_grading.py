@@ -58,5 +58,11 @@ def test_a_manual_grade_reaches_the_export(grading_round: tuple[Path, dict], tmp
     )
     row = next(r for r in csv.DictReader(out.open()) if r["student_id"] == "reference")
     assert float(row["raw_score"]) == pytest.approx(autograded + sum(given.values()))
-    full = sum(top for (student, _), r in results.items() if student == "reference" for _, top in r.scores.values())
-    assert float(row["max_score"]) == pytest.approx(full + sum(manual_points().values()))
+    # The assignment's maximum counts every test cell and every hand-graded question of the lab.
+    everything = sum(
+        float(cell.metadata["nbgrader"]["points"])
+        for path in NOTEBOOKS
+        for cell in nbformat.read(path, as_version=4).cells
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade")
+    )
+    assert float(row["max_score"]) == pytest.approx(everything)

@@ -81,7 +81,8 @@ def test_guard_fails_a_test_run_after_a_patch(tmp_path: Path) -> None:
     graded = {"nbgrader": {"grade": True, "grade_id": "test_x", "points": 1, "solution": False, "locked": True}}
     nb = new_notebook(
         cells=[
-            new_code_cell("import torch\nfrom ganlab_solution import labcheck"),
+            # torch._dynamo rebinds torch.manual_seed to a wrapper of its own: not the student's doing.
+            new_code_cell("import torch\nimport torch._dynamo\nfrom ganlab_solution import labcheck"),
             new_code_cell("labcheck.check(True, 'fine')", metadata=graded),
             new_code_cell("torch.allclose = lambda *a, **k: True"),
             new_code_cell("labcheck.check(torch.allclose(torch.zeros(1), torch.ones(1)), 'differ')", metadata=graded),
