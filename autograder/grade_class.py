@@ -218,17 +218,29 @@ def merge(course: Course) -> tuple[int, dict[str, str]]:
     from nbgrader.api import Gradebook
 
     manifests = sorted(course.shards.glob("shard_*.json"))
-    merged, failed = 0, {}
+    failed: dict[str, str] = {}
+    graded: dict[str, tuple[str, str]] = {}  # student -> (fingerprint, shard database)
+    for manifest_path in manifests:
+        manifest = read_json(manifest_path)
+        failed.update(manifest["failed"])
+        graded.update({student: (print_, manifest["db"]) for student, print_ in manifest["graded"].items()})
+    # New students enter the gradebook in the order a serial `nbgrader autograde` meets them (its
+    # glob of submitted/), so even the row order of `nbgrader export` is the serial one.
+    order = {path.parent.name: index for index, path in enumerate(course.root.glob(f"submitted/*/{ASSIGNMENT}"))}
     state = read_json(course.state)
-    with Gradebook(f"sqlite:///{course.gradebook}") as main:
-        for manifest_path in manifests:
-            manifest = read_json(manifest_path)
-            failed.update(manifest["failed"])
-            with Gradebook(f"sqlite:///{course.shards / manifest['db']}") as shard:
-                for student, print_ in sorted(manifest["graded"].items()):
-                    copy_submission(shard, main, student)
-                    state[student] = print_
-                    merged += 1
+    shards: dict[str, Gradebook] = {}
+    try:
+        with Gradebook(f"sqlite:///{course.gradebook}") as main:
+            for student in sorted(graded, key=lambda name: (order.get(name, len(order)), name)):
+                print_, db = graded[student]
+                if db not in shards:
+                    shards[db] = Gradebook(f"sqlite:///{course.shards / db}")
+                copy_submission(shards[db], main, student)
+                state[student] = print_
+    finally:
+        for shard in shards.values():
+            shard.close()
+    merged = len(graded)
     write_json(course.state, state)
     for manifest_path in manifests:
         (course.shards / read_json(manifest_path)["db"]).unlink(missing_ok=True)
