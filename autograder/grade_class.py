@@ -224,14 +224,13 @@ def merge(course: Course) -> tuple[int, dict[str, str]]:
         manifest = read_json(manifest_path)
         failed.update(manifest["failed"])
         graded.update({student: (print_, manifest["db"]) for student, print_ in manifest["graded"].items()})
-    # New students enter the gradebook in the order a serial `nbgrader autograde` meets them (its
-    # glob of submitted/), so even the row order of `nbgrader export` is the serial one.
-    order = {path.parent.name: index for index, path in enumerate(course.root.glob(f"submitted/*/{ASSIGNMENT}"))}
+    # New students enter the gradebook in the order a serial `nbgrader autograde` meets them
+    # (sorted ids), so even the row order of `nbgrader export` is the serial one.
     state = read_json(course.state)
     shards: dict[str, Gradebook] = {}
     try:
         with Gradebook(f"sqlite:///{course.gradebook}") as main:
-            for student in sorted(graded, key=lambda name: (order.get(name, len(order)), name)):
+            for student in sorted(graded):
                 print_, db = graded[student]
                 if db not in shards:
                     shards[db] = Gradebook(f"sqlite:///{course.shards / db}")
