@@ -15,6 +15,7 @@ only the notebook the case is about. Each case file holds::
     EDITS = {"cblock": [("bias=False", "")]}    # answer cell grade_id -> (old, new) edits of the reference answer
     DELETE = ["test_to_display"]                # optional: cells the student deleted (any grade_id)
     EXPECT_MESSAGE = {"test_cblock": "bias"}    # optional: words the failure message must contain
+    AFTER = "02_startup_file_writer"            # optional: graded (again) once that case's kernels have run
 
 ``CELLS`` may also name a test cell: the student edited it (nbgrader restores it from the
 gradebook). Every other answer cell of the case's notebook keeps the reference solution.
@@ -59,6 +60,7 @@ class Case:
     expect_message: dict[str, str] = field(default_factory=dict)
     delete: list[str] = field(default_factory=list)
     doc: str = ""
+    after: str | None = None  # another case graded before this one (what it left behind must not matter)
 
 
 @dataclass
@@ -92,6 +94,7 @@ def load_cases(folder: Path = CASES) -> list[Case]:
                 expect_lost=dict(module.EXPECT_LOST),
                 expect_message=dict(getattr(module, "EXPECT_MESSAGE", {})),
                 delete=list(getattr(module, "DELETE", [])),
+                after=getattr(module, "AFTER", None),
                 doc=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else "",
             )
         )
@@ -142,6 +145,9 @@ def _blocks(stem: str) -> tuple[set[str], set[str]]:
     hidden: set[str] = set()
     given: set[str] = set()
     for cell in nb.cells:
+        if _is_answer(cell) and cell.cell_type == "markdown":  # a question graded by hand: the model answer
+            hidden.update(line.strip() for line in cell.source.splitlines())
+            continue
         inside = False
         for line in cell.source.splitlines():
             if re.match(r"\s*### BEGIN (SOLUTION|HIDDEN TESTS)", line):
@@ -178,6 +184,8 @@ def make_course(workdir: Path, timeout: int | None = None) -> None:
     """A scratch course directory that grades the repository's notebooks with the real config."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = (HERE / "nbgrader_config.py").read_text()
+    # The kit's preprocessors are imported from autograder/, not from the scratch folder.
+    config = config.replace("KIT = HERE\n", f"KIT = Path({str(HERE)!r})\n")
     config += (
         "\n# Scratch round (autograder/grading_round.py): same settings, another folder.\n"
         f"c.CourseDirectory.root = {str(workdir)!r}\n"
@@ -215,8 +223,11 @@ def read_result(workdir: Path, student: str, notebook: str) -> Result:
 
     with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission_notebook(notebook, ASSIGNMENT, student)
+        # A question graded by hand has no score until a person grades it (the blank's unchanged stub gets 0).
         scores = {
-            grade.name: (float(grade.score), float(grade.max_score)) for grade in submission.grades if grade.max_score
+            grade.name: (float(grade.score), float(grade.max_score))
+            for grade in submission.grades
+            if grade.max_score and (grade.auto_score is not None or grade.manual_score is not None)
         }
     graded = nbformat.read(workdir / "autograded" / student / ASSIGNMENT / f"{notebook}.ipynb", as_version=4)
     errors = {}
@@ -270,6 +281,11 @@ def run_round(
     # One autograde call grades every student (each notebook in its own kernel), then the
     # instructor's next two commands: feedback and the grades export.
     nbgrader(workdir, "autograde", ASSIGNMENT, "--force")
+    # nbgrader grades students in directory order: a case that must come after another one
+    # is graded again on its own, once the other's kernels have certainly run.
+    for case in cases:
+        if case.after and case.notebook in names:
+            nbgrader(workdir, "autograde", ASSIGNMENT, "--student", student_id(case.name), "--force")
     nbgrader(workdir, "generate_feedback", ASSIGNMENT, "--force")
     exported = exported_scores(workdir)
     results = {(student, name): read_result(workdir, student, name) for student, name in graded}

@@ -8,11 +8,27 @@ Layout (relative to this folder):
   gradebook.db               the gradebook (SQLite)
 """
 
+import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821 (nbgrader injects get_config)
 
 HERE = Path(__file__).resolve().parent
+# The kit's own preprocessors (safe_execute.py, feedback.py, guard.py) live next to this file.
+KIT = HERE
+sys.path.insert(0, str(KIT))
+
+from feedback import HideHiddenTests  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+from safe_execute import SafeExecute  # noqa: E402
 
 c.CourseDirectory.course_id = "ganlab"
 c.CourseDirectory.root = str(HERE)
@@ -37,3 +53,23 @@ c.OverwriteCells.add_missing_cells = True
 # Huge outputs (a print in a loop) are cut before they reach the gradebook and the feedback.
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 50
+
+# Each notebook runs in a fresh sandbox (own HOME, IPython/matplotlib/Jupyter folders, TMPDIR),
+# a cell that kills its kernel costs that cell only, and a test run after student code rebound
+# a check or library function fails (autograder/safe_execute.py). nbgrader's default list, with
+# SafeExecute in place of Execute.
+c.Autograde.autograde_preprocessors = [
+    SafeExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+# Optional limits per kernel (see README.md, "Isolation"):
+# c.SafeExecute.memory_limit_gb = 8     # a cell that allocates more fails alone (MemoryError)
+# c.SafeExecute.no_network = True       # needs root (a network namespace per kernel)
+
+# Feedback shows each test's score and message, never the source of a hidden test (feedback.py).
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -51,3 +51,18 @@ def write_yaml(path: Path, data: object) -> Path:
 def _needs_fashion_mnist() -> None:
     if not FASHION.is_dir():
         pytest.fail(f"{FASHION} is missing: run `make setup` (it installs Debian's dataset-fashion-mnist)")
+
+
+@pytest.fixture(scope="session")
+def grading_round(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """One real nbgrader round over the whole catalogue, shared by the grading and feedback tests.
+
+    Returns the round's course folder and its results by (student, notebook).
+    """
+    sys.path.insert(0, str(ROOT / "autograder"))
+    import grading_round as round_script  # a script folder, not a package
+
+    workdir = tmp_path_factory.mktemp("round")
+    # GANLAB_ROUND_NOTEBOOKS="01_data 02_critic" grades only those notebooks (a quicker local check).
+    notebooks = os.environ.get("GANLAB_ROUND_NOTEBOOKS", "").split() or None
+    return workdir, round_script.run_round(workdir, round_script.load_cases(), notebooks)

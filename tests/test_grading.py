@@ -47,7 +47,8 @@ def test_notebook_is_a_clean_nbgrader_source(path: Path) -> None:
     nbformat.validate(nb)
     grade_ids = [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c)]
     assert len(grade_ids) == len(set(grade_ids)), f"duplicate grade_id in {path.name}"
-    tests = [c for c in nb.cells if nbgrader_meta(c).get("grade")]
+    tests = [c for c in nb.cells if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")]
+    manual = [c for c in nb.cells if nbgrader_meta(c).get("grade") and nbgrader_meta(c).get("solution")]
     answers = [c for c in nb.cells if nbgrader_meta(c).get("solution")]
     assert tests and answers, f"{path.name} has no graded exercise"
     for cell in nb.cells:
@@ -56,7 +57,10 @@ def test_notebook_is_a_clean_nbgrader_source(path: Path) -> None:
             assert not cell.outputs and cell.execution_count is None, f"{path.name} is stored with outputs"
         if meta:
             assert meta["schema_version"] == 3
-        if meta.get("grade"):
+        if meta.get("grade") and meta.get("solution"):  # a question graded by hand ("Manually graded answer")
+            assert cell.cell_type == "markdown" and meta["points"] > 0 and not meta["locked"]
+            assert meta["grade_id"].startswith("q_"), f"{meta['grade_id']}: name hand-graded questions q_..."
+        elif meta.get("grade"):
             assert meta["locked"] and meta["points"] > 0, (
                 f"{meta['grade_id']}: a test cell must be locked and worth points"
             )
@@ -66,9 +70,11 @@ def test_notebook_is_a_clean_nbgrader_source(path: Path) -> None:
             )
         if meta.get("solution") and cell.cell_type == "code":
             assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
-    # The table of exercises at the top gives the same total as the test cells.
+    # The table of exercises at the top gives the same total as the test cells and the hand-graded questions.
     table = [int(points) for points in re.findall(r"^\|[^|\n]+\|[^|\n]+\|\s*(\d+)\s*\|\s*$", nb.cells[0].source, re.M)]
-    assert sum(table) == sum(nbgrader_meta(c)["points"] for c in tests), f"{path.name}: the points table is out of date"
+    assert sum(table) == sum(nbgrader_meta(c)["points"] for c in tests + manual), (
+        f"{path.name}: the points table is out of date"
+    )
 
 
 def _defined_names(source: str) -> set[str]:
@@ -124,21 +130,23 @@ def test_catalogue_of_submissions() -> None:
     for case in CASES:
         assert case.notebook in stems, f"{case.name}: no notebook {case.notebook}"
         assert case.doc, f"{case.name}: say in a docstring what the student did"
+        assert case.after in (None, *(other.name for other in CASES)), f"{case.name}: AFTER names no case"
     # Every graded test cell of the lab is broken by at least one catalogued mistake.
     broken = {(case.notebook, test) for case in mistakes for test in case.expect_lost}
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
-            if nbgrader_meta(cell).get("grade") and path.stem in {"02_critic", "03_generator", "04_gan_and_losses"}:
+            autograded = nbgrader_meta(cell).get("grade") and not nbgrader_meta(cell).get("solution")
+            if autograded and path.stem in {"02_critic", "03_generator", "04_gan_and_losses"}:
                 assert (path.stem, nbgrader_meta(cell)["grade_id"]) in broken, (
                     f"no catalogued mistake for {nbgrader_meta(cell)['grade_id']}"
                 )
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """One real nbgrader round: release, reference + blank + one student per case, autograde."""
-    return grading_round.run_round(tmp_path_factory.mktemp("round"), CASES)
+def graded(grading_round: tuple[Path, dict]) -> dict:
+    """One real nbgrader round: release, reference + blank + one student per case, autograde (conftest.py)."""
+    return grading_round[1]
 
 
 @pytest.mark.slow

@@ -1,0 +1,376 @@
+"""Grade a whole class in parallel: shards of the gradebook, merged through nbgrader's own API.
+
+    python grade_class.py --jobs 8                 # every new or changed submission, 8 workers
+    python grade_class.py alice bob --force        # these students, graded again
+    python grade_class.py --shard 3/16             # SLURM array task 3 of 16 (slurm/autograde.sbatch)
+    python grade_class.py --merge                  # the dependent merge job
+
+Run from anywhere; the course folder is this one (``--course`` for another). nbgrader's
+gradebook is one SQLite file that takes one writer, so each worker grades its students with
+the plain ``nbgrader autograde ganlab --student ID`` into its own copy of the gradebook
+(``shards/shard_<i>.db``) and records what it graded in ``shards/shard_<i>.json``. The merge
+copies each graded student's submission (scores, comments, flags, late penalties) from the shard
+into ``gradebook.db`` with ``nbgrader.api.Gradebook``, so ``nbgrader export``,
+``generate_feedback`` and formgrader see exactly what a serial ``nbgrader autograde`` would
+have written. ``grading_state.json`` remembers the fingerprint (submitted files and grading
+kit) of every merged student: a later run grades only what is new or changed unless
+``--force``. A student whose grading fails is reported with the reason and never stops the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import queue
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+ASSIGNMENT = "ganlab"
+# Files whose change means every student must be graded again.
+KIT_FILES = ("nbgrader_config.py", "safe_execute.py", "guard.py")
+
+
+@dataclass
+class Course:
+    """The folders and files of one nbgrader course directory."""
+
+    root: Path
+
+    @property
+    def gradebook(self) -> Path:
+        return self.root / "gradebook.db"
+
+    @property
+    def shards(self) -> Path:
+        return self.root / "shards"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "grading_state.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs" / "grading"
+
+    def submission(self, student: str) -> Path:
+        return self.root / "submitted" / student / ASSIGNMENT
+
+    def students(self) -> list[str]:
+        """Every student with a collected submission, sorted (the same order in every SLURM task)."""
+        return sorted(path.parent.name for path in (self.root / "submitted").glob(f"*/{ASSIGNMENT}") if path.is_dir())
+
+
+@dataclass
+class Outcome:
+    """What grading one student gave."""
+
+    student: str
+    ok: bool
+    reason: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def kit_fingerprint(course: Course) -> str:
+    """Hash of what decides the grades besides the submission: the source notebooks and the grading code."""
+    digest = hashlib.sha256()
+    sources = sorted((HERE.parent / "notebooks" / ASSIGNMENT).glob("*.ipynb"))
+    for path in [*sources, *(HERE / name for name in KIT_FILES), course.root / "nbgrader_config.py"]:
+        if path.exists():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(course: Course, student: str, kit: str) -> str:
+    """Hash of a student's submitted files (names and bytes) and of the grading kit."""
+    digest = hashlib.sha256(kit.encode())
+    folder = course.submission(student)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write through a temporary file, so a killed task never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def pending(course: Course, requested: list[str] | None, force: bool) -> list[str]:
+    """The students to grade: the requested ones (default: all) that are new or changed, or all of them with force."""
+    known = course.students()
+    if requested:
+        missing = sorted(set(requested) - set(known))
+        if missing:
+            raise SystemExit(f"error: no submission for {', '.join(missing)} in {course.root / 'submitted'}")
+        chosen = sorted(set(requested))
+    else:
+        chosen = known
+    if force:
+        return chosen
+    state = read_json(course.state)
+    kit = kit_fingerprint(course)
+    return [student for student in chosen if state.get(student) != fingerprint(course, student, kit)]
+
+
+def check_ready(course: Course) -> None:
+    """One clear error when the course is not set up for grading."""
+    if not course.gradebook.exists():
+        raise SystemExit(
+            f"error: {course.gradebook} does not exist: run `make release` (nbgrader generate_assignment) first"
+        )
+    with sqlite3.connect(course.gradebook) as db:
+        if not db.execute("select 1 from assignment where name = ?", (ASSIGNMENT,)).fetchone():
+            raise SystemExit(f"error: {course.gradebook} has no assignment {ASSIGNMENT}: run `make release` first")
+
+
+def new_shard(course: Course, index: int) -> Path:
+    """A fresh copy of the gradebook for shard ``index`` (SQLite's backup API: a consistent copy)."""
+    course.shards.mkdir(parents=True, exist_ok=True)
+    path = course.shards / f"shard_{index}.db"
+    path.unlink(missing_ok=True)
+    with sqlite3.connect(course.gradebook) as source, sqlite3.connect(path) as copy:
+        source.backup(copy)
+    return path
+
+
+def grade_student(course: Course, student: str, shard: Path) -> Outcome:
+    """``nbgrader autograde`` of one student into ``shard``; failures become an Outcome, never an exception."""
+    course.logs.mkdir(parents=True, exist_ok=True)
+    log = course.logs / f"{student}.log"
+    command = [
+        sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--student", student, "--force",
+        f"--CourseDirectory.db_url=sqlite:///{shard}",
+    ]  # fmt: skip
+    try:
+        with open(log, "w") as handle:
+            done = subprocess.run(command, cwd=course.root, stdout=handle, stderr=subprocess.STDOUT, check=False)
+    except OSError as error:
+        return Outcome(student, False, f"could not start nbgrader: {error}")
+    text = log.read_text(errors="replace")
+    if done.returncode != 0:
+        errors = [line for line in text.splitlines() if "| ERROR]" in line or "Error" in line]
+        reason = errors[-1] if errors else text.strip().splitlines()[-1:] or ["no output"]
+        reason = reason if isinstance(reason, str) else reason[0]
+        return Outcome(
+            student, False, f"nbgrader autograde exited {done.returncode}: {reason.strip()[:300]} (log: {log})"
+        )
+    return Outcome(student, True, warnings=kernel_deaths(course, student))
+
+
+def kernel_deaths(course: Course, student: str) -> list[str]:
+    """'notebook: cell <id> stopped the kernel' for every cell SafeExecute marked as a kernel death."""
+    found = []
+    for path in sorted((course.root / "autograded" / student / ASSIGNMENT).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for index, cell in enumerate(nb.cells):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error" and output.get("ename") == "KernelDied":
+                    name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"#{index}"
+                    found.append(f"{path.stem}: cell {name}: {output.get('evalue', '')[:80]}")
+                    break
+    return found
+
+
+def run_shard(course: Course, index: int, students: queue.Queue[str] | list[str], report) -> None:  # noqa: ANN001
+    """Grade students (a list, or a queue shared with other workers) into shard ``index``; write its manifest."""
+    shard = new_shard(course, index)
+    manifest_path = course.shards / f"shard_{index}.json"
+    manifest: dict = {"db": shard.name, "graded": {}, "failed": {}}
+    write_json(manifest_path, manifest)
+    kit = kit_fingerprint(course)
+    items = iter(students) if isinstance(students, list) else iter(lambda: _next(students), None)
+    for student in items:
+        print_ = fingerprint(course, student, kit)  # before grading: a change during grading means grade again
+        outcome = grade_student(course, student, shard)
+        if outcome.ok:
+            manifest["graded"][student] = print_
+        else:
+            manifest["failed"][student] = outcome.reason
+        write_json(manifest_path, manifest)
+        report(outcome)
+
+
+def _next(students: queue.Queue[str]) -> str | None:
+    try:
+        return students.get_nowait()
+    except queue.Empty:
+        return None
+
+
+def merge(course: Course) -> tuple[int, dict[str, str]]:
+    """Copy every shard's graded students into the gradebook (nbgrader's API); (students merged, failures)."""
+    from nbgrader.api import Gradebook
+
+    manifests = sorted(course.shards.glob("shard_*.json"))
+    failed: dict[str, str] = {}
+    graded: dict[str, tuple[str, str]] = {}  # student -> (fingerprint, shard database)
+    for manifest_path in manifests:
+        manifest = read_json(manifest_path)
+        failed.update(manifest["failed"])
+        graded.update({student: (print_, manifest["db"]) for student, print_ in manifest["graded"].items()})
+    # New students enter the gradebook in the order a serial `nbgrader autograde` meets them
+    # (sorted ids), so even the row order of `nbgrader export` is the serial one.
+    state = read_json(course.state)
+    shards: dict[str, Gradebook] = {}
+    try:
+        with Gradebook(f"sqlite:///{course.gradebook}") as main:
+            for student in sorted(graded):
+                print_, db = graded[student]
+                if db not in shards:
+                    shards[db] = Gradebook(f"sqlite:///{course.shards / db}")
+                copy_submission(shards[db], main, student)
+                state[student] = print_
+    finally:
+        for shard in shards.values():
+            shard.close()
+    merged = len(graded)
+    write_json(course.state, state)
+    for manifest_path in manifests:
+        (course.shards / read_json(manifest_path)["db"]).unlink(missing_ok=True)
+        manifest_path.unlink()
+    return merged, failed
+
+
+def copy_submission(shard, main, student: str) -> None:  # noqa: ANN001 (two nbgrader.api.Gradebook)
+    """Make ``main``'s record of the student's submission identical to ``shard``'s."""
+    person = shard.find_student(student)
+    main.update_or_create_student(
+        student, first_name=person.first_name, last_name=person.last_name, email=person.email,
+        lms_user_id=person.lms_user_id,
+    )  # fmt: skip
+    source = shard.find_submission(ASSIGNMENT, student)
+    main.update_or_create_submission(ASSIGNMENT, student, timestamp=source.timestamp, extension=source.extension)
+    for notebook in source.notebooks:
+        target = main.find_submission_notebook(notebook.name, ASSIGNMENT, student)
+        target.flagged = notebook.flagged
+        target.late_submission_penalty = notebook.late_submission_penalty
+        for grade in notebook.grades:
+            copy = main.find_grade(grade.name, notebook.name, ASSIGNMENT, student)
+            copy.auto_score, copy.manual_score = grade.auto_score, grade.manual_score
+            copy.extra_credit, copy.needs_manual_grade = grade.extra_credit, grade.needs_manual_grade
+        for comment in notebook.comments:
+            copy = main.find_comment(comment.name, notebook.name, ASSIGNMENT, student)
+            copy.auto_comment, copy.manual_comment = comment.auto_comment, comment.manual_comment
+    main.db.commit()
+
+
+def grade_locally(course: Course, students: list[str], jobs: int) -> tuple[list[Outcome], int]:
+    """Grade ``students`` with ``jobs`` worker threads (each drives nbgrader processes into its own shard), then merge."""
+    from tqdm import tqdm
+
+    # Each worker's kernel gets its share of the cores: N kernels each starting a thread per core
+    # would fight over them (an instructor's own OMP_NUM_THREADS wins).
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    work: queue.Queue[str] = queue.Queue()
+    for student in students:
+        work.put(student)
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+    bar = tqdm(total=len(students), unit="student", desc="grading", dynamic_ncols=True)
+
+    def report(outcome: Outcome) -> None:
+        with lock:
+            outcomes.append(outcome)
+            failed = sum(not o.ok for o in outcomes)
+            bar.set_postfix(done=len(outcomes) - failed, failed=failed)
+            bar.update(1)
+            if not outcome.ok:
+                bar.write(f"FAILED {outcome.student}: {outcome.reason}")
+            for warning in outcome.warnings:
+                bar.write(f"note   {outcome.student}: {warning}")
+
+    workers = [
+        threading.Thread(target=run_shard, args=(course, index, work, report), daemon=True)
+        for index in range(min(jobs, len(students)))
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    bar.close()
+    merged, _ = merge(course)
+    return outcomes, merged
+
+
+def summary(outcomes: list[Outcome], merged: int) -> str:
+    failed = [o for o in outcomes if not o.ok]
+    lines = [f"{merged} students graded and merged into gradebook.db, {len(failed)} failed"]
+    lines += [f"  failed {o.student}: {o.reason}" for o in failed]
+    lines += [f"  note   {o.student}: {w}" for o in outcomes for w in o.warnings]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("students", nargs="*", help="grade only these students (default: every collected one)")
+    parser.add_argument(
+        "--jobs", "-j", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="grade again even what did not change since the last merge"
+    )
+    parser.add_argument(
+        "--shard", metavar="I/N", help="grade only students I, I+N, I+2N... into shard I (a SLURM array task)"
+    )
+    parser.add_argument("--merge", action="store_true", help="merge the shards into gradebook.db (after the array job)")
+    parser.add_argument("--list", action="store_true", help="print the students that would be graded, then stop")
+    parser.add_argument("--course", type=Path, default=HERE, help="the nbgrader course folder (default: this one)")
+    args = parser.parse_args(argv)
+    course = Course(args.course.resolve())
+    check_ready(course)
+    if args.merge:
+        merged, failed = merge(course)
+        print(f"merged {merged} students into {course.gradebook}; {len(failed)} failed")
+        for student, reason in sorted(failed.items()):
+            print(f"  failed {student}: {reason}")
+        return 1 if failed else 0
+    students = pending(course, args.students, args.force)
+    if args.list:
+        print("\n".join(students))
+        return 0
+    if args.shard:
+        try:
+            index, count = (int(part) for part in args.shard.split("/"))
+            assert 0 <= index < count
+        except (ValueError, AssertionError):
+            raise SystemExit(f"error: --shard {args.shard!r} must be I/N with 0 <= I < N (e.g. 3/16)") from None
+        mine = students[index::count]
+        outcomes: list[Outcome] = []
+        run_shard(course, index, mine, outcomes.append)
+        print(f"shard {index}/{count}: {sum(o.ok for o in outcomes)} graded, {sum(not o.ok for o in outcomes)} failed")
+        print("\n".join(summary(outcomes, 0).splitlines()[1:]))
+        return 0  # a failed student is reported by the merge, and must not cancel the merge job
+    if args.jobs < 1:
+        raise SystemExit("error: --jobs must be at least 1")
+    leftovers = sorted(course.shards.glob("shard_*.json"))
+    if leftovers:
+        raise SystemExit(
+            f"error: {course.shards} holds shards not merged yet: run `python grade_class.py --merge` first"
+        )
+    if not students:
+        print("nothing to grade: every submission is graded and unchanged (--force grades again)")
+        return 0
+    outcomes, merged = grade_locally(course, students, args.jobs)
+    shutil.rmtree(course.shards, ignore_errors=True)
+    print(summary(outcomes, merged))
+    return 1 if any(not o.ok for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Code run inside each grading kernel (never shown to students) that keeps the checks pristine.
+
+``SETUP`` runs before the student's first cell: it imports the modules the checks rely on
+and records the identity of every function and method in them (the check module
+``ganlab_solution.labcheck``, ``torch``, ``torch.nn.functional``, ``torch.Tensor``, every
+``torch.nn`` layer class, ``numpy`` and the builtins). ``VERIFY`` runs before and after each
+graded test cell: it puts back anything the student rebound and prints which names those
+were, so the grader can fail that test with a message naming them.
+
+This is a tripwire, not a sandbox: student code runs in the same process and a student who
+reads this file can find and disable the record (see the instructor guide).
+"""
+
+from __future__ import annotations
+
+import json
+
+MARK = "GANLAB-GUARD:"  # prefix of the one line VERIFY prints
+
+SETUP = r"""
+def __ganlab_guard_setup():
+    import builtins, os, sys, types
+    import numpy, torch, torch.nn, torch.nn.functional
+    from ganlab_solution import labcheck
+
+    watched = {"builtins": builtins, "labcheck": labcheck, "torch": torch, "torch.nn.functional": torch.nn.functional,
+               "numpy": numpy, "torch.Tensor": torch.Tensor, "torch.nn.Module": torch.nn.Module}
+    for name in dir(torch.nn):
+        value = getattr(torch.nn, name)
+        if isinstance(value, type) and issubclass(value, torch.nn.Module):
+            watched["torch.nn." + name] = value
+    for name, value in list(vars(labcheck).items()):
+        if isinstance(value, type) and value.__module__ == labcheck.__name__:
+            watched["labcheck." + name] = value
+    modules = {name: sys.modules[name] for name in
+               ("builtins", "numpy", "torch", "torch.nn", "torch.nn.functional", "ganlab_solution",
+                "ganlab_solution.labcheck")}
+    attributes = {key: dict(vars(owner)) for key, owner in watched.items()}
+    # A function can keep its identity and change its body: record the code objects of labcheck's functions.
+    codes = {name: (f, f.__code__, f.__defaults__, f.__kwdefaults__) for name, f in vars(labcheck).items()
+             if isinstance(f, types.FunctionType)}
+    bindings = {"labcheck": labcheck, "torch": torch, "nn": torch.nn}
+    # Names that change on their own: IPython's last results (builtins._), the input() ipykernel
+    # rebinds for each request, class bookkeeping.
+    ignored = {"_", "__", "___", "input", "raw_input", "__dict__", "__weakref__", "__doc__"}
+    setattr_ = builtins.setattr
+    delattr_ = builtins.delattr
+
+    torch_dir = os.path.dirname(torch.__file__) + os.sep
+
+    def own_wrapper(new, old):
+        # torch._dynamo, once imported, rebinds torch.manual_seed to a wrapper of it defined in torch.
+        code = getattr(new, "__code__", None)
+        return getattr(new, "__wrapped__", None) is old and code is not None and code.co_filename.startswith(torch_dir)
+
+    def verify():
+        changed = []
+        for name, module in modules.items():
+            if sys.modules.get(name) is not module:
+                sys.modules[name] = module
+                changed.append("sys.modules[" + repr(name) + "]")
+        for key, owner in watched.items():
+            now = vars(owner)
+            for name, value in attributes[key].items():
+                if name in now and now[name] is value:
+                    continue
+                if name in ignored:
+                    continue
+                if name in now and own_wrapper(now[name], value):
+                    attributes[key][name] = now[name]  # torch wrapped its own function (torch._dynamo does)
+                    continue
+                try:
+                    setattr_(owner, name, value)
+                except (AttributeError, TypeError):
+                    continue
+                changed.append(key + "." + name)
+        for name, (f, code, defaults, kwdefaults) in codes.items():
+            if f.__code__ is not code or f.__defaults__ is not defaults or f.__kwdefaults__ is not kwdefaults:
+                f.__code__, f.__defaults__, f.__kwdefaults__ = code, defaults, kwdefaults
+                changed.append("the body of labcheck." + name)
+        if getattr(sys.modules["ganlab_solution"], "labcheck", labcheck) is not labcheck:
+            setattr_(sys.modules["ganlab_solution"], "labcheck", labcheck)
+            changed.append("ganlab_solution.labcheck")
+        user = get_ipython().user_ns
+        for name, value in bindings.items():
+            if name in user and user[name] is not value and isinstance(user[name], types.ModuleType):
+                user[name] = value
+                changed.append("the name " + name)
+        return changed
+
+    return verify
+
+__ganlab_verify = __ganlab_guard_setup()
+del __ganlab_guard_setup
+import sys as __ganlab_sys
+__ganlab_sys.modules["__ganlab_guard__"] = type(__ganlab_sys)("__ganlab_guard__")
+__ganlab_sys.modules["__ganlab_guard__"].verify = __ganlab_verify
+get_ipython().user_ns_hidden.update(dict.fromkeys(["__ganlab_verify", "__ganlab_sys"]))
+del __ganlab_verify, __ganlab_sys
+"""
+
+VERIFY = (
+    "import sys as __ganlab_sys, json as __ganlab_json\n"
+    f"print({MARK!r} + __ganlab_json.dumps(__ganlab_sys.modules['__ganlab_guard__'].verify()))\n"
+    "del __ganlab_sys, __ganlab_json\n"
+)
+
+
+def parse(text: str) -> list[str] | None:
+    """The names VERIFY reported as rebound, or None when its line is missing (the guard itself was broken)."""
+    for line in text.splitlines():
+        if line.startswith(MARK):
+            return json.loads(line[len(MARK) :])
+    return None
+
+
+def message(changed: list[str]) -> str:
+    """What the student reads in the failed test."""
+    shown = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
+    return (
+        f"your code replaced {shown}, which the checks use: grading puts the originals back, "
+        "and this test gets no points. Do not rebind library or check functions in your answers"
+    )

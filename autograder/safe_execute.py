@@ -1,0 +1,200 @@
+"""nbgrader's ``Execute`` preprocessor, made safe for grading a whole class.
+
+``SafeExecute`` replaces ``Execute`` in ``nbgrader_config.py`` (``Autograde.autograde_preprocessors``)
+and adds three things to it:
+
+- **A clean kernel per notebook.** Each kernel gets its own fresh ``HOME``, ``IPYTHONDIR``,
+  ``MPLCONFIGDIR``, ``JUPYTER_*`` folders, XDG folders and ``TMPDIR``, deleted after the
+  notebook: an IPython startup file, a ``matplotlibrc`` or a user-site ``.pth`` written by
+  one student never runs in the next student's kernel. Optional: a memory cap per kernel
+  (``memory_limit_gb``, RLIMIT_AS) and no network (``no_network``, a new network namespace;
+  needs root).
+- **A kernel death costs one cell.** When a cell kills its kernel (``os._exit``, a segfault,
+  ``exit()``), that cell gets an error output naming the cause, a new kernel replays every
+  earlier cell (their outputs and grades are kept), and grading goes on after the cell. The
+  notebook is graded as if the offending cell had raised an exception.
+- **The checks stay pristine.** ``guard.SETUP`` runs before the student's first cell and
+  ``guard.VERIFY`` before and after each graded test cell, out of band (nothing is added to the
+  notebook, so the feedback never shows it): a test run after the student's code rebound a
+  check, torch or tensor function fails with a message naming what was rebound, and the
+  originals are put back for the next tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import guard
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Float, Integer
+
+# Kernel deaths tolerated in one notebook before the rest of it is given up (each costs a replay).
+MAX_DEATHS = 3
+
+
+def error_output(ename: str, evalue: str) -> NotebookNode:
+    """An error output as a kernel would write it (nbgrader scores a test cell with one as failed)."""
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def sandbox_env(root: Path) -> dict[str, str]:
+    """The grader's environment with every per-user folder moved into ``root`` (created empty)."""
+    env = dict(os.environ)
+    for variable in ("PYTHONSTARTUP", "PYTHONUSERBASE", "MPLBACKEND"):
+        env.pop(variable, None)
+    folders = {
+        "HOME": "home",
+        "IPYTHONDIR": "home/.ipython",
+        "MPLCONFIGDIR": "home/.config/matplotlib",
+        "JUPYTER_CONFIG_DIR": "home/.jupyter",
+        "JUPYTER_DATA_DIR": "home/.local/share/jupyter",
+        "JUPYTER_RUNTIME_DIR": "home/.local/share/jupyter/runtime",
+        "XDG_CONFIG_HOME": "home/.config",
+        "XDG_CACHE_HOME": "home/.cache",
+        "XDG_DATA_HOME": "home/.local/share",
+        "TMPDIR": "tmp",
+    }
+    for variable, relative in folders.items():
+        (root / relative).mkdir(parents=True, exist_ok=True)
+        env[variable] = str(root / relative)
+    env["MPLBACKEND"] = "agg"
+    env["PYTHONNOUSERSITE"] = "1"  # no user site-packages, so no .pth from anyone's home
+    _seed_matplotlib_cache(root / folders["MPLCONFIGDIR"])
+    return env
+
+
+def _seed_matplotlib_cache(folder: Path) -> None:
+    """Copy the grader's matplotlib font list (data, not code) so each kernel skips the font scan."""
+    try:
+        import matplotlib
+
+        for cached in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
+            shutil.copy(cached, folder / cached.name)
+    except Exception:  # noqa: BLE001 (a missing cache only costs time)
+        pass
+
+
+def limits_code(memory_limit_gb: float, no_network: bool) -> str:
+    """Kernel-side code that applies the optional limits before the student's first cell."""
+    lines = []
+    if memory_limit_gb:
+        size = int(memory_limit_gb * 2**30)
+        lines += ["import resource", f"resource.setrlimit(resource.RLIMIT_AS, ({size}, {size}))"]
+    if no_network:
+        # CLONE_NEWNET: the kernel keeps its open sockets to the grader and loses every other route.
+        lines += [
+            "import ctypes, os",
+            "if ctypes.CDLL(None, use_errno=True).unshare(0x40000000) != 0:",
+            "    raise OSError(ctypes.get_errno(), 'unshare(CLONE_NEWNET) failed: no_network needs root')",
+        ]
+    return "\n".join(lines)
+
+
+class SafeExecute(Execute):
+    """``Execute`` with a clean sandbox per kernel, recovery from kernel deaths and a check guard."""
+
+    memory_limit_gb = Float(0.0, help="Address-space cap per kernel in GiB (0: none).").tag(config=True)
+    no_network = Bool(False, help="Run each kernel in a network namespace of its own (root only).").tag(config=True)
+    guard_checks = Bool(True, help="Fail a test run after student code rebound a check or library function.").tag(
+        config=True
+    )
+    max_deaths = Integer(MAX_DEATHS, help="Kernel deaths tolerated per notebook.").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict | None = None, km=None):  # noqa: ANN001
+        """Run every cell as ``Execute`` does, in a sandbox, surviving kernel deaths."""
+        NotebookClient.__init__(self, nb, km)  # as ExecutePreprocessor.preprocess does
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        root = Path(tempfile.mkdtemp(prefix="ganlab_kernel_"))
+        try:
+            self._run_all(nb, sandbox_env(root))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    def _run_all(self, nb: NotebookNode, env: dict[str, str]) -> None:
+        killers: set[int] = set()  # cells that killed the kernel: never run again
+        done = 0  # cells before this index ran in an earlier kernel
+        while True:
+            index = None
+            try:
+                with self.setup_kernel(env=env):
+                    info = self.wait_for_reply(self.kc.kernel_info())
+                    self.nb.metadata["language_info"] = info["content"]["language_info"]
+                    self._hidden(limits_code(self.memory_limit_gb, self.no_network))
+                    if self.guard_checks:
+                        self._hidden(guard.SETUP)
+                    for index, cell in enumerate(nb.cells):
+                        if index in killers:
+                            continue
+                        if index < done:  # replay after a death: same state, outputs of the first run kept
+                            self.execute_cell(copy.deepcopy(cell), index, store_history=True)
+                        else:
+                            self._run_graded(cell, index)
+                return
+            except DeadKernelError:
+                self.log.warning("The kernel died in cell %s; replaying the cells before it in a new kernel", index)
+                if index is None:
+                    raise
+                cell = nb.cells[index]
+                if index >= done:
+                    cell.outputs.append(
+                        error_output(
+                            "KernelDied",
+                            "this cell stopped the Python kernel (os._exit, exit(), a crash or the memory cap); "
+                            "it is graded as an error and the rest of the notebook was run without it",
+                        )
+                    )
+                killers.add(index)
+                done = max(done, index + 1)
+                self.km = self.kc = None
+                if len(killers) >= self.max_deaths:
+                    self._give_up(nb, done)
+                    return
+
+    def _give_up(self, nb: NotebookNode, start: int) -> None:
+        """Mark every cell from ``start`` on as not run, so that no test passes without running."""
+        for cell in nb.cells[start:]:
+            if cell.cell_type == "code":
+                cell.outputs = [error_output("KernelDied", "not run: the kernel died too many times in this notebook")]
+
+    def _run_graded(self, cell: NotebookNode, index: int) -> None:
+        """Run one cell; a graded test cell is bracketed by the guard's verification."""
+        graded = cell.get("metadata", {}).get("nbgrader", {}).get("grade", False) and cell.cell_type == "code"
+        if not (graded and self.guard_checks):
+            self.execute_cell(cell, index, store_history=True)
+            return
+        before = self._verify()
+        self.execute_cell(cell, index, store_history=True)
+        after = self._verify()
+        changed = list(dict.fromkeys((before or []) + (after or [])))
+        if before is None or after is None:
+            changed.append("the grading guard")
+        if changed:
+            cell.outputs = [error_output("CheckFailed", guard.message(changed))]
+
+    def _verify(self) -> list[str] | None:
+        return guard.parse(self._hidden(guard.VERIFY))
+
+    def _hidden(self, code: str) -> str:
+        """Run ``code`` in the kernel outside the notebook; its printed text."""
+        if not code:
+            return ""
+        cell = NotebookNode(cell_type="code", source=code, metadata={}, outputs=[], execution_count=None)
+        count = self.code_cells_executed
+        # nbclient stores the executed cell back at its index: give it a slot of its own, then remove it.
+        self.nb.cells.append(cell)
+        try:
+            self.execute_cell(cell, len(self.nb.cells) - 1, store_history=False)
+        finally:
+            self.nb.cells.pop()
+        self.code_cells_executed = count  # the student's cells keep their numbers
+        return "".join(output.get("text", "") for output in cell.outputs if output.get("output_type") == "stream")

@@ -1,0 +1,149 @@
+"""How fast the kit grades a class: students per minute, serial vs N workers, and where a student's time goes.
+
+    python bench/grading_throughput.py                          # 4 students x 7 notebooks, 1 vs 2 workers
+    python bench/grading_throughput.py --students 6 --notebooks 01_data 02_critic
+
+Both gradings run in this one invocation, one after the other, on copies of the same scratch
+course (``autograder/grade_class.py --jobs 1`` then ``--jobs N``), so their ratio is
+comparable even on a loaded machine; the absolute figures are not (say what else ran). The
+breakdown runs the source notebooks (reference answers, hidden tests included) through the
+kit's ``SafeExecute`` once, timing each phase: kernel start, the guard's setup (which imports
+torch and the checks), the first cell (the notebook's imports), the graded test cells (the
+checks), the other cells (answers, demos, the cut training), and nbgrader's own overhead (the
+per-student grading time minus the notebooks' execution).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "autograder"))
+import grading_round as gr  # noqa: E402  (a script folder, not a package)
+from safe_execute import SafeExecute  # noqa: E402
+
+
+class TimedExecute(SafeExecute):
+    """SafeExecute that adds up the seconds spent in each phase of a notebook."""
+
+    def __init__(self, phases: dict[str, float], **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.phases = phases
+        self._first = True
+
+    def preprocess(self, nb, resources=None, km=None):  # noqa: ANN001
+        self._start = time.perf_counter()
+        self._first = True
+        return super().preprocess(nb, resources, km)
+
+    def _hidden(self, code: str) -> str:
+        if hasattr(self, "_start"):  # the first hidden call comes right after the kernel started
+            self.phases["kernel start"] += time.perf_counter() - self._start
+            del self._start
+        began = time.perf_counter()
+        try:
+            return super()._hidden(code)
+        finally:
+            self.phases["guard (setup and verify)"] += time.perf_counter() - began
+
+    def _run_graded(self, cell, index):  # noqa: ANN001
+        graded = cell.get("metadata", {}).get("nbgrader", {}).get("grade", False)
+        phase = "test cells (checks)" if graded else "answer and other cells"
+        if cell.cell_type == "code" and self._first:
+            phase, self._first = "first cell (imports)", False
+        began, guarded = time.perf_counter(), self.phases["guard (setup and verify)"]
+        super()._run_graded(cell, index)
+        # The guard's verification runs inside _run_graded: count it in its own phase only.
+        self.phases[phase] += time.perf_counter() - began - (self.phases["guard (setup and verify)"] - guarded)
+
+
+def breakdown(notebooks: list[str]) -> dict[str, float]:
+    """Seconds per phase for one student who hands in ``notebooks`` with the reference answers."""
+    phases: dict[str, float] = defaultdict(float)
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    for name in notebooks:
+        nb = nbformat.read(gr.SOURCE / f"{name}.ipynb", as_version=4)
+        with tempfile.TemporaryDirectory() as folder:
+            began = time.perf_counter()
+            TimedExecute(phases, timeout=300).preprocess(nb, {"metadata": {"path": folder}})
+            phases["total"] += time.perf_counter() - began
+    del os.environ["NBGRADER_EXECUTION"]
+    return dict(phases)
+
+
+def course(folder: Path, students: int, notebooks: list[str]) -> Path:
+    """A released scratch course with ``students`` reference submissions of ``notebooks``."""
+    gr.make_course(folder)
+    gr.nbgrader(folder, "generate_assignment", gr.ASSIGNMENT, "--force")
+    release = folder / "release" / gr.ASSIGNMENT
+    filled = {name: gr.fill(release / f"{name}.ipynb", gr.reference_answers(name)) for name in notebooks}
+    for index in range(students):
+        gr.submit(folder, f"student_{index:03d}", filled)
+    return folder
+
+
+def grade(folder: Path, jobs: int) -> float:
+    """Seconds that ``grade_class.py --jobs JOBS`` takes to grade the whole scratch class."""
+    began = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, str(REPO / "autograder" / "grade_class.py"), "--course", str(folder), "--jobs", str(jobs)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    spent = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"error: grading with {jobs} workers failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return spent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=4, help="students in the scratch class (default 4)")
+    parser.add_argument("--notebooks", nargs="+", help="notebooks each student hands in (default: all seven)")
+    parser.add_argument("--jobs", type=int, default=2, help="workers of the parallel grading (default 2)")
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the per-phase breakdown")
+    args = parser.parse_args(argv)
+    notebooks = args.notebooks or sorted(path.stem for path in gr.SOURCE.glob("*.ipynb"))
+    print("$ python bench/grading_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    print(
+        f"{args.students} students x {len(notebooks)} notebooks; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}"
+    )
+    base = Path(tempfile.mkdtemp(prefix="ganlab_bench_"))
+    try:
+        serial = grade(course(base / "serial", args.students, notebooks), 1)
+        parallel = grade(course(base / "parallel", args.students, notebooks), args.jobs)
+        phases = {} if args.no_breakdown else breakdown(notebooks)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    rate_1, rate_n = 60 * args.students / serial, 60 * args.students / parallel
+    print(f"serial     : {serial:7.1f} s  {rate_1:6.2f} students/min  {serial / args.students:6.1f} s/student")
+    print(
+        f"{args.jobs} workers  : {parallel:7.1f} s  {rate_n:6.2f} students/min  {parallel / args.students:6.1f} s/student"
+    )
+    print(f"speed-up   : {serial / parallel:.2f}x")
+    if phases:
+        per_student = serial / args.students
+        print(f"one student, {len(notebooks)} notebooks, run once outside nbgrader:")
+        for phase in ("kernel start", "guard (setup and verify)", "first cell (imports)", "test cells (checks)",
+                      "answer and other cells"):  # fmt: skip
+            print(f"  {phase:28s} {phases.get(phase, 0.0):6.1f} s")
+        print(f"  {'notebooks in total':28s} {phases['total']:6.1f} s")
+        print(
+            f"  {'nbgrader around them':28s} {max(0.0, per_student - phases['total']):6.1f} s (serial s/student - total)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

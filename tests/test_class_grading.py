@@ -1,0 +1,181 @@
+"""A synthetic class graded serially, with 2 workers, and as SLURM array tasks: the same grades.
+
+The class (26 students) is built from the catalogue of ``tests/submissions/``: reference and
+blank hand-ins, one student per case of notebooks 01 and 02 (right, wrong, broken, hostile),
+students who hand in two notebooks, and one whose notebook is not even JSON. The cheap
+notebooks 01 and 02 keep the cost of three gradings modest.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "autograder"))
+import grading_round as gr  # noqa: E402  (a script folder, not a package)
+
+NOTEBOOKS = ("01_data", "02_critic")
+CORRUPT = "zz_corrupt"
+# Cases left out: the infinite loop costs a minute-long timeout, and the victim of the startup file needs an order.
+SKIPPED = {"01_infinite_loop", "02_startup_file_victim"}
+
+
+def build_class(release: Path) -> dict[str, dict[str, nbformat.NotebookNode]]:
+    """student id -> {notebook: submitted notebook}."""
+    cases = [case for case in gr.load_cases() if case.notebook in NOTEBOOKS and case.name not in SKIPPED]
+
+    def answered(notebook: str, cells: dict | None = None, delete: tuple = ()) -> nbformat.NotebookNode:
+        return gr.fill(release / f"{notebook}.ipynb", {**gr.reference_answers(notebook), **(cells or {})}, delete)
+
+    students = {}
+    for notebook in NOTEBOOKS:
+        students[f"reference_{notebook[:2]}"] = {notebook: answered(notebook)}
+        students[f"blank_{notebook[:2]}"] = {notebook: nbformat.read(release / f"{notebook}.ipynb", as_version=4)}
+    for case in cases:
+        students[gr.student_id(case.name)] = {case.notebook: answered(case.notebook, case.cells, tuple(case.delete))}
+    by_name = {case.name: case for case in cases}
+    bias, no_clamp = by_name["02_bias_before_batchnorm"], by_name["01_no_clamp"]
+    students["pair_reference"] = {name: answered(name) for name in NOTEBOOKS}
+    students["pair_mixed_a"] = {"01_data": answered("01_data"), "02_critic": answered("02_critic", bias.cells)}
+    students["pair_mixed_b"] = {"01_data": answered("01_data", no_clamp.cells), "02_critic": answered("02_critic")}
+    return students
+
+
+def new_course(folder: Path, students: dict) -> Path:
+    """A scratch course with the real configuration, released, and the class's submissions collected."""
+    gr.make_course(folder)
+    gr.nbgrader(folder, "generate_assignment", gr.ASSIGNMENT, "--force")
+    for student, notebooks in students.items():
+        gr.submit(folder, student, notebooks)
+    return folder
+
+
+def add_corrupt(folder: Path) -> None:
+    path = folder / "submitted" / CORRUPT / gr.ASSIGNMENT / "01_data.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("this is not a notebook")
+
+
+def scores(folder: Path, skip: set[str] = frozenset()) -> dict[tuple[str, str, str], tuple]:
+    """(student, notebook, cell) -> (auto score, manual score, extra credit) for every graded cell."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gradebook:
+        return {
+            (student.id, notebook.name, grade.name): (grade.auto_score, grade.manual_score, grade.extra_credit)
+            for student in gradebook.students
+            if student.id not in skip
+            for submission in student.submissions
+            for notebook in submission.notebooks
+            for grade in notebook.grades
+        }
+
+
+def export(folder: Path, skip: set[str] = frozenset()) -> list[str]:
+    """The lines of ``nbgrader export``'s CSV (students in ``skip`` left out)."""
+    gr.nbgrader(folder, "export", "--to", str(folder / "grades.csv"))
+    lines = (folder / "grades.csv").read_text().splitlines()
+    return [line for line in lines if not any(f",{student}," in line for student in skip)]
+
+
+def script(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "autograder" / "grade_class.py"), "--course", str(folder), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    base = tmp_path_factory.mktemp("class")
+    scratch = new_course(base / "release_only", {})
+    students = build_class(scratch / "release" / gr.ASSIGNMENT)
+    assert len(students) >= 24
+    serial = new_course(base / "serial", students)
+    # Plain nbgrader, one student after another: the reference. It exits 1 only for the corrupt student.
+    add_corrupt(serial)
+    subprocess.run([sys.executable, "-m", "nbgrader", "autograde", gr.ASSIGNMENT, "--force"], cwd=serial,
+                   capture_output=True, check=False)  # fmt: skip
+    parallel = new_course(base / "parallel", students)
+    add_corrupt(parallel)
+    run = script(parallel, "--jobs", "2")
+    # The SLURM path: two array tasks run as plain processes at the same time, then the merge job.
+    few = dict(list(students.items())[:6])
+    slurm = new_course(base / "slurm", few)
+    tasks = [
+        subprocess.Popen(
+            [sys.executable, str(REPO / "autograder" / "grade_class.py"), "--course", str(slurm), "--shard", f"{i}/2"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    task_output = [task.communicate()[0] for task in tasks]
+    merged = script(slurm, "--merge")
+    return {
+        "students": students, "serial": serial, "parallel": parallel, "run": run, "slurm": slurm,
+        "few": few, "tasks": task_output, "merged": merged,
+    }  # fmt: skip
+
+
+@pytest.mark.slow
+def test_two_workers_give_the_serial_grades(graded: dict) -> None:
+    serial, parallel = scores(graded["serial"], {CORRUPT}), scores(graded["parallel"], {CORRUPT})
+    assert set(student for student, _, _ in parallel) == set(graded["students"]), graded["run"].stdout
+    assert parallel == serial
+    assert export(graded["parallel"], {CORRUPT}) == export(graded["serial"], {CORRUPT})
+    # The class is not trivial: some students lost points, some got everything.
+    totals = {}
+    for (student, _, _), (auto, _, _) in serial.items():
+        totals[student] = totals.get(student, 0) + (auto or 0)
+    assert totals["reference_02"] == 8 and totals["blank_02"] == 0 and totals["pair_mixed_a"] < totals["pair_reference"]
+
+
+@pytest.mark.slow
+def test_a_crashing_student_is_reported_and_stops_nobody(graded: dict) -> None:
+    run = graded["run"]
+    assert run.returncode == 1
+    assert f"failed {CORRUPT}: nbgrader autograde exited" in run.stdout, run.stdout
+    assert f"{len(graded['students'])} students graded and merged" in run.stdout
+    # The kernel killed by os._exit is named with its notebook and cell.
+    assert "case_02_kernel_exit: 02_critic: cell cblock" in run.stdout, run.stdout
+
+
+@pytest.mark.slow
+def test_slurm_array_tasks_and_merge_give_the_serial_grades(graded: dict) -> None:
+    few = set(graded["few"])
+    assert graded["merged"].returncode == 0, graded["merged"].stdout + graded["merged"].stderr
+    assert "merged 6 students" in graded["merged"].stdout
+    serial = {key: value for key, value in scores(graded["serial"]).items() if key[0] in few}
+    assert scores(graded["slurm"]) == serial
+    wanted = [line for line in export(graded["serial"]) if ",student_id," in line or any(f",{s}," in line for s in few)]
+    assert export(graded["slurm"]) == wanted
+
+
+@pytest.mark.slow
+def test_only_new_or_changed_submissions_are_graded_again(graded: dict) -> None:
+    parallel = graded["parallel"]
+    listed = script(parallel, "--list")
+    assert listed.stdout.split() == [CORRUPT], "an unchanged, graded student would be graded again"
+    path = parallel / "submitted" / "reference_01" / gr.ASSIGNMENT / "01_data.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("handed in again"))
+    nbformat.write(nb, path)
+    assert script(parallel, "--list").stdout.split() == ["reference_01", CORRUPT]
+    assert len(script(parallel, "--list", "--force").stdout.split()) == len(graded["students"]) + 1
+
+
+def test_bad_shard_argument_is_one_clear_error(tmp_path: Path) -> None:
+    course = new_course(tmp_path / "course", {})
+    done = script(course, "--shard", "2/2")
+    assert done.returncode != 0 and "error: --shard '2/2' must be I/N" in done.stderr
+    empty = script(tmp_path / "nowhere")
+    assert empty.returncode != 0 and "error:" in empty.stderr and "make release" in empty.stderr
