@@ -378,8 +378,13 @@ class Trainer:
     def sample_grid(self) -> torch.Tensor:
         """The 8x8 grid of the fixed noise, from the EMA generator when there is one."""
         generator = self.export_model()
+        # Sample in evaluation mode (BatchNorm's running statistics), then put the mode back:
+        # without EMA this is the generator being trained, and a loop that draws grids
+        # between steps must not go on training it with frozen BatchNorm statistics.
+        was_training = generator.training
         generator.eval()
         images = generator(self.fixed_noise.to(self.device), None).float().cpu()
+        generator.train(was_training)
         return image_grid(images, nrow=8)
 
     def export_model(self) -> nn.Module:

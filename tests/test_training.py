@@ -74,6 +74,15 @@ def test_generator_step_updates_only_the_generator(tmp_path):
     assert all(p.requires_grad for p in trainer.gan.discriminator.parameters())  # switched back on
 
 
+def test_sample_grid_leaves_the_generator_in_its_mode(tmp_path):
+    # Without EMA the grid comes from the generator being trained: a loop that draws grids
+    # between steps (notebook 5) must go on training it with batch statistics.
+    trainer = Trainer(parse_config(debug_config(tmp_path, optim={"ema": 0.0})), quiet=True)
+    trainer.gan.train()
+    assert trainer.sample_grid().shape[0] == 3
+    assert trainer.gan.generator.training
+
+
 def test_weight_decay_uses_adamw_for_the_critic(tmp_path):
     trainer = Trainer(parse_config(debug_config(tmp_path, optim={"wdecay": 1e-4})), quiet=True)
     assert isinstance(trainer.critic_opt, torch.optim.AdamW) and type(trainer.gen_opt) is torch.optim.Adam
