@@ -109,10 +109,8 @@ def accuracy(model: nn.Module, rootdir: str | Path = ROOTDIR) -> float:
     return (predict(model, images) == read_labels(rootdir, train=False)).float().mean().item()
 
 
-def class_histogram(
-    model_path: str | Path, n: int = 10_000, seed: int = 0, classifier: nn.Module | None = None
-) -> np.ndarray:
-    """Fraction of ``n`` generated samples predicted in each class (sums to 1)."""
+def generated_samples(model_path: str | Path, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` samples of a Fashion-MNIST generator ONNX file (seeded latents), checked to be (1, 28, 28)."""
     from .generate import load_generator, run_generator
 
     generator = load_generator(model_path)
@@ -122,7 +120,14 @@ def class_histogram(
             f"{model_path} makes images of shape {tuple(shape)}: the classifier reads Fashion-MNIST's (1, 28, 28)"
         )
     z = torch.randn(n, generator.latent_size, generator=torch.Generator().manual_seed(seed))
-    images = torch.from_numpy(run_generator(generator, z))
+    return torch.from_numpy(run_generator(generator, z))
+
+
+def class_histogram(
+    model_path: str | Path, n: int = 10_000, seed: int = 0, classifier: nn.Module | None = None
+) -> np.ndarray:
+    """Fraction of ``n`` generated samples predicted in each class (sums to 1)."""
+    images = generated_samples(model_path, n, seed)
     counts = torch.bincount(predict(classifier or load_classifier(), images), minlength=len(CLASSES))
     return (counts / n).numpy()
 

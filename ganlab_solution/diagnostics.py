@@ -171,11 +171,10 @@ def sample_quality(images: torch.Tensor, classifier: nn.Module | None = None, th
 
 def onnx_sample_quality(model_path: str | Path, n: int = 512, seed: int = 0) -> SampleQuality:
     """:func:`sample_quality` of ``n`` samples from a generator ONNX file (fixed seed)."""
-    from .export import OnnxGenerator
+    # The package's checked loader: a wrong image shape, fixed batch or NaN output is one clear error.
+    from .classifier import generated_samples
 
-    generator = OnnxGenerator(model_path)
-    z = torch.randn(n, generator.latent_size, generator=torch.Generator().manual_seed(seed))
-    return sample_quality(torch.from_numpy(generator(z)))
+    return sample_quality(generated_samples(model_path, n, seed))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
