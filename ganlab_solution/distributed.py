@@ -33,6 +33,11 @@ class DistInfo:
         return self.rank == 0
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a ``torchrun`` job, or a single process, read before the process group exists."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def setup(device: torch.device) -> tuple[DistInfo, torch.device]:
     """Join the ``torchrun`` job if there is one; returns the info and this rank's device."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))

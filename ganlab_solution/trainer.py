@@ -9,7 +9,6 @@ networks are wrapped in DistributedDataParallel and rank 0 alone writes files.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import signal
@@ -533,11 +532,6 @@ class Trainer:
         return self.run_dir
 
 
-def _is_main_process() -> bool:
-    """Rank 0 of a ``torchrun`` job, or a single process (before the process group exists)."""
-    return os.environ.get("RANK", "0") == "0"
-
-
 def _resume_hint(run_dir: Path) -> str:
     return f"python -m ganlab_solution train --resume {run_dir}"
 
@@ -549,7 +543,7 @@ def _run_folder(run_dir: Path | None, fresh: bool) -> Iterator[None]:
     A ``fresh`` folder (made by this command) is removed if the run stops before its
     first checkpoint: it would hold nothing to resume from.
     """
-    if run_dir is None or not _is_main_process():
+    if run_dir is None or not distributed.is_main_process():
         yield
         return
     try:
@@ -614,7 +608,7 @@ def train(config: Config, quiet: bool = False, run_dir: str | Path | None = None
             raise GanlabError(
                 f"cannot create the run folder {run_dir} ({exc.strerror}): pass another --run-dir"
             ) from None
-    elif _is_main_process():
+    elif distributed.is_main_process():
         # Made here rather than by the Trainer, so that it is locked before anything runs.
         run_dir = new_run_dir(config.logging.logdir, config.data.dataset)
     with _run_folder(run_dir, fresh):
