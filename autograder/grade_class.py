@@ -20,6 +20,7 @@ kit) of every merged student: a later run grades only what is new or changed unl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -29,6 +30,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +39,7 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 ASSIGNMENT = "ganlab"
 # Files whose change means every student must be graded again.
-KIT_FILES = ("nbgrader_config.py", "safe_execute.py", "guard.py")
+KIT_FILES = ("nbgrader_config.py", "safe_execute.py", "guard.py", "kernel_zygote.py")
 
 
 @dataclass
@@ -149,7 +151,7 @@ def new_shard(course: Course, index: int) -> Path:
     return path
 
 
-def grade_student(course: Course, student: str, shard: Path) -> Outcome:
+def grade_student(course: Course, student: str, shard: Path, env: dict[str, str] | None = None) -> Outcome:
     """``nbgrader autograde`` of one student into ``shard``; failures become an Outcome, never an exception."""
     course.logs.mkdir(parents=True, exist_ok=True)
     log = course.logs / f"{student}.log"
@@ -159,7 +161,9 @@ def grade_student(course: Course, student: str, shard: Path) -> Outcome:
     ]  # fmt: skip
     try:
         with open(log, "w") as handle:
-            done = subprocess.run(command, cwd=course.root, stdout=handle, stderr=subprocess.STDOUT, check=False)
+            done = subprocess.run(
+                command, cwd=course.root, env=env, stdout=handle, stderr=subprocess.STDOUT, check=False
+            )
     except OSError as error:
         return Outcome(student, False, f"could not start nbgrader: {error}")
     text = log.read_text(errors="replace")
@@ -195,15 +199,40 @@ def run_shard(course: Course, index: int, students: queue.Queue[str] | list[str]
     write_json(manifest_path, manifest)
     kit = kit_fingerprint(course)
     items = iter(students) if isinstance(students, list) else iter(lambda: _next(students), None)
-    for student in items:
-        print_ = fingerprint(course, student, kit)  # before grading: a change during grading means grade again
-        outcome = grade_student(course, student, shard)
-        if outcome.ok:
-            manifest["graded"][student] = print_
-        else:
-            manifest["failed"][student] = outcome.reason
-        write_json(manifest_path, manifest)
-        report(outcome)
+    with worker_zygote() as env:
+        for student in items:
+            print_ = fingerprint(course, student, kit)  # before grading: a change during grading means grade again
+            outcome = grade_student(course, student, shard, env)
+            if outcome.ok:
+                manifest["graded"][student] = print_
+            else:
+                manifest["failed"][student] = outcome.reason
+            write_json(manifest_path, manifest)
+            report(outcome)
+
+
+@contextlib.contextmanager
+def worker_zygote() -> Iterator[dict[str, str] | None]:
+    """The environment for this worker's nbgrader runs, naming a kernel zygote the worker keeps for all its students.
+
+    Each kernel is then a fork of one process that imported torch and the course once
+    (``kernel_zygote.py``) instead of a cold start per notebook. Without a zygote (it failed
+    to start) nbgrader starts one per student itself, or cold kernels: slower, same grades.
+    """
+    sys.path.insert(0, str(HERE))
+    import kernel_zygote
+    from safe_execute import start_zygote
+
+    try:
+        zygote = start_zygote()
+    except (OSError, RuntimeError) as error:
+        print(f"note: no kernel zygote ({error}); kernels start cold", file=sys.stderr)
+        yield None
+        return
+    try:
+        yield {**os.environ, kernel_zygote.ENV_VAR: zygote.path}
+    finally:
+        zygote.close()
 
 
 def _next(students: queue.Queue[str]) -> str | None:
@@ -274,9 +303,7 @@ def grade_locally(course: Course, students: list[str], jobs: int) -> tuple[list[
     """Grade ``students`` with ``jobs`` worker threads (each drives nbgrader processes into its own shard), then merge."""
     from tqdm import tqdm
 
-    # Each worker's kernel gets its share of the cores: N kernels each starting a thread per core
-    # would fight over them (an instructor's own OMP_NUM_THREADS wins).
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    # Each kernel runs one thread (SafeExecute.kernel_threads): the workers share out the cores.
     work: queue.Queue[str] = queue.Queue()
     for student in students:
         work.put(student)

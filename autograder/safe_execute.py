@@ -22,6 +22,7 @@ and adds three things to it:
 
 from __future__ import annotations
 
+import atexit
 import copy
 import os
 import shutil
@@ -29,6 +30,7 @@ import tempfile
 from pathlib import Path
 
 import guard
+import kernel_zygote
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
@@ -37,6 +39,10 @@ from traitlets import Bool, Float, Integer
 
 # Kernel deaths tolerated in one notebook before the rest of it is given up (each costs a replay).
 MAX_DEATHS = 3
+# Threads per grading kernel. The checks run many small networks: with two OpenMP threads
+# on a busy 2-core machine a tiny forward pass took 280 ms instead of 2 ms, as each parallel
+# region waits for a thread the scheduler has parked. A class is parallel across workers.
+KERNEL_THREADS = 1
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -44,9 +50,14 @@ def error_output(ename: str, evalue: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
-def sandbox_env(root: Path) -> dict[str, str]:
-    """The grader's environment with every per-user folder moved into ``root`` (created empty)."""
+def sandbox_env(root: Path, threads: int = 0) -> dict[str, str]:
+    """The grader's environment with every per-user folder moved into ``root`` (created empty).
+
+    ``threads`` (when positive) caps the kernel's OpenMP/MKL threads, which torch's CPU ops use.
+    """
     env = dict(os.environ)
+    if threads > 0:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     for variable in ("PYTHONSTARTUP", "PYTHONUSERBASE", "MPLBACKEND"):
         env.pop(variable, None)
     folders = {
@@ -97,6 +108,35 @@ def limits_code(memory_limit_gb: float, no_network: bool) -> str:
     return "\n".join(lines)
 
 
+_zygote: kernel_zygote.Zygote | None = None  # this process's own zygote, when the grader gave none
+
+
+def zygote_path() -> str | None:
+    """The socket of the zygote to fork kernels from: the grader's (``GANLAB_KERNEL_ZYGOTE``), or our own.
+
+    ``grade_class.py`` starts one zygote per worker and hands it to each ``nbgrader autograde``
+    it runs; a plain ``nbgrader autograde`` starts one for itself on its first notebook (and
+    it stops when the process exits). None when no zygote can be had: kernels then start cold.
+    """
+    global _zygote
+    given = os.environ.get(kernel_zygote.ENV_VAR, "")
+    if given and os.path.exists(given):
+        return given
+    if _zygote is None or not _zygote.alive():
+        try:
+            _zygote = start_zygote()
+        except (OSError, RuntimeError):
+            return None
+    return _zygote.path
+
+
+def start_zygote(threads: int = KERNEL_THREADS) -> kernel_zygote.Zygote:
+    """A zygote that preloads in a clean sandbox of its own; stopped when this process exits."""
+    zygote = kernel_zygote.Zygote.start(lambda folder: sandbox_env(Path(folder), threads))
+    atexit.register(zygote.close)
+    return zygote
+
+
 class SafeExecute(Execute):
     """``Execute`` with a clean sandbox per kernel, recovery from kernel deaths and a check guard."""
 
@@ -106,6 +146,22 @@ class SafeExecute(Execute):
         config=True
     )
     max_deaths = Integer(MAX_DEATHS, help="Kernel deaths tolerated per notebook.").tag(config=True)
+    kernel_threads = Integer(
+        KERNEL_THREADS, help="OpenMP/MKL threads of each kernel (OMP_NUM_THREADS); 0 leaves the grader's setting."
+    ).tag(config=True)
+    fork_kernels = Bool(
+        True, help="Fork each kernel from a process that has already imported torch and the course (kernel_zygote.py)."
+    ).tag(config=True)
+
+    def create_kernel_manager(self):  # noqa: ANN201
+        """nbclient's kernel manager, with an ipykernel launched as a fork of the zygote when there is one."""
+        km = super().create_kernel_manager()
+        spec = km.kernel_spec
+        if self.fork_kernels and spec is not None and "ipykernel_launcher" in spec.argv:
+            path = zygote_path()
+            if path:
+                kernel_zygote.fork_spec(spec, path)
+        return km
 
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km=None):  # noqa: ANN001
         """Run every cell as ``Execute`` does, in a sandbox, surviving kernel deaths."""
@@ -114,7 +170,7 @@ class SafeExecute(Execute):
         self._check_assign_resources(resources)
         root = Path(tempfile.mkdtemp(prefix="ganlab_kernel_"))
         try:
-            self._run_all(nb, sandbox_env(root))
+            self._run_all(nb, sandbox_env(root, self.kernel_threads))
         finally:
             shutil.rmtree(root, ignore_errors=True)
         self.set_widgets_metadata()

@@ -49,6 +49,10 @@ find "$NM/@jupyter-widgets/html-manager/dist" -maxdepth 1 -type f ! -name '*.map
 cp -r "$NM/mathjax/es5/." "$EXTRA/vendor/mathjax/"
 cp "$ROOT/ganlab_solution/assets/fashionmnist_generator.onnx" "$EXTRA/models/"
 cp "$BOOK/explorer_src/explorer.js" "$BOOK/explorer_src/explorer.css" "$EXTRA/explorer/"
+# /favicon.ico at the site root: the pages link the favicon, but the root index.html is a bare
+# redirect that links nothing, and a browser then asks for /favicon.ico (a 404 in its console).
+"$PY" -c "import sys; from PIL import Image; Image.open(sys.argv[1]).save(sys.argv[2], sizes=[(16, 16), (32, 32)])" \
+    "$BOOK/images/favicon.png" "$EXTRA/favicon.ico"
 
 # -- 3. release notebooks -----------------------------------------------------------
 rm -rf "$RELEASE_DST"
@@ -77,7 +81,7 @@ missing=0
 for f in index.html book/index.html book/explorer.html book/setup.html book/demos/samples.html \
     vendor/onnxruntime-web/ort.wasm.min.js vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm \
     vendor/mathjax/tex-chtml.js vendor/requirejs/require.min.js vendor/html-manager/embed-amd.js \
-    models/fashionmnist_generator.onnx explorer/explorer.js; do
+    models/fashionmnist_generator.onnx explorer/explorer.js favicon.ico; do
     if [[ ! -s $HTML/$f ]]; then
         echo "[book] ERROR: $HTML/$f is missing or empty" >&2
         missing=1

@@ -81,7 +81,11 @@ class Watched:
         self.errors: list[str] = []
         self.foreign: list[str] = []
         origin = urlparse(server).netloc
-        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
+        # A console error names no resource by itself ("Failed to load resource: ... 404"): add its URL.
+        self.page.on(
+            "console",
+            lambda msg: msg.type == "error" and self.errors.append(f"{msg.text} ({msg.location.get('url', '?')})"),
+        )
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.on("response", lambda r: r.status >= 400 and self.errors.append(f"HTTP {r.status} for {r.url}"))
 
@@ -114,6 +118,18 @@ def test_every_page_loads_cleanly_and_stays_on_the_site(site: Path, server: str,
             problems.append(f"{name}: requests off the site {watched.foreign[:3]}")
         watched.page.close()
     assert not problems, "\n".join(problems)
+
+
+def test_the_root_redirect_finds_a_favicon(site: Path, server: str) -> None:
+    """The root index.html is a bare redirect: a browser asks it for /favicon.ico, which must exist."""
+    import urllib.request
+
+    from PIL import Image
+
+    with urllib.request.urlopen(server + "favicon.ico") as reply:
+        assert reply.status == 200
+    assert "favicon" not in (site / "index.html").read_text(), "the redirect links a favicon after all: drop the copy"
+    assert Image.open(site / "favicon.ico").format == "ICO"
 
 
 def test_math_is_typeset_by_the_sites_own_mathjax(site: Path, server: str, browser: object) -> None:

@@ -1,0 +1,378 @@
+"""Grading kernels forked from a warm process instead of started cold.
+
+A cold grading kernel spends most of its life starting: Python and ipykernel, then torch,
+torchvision, matplotlib and the course package, about four seconds of imports before the
+student's first line runs, and that for each of a student's seven notebooks. A *zygote* is
+one process that has done those imports once (and nothing else: it never runs a cell) and
+forks a fresh kernel on request. Each fork starts from that pristine, already-imported state,
+so a notebook's kernel is ready in a fraction of a second, and nothing one kernel does
+(student code included) reaches the zygote or the next fork.
+
+How a fork replaces a launch. jupyter_client starts kernels from a kernel spec's ``argv``;
+``SafeExecute`` swaps the ipykernel spec's argv for this file run as a small *shim*
+(``python -S kernel_zygote.py kernel -f {connection_file}``, no heavy imports). The shim sends
+the zygote its arguments, environment, working folder and its stdin/stdout/stderr (over a Unix
+socket, as file descriptors), and stays alive as the process jupyter_client watches: it passes
+on interrupts and terminations to the forked kernel and exits with the kernel's exit status.
+When the shim itself is killed (SIGKILL cannot be passed on), the zygote sees its connection
+close and kills the kernel. When no zygote answers, the shim becomes an ordinary cold kernel
+(``exec python -m ipykernel_launcher``): a fork is an optimisation, never a requirement.
+
+    python kernel_zygote.py serve SOCKET      # the zygote (started by ``start``, not by hand)
+    python -S kernel_zygote.py kernel ARGS    # the shim, as the kernel spec runs it
+
+Everything above ``# -- zygote`` must stay light: the shim imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+
+ENV_VAR = "GANLAB_KERNEL_ZYGOTE"  # the zygote's socket path, in the environment of the kernel launch
+HEADER = struct.Struct("!Q")  # length of the JSON request that follows the header
+PASSED_ON = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = sock.recv(min(left, 1 << 16))
+        if not chunk:
+            raise ConnectionError("connection closed before the message ended")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _cold_start(argv: list[str]) -> None:
+    """Become an ordinary ipykernel (no zygote to fork from)."""
+    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *argv])
+
+
+def shim(argv: list[str]) -> int:
+    """The kernel process jupyter_client sees: asks the zygote for a fork and stands in for it."""
+    path = os.environ.pop(ENV_VAR, "")
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(path)
+        request = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
+        socket.send_fds(sock, [HEADER.pack(len(request))], [0, 1, 2])
+        sock.sendall(request)
+        reader = sock.makefile("rb")
+        pid = json.loads(reader.readline())["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
+        _cold_start(argv)  # no zygote (or a broken one): start as jupyter_client would have
+        return 1  # not reached
+
+    def pass_on(signum: int, _frame: object) -> None:
+        try:
+            os.killpg(pid, signum)  # the kernel leads its own process group (it called setsid)
+        except OSError:
+            pass
+
+    for signum in PASSED_ON:
+        signal.signal(signum, pass_on)
+    line = reader.readline()
+    if not line:  # the zygote died: take the kernel with us rather than leave it running
+        pass_on(signal.SIGKILL, None)
+        return 1
+    status = json.loads(line)["exit"]
+    return status if status >= 0 else 128 - status
+
+
+class Zygote:
+    """A running zygote (``Zygote.start()``), stopped by ``close()`` or when its parent exits."""
+
+    def __init__(self, process, folder: str) -> None:  # noqa: ANN001 (a subprocess.Popen)
+        self.process = process
+        self.folder = folder
+        self.path = os.path.join(folder, "zygote.sock")
+
+    @classmethod
+    def start(cls, make_env, timeout: float = 300) -> Zygote:  # noqa: ANN001
+        """Start a zygote and wait until it has preloaded.
+
+        ``make_env(folder)`` gives its environment: a clean sandbox (own HOME and config folders)
+        inside ``folder``, so that what the preloaded modules read at import is nobody's files.
+        """
+        import subprocess
+        import tempfile
+        import threading
+
+        folder = tempfile.mkdtemp(prefix="ganlab_zygote_")
+        env = make_env(os.path.join(folder, "sandbox"))
+        process = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "serve", os.path.join(folder, "zygote.sock")],
+            env=env,
+            cwd=folder,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        zygote = cls(process, folder)
+        # The first line it prints says it is ready; a timer stops a zygote that hangs while importing.
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        try:
+            line = process.stdout.readline()
+        finally:
+            timer.cancel()
+            process.stdout.close()
+        if not line.startswith("ready"):
+            zygote.close()
+            raise RuntimeError(f"the kernel zygote did not start (exit code {process.poll()})")
+        return zygote
+
+    def alive(self) -> bool:
+        return self.process.poll() is None and os.path.exists(self.path)
+
+    def close(self) -> None:
+        """Stop the zygote (it kills the kernels it still has) and remove its folder."""
+        import shutil
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def fork_spec(spec, path: str) -> None:  # noqa: ANN001 (a jupyter_client KernelSpec)
+    """Make an ipykernel ``spec`` launch through the shim and the zygote at ``path`` (in place)."""
+    tail = spec.argv[spec.argv.index("ipykernel_launcher") + 1 :]
+    spec.argv = [sys.executable, "-S", os.path.abspath(__file__), "kernel", *tail]
+    spec.env = {**(spec.env or {}), ENV_VAR: path}
+
+
+# -- zygote: everything below runs only in the zygote and its forks --------------------------
+
+# What the lab's notebooks and checks import, imported once in the zygote (a module a notebook
+# imports that is not here is simply imported by that kernel, as it would be cold).
+PRELOAD = (
+    "numpy",
+    "torch",
+    "torch.nn",
+    "torch.nn.functional",
+    "torchvision",
+    "torchvision.utils",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "PIL.Image",
+    "ipywidgets",
+    "onnx",
+    "onnxruntime",
+    "onnxscript",
+    "torch.onnx._internal.exporter._core",  # torch.onnx.export(dynamo=True) imports it at its first call: 0.6 s
+    "ganlab_solution",
+    "ganlab_solution.classifier",
+    "ganlab_solution.data",
+    "ganlab_solution.diagnostics",
+    "ganlab_solution.export",
+    "ganlab_solution.generate",
+    "ganlab_solution.labcheck",
+    "ganlab_solution.models",
+    "ganlab_solution.recipes",
+    "ganlab_solution.trainer",
+    "IPython",
+    "ipykernel.ipkernel",
+    "ipykernel.kernelapp",
+    "matplotlib_inline.backend_inline",
+)
+
+
+def preload() -> list[str]:
+    """Import PRELOAD; the names that failed (a missing optional module only costs its kernel time)."""
+    import importlib
+
+    failed = []
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 (any import error: the kernel will meet it itself, if it needs the module)
+            failed.append(name)
+    return failed
+
+
+def _run_kernel(request: dict, fds: list[int], keep_closed: list[socket.socket]) -> None:
+    """In the fork: become the requested kernel; never returns into the zygote's loop."""
+    code = 1
+    try:
+        for sock in keep_closed:
+            sock.close()  # the zygote's sockets: a student's kernel must not be able to serve forks
+        os.setsid()  # its own process group, which the shim signals
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
+        for signum in (*PASSED_ON, signal.SIGCHLD):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        # What a cold kernel would compute from its own environment and folder.
+        import importlib
+        import tempfile
+
+        tempfile.tempdir = None  # re-read TMPDIR (the kernel's sandbox)
+        sys.path[0] = request["cwd"]  # `python -m` puts the working folder first
+        importlib.invalidate_caches()
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed()  # forks must not share the zygote's global NumPy stream
+        threads = os.environ.get("OMP_NUM_THREADS", "")
+        if "torch" in sys.modules and threads.isdigit() and int(threads) > 0:
+            # OpenMP read OMP_NUM_THREADS when the zygote loaded it: the kernel's own setting wins.
+            sys.modules["torch"].set_num_threads(int(threads))
+        from ipykernel.kernelapp import IPKernelApp
+
+        argv = list(request["argv"])
+        if os.environ.get("JPY_PARENT_PID", "").isdigit():
+            # ipykernel reads JPY_PARENT_PID when it is imported, which was in the zygote: say it again.
+            argv.append(f"--IPKernelApp.parent_handle={os.environ['JPY_PARENT_PID']}")
+        sys.argv = ["ipykernel_launcher", *argv]
+        IPKernelApp.launch_instance(argv)
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except BaseException:  # noqa: BLE001 (report, then leave: a fork must never fall back into the zygote loop)
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve(path: str) -> None:
+    """The zygote: preload, then fork a kernel for each shim that connects, until told to stop."""
+    import selectors
+    import time
+
+    failed = preload()
+    parent = os.getppid()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    kernels: dict[int, socket.socket] = {}  # kernel pid -> its shim's connection
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the grader, which stops us itself
+    print("ready" + (" (not preloaded: " + ", ".join(failed) + ")" if failed else ""), flush=True)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 1)  # nobody reads our stdout after "ready"
+    os.close(devnull)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    while not stopping and os.getppid() == parent:
+        for key, _ in selector.select(timeout=0.05):
+            if key.fileobj is listener:
+                _accept(listener, selector, kernels)
+            else:  # a shim's connection closed: it was killed, so its kernel goes too
+                pid = key.data
+                selector.unregister(key.fileobj)
+                key.fileobj.close()
+                kernels.pop(pid, None)
+                _kill_group(pid)
+        _reap(selector, kernels)
+    for pid in list(kernels):
+        _kill_group(pid)
+    deadline = time.monotonic() + 5
+    while kernels and time.monotonic() < deadline:
+        _reap(selector, kernels)
+        time.sleep(0.05)
+
+
+def _accept(listener: socket.socket, selector, kernels: dict[int, socket.socket]) -> None:  # noqa: ANN001
+    import selectors
+
+    conn, _ = listener.accept()
+    fds: list[int] = []
+    try:
+        conn.settimeout(10)  # a client that connects and says nothing must not stall the zygote
+        head, fds, _, _ = socket.recv_fds(conn, HEADER.size, 3)
+        if len(head) != HEADER.size or len(fds) != 3:
+            raise ValueError("malformed request")
+        (size,) = HEADER.unpack(head)
+        if size > 1 << 24:
+            raise ValueError("request too large")
+        request = json.loads(_recv_exactly(conn, size))
+        if not (isinstance(request.get("argv"), list) and isinstance(request.get("env"), dict)):
+            raise ValueError("malformed request")
+    except (OSError, ValueError, ConnectionError):
+        conn.close()
+        for fd in fds:
+            os.close(fd)
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(selector.fileno())
+        _run_kernel(request, fds, [listener, conn, *kernels.values()])
+    for fd in fds:
+        os.close(fd)
+    try:
+        conn.settimeout(None)
+        conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    except OSError:
+        conn.close()
+        _kill_group(pid)
+        return
+    kernels[pid] = conn
+    selector.register(conn, selectors.EVENT_READ, pid)
+
+
+def _reap(selector, kernels: dict[int, socket.socket]) -> None:  # noqa: ANN001
+    """Collect every kernel that exited and tell its shim how."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        conn = kernels.pop(pid, None)
+        if conn is None:
+            continue
+        selector.unregister(conn)
+        try:
+            conn.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+        except OSError:
+            pass
+        conn.close()
+
+
+def _kill_group(pid: int) -> None:
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+            return
+        except OSError:
+            continue
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["kernel"]:
+        sys.exit(shim(sys.argv[2:]))
+    if sys.argv[1:2] == ["serve"] and len(sys.argv) == 3:
+        serve(sys.argv[2])
+        sys.exit(0)
+    sys.exit("usage: kernel_zygote.py serve SOCKET | kernel -f CONNECTION_FILE")

@@ -1,0 +1,164 @@
+"""Grading kernels forked from a zygote (autograder/kernel_zygote.py), as SafeExecute runs them.
+
+A fork must behave as a cold kernel does for everything a student or a check can see
+(environment, working folder, interrupts, deaths, its own random stream), keep nothing of the
+zygote a student could use to reach the next kernel, and fall back to a cold start when there
+is no zygote.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "autograder"))
+import kernel_zygote  # noqa: E402  (a script folder, not a package)
+import safe_execute  # noqa: E402
+from safe_execute import SafeExecute  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    """One zygote for the module, handed to SafeExecute as grade_class.py hands it to nbgrader."""
+    started = safe_execute.start_zygote()
+    previous = os.environ.get(kernel_zygote.ENV_VAR)
+    os.environ[kernel_zygote.ENV_VAR] = started.path
+    yield started
+    if previous is None:
+        os.environ.pop(kernel_zygote.ENV_VAR, None)
+    else:
+        os.environ[kernel_zygote.ENV_VAR] = previous
+    started.close()
+
+
+def run(tmp_path: Path, sources: list[str], **options: object) -> nbformat.NotebookNode:
+    nb = new_notebook(cells=[new_code_cell(source) for source in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    options = {"timeout": 120, "guard_checks": False, **options}
+    SafeExecute(**options).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    return nb
+
+
+def text(cell: nbformat.NotebookNode) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+def errors(cell: nbformat.NotebookNode) -> list[str]:
+    return [o.ename for o in cell.outputs if o.output_type == "error"]
+
+
+PROBE = """
+import os, sys
+print('torch' in sys.modules, os.getcwd(), os.environ['HOME'], os.environ.get('GANLAB_KERNEL_ZYGOTE'))
+import numpy
+print(numpy.random.randint(2**62))
+"""
+
+
+def test_a_fork_starts_warm_in_its_own_sandbox(zygote, tmp_path: Path) -> None:
+    first = run(tmp_path, [PROBE])
+    second = run(tmp_path, [PROBE])
+    (warm, cwd, home, leaked), (draw,) = (line.split() for line in text(first.cells[0]).splitlines())
+    assert warm == "True", "the kernel imported torch itself: it was not forked from the zygote"
+    assert Path(cwd) == tmp_path, "the kernel does not run in the notebook's folder"
+    assert home != os.path.expanduser("~") and "ganlab_kernel_" in home, "the kernel has not its own sandbox HOME"
+    assert leaked == "None", "the zygote's socket path reached the student's environment"
+    other_home, other_draw = text(second.cells[0]).split()[2], text(second.cells[0]).split()[-1]
+    assert other_home != home
+    assert other_draw != draw, "two forks share the zygote's NumPy random stream"
+
+
+def test_a_fork_runs_the_kernels_own_thread_count(zygote, tmp_path: Path) -> None:
+    """The zygote loaded OpenMP with one thread; a kernel configured for two gets two (and the default, one)."""
+    code = "import torch; print(torch.get_num_threads())"
+    assert text(run(tmp_path, [code]).cells[0]).strip() == "1"
+    assert text(run(tmp_path, [code], kernel_threads=2).cells[0]).strip() == "2"
+
+
+def test_no_zygote_means_a_cold_kernel(tmp_path: Path, monkeypatch) -> None:
+    """A socket that answers nobody: the shim becomes an ordinary kernel and the notebook runs."""
+    monkeypatch.setattr(safe_execute, "zygote_path", lambda: str(tmp_path / "nobody.sock"))
+    nb = run(tmp_path, [PROBE])
+    assert text(nb.cells[0]).split()[0] == "False"
+
+
+def test_a_fork_is_interrupted_and_survives_its_death(zygote, tmp_path: Path) -> None:
+    nb = run(
+        tmp_path,
+        ["a = 1", "import time\nwhile True: time.sleep(0.1)", "print(a + 1)", "import os; os._exit(3)", "print(a)"],
+        timeout=5,
+        interrupt_on_timeout=True,
+    )
+    # What a cold kernel shows too: the interrupt's KeyboardInterrupt, then nbclient's timeout error.
+    assert errors(nb.cells[1]) == ["KeyboardInterrupt", "CellTimeoutError"], "the timeout did not interrupt the fork"
+    assert text(nb.cells[2]) == "2\n"
+    assert errors(nb.cells[3]) == ["KernelDied"] and text(nb.cells[4]) == "1\n"
+
+
+def test_a_student_kernel_holds_none_of_the_zygotes_sockets(zygote, tmp_path: Path) -> None:
+    code = f"""
+import os, socket
+found = []
+for fd in map(int, os.listdir('/proc/self/fd')):
+    try:
+        s = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        continue
+    try:
+        if s.family == socket.AF_UNIX and s.getsockname() == {zygote.path!r}:
+            found.append(fd)
+    finally:
+        s.close()
+print('zygote sockets:', found)
+"""
+    nb = run(tmp_path, [code])
+    assert text(nb.cells[0]).strip() == "zygote sockets: []"
+
+
+def test_killing_the_shim_kills_its_kernel(zygote, tmp_path: Path) -> None:
+    """jupyter_client's last resort is SIGKILL to the process it started: the fork must not outlive it."""
+    connection = tmp_path / "kernel.json"
+    env = {**os.environ, kernel_zygote.ENV_VAR: zygote.path}
+    shim = subprocess.Popen(
+        [sys.executable, "-S", kernel_zygote.__file__, "kernel", "-f", str(connection)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    kernels: list[int] = []
+    while time.monotonic() < deadline and not kernels:
+        kernels = [pid for pid in _children(zygote.process.pid)]
+        time.sleep(0.1)
+    assert kernels, "the zygote forked no kernel for the shim"
+    shim.send_signal(signal.SIGKILL)
+    shim.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _children(zygote.process.pid):
+        time.sleep(0.1)
+    assert not _children(zygote.process.pid), "the kernel outlived its shim"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
