@@ -7,8 +7,10 @@
 
 Run from anywhere; the course folder is this one (``--course`` for another). nbgrader's
 gradebook is one SQLite file that takes one writer, so each worker grades its students with
-the plain ``nbgrader autograde ganlab --student ID`` into its own copy of the gradebook
-(``shards/shard_<i>.db``) and records what it graded in ``shards/shard_<i>.json``. The merge
+nbgrader's own autograde converter (``NbGraderAPI.autograde``, in one long-lived process per
+worker, ``Grader``) into its own copy of the gradebook (``shards/shard_<i>.db``) and records
+what it graded in ``shards/shard_<i>.json``. Each worker also keeps one kernel zygote
+(``kernel_zygote.py``) from which every notebook's kernel is forked. The merge
 copies each graded student's submission (scores, comments, flags, late penalties) from the shard
 into ``gradebook.db`` with ``nbgrader.api.Gradebook``, so ``nbgrader export``,
 ``generate_feedback`` and formgrader see exactly what a serial ``nbgrader autograde`` would
@@ -151,30 +153,96 @@ def new_shard(course: Course, index: int) -> Path:
     return path
 
 
-def grade_student(course: Course, student: str, shard: Path, env: dict[str, str] | None = None) -> Outcome:
-    """``nbgrader autograde`` of one student into ``shard``; failures become an Outcome, never an exception."""
+class Grader:
+    """A long-lived grading process for one shard: ``grade_class.py --worker SHARD``.
+
+    It imports nbgrader once and grades each student it is given with nbgrader's own API
+    (``NbGraderAPI.autograde``, what formgrader's autograde button runs: the converter of
+    ``nbgrader autograde``) instead of starting ``nbgrader autograde`` per student, which cost
+    about 3 s of imports each. A process that dies is reported against the student it was
+    grading and replaced for the next one.
+    """
+
+    def __init__(self, course: Course, shard: Path, env: dict[str, str] | None) -> None:
+        self.course, self.shard, self.env = course, shard, env
+        self.process: subprocess.Popen | None = None
+
+    def _start(self) -> subprocess.Popen:
+        self.course.logs.mkdir(parents=True, exist_ok=True)
+        with open(self.course.logs / f"{self.shard.stem}.worker.log", "a") as log:
+            return subprocess.Popen(
+                [sys.executable, str(HERE / "grade_class.py"), "--course", str(self.course.root), "--worker",
+                 str(self.shard)],
+                cwd=self.course.root, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                text=True,
+            )  # fmt: skip
+
+    def grade(self, student: str) -> Outcome:
+        """Grade one student into the shard; a failure becomes an Outcome, never an exception."""
+        if self.process is None or self.process.poll() is not None:
+            try:
+                self.process = self._start()
+            except OSError as error:
+                return Outcome(student, False, f"could not start the grading process: {error}")
+        try:
+            self.process.stdin.write(student + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        except OSError:
+            line = ""
+        if not line:
+            code = self.process.wait()
+            self.process = None
+            log = self.course.logs / f"{self.shard.stem}.worker.log"
+            return Outcome(student, False, f"the grading process died (exit code {code}) on this student (log: {log})")
+        result = json.loads(line)
+        if not result["ok"]:
+            return Outcome(student, False, result["reason"])
+        return Outcome(student, True, warnings=kernel_deaths(self.course, student))
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def serve_worker(course: Course, shard: Path) -> int:
+    """``--worker SHARD``: grade each student id read from stdin into ``shard``, one JSON line each on stdout.
+
+    Each student's nbgrader log goes to ``logs/grading/<student>.log``, as the command's output did.
+    """
+    # Our stdout carries the results; kernels and libraries that print to file descriptor 1
+    # must not mix into it, so fd 1 becomes stderr (the worker log) and the results keep a copy.
+    results = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    os.chdir(course.root)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+    config.CourseDirectory.db_url = f"sqlite:///{shard}"
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     course.logs.mkdir(parents=True, exist_ok=True)
-    log = course.logs / f"{student}.log"
-    command = [
-        sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--student", student, "--force",
-        f"--CourseDirectory.db_url=sqlite:///{shard}",
-    ]  # fmt: skip
-    try:
-        with open(log, "w") as handle:
-            done = subprocess.run(
-                command, cwd=course.root, env=env, stdout=handle, stderr=subprocess.STDOUT, check=False
-            )
-    except OSError as error:
-        return Outcome(student, False, f"could not start nbgrader: {error}")
-    text = log.read_text(errors="replace")
-    if done.returncode != 0:
-        errors = [line for line in text.splitlines() if "| ERROR]" in line or "Error" in line]
-        reason = errors[-1] if errors else text.strip().splitlines()[-1:] or ["no output"]
-        reason = reason if isinstance(reason, str) else reason[0]
-        return Outcome(
-            student, False, f"nbgrader autograde exited {done.returncode}: {reason.strip()[:300]} (log: {log})"
-        )
-    return Outcome(student, True, warnings=kernel_deaths(course, student))
+    for line in sys.stdin:
+        student = line.strip()
+        log = course.logs / f"{student}.log"
+        result = api.autograde(ASSIGNMENT, student, force=True, create=True)
+        text = result.get("log", "") + result.get("error", "")
+        log.write_text(text)
+        reason = ""
+        if not result["success"]:
+            lines = [line for line in text.splitlines() if "[ERROR]" in line or "Error" in line]
+            last = (lines or text.strip().splitlines() or ["no output"])[-1]
+            reason = f"nbgrader autograde failed: {last.strip()[:300]} (log: {log})"
+        results.write(json.dumps({"ok": result["success"], "reason": reason}) + "\n")
+        results.flush()
+    return 0
 
 
 def kernel_deaths(course: Course, student: str) -> list[str]:
@@ -200,15 +268,19 @@ def run_shard(course: Course, index: int, students: queue.Queue[str] | list[str]
     kit = kit_fingerprint(course)
     items = iter(students) if isinstance(students, list) else iter(lambda: _next(students), None)
     with worker_zygote() as env:
-        for student in items:
-            print_ = fingerprint(course, student, kit)  # before grading: a change during grading means grade again
-            outcome = grade_student(course, student, shard, env)
-            if outcome.ok:
-                manifest["graded"][student] = print_
-            else:
-                manifest["failed"][student] = outcome.reason
-            write_json(manifest_path, manifest)
-            report(outcome)
+        grader = Grader(course, shard, env)
+        try:
+            for student in items:
+                print_ = fingerprint(course, student, kit)  # before grading: a change during grading means grade again
+                outcome = grader.grade(student)
+                if outcome.ok:
+                    manifest["graded"][student] = print_
+                else:
+                    manifest["failed"][student] = outcome.reason
+                write_json(manifest_path, manifest)
+                report(outcome)
+        finally:
+            grader.close()
 
 
 @contextlib.contextmanager
@@ -358,8 +430,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--merge", action="store_true", help="merge the shards into gradebook.db (after the array job)")
     parser.add_argument("--list", action="store_true", help="print the students that would be graded, then stop")
     parser.add_argument("--course", type=Path, default=HERE, help="the nbgrader course folder (default: this one)")
+    parser.add_argument("--worker", type=Path, metavar="SHARD", help=argparse.SUPPRESS)  # a Grader's process
     args = parser.parse_args(argv)
     course = Course(args.course.resolve())
+    if args.worker:
+        return serve_worker(course, args.worker)
     check_ready(course)
     if args.merge:
         merged, failed = merge(course)

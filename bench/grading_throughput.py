@@ -7,10 +7,11 @@ Both gradings run in this one invocation, one after the other, on copies of the 
 course (``autograder/grade_class.py --jobs 1`` then ``--jobs N``), so their ratio is
 comparable even on a loaded machine; the absolute figures are not (say what else ran). The
 breakdown runs the source notebooks (reference answers, hidden tests included) through the
-kit's ``SafeExecute`` once, timing each phase: kernel start, the guard's setup (which imports
-torch and the checks), the first cell (the notebook's imports), the graded test cells (the
-checks), the other cells (answers, demos, the cut training), and nbgrader's own overhead (the
-per-student grading time minus the notebooks' execution).
+kit's ``SafeExecute`` once, timing each phase: the kernel zygote's start (once per worker, not
+per student), each kernel's start (a fork of the zygote), the guard's setup and verifications,
+the first cell (the notebook's imports), the graded test cells (the checks), the other cells
+(answers, demos, the cut training), and nbgrader's own overhead (the per-student grading time
+minus the notebooks' execution).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "autograder"))
 import grading_round as gr  # noqa: E402  (a script folder, not a package)
-from safe_execute import SafeExecute  # noqa: E402
+import kernel_zygote  # noqa: E402
+from safe_execute import SafeExecute, start_zygote  # noqa: E402
 
 
 class TimedExecute(SafeExecute):
@@ -68,16 +70,27 @@ class TimedExecute(SafeExecute):
 
 
 def breakdown(notebooks: list[str]) -> dict[str, float]:
-    """Seconds per phase for one student who hands in ``notebooks`` with the reference answers."""
+    """Seconds per phase for one student who hands in ``notebooks`` with the reference answers.
+
+    The kernel zygote is started first, as each grading worker does once for all its students,
+    and timed on its own: "kernel start" is then what every notebook pays.
+    """
     phases: dict[str, float] = defaultdict(float)
+    began = time.perf_counter()
+    zygote = start_zygote()
+    phases["zygote start (once per worker)"] = time.perf_counter() - began
     os.environ["NBGRADER_EXECUTION"] = "autograde"
-    for name in notebooks:
-        nb = nbformat.read(gr.SOURCE / f"{name}.ipynb", as_version=4)
-        with tempfile.TemporaryDirectory() as folder:
-            began = time.perf_counter()
-            TimedExecute(phases, timeout=300).preprocess(nb, {"metadata": {"path": folder}})
-            phases["total"] += time.perf_counter() - began
-    del os.environ["NBGRADER_EXECUTION"]
+    os.environ[kernel_zygote.ENV_VAR] = zygote.path
+    try:
+        for name in notebooks:
+            nb = nbformat.read(gr.SOURCE / f"{name}.ipynb", as_version=4)
+            with tempfile.TemporaryDirectory() as folder:
+                began = time.perf_counter()
+                TimedExecute(phases, timeout=300).preprocess(nb, {"metadata": {"path": folder}})
+                phases["total"] += time.perf_counter() - began
+    finally:
+        del os.environ["NBGRADER_EXECUTION"], os.environ[kernel_zygote.ENV_VAR]
+        zygote.close()
     return dict(phases)
 
 
@@ -135,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     if phases:
         per_student = serial / args.students
         print(f"one student, {len(notebooks)} notebooks, run once outside nbgrader:")
-        for phase in ("kernel start", "guard (setup and verify)", "first cell (imports)", "test cells (checks)",
+        for phase in ("zygote start (once per worker)", "kernel start", "guard (setup and verify)", "first cell (imports)", "test cells (checks)",
                       "answer and other cells"):  # fmt: skip
             print(f"  {phase:28s} {phases.get(phase, 0.0):6.1f} s")
         print(f"  {'notebooks in total':28s} {phases['total']:6.1f} s")

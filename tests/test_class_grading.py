@@ -143,7 +143,7 @@ def test_two_workers_give_the_serial_grades(graded: dict) -> None:
 def test_a_crashing_student_is_reported_and_stops_nobody(graded: dict) -> None:
     run = graded["run"]
     assert run.returncode == 1
-    assert f"failed {CORRUPT}: nbgrader autograde exited" in run.stdout, run.stdout
+    assert f"failed {CORRUPT}: nbgrader autograde failed" in run.stdout, run.stdout
     assert f"{len(graded['students'])} students graded and merged" in run.stdout
     # The kernel killed by os._exit is named with its notebook and cell.
     assert "case_02_kernel_exit: 02_critic: cell cblock" in run.stdout, run.stdout
@@ -179,3 +179,25 @@ def test_bad_shard_argument_is_one_clear_error(tmp_path: Path) -> None:
     assert done.returncode != 0 and "error: --shard '2/2' must be I/N" in done.stderr
     empty = script(tmp_path / "nowhere")
     assert empty.returncode != 0 and "error:" in empty.stderr and "make release" in empty.stderr
+
+
+def test_a_dead_grading_process_costs_its_student_only(tmp_path: Path, monkeypatch) -> None:
+    """A worker process that dies is reported against the student it had, and a new one grades the next."""
+    import grade_class
+
+    course = grade_class.Course(tmp_path)
+    started: list[int] = []
+    dying = "import sys; sys.stdin.readline(); sys.exit(7)"
+    answering = "import json, sys\nfor _ in sys.stdin: print(json.dumps({'ok': False, 'reason': 'graded'}), flush=True)"
+
+    def start(self: grade_class.Grader) -> subprocess.Popen:
+        started.append(1)
+        code = dying if len(started) == 1 else answering
+        return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    monkeypatch.setattr(grade_class.Grader, "_start", start)
+    grader = grade_class.Grader(course, tmp_path / "shard_0.db", None)
+    first, second = grader.grade("alice"), grader.grade("bob")
+    grader.close()
+    assert not first.ok and "the grading process died (exit code 7) on this student" in first.reason
+    assert (second.student, second.reason) == ("bob", "graded") and len(started) == 2
