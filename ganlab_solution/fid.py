@@ -25,7 +25,6 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
-import scipy.linalg
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -103,13 +102,16 @@ def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """The Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2)."""
-    covmean, _ = scipy.linalg.sqrtm(sigma1 @ sigma2, disp=False)
-    if not np.isfinite(covmean).all():
-        # A near-singular product: regularise as the reference implementations do.
-        offset = np.eye(sigma1.shape[0]) * 1e-6
-        covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
-    covmean = covmean.real  # sqrtm leaves tiny imaginary parts from rounding
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+    # Tr((sigma1 sigma2)^1/2) is the sum of the square roots of the eigenvalues of sigma1 sigma2,
+    # which are those of the symmetric sigma1^1/2 sigma2 sigma1^1/2. Two symmetric eigen-
+    # decompositions give it about 5 times faster than scipy's sqrtm of the general 2048x2048
+    # product (20 s on two CPU cores), with no complex rounding to discard. Eigenvalues a
+    # rounding error below zero (rank-deficient covariances: fewer samples than features) are 0.
+    values, vectors = np.linalg.eigh(sigma1)
+    root1 = (vectors * np.sqrt(values.clip(min=0))) @ vectors.T
+    inner = root1 @ sigma2 @ root1
+    trace_covmean = np.sqrt(np.linalg.eigvalsh((inner + inner.T) / 2).clip(min=0)).sum()
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_covmean)
 
 
 def to_uint8_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:

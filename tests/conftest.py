@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,28 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
         env=env,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def cli(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., subprocess.CompletedProcess]:
+    """``python -m ganlab_solution ARGS`` run in this process, through the ``main`` the CLI's process calls.
+
+    The process's exit status is ``main``'s return value (``sys.exit(main())``), and capfd reads
+    the file descriptors, so output written below Python is captured too. For the argument and
+    input checks; a few tests keep a real process (:func:`run_cli`) for what only it shows.
+    """
+    from ganlab_solution.__main__ import main
+
+    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        monkeypatch.chdir(cwd or ROOT)
+        capfd.readouterr()
+        status = main(list(args))
+        out, err = capfd.readouterr()
+        return subprocess.CompletedProcess([sys.executable, "-m", "ganlab_solution", *args], status, out, err)
+
+    return run
 
 
 def debug_config(tmp_path: Path, **sections: dict) -> dict:

@@ -8,8 +8,6 @@ from PIL import Image
 from ganlab_solution.animate import animate
 from ganlab_solution.errors import GanlabError
 
-from .conftest import run_cli
-
 
 def fake_run(tmp_path, epochs):
     samples = tmp_path / "run" / "samples"
@@ -35,8 +33,8 @@ def test_every_keeps_the_last_epoch(tmp_path):
     assert Image.open(animate(run, tmp_path / "a.gif", every=3)).n_frames == 4  # 1, 4, 7 and the last, 8
 
 
-def test_cli_and_missing_samples(tmp_path):
-    result = run_cli("animate", str(fake_run(tmp_path, [1, 2])), "-o", str(tmp_path / "out.gif"))
+def test_cli_and_missing_samples(tmp_path, cli):
+    result = cli("animate", str(fake_run(tmp_path, [1, 2])), "-o", str(tmp_path / "out.gif"))
     assert result.returncode == 0 and (tmp_path / "out.gif").is_file()
     with pytest.raises(GanlabError, match="no samples/epoch_"):
         animate(tmp_path / "nothing")

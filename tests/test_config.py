@@ -104,7 +104,7 @@ def test_top_level_must_be_a_mapping(tmp_path):
         ("data: {dataset: FashionMNIST, image_size: 32}\n", "FashionMNIST images are 28x28"),
     ],
 )
-def test_cli_reports_one_error_line_and_writes_nothing(tmp_path, content, expected):
+def test_cli_reports_one_error_line_and_writes_nothing(tmp_path, cli, content, expected):
     images = tmp_path / "images"
     images.mkdir()
     from PIL import Image
@@ -112,7 +112,7 @@ def test_cli_reports_one_error_line_and_writes_nothing(tmp_path, content, expect
     Image.new("RGB", (40, 40), "white").save(images / "a.png")
     logdir = tmp_path / "logs"
     text = content.replace("IMAGES", str(images)) + f"logging: {{logdir: {logdir}}}\ndevice: cpu\n"
-    result = run_cli("train", str(write_yaml(tmp_path / "c.yaml", text)))
+    result = cli("train", str(write_yaml(tmp_path / "c.yaml", text)))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr

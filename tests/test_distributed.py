@@ -48,7 +48,10 @@ def torchrun(config_path, tmp_path):
 
 @pytest.mark.slow
 def test_two_process_torchrun_trains_in_sync_and_writes_once(tmp_path):
-    config = write_yaml(tmp_path / "c.yaml", debug_config(tmp_path, optim={"nepochs": 2}, logging={"onnx_every": 0}))
+    # About synchronisation and who writes, not the network: the tiny model of the other code-path tests.
+    tiny = {"generator_base_c": 8, "discriminator_base_c": 4, "latent_size": 8}
+    raw = debug_config(tmp_path, optim={"nepochs": 2}, logging={"onnx_every": 0}, model=tiny)
+    config = write_yaml(tmp_path / "c.yaml", raw)
     result = torchrun(config, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout + result.stderr

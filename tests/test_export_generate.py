@@ -68,17 +68,17 @@ def test_generate_cli_writes_a_grid(tmp_path):
 
 
 @pytest.mark.parametrize(("mode", "size"), [("line", (5 * 30 + 2, 3 * 30 + 2)), ("grid", (5 * 30 + 2, 5 * 30 + 2))])
-def test_interpolate_cli_writes_a_grid(tmp_path, mode, size):
+def test_interpolate_cli_writes_a_grid(tmp_path, cli, mode, size):
     out = tmp_path / f"{mode}.png"
-    result = run_cli("interpolate", str(SHIPPED_ONNX), "--mode", mode, "--steps", "5", "--rows", "3", "-o", str(out))
+    result = cli("interpolate", str(SHIPPED_ONNX), "--mode", mode, "--steps", "5", "--rows", "3", "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert Image.open(out).size == size
 
 
-def test_corrupt_onnx_is_one_clear_error(tmp_path):
+def test_corrupt_onnx_is_one_clear_error(tmp_path, cli):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(SHIPPED_ONNX.read_bytes()[:5000])
-    result = run_cli("generate", str(bad), "-o", str(tmp_path / "x.png"))
+    result = cli("generate", str(bad), "-o", str(tmp_path / "x.png"))
     assert result.returncode == 2 and not (tmp_path / "x.png").exists()
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: ") and "not a loadable ONNX model" in line
@@ -94,6 +94,6 @@ def test_onnx_that_is_not_a_generator_is_refused(tmp_path):
         OnnxGenerator(path)
 
 
-def test_missing_model_file(tmp_path):
-    result = run_cli("interpolate", str(tmp_path / "nope.onnx"))
+def test_missing_model_file(tmp_path, cli):
+    result = cli("interpolate", str(tmp_path / "nope.onnx"))
     assert result.returncode == 2 and "no such file" in result.stderr

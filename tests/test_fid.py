@@ -87,13 +87,13 @@ def test_fid_cli_refuses_a_corrupt_model(tmp_path):
     assert line.startswith("error: ") and "not a loadable ONNX model" in line
 
 
-def test_fid_cli_rejects_an_unknown_dataset():
-    result = run_cli("fid", str(SHIPPED_ONNX), "--dataset", "CIFAR10")
+def test_fid_cli_rejects_an_unknown_dataset(cli):
+    result = cli("fid", str(SHIPPED_ONNX), "--dataset", "CIFAR10")
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 
-def test_fid_cli_needs_more_test_images_than_exist():
-    result = run_cli("fid", "--real-vs-real", "-n", "20000", "--no-cache")
+def test_fid_cli_needs_more_test_images_than_exist(cli):
+    result = cli("fid", "--real-vs-real", "-n", "20000", "--no-cache")
     assert result.returncode == 2 and "choose between 2 and the 10000 images" in result.stderr
 
 

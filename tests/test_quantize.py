@@ -57,10 +57,10 @@ def test_quantize_cli_writes_beside_the_model_and_generate_reads_it(tmp_path):
     assert (tmp_path / "grid.png").stat().st_size > 0
 
 
-def test_quantizing_a_corrupt_file_is_one_error_and_writes_nothing(tmp_path):
+def test_quantizing_a_corrupt_file_is_one_error_and_writes_nothing(tmp_path, cli):
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"\x08\x07not a protobuf")
-    result = run_cli("quantize", str(bad))
+    result = cli("quantize", str(bad))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "not a loadable ONNX model" in lines[0]

@@ -136,7 +136,8 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
 
 def test_run_dir_option_starts_then_resumes(tmp_path):
     run_dir = tmp_path / "runs" / "job"
-    raw = debug_config(tmp_path, logging={"onnx_every": 0})
+    # About the run folder, not the network: the tiny model (the lab's trains for minutes on a loaded CPU).
+    raw = debug_config(tmp_path, logging={"onnx_every": 0}, model=TINY_MODEL)
     assert train(parse_config(raw), quiet=True, run_dir=run_dir) == run_dir
     raw["optim"]["nepochs"] = 2
     assert train(parse_config(raw), quiet=True, run_dir=run_dir) == run_dir  # a requeued job
