@@ -35,7 +35,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Float, Integer
+from traitlets import Bool, Enum, Float, Integer
 
 # Kernel deaths tolerated in one notebook before the rest of it is given up (each costs a replay).
 MAX_DEATHS = 3
@@ -146,6 +146,9 @@ class SafeExecute(Execute):
         config=True
     )
     max_deaths = Integer(MAX_DEATHS, help="Kernel deaths tolerated per notebook.").tag(config=True)
+    # Every output has arrived when a notebook ends: stop its kernel at once instead of waiting
+    # for a graceful exit (nbclient polls every 0.1 s), since its sandbox is deleted anyway.
+    shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)
     kernel_threads = Integer(
         KERNEL_THREADS, help="OpenMP/MKL threads of each kernel (OMP_NUM_THREADS); 0 leaves the grader's setting."
     ).tag(config=True)

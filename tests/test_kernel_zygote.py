@@ -79,6 +79,11 @@ def test_a_fork_starts_warm_in_its_own_sandbox(zygote, tmp_path: Path) -> None:
     assert other_draw != draw, "two forks share the zygote's NumPy random stream"
 
 
+def test_the_zygote_is_single_threaded(zygote) -> None:
+    """Forking copies only the calling thread: a zygote with other threads could hand its forks a held lock."""
+    assert len(list(Path(f"/proc/{zygote.process.pid}/task").iterdir())) == 1
+
+
 def test_a_fork_runs_the_kernels_own_thread_count(zygote, tmp_path: Path) -> None:
     """The zygote loaded OpenMP with one thread; a kernel configured for two gets two (and the default, one)."""
     code = "import torch; print(torch.get_num_threads())"
