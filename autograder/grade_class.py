@@ -259,37 +259,52 @@ def kernel_deaths(course: Course, student: str) -> list[str]:
     return found
 
 
-def run_shard(course: Course, index: int, students: queue.Queue[str] | list[str], report) -> None:  # noqa: ANN001
-    """Grade students (a list, or a queue shared with other workers) into shard ``index``; write its manifest."""
+def run_shard(
+    course: Course,
+    index: int,
+    students: queue.Queue[str] | list[str],
+    report,  # noqa: ANN001 (a callable taking an Outcome)
+    env: dict[str, str] | None = None,
+) -> None:
+    """Grade students (a list, or a queue shared with other workers) into shard ``index``; write its manifest.
+
+    ``env`` is the grading processes' environment, naming the kernel zygote that the workers of
+    one run share; without it (a SLURM task) the shard starts a zygote of its own.
+    """
+    if env is None:
+        with kernel_zygote_env() as own:
+            run_shard(course, index, students, report, own)
+        return
     shard = new_shard(course, index)
     manifest_path = course.shards / f"shard_{index}.json"
     manifest: dict = {"db": shard.name, "graded": {}, "failed": {}}
     write_json(manifest_path, manifest)
     kit = kit_fingerprint(course)
     items = iter(students) if isinstance(students, list) else iter(lambda: _next(students), None)
-    with worker_zygote() as env:
-        grader = Grader(course, shard, env)
-        try:
-            for student in items:
-                print_ = fingerprint(course, student, kit)  # before grading: a change during grading means grade again
-                outcome = grader.grade(student)
-                if outcome.ok:
-                    manifest["graded"][student] = print_
-                else:
-                    manifest["failed"][student] = outcome.reason
-                write_json(manifest_path, manifest)
-                report(outcome)
-        finally:
-            grader.close()
+    grader = Grader(course, shard, env)
+    try:
+        for student in items:
+            print_ = fingerprint(course, student, kit)  # before grading: a change during grading means grade again
+            outcome = grader.grade(student)
+            if outcome.ok:
+                manifest["graded"][student] = print_
+            else:
+                manifest["failed"][student] = outcome.reason
+            write_json(manifest_path, manifest)
+            report(outcome)
+    finally:
+        grader.close()
 
 
 @contextlib.contextmanager
-def worker_zygote() -> Iterator[dict[str, str] | None]:
-    """The environment for this worker's nbgrader runs, naming a kernel zygote the worker keeps for all its students.
+def kernel_zygote_env() -> Iterator[dict[str, str]]:
+    """The environment of the grading processes, naming one kernel zygote kept for the whole run.
 
-    Each kernel is then a fork of one process that imported torch and the course once
-    (``kernel_zygote.py``) instead of a cold start per notebook. Without a zygote (it failed
-    to start) nbgrader starts one per student itself, or cold kernels: slower, same grades.
+    Every notebook's kernel is then a fork of one process that imported torch and the course
+    once (``kernel_zygote.py``) instead of a cold start. One zygote serves every worker of a
+    run (it forks on request, for any number of them at once), so N workers do not pay N
+    preloads at the same moment. Without a zygote (it failed to start) kernels start cold:
+    slower, same grades.
     """
     sys.path.insert(0, str(HERE))
     import kernel_zygote
@@ -299,7 +314,7 @@ def worker_zygote() -> Iterator[dict[str, str] | None]:
         zygote = start_zygote()
     except (OSError, RuntimeError) as error:
         print(f"note: no kernel zygote ({error}); kernels start cold", file=sys.stderr)
-        yield None
+        yield dict(os.environ)
         return
     try:
         yield {**os.environ, kernel_zygote.ENV_VAR: zygote.path}
@@ -394,14 +409,15 @@ def grade_locally(course: Course, students: list[str], jobs: int) -> tuple[list[
             for warning in outcome.warnings:
                 bar.write(f"note   {outcome.student}: {warning}")
 
-    workers = [
-        threading.Thread(target=run_shard, args=(course, index, work, report), daemon=True)
-        for index in range(min(jobs, len(students)))
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    with kernel_zygote_env() as env:
+        workers = [
+            threading.Thread(target=run_shard, args=(course, index, work, report, env), daemon=True)
+            for index in range(min(jobs, len(students)))
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
     bar.close()
     merged, _ = merge(course)
     return outcomes, merged

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import copy
+import logging
 import os
 import shutil
 import tempfile
@@ -109,6 +110,7 @@ def limits_code(memory_limit_gb: float, no_network: bool) -> str:
 
 
 _zygote: kernel_zygote.Zygote | None = None  # this process's own zygote, when the grader gave none
+_zygote_failed = False
 
 
 def zygote_path() -> str | None:
@@ -118,14 +120,18 @@ def zygote_path() -> str | None:
     it runs; a plain ``nbgrader autograde`` starts one for itself on its first notebook (and
     it stops when the process exits). None when no zygote can be had: kernels then start cold.
     """
-    global _zygote
+    global _zygote, _zygote_failed
     given = os.environ.get(kernel_zygote.ENV_VAR, "")
     if given and os.path.exists(given):
         return given
+    if _zygote_failed:
+        return None
     if _zygote is None or not _zygote.alive():
         try:
             _zygote = start_zygote()
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError) as error:
+            _zygote_failed = True  # try once per process: a failed start costs seconds, not every notebook's
+            logging.getLogger(__name__).warning("no kernel zygote (%s): kernels start cold", error)
             return None
     return _zygote.path
 
