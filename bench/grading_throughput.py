@@ -7,7 +7,7 @@ Both gradings run in this one invocation, one after the other, on copies of the 
 course (``autograder/grade_class.py --jobs 1`` then ``--jobs N``), so their ratio is
 comparable even on a loaded machine; the absolute figures are not (say what else ran). The
 breakdown runs the source notebooks (reference answers, hidden tests included) through the
-kit's ``SafeExecute`` once, timing each phase: the kernel zygote's start (once per worker, not
+kit's ``SafeExecute`` once, timing each phase: the kernel zygote's start (once per grading run, not
 per student), each kernel's start (a fork of the zygote), the guard's setup and verifications,
 the first cell (the notebook's imports), the graded test cells (the checks), the other cells
 (answers, demos, the cut training), and nbgrader's own overhead (the per-student grading time
@@ -72,13 +72,13 @@ class TimedExecute(SafeExecute):
 def breakdown(notebooks: list[str]) -> dict[str, float]:
     """Seconds per phase for one student who hands in ``notebooks`` with the reference answers.
 
-    The kernel zygote is started first, as each grading worker does once for all its students,
+    The kernel zygote is started first, as grade_class.py does once for all its workers,
     and timed on its own: "kernel start" is then what every notebook pays.
     """
     phases: dict[str, float] = defaultdict(float)
     began = time.perf_counter()
     zygote = start_zygote()
-    phases["zygote start (once per worker)"] = time.perf_counter() - began
+    phases["zygote start (once per run)"] = time.perf_counter() - began
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     os.environ[kernel_zygote.ENV_VAR] = zygote.path
     try:
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     if phases:
         per_student = serial / args.students
         print(f"one student, {len(notebooks)} notebooks, run once outside nbgrader:")
-        for phase in ("zygote start (once per worker)", "kernel start", "guard (setup and verify)", "first cell (imports)", "test cells (checks)",
+        for phase in ("zygote start (once per run)", "kernel start", "guard (setup and verify)", "first cell (imports)", "test cells (checks)",
                       "answer and other cells"):  # fmt: skip
             print(f"  {phase:28s} {phases.get(phase, 0.0):6.1f} s")
         print(f"  {'notebooks in total':28s} {phases['total']:6.1f} s")
