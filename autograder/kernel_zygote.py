@@ -32,6 +32,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 
 ENV_VAR = "GANLAB_KERNEL_ZYGOTE"  # the zygote's socket path, in the environment of the kernel launch
 HEADER = struct.Struct("!Q")  # length of the JSON request that follows the header
@@ -78,11 +79,23 @@ def shim(argv: list[str]) -> int:
     for signum in PASSED_ON:
         signal.signal(signum, pass_on)
     line = reader.readline()
-    if not line:  # the zygote died: take the kernel with us rather than leave it running
-        pass_on(signal.SIGKILL, None)
-        return 1
-    status = json.loads(line)["exit"]
-    return status if status >= 0 else 128 - status
+    if line:
+        status = json.loads(line)["exit"]
+        return status if status >= 0 else 128 - status
+    # The zygote died (a student's cell may kill its kernel's parent): the kernel lives on, and
+    # we stand in for it until it ends, so only later kernels notice (they start cold).
+    while _running(pid):
+        time.sleep(0.1)
+    return 1
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (an exited one no reaper collects is a zombie: not running)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 class Zygote:
@@ -239,10 +252,10 @@ def _run_kernel(request: dict, fds: list[int], keep_closed: list[socket.socket])
             sys.modules["torch"].set_num_threads(int(threads))
         from ipykernel.kernelapp import IPKernelApp
 
-        argv = list(request["argv"])
-        if os.environ.get("JPY_PARENT_PID", "").isdigit():
-            # ipykernel reads JPY_PARENT_PID when it is imported, which was in the zygote: say it again.
-            argv.append(f"--IPKernelApp.parent_handle={os.environ['JPY_PARENT_PID']}")
+        # parent_handle=1: no parent poller (ipykernel's would end the kernel a second after the
+        # zygote died, blaming whichever cell runs then) and no "Ctrl-C will not work" banner.
+        # The kernel's life is tied to its shim instead: a killed shim's kernel is killed.
+        argv = [*request["argv"], "--IPKernelApp.parent_handle=1"]
         sys.argv = ["ipykernel_launcher", *argv]
         IPKernelApp.launch_instance(argv)
         code = 0
@@ -263,7 +276,6 @@ def _run_kernel(request: dict, fds: list[int], keep_closed: list[socket.socket])
 def serve(path: str) -> None:
     """The zygote: preload, then fork a kernel for each shim that connects, until told to stop."""
     import selectors
-    import time
 
     failed = preload()
     threads = len(os.listdir(f"/proc/{os.getpid()}/task")) if os.path.isdir("/proc") else 1

@@ -167,3 +167,27 @@ def _children(pid: int) -> list[int]:
             if int(fields[1]) == pid and fields[0] != "Z":
                 found.append(int(entry.name))
     return found
+
+
+def test_a_cell_that_kills_the_zygote_changes_nothing_but_speed(tmp_path: Path, monkeypatch) -> None:
+    """A hostile cell kills its kernel's parent (the zygote): its kernel goes on, later kernels start cold."""
+    own = safe_execute.start_zygote()
+    try:
+        monkeypatch.setenv(kernel_zygote.ENV_VAR, own.path)
+        monkeypatch.setattr(safe_execute, "_zygote_failed", True)  # no new zygote of SafeExecute's own
+        nb = run(
+            tmp_path,
+            [
+                "a = 1",
+                "import os, signal; os.kill(os.getppid(), signal.SIGKILL)",
+                "import time; time.sleep(2)",
+                "print(a)",
+            ],
+        )
+        assert own.process.wait(10) == -9, "the cell did not kill the zygote"
+        assert not any(errors(cell) for cell in nb.cells), "a cell after the zygote's death was blamed for it"
+        assert text(nb.cells[3]) == "1\n"
+        later = run(tmp_path, [PROBE])
+        assert text(later.cells[0]).split()[0] == "False", "with the zygote dead the next kernel should start cold"
+    finally:
+        own.close()
