@@ -9,8 +9,8 @@ Run from anywhere; the course folder is this one (``--course`` for another). nbg
 gradebook is one SQLite file that takes one writer, so each worker grades its students with
 nbgrader's own autograde converter (``NbGraderAPI.autograde``, in one long-lived process per
 worker, ``Grader``) into its own copy of the gradebook (``shards/shard_<i>.db``) and records
-what it graded in ``shards/shard_<i>.json``. Each worker also keeps one kernel zygote
-(``kernel_zygote.py``) from which every notebook's kernel is forked. The merge
+what it graded in ``shards/shard_<i>.json``. One kernel zygote per run (``kernel_zygote.py``)
+serves every worker: each notebook's kernel is forked from it. The merge
 copies each graded student's submission (scores, comments, flags, late penalties) from the shard
 into ``gradebook.db`` with ``nbgrader.api.Gradebook``, so ``nbgrader export``,
 ``generate_feedback`` and formgrader see exactly what a serial ``nbgrader autograde`` would
@@ -167,9 +167,14 @@ class Grader:
         self.course, self.shard, self.env = course, shard, env
         self.process: subprocess.Popen | None = None
 
+    @property
+    def log(self) -> Path:
+        """Where the process's own output goes (each student's nbgrader log has a file of its own)."""
+        return self.course.logs / f"{self.shard.stem}.worker.log"
+
     def _start(self) -> subprocess.Popen:
         self.course.logs.mkdir(parents=True, exist_ok=True)
-        with open(self.course.logs / f"{self.shard.stem}.worker.log", "a") as log:
+        with open(self.log, "a") as log:
             return subprocess.Popen(
                 [sys.executable, str(HERE / "grade_class.py"), "--course", str(self.course.root), "--worker",
                  str(self.shard)],
@@ -193,8 +198,9 @@ class Grader:
         if not line:
             code = self.process.wait()
             self.process = None
-            log = self.course.logs / f"{self.shard.stem}.worker.log"
-            return Outcome(student, False, f"the grading process died (exit code {code}) on this student (log: {log})")
+            return Outcome(
+                student, False, f"the grading process died (exit code {code}) on this student (log: {self.log})"
+            )
         result = json.loads(line)
         if not result["ok"]:
             return Outcome(student, False, result["reason"])
@@ -306,8 +312,7 @@ def kernel_zygote_env() -> Iterator[dict[str, str]]:
     preloads at the same moment. Without a zygote (it failed to start) kernels start cold:
     slower, same grades.
     """
-    sys.path.insert(0, str(HERE))
-    import kernel_zygote
+    import kernel_zygote  # next to this script (its folder is on sys.path)
     from safe_execute import start_zygote
 
     try:
@@ -387,7 +392,7 @@ def copy_submission(shard, main, student: str) -> None:  # noqa: ANN001 (two nbg
 
 
 def grade_locally(course: Course, students: list[str], jobs: int) -> tuple[list[Outcome], int]:
-    """Grade ``students`` with ``jobs`` worker threads (each drives nbgrader processes into its own shard), then merge."""
+    """Grade ``students`` with ``jobs`` worker threads (each drives a grading process into its own shard), then merge."""
     from tqdm import tqdm
 
     # Each kernel runs one thread (SafeExecute.kernel_threads): the workers share out the cores.

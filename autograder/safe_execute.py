@@ -116,9 +116,9 @@ _zygote_failed = False
 def zygote_path() -> str | None:
     """The socket of the zygote to fork kernels from: the grader's (``GANLAB_KERNEL_ZYGOTE``), or our own.
 
-    ``grade_class.py`` starts one zygote per worker and hands it to each ``nbgrader autograde``
-    it runs; a plain ``nbgrader autograde`` starts one for itself on its first notebook (and
-    it stops when the process exits). None when no zygote can be had: kernels then start cold.
+    ``grade_class.py`` starts one zygote per run and hands it to every grading process; a
+    plain ``nbgrader autograde`` starts one for itself on its first notebook (and it stops
+    when the process exits). None when no zygote can be had: kernels then start cold.
     """
     global _zygote, _zygote_failed
     given = os.environ.get(kernel_zygote.ENV_VAR, "")
