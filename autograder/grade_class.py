@@ -31,6 +31,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ class Outcome:
     ok: bool
     reason: str = ""
     warnings: list[str] = field(default_factory=list)
+    fatal: bool = False  # the grading machine's fault (SafeExecute's GradingEnvironmentError): stop the run
 
 
 def kit_fingerprint(course: Course) -> str:
@@ -141,6 +143,29 @@ def check_ready(course: Course) -> None:
     with sqlite3.connect(course.gradebook) as db:
         if not db.execute("select 1 from assignment where name = ?", (ASSIGNMENT,)).fetchone():
             raise SystemExit(f"error: {course.gradebook} has no assignment {ASSIGNMENT}: run `make release` first")
+
+
+def check_kernels_find_the_course() -> None:
+    """One clear error when a grading kernel could not import the course's checks (``ganlab_solution.labcheck``).
+
+    Kernels run in an empty folder of their own, so a package found only because the grader
+    was started in the repository is not found there, and every test of every student would
+    fail. Tried once per run in a fresh folder, as a kernel would: about 2 s (it imports torch).
+    """
+    env = {**os.environ, "PYTHONNOUSERSITE": "1"}
+    env.pop("PYTHONSTARTUP", None)
+    with tempfile.TemporaryDirectory(prefix="ganlab_preflight_") as folder:
+        done = subprocess.run(
+            [sys.executable, "-c", "import ganlab_solution.labcheck"], cwd=folder, env=env, capture_output=True,
+            text=True,
+        )  # fmt: skip
+    if done.returncode != 0:
+        cause = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        raise SystemExit(
+            f"error: a grading kernel could not import the course's checks ({cause}), so nobody was graded: "
+            f"install the course package for {sys.executable} (`pip install -e .` in the course repository), "
+            "then grade again"
+        )
 
 
 def new_shard(course: Course, index: int) -> Path:
@@ -203,7 +228,7 @@ class Grader:
             )
         result = json.loads(line)
         if not result["ok"]:
-            return Outcome(student, False, result["reason"])
+            return Outcome(student, False, result["reason"], fatal=result.get("fatal", False))
         return Outcome(student, True, warnings=kernel_deaths(self.course, student))
 
     def close(self) -> None:
@@ -241,12 +266,16 @@ def serve_worker(course: Course, shard: Path) -> int:
         result = api.autograde(ASSIGNMENT, student, force=True, create=True)
         text = result.get("log", "") + result.get("error", "")
         log.write_text(text)
-        reason = ""
+        reason, fatal = "", False
         if not result["success"]:
             lines = [line for line in text.splitlines() if "[ERROR]" in line or "Error" in line]
-            last = (lines or text.strip().splitlines() or ["no output"])[-1]
-            reason = f"nbgrader autograde failed: {last.strip()[:300]} (log: {log})"
-        results.write(json.dumps({"ok": result["success"], "reason": reason}) + "\n")
+            # SafeExecute's own error says what the grading machine lacks: it, not nbgrader's summary line.
+            environment = [line for line in lines if "GradingEnvironmentError:" in line]
+            fatal = bool(environment)
+            last = (environment or lines or text.strip().splitlines() or ["no output"])[-1]
+            last = last.split("GradingEnvironmentError:", 1)[-1]
+            reason = f"nbgrader autograde failed: {last.strip()[:400]} (log: {log})"
+        results.write(json.dumps({"ok": result["success"], "reason": reason, "fatal": fatal}) + "\n")
         results.flush()
     return 0
 
@@ -298,6 +327,8 @@ def run_shard(
                 manifest["failed"][student] = outcome.reason
             write_json(manifest_path, manifest)
             report(outcome)
+            if outcome.fatal:
+                break  # every later student would fail the same way: they stay pending for the next run
     finally:
         grader.close()
 
@@ -411,6 +442,9 @@ def grade_locally(course: Course, students: list[str], jobs: int) -> tuple[list[
             bar.update(1)
             if not outcome.ok:
                 bar.write(f"FAILED {outcome.student}: {outcome.reason}")
+            if outcome.fatal:
+                while _next(work) is not None:  # nobody else starts: the machine, not the students, is at fault
+                    pass
             for warning in outcome.warnings:
                 bar.write(f"note   {outcome.student}: {warning}")
 
@@ -474,6 +508,8 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, AssertionError):
             raise SystemExit(f"error: --shard {args.shard!r} must be I/N with 0 <= I < N (e.g. 3/16)") from None
         mine = students[index::count]
+        if mine:
+            check_kernels_find_the_course()
         outcomes: list[Outcome] = []
         run_shard(course, index, mine, outcomes.append)
         print(f"shard {index}/{count}: {sum(o.ok for o in outcomes)} graded, {sum(not o.ok for o in outcomes)} failed")
@@ -489,9 +525,14 @@ def main(argv: list[str] | None = None) -> int:
     if not students:
         print("nothing to grade: every submission is graded and unchanged (--force grades again)")
         return 0
+    check_kernels_find_the_course()
     outcomes, merged = grade_locally(course, students, args.jobs)
     shutil.rmtree(course.shards, ignore_errors=True)
     print(summary(outcomes, merged))
+    if any(o.fatal for o in outcomes):
+        left = len(students) - len(outcomes)
+        print(f"error: grading stopped ({left} students not started, still pending): fix the grading machine as "
+              "the failure above says, then run again; only what is not graded yet is graded")  # fmt: skip
     return 1 if any(not o.ok for o in outcomes) else 0
 
 

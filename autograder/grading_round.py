@@ -206,7 +206,18 @@ def nbgrader(workdir: Path, *args: str) -> None:
             [sys.executable, "-m", "nbgrader", *args], cwd=workdir, stdout=log, stderr=subprocess.STDOUT
         )
     if done.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed (exit {done.returncode}); see {workdir / 'nbgrader.log'}")
+        # SafeExecute's GradingEnvironmentError says what the machine lacks: show it, not only the log's path.
+        marker = "GradingEnvironmentError:"
+        causes = [line.split(marker, 1)[1].strip() for line in log_text(workdir) if marker in line]
+        raise RuntimeError(
+            f"nbgrader {' '.join(args)} failed (exit {done.returncode}){': ' + causes[-1] if causes else ''}; "
+            f"see {workdir / 'nbgrader.log'}"
+        )
+
+
+def log_text(workdir: Path) -> list[str]:
+    """The lines of the round's nbgrader log."""
+    return (workdir / "nbgrader.log").read_text(errors="replace").splitlines()
 
 
 def submit(workdir: Path, student: str, notebooks: dict[str, nbformat.NotebookNode]) -> None:
@@ -329,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     cases = load_cases(args.cases)
     try:
         results = run_round(workdir, cases, args.notebook, args.timeout)
+    except RuntimeError as error:  # a failed nbgrader command: its message says why
+        kept = "" if args.keep else " (deleted with the scratch folder: --keep DIR keeps it)"
+        print(f"error: {error}{kept}", file=sys.stderr)
+        return 1
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -46,6 +46,10 @@ MAX_DEATHS = 3
 KERNEL_THREADS = 1
 
 
+class GradingEnvironmentError(RuntimeError):
+    """The grading kernel cannot be prepared: a fault of the grading machine, never of a student."""
+
+
 def error_output(ename: str, evalue: str) -> NotebookNode:
     """An error output as a kernel would write it (nbgrader scores a test cell with one as failed)."""
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
@@ -194,9 +198,19 @@ class SafeExecute(Execute):
                 with self.setup_kernel(env=env):
                     info = self.wait_for_reply(self.kc.kernel_info())
                     self.nb.metadata["language_info"] = info["content"]["language_info"]
-                    self._hidden(limits_code(self.memory_limit_gb, self.no_network))
+                    self._prepare(
+                        limits_code(self.memory_limit_gb, self.no_network),
+                        "apply its limits",
+                        "no_network needs the grader to run as root; or change c.SafeExecute.no_network and "
+                        "memory_limit_gb in autograder/nbgrader_config.py",
+                    )
                     if self.guard_checks:
-                        self._hidden(guard.SETUP)
+                        self._prepare(
+                            guard.SETUP,
+                            "set up the check guard",
+                            "install the course package where nbgrader's kernels run (`pip install -e .` in the "
+                            "course repository)",
+                        )
                     for index, cell in enumerate(nb.cells):
                         if index in killers:
                             continue
@@ -249,10 +263,34 @@ class SafeExecute(Execute):
     def _verify(self) -> list[str] | None:
         return guard.parse(self._hidden(guard.VERIFY))
 
+    def _prepare(self, code: str, what: str, fix: str) -> None:
+        """Run set-up ``code`` before any student cell; its failure is the grading environment's.
+
+        Nothing of the student's has run yet, so an error here (the course package missing
+        from the kernels' environment, ``no_network`` without root) would otherwise fail every
+        test of every student with a message blaming them: stop grading this notebook instead.
+        """
+        if not code:
+            return
+        outputs = self._hidden_outputs(code + f"\nprint({guard.MARK!r} + '[]')\n")
+        text = "".join(output.get("text", "") for output in outputs if output.get("output_type") == "stream")
+        if guard.parse(text) is not None:
+            return
+        errors = [f"{output.ename}: {output.evalue}" for output in outputs if output.get("output_type") == "error"]
+        raise GradingEnvironmentError(
+            f"the grading kernel could not {what} ({errors[0] if errors else 'no reply'}) before any student "
+            f"code ran, so nobody was graded: {fix}, then grade again"
+        )
+
     def _hidden(self, code: str) -> str:
         """Run ``code`` in the kernel outside the notebook; its printed text."""
+        outputs = self._hidden_outputs(code)
+        return "".join(output.get("text", "") for output in outputs if output.get("output_type") == "stream")
+
+    def _hidden_outputs(self, code: str) -> list[NotebookNode]:
+        """Run ``code`` in the kernel outside the notebook; the outputs it made."""
         if not code:
-            return ""
+            return []
         cell = NotebookNode(cell_type="code", source=code, metadata={}, outputs=[], execution_count=None)
         count = self.code_cells_executed
         # nbclient stores the executed cell back at its index: give it a slot of its own, then remove it.
@@ -262,4 +300,4 @@ class SafeExecute(Execute):
         finally:
             self.nb.cells.pop()
         self.code_cells_executed = count  # the student's cells keep their numbers
-        return "".join(output.get("text", "") for output in cell.outputs if output.get("output_type") == "stream")
+        return list(cell.outputs)

@@ -51,6 +51,15 @@ def cli(
     return run
 
 
+@pytest.fixture
+def course_package_missing(tmp_path: Path) -> Path:
+    """A folder that, first on PYTHONPATH, makes ``import ganlab_solution`` fail as on a machine without it."""
+    package = tmp_path / "shadow" / "ganlab_solution"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("raise ImportError('simulated: the course package is not installed')\n")
+    return package.parent
+
+
 def debug_config(tmp_path: Path, **sections: dict) -> dict:
     """A debug run on the real Fashion-MNIST: 8 batches of 16 images per epoch, on CPU."""
     config = {

@@ -8,6 +8,8 @@ notebooks 01 and 02 keep the cost of three gradings modest.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -201,3 +203,41 @@ def test_a_dead_grading_process_costs_its_student_only(tmp_path: Path, monkeypat
     grader.close()
     assert not first.ok and "the grading process died (exit code 7) on this student" in first.reason
     assert (second.student, second.reason) == ("bob", "graded") and len(started) == 2
+
+
+def test_a_machine_whose_kernels_lack_the_course_grades_nobody(tmp_path: Path, course_package_missing: Path) -> None:
+    """The run stops before the first student, with one error line, and every student stays pending."""
+    course = new_course(tmp_path / "course", {})
+    release = course / "release" / gr.ASSIGNMENT / "01_data.ipynb"
+    gr.submit(course, "alice", {"01_data": nbformat.read(release, as_version=4)})
+    env = {**os.environ, "PYTHONPATH": str(course_package_missing)}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "autograder" / "grade_class.py"), "--course", str(course), "--jobs", "1"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: a grading kernel could not import the course's checks (ImportError: simulated")
+    assert "pip install -e ." in error
+    assert not scores(course) and script(course, "--list").stdout.split() == ["alice"]
+
+
+def test_a_fault_of_the_machine_stops_every_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that reports a grading-environment error ends the run: nobody else is started, nothing merged."""
+    import grade_class
+    from nbgrader.api import Gradebook
+
+    Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}").close()
+    fatal = {"ok": False, "reason": "the grading kernel could not set up the check guard", "fatal": True}
+    answering = f"import json, sys\nfor _ in sys.stdin: print(json.dumps({fatal!r}), flush=True)"
+
+    def start(self: grade_class.Grader) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", answering], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True)  # fmt: skip
+
+    monkeypatch.setattr(grade_class.Grader, "_start", start)
+    monkeypatch.setattr(grade_class, "kernel_zygote_env", lambda: contextlib.nullcontext(dict(os.environ)))
+    students = [f"student_{i:02d}" for i in range(12)]
+    outcomes, merged = grade_class.grade_locally(grade_class.Course(tmp_path), students, jobs=2)
+    assert merged == 0 and 1 <= len(outcomes) <= 2, [o.student for o in outcomes]
+    assert all(o.fatal and not o.ok for o in outcomes)

@@ -131,6 +131,9 @@ def test_catalogue_of_submissions() -> None:
         assert case.notebook in stems, f"{case.name}: no notebook {case.notebook}"
         assert case.doc, f"{case.name}: say in a docstring what the student did"
         assert case.after in (None, *(other.name for other in CASES)), f"{case.name}: AFTER names no case"
+    # A student is told what is wrong: each mistake names words its failure message must contain.
+    for case in mistakes:
+        assert case.expect_message, f"{case.name}: give EXPECT_MESSAGE, words the student's message must contain"
     # Every graded test cell of the lab is broken by at least one catalogued mistake.
     broken = {(case.notebook, test) for case in mistakes for test in case.expect_lost}
     for path in NOTEBOOKS:

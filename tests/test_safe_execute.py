@@ -95,3 +95,22 @@ def test_guard_fails_a_test_run_after_a_patch(tmp_path: Path) -> None:
         "an honest test failed, or the original was not restored"
     )
     assert errors(nb.cells[3]) == ["CheckFailed"] and "torch.allclose" in nb.cells[3].outputs[0].evalue
+
+
+@pytest.mark.slow
+def test_a_kernel_without_the_course_stops_grading_and_blames_nobody(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, course_package_missing: Path
+) -> None:
+    """Before any student cell runs, a guard that cannot be set up is the machine's fault: an error, no grades."""
+    from safe_execute import GradingEnvironmentError
+
+    monkeypatch.setenv("PYTHONPATH", str(course_package_missing))
+    graded = {"nbgrader": {"grade": True, "grade_id": "test_x", "points": 1, "solution": False, "locked": True}}
+    nb = new_notebook(cells=[new_code_cell("print('student code ran')"), new_code_cell("assert True", metadata=graded)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    with pytest.raises(GradingEnvironmentError) as caught:
+        SafeExecute(timeout=120, fork_kernels=False).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    message = str(caught.value)
+    assert "could not set up the check guard" in message and "simulated: the course package" in message
+    assert "pip install -e ." in message and "nobody was graded" in message
+    assert not nb.cells[0].outputs, "a student cell ran on a machine that could not grade it"

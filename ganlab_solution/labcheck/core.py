@@ -93,10 +93,17 @@ def check_close(what: str, got: Any, expected: Any, atol: float = 1e-5, rtol: fl
         kind = "NaN (not a number)" if torch.isnan(got_t).any() else "infinite values"
         fail(f"{what} contains {kind}: look for a division by zero or a log of 0. {hint}".strip())
     if not torch.allclose(got_t, exp_t, atol=atol, rtol=rtol):
-        worst = (got_t - exp_t).abs().max().item()
         if got_t.numel() == 1:
             fail(f"{what} is {got_t.item():.6g}; the lab's value is {exp_t.item():.6g}. {hint}".strip())
-        fail(f"{what} differs from the lab's values by up to {worst:.3g}. {hint}".strip())
+        # Name one entry where they differ most: a value to look for beats a distance alone.
+        gap = (got_t.double() - exp_t.double()).abs()
+        flat = int(gap.flatten().argmax())
+        where = list(torch.unravel_index(torch.tensor(flat), got_t.shape)) if got_t.dim() else []
+        index = "[" + ", ".join(str(int(i)) for i in where) + "]"
+        fail(
+            f"{what} differs from the lab's values by up to {gap.max().item():.3g}: at {index} it is "
+            f"{got_t.flatten()[flat].item():.6g}, the lab's value is {exp_t.flatten()[flat].item():.6g}. {hint}".strip()
+        )
 
 
 def fresh(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 NOTEBOOK = "02_critic"
 EXPECT_LOST = {"test_cblock": 3}
+EXPECT_MESSAGE = {"test_cblock": "is not defined"}
 CELLS = {
     "cblock": """
 class CBlock(nn.Module):

@@ -2,6 +2,7 @@
 
 NOTEBOOK = "02_critic"
 EXPECT_LOST = {"test_conv_output_size": 1}
+EXPECT_MESSAGE = {"test_conv_output_size": "14.5"}
 CELLS = {
     "conv_output_size": """
 def conv_output_size(size, kernel_size, stride, padding):

@@ -2,4 +2,5 @@
 
 NOTEBOOK = "05_training"
 EXPECT_LOST = {"test_critic_accuracy": 2}
+EXPECT_MESSAGE = {"test_critic_accuracy": "not the count"}
 EDITS = {"critic_accuracy": [("(logits.argmax(dim=1) == cls).float().mean()", "(logits.argmax(dim=1) == cls).sum()")]}

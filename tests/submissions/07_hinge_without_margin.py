@@ -2,6 +2,7 @@
 
 NOTEBOOK = "07_going_further"
 EXPECT_LOST = {"test_hinge_critic_loss": 2}
+EXPECT_MESSAGE = {"test_hinge_critic_loss": "max(0, 1 - 2)"}
 EDITS = {
     "hinge_critic_loss": [
         (
