@@ -253,6 +253,7 @@ def serve_worker(course: Course, shard: Path) -> int:
     os.dup2(2, 1)
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
+    from safe_execute import environment_error  # next to this script
     from traitlets.config.loader import PyFileConfigLoader
 
     os.chdir(course.root)
@@ -268,12 +269,11 @@ def serve_worker(course: Course, shard: Path) -> int:
         log.write_text(text)
         reason, fatal = "", False
         if not result["success"]:
-            lines = [line for line in text.splitlines() if "[ERROR]" in line or "Error" in line]
             # SafeExecute's own error says what the grading machine lacks: it, not nbgrader's summary line.
-            environment = [line for line in lines if "GradingEnvironmentError:" in line]
-            fatal = bool(environment)
-            last = (environment or lines or text.strip().splitlines() or ["no output"])[-1]
-            last = last.split("GradingEnvironmentError:", 1)[-1]
+            cause = environment_error(text)
+            fatal = cause is not None
+            lines = [line for line in text.splitlines() if "[ERROR]" in line or "Error" in line]
+            last = cause or (lines or text.strip().splitlines() or ["no output"])[-1]
             reason = f"nbgrader autograde failed: {last.strip()[:400]} (log: {log})"
         results.write(json.dumps({"ok": result["success"], "reason": reason, "fatal": fatal}) + "\n")
         results.flush()
@@ -532,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(o.fatal for o in outcomes):
         left = len(students) - len(outcomes)
         print(f"error: grading stopped ({left} students not started, still pending): fix the grading machine as "
-              "the failure above says, then run again; only what is not graded yet is graded")  # fmt: skip
+              "the failure above says, then run again; only what is not graded yet is graded", file=sys.stderr)  # fmt: skip
     return 1 if any(not o.ok for o in outcomes) else 0
 
 

@@ -207,17 +207,13 @@ def nbgrader(workdir: Path, *args: str) -> None:
         )
     if done.returncode != 0:
         # SafeExecute's GradingEnvironmentError says what the machine lacks: show it, not only the log's path.
-        marker = "GradingEnvironmentError:"
-        causes = [line.split(marker, 1)[1].strip() for line in log_text(workdir) if marker in line]
+        from safe_execute import environment_error  # next to this script; imports nbgrader, so only here
+
+        cause = environment_error((workdir / "nbgrader.log").read_text(errors="replace"))
         raise RuntimeError(
-            f"nbgrader {' '.join(args)} failed (exit {done.returncode}){': ' + causes[-1] if causes else ''}; "
+            f"nbgrader {' '.join(args)} failed (exit {done.returncode}){': ' + cause if cause else ''}; "
             f"see {workdir / 'nbgrader.log'}"
         )
-
-
-def log_text(workdir: Path) -> list[str]:
-    """The lines of the round's nbgrader log."""
-    return (workdir / "nbgrader.log").read_text(errors="replace").splitlines()
 
 
 def submit(workdir: Path, student: str, notebooks: dict[str, nbformat.NotebookNode]) -> None:

@@ -50,6 +50,21 @@ class GradingEnvironmentError(RuntimeError):
     """The grading kernel cannot be prepared: a fault of the grading machine, never of a student."""
 
 
+def environment_error(log: str) -> str | None:
+    """The cause a ``GradingEnvironmentError`` gave in an nbgrader log, or None when there is none.
+
+    nbgrader catches the exception and only logs it, so a grader reads it back from the log.
+    """
+    marker = f"{GradingEnvironmentError.__name__}:"
+    causes = [line.split(marker, 1)[1].strip() for line in log.splitlines() if marker in line]
+    return causes[-1] if causes else None
+
+
+def stream_text(outputs: list[NotebookNode]) -> str:
+    """What a cell printed, from its outputs."""
+    return "".join(output.get("text", "") for output in outputs if output.get("output_type") == "stream")
+
+
 def error_output(ename: str, evalue: str) -> NotebookNode:
     """An error output as a kernel would write it (nbgrader scores a test cell with one as failed)."""
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
@@ -273,8 +288,7 @@ class SafeExecute(Execute):
         if not code:
             return
         outputs = self._hidden_outputs(code + f"\nprint({guard.MARK!r} + '[]')\n")
-        text = "".join(output.get("text", "") for output in outputs if output.get("output_type") == "stream")
-        if guard.parse(text) is not None:
+        if guard.parse(stream_text(outputs)) is not None:
             return
         errors = [f"{output.ename}: {output.evalue}" for output in outputs if output.get("output_type") == "error"]
         raise GradingEnvironmentError(
@@ -284,8 +298,7 @@ class SafeExecute(Execute):
 
     def _hidden(self, code: str) -> str:
         """Run ``code`` in the kernel outside the notebook; its printed text."""
-        outputs = self._hidden_outputs(code)
-        return "".join(output.get("text", "") for output in outputs if output.get("output_type") == "stream")
+        return stream_text(self._hidden_outputs(code))
 
     def _hidden_outputs(self, code: str) -> list[NotebookNode]:
         """Run ``code`` in the kernel outside the notebook; the outputs it made."""

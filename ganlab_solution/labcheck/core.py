@@ -98,8 +98,7 @@ def check_close(what: str, got: Any, expected: Any, atol: float = 1e-5, rtol: fl
         # Name one entry where they differ most: a value to look for beats a distance alone.
         gap = (got_t.double() - exp_t.double()).abs()
         flat = int(gap.flatten().argmax())
-        where = list(torch.unravel_index(torch.tensor(flat), got_t.shape)) if got_t.dim() else []
-        index = "[" + ", ".join(str(int(i)) for i in where) + "]"
+        index = "[" + ", ".join(str(int(i)) for i in torch.unravel_index(torch.tensor(flat), got_t.shape)) + "]"
         fail(
             f"{what} differs from the lab's values by up to {gap.max().item():.3g}: at {index} it is "
             f"{got_t.flatten()[flat].item():.6g}, the lab's value is {exp_t.flatten()[flat].item():.6g}. {hint}".strip()
