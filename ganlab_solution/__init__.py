@@ -1,4 +1,7 @@
-"""ganlab_solution: the reference implementation of the ganlab DCGAN lab.
+"""ganlab_solution: the reference implementation of the ganlab DCGAN lab (the instructor's and the grader's).
+
+It builds on the student package ``ganlab`` and adds what students write themselves:
+the answers of every exercise, the hidden checks, the CLI trainer and the metrics.
 
 Modules, in lab order: :mod:`.data`, :mod:`.models`, :mod:`.losses`,
 :mod:`.trainer`, :mod:`.export`, :mod:`.generate`. The most used names are also
@@ -11,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .errors import GanlabError
+from ganlab.errors import GanlabError
 
 __version__ = "0.1.0"
 _LAZY = {
@@ -20,6 +23,7 @@ _LAZY = {
     "Discriminator": "models",
     "GBlock": "models",
     "Generator": "models",
+    "conv_output_size": "models",
     "critic_loss": "losses",
     "generator_loss": "losses",
     "smooth_targets": "losses",

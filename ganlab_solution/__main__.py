@@ -18,14 +18,16 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ganlab.errors import BUG, GanlabError, describe_os_error, is_disk_full
+
 from .cliargs import SEED, OneLineParser, bounded
-from .errors import BUG, GanlabError, describe_os_error, is_disk_full
 
 Handler = Callable[[argparse.Namespace], None]
 
 
 def _train(args: argparse.Namespace) -> None:
-    from .config import load_config, parse_config
+    from ganlab.config import load_config, parse_config
+
     from .trainer import resume, train
 
     config = load_config(args.config) if args.config else None
@@ -141,7 +143,7 @@ def _one_line_warning(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the sub-command; returns the exit status (see :mod:`.errors`)."""
-    from .interrupts import stop_on_signals
+    from ganlab.interrupts import stop_on_signals
 
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("GANLAB_DEBUG", "") not in ("", "0")

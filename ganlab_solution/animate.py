@@ -11,9 +11,10 @@ import argparse
 import re
 from pathlib import Path
 
+from ganlab.errors import GanlabError
+from ganlab.files import atomic_write
+
 from .cliargs import bounded
-from .errors import GanlabError
-from .export import atomic_write
 
 FRAME = re.compile(r"epoch_(\d+)\.png")
 # GIF frame delays are in hundredths of a second and viewers slow down delays under 2.

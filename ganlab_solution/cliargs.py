@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable
 from typing import NoReturn
 
-from .errors import GanlabError
+from ganlab.errors import GanlabError
 
 
 class UsageError(GanlabError):

@@ -29,9 +29,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ganlab.data import FASHION_MNIST_ROOT, to_uint8
+from ganlab.errors import GanlabError
+from ganlab.files import atomic_write
+
 from .cliargs import SEED, bounded
-from .errors import GanlabError
-from .export import atomic_write
+from .export import sample_model
 
 FEATURES = 2048
 INCEPTION_SIZE = 299
@@ -114,22 +117,16 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_covmean)
 
 
-def to_uint8_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Generator outputs in [-1, 1] quantised to uint8, like saved images."""
-    images = torch.as_tensor(images)
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-
-
 def real_statistics(
     dataset: str = "FashionMNIST",
-    rootdir: str | Path = "/usr/share/datasets/fashion-mnist",
+    rootdir: str | Path = FASHION_MNIST_ROOT,
     n: int = 10_000,
     train: bool = False,
     features: InceptionFeatures | None = None,
     cache_dir: Path | None = CACHE_DIR,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Statistics of the first ``n`` images of a split, cached per dataset, split and count."""
-    from .data import load_images
+    from ganlab.data import load_images
 
     images = load_images(dataset, rootdir, train=train)
     if n > images.shape[0]:
@@ -165,23 +162,15 @@ def _save_stats(path: Path, mu: np.ndarray, sigma: np.ndarray) -> None:
         np.savez(f, mu=mu, sigma=sigma)
 
 
-def generated_images(model: str | Path, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
-    """``n`` uint8 images from a generator ONNX file, latents drawn with ``seed``."""
-    from .generate import load_generator, run_generator
-
-    generator = load_generator(model)
-    rng = torch.Generator().manual_seed(seed)
-    chunks = []
-    for start in range(0, n, batch_size):
-        z = torch.randn(min(batch_size, n - start), generator.latent_size, generator=rng)
-        chunks.append(to_uint8_images(run_generator(generator, z)))
-    return torch.cat(chunks)
+def generated_images(model: str | Path, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` uint8 images from a generator ONNX file, latents drawn with ``seed`` (quantised like saved images)."""
+    return to_uint8(sample_model(model, n, seed))
 
 
 def fid(
     model: str | Path,
     dataset: str = "FashionMNIST",
-    rootdir: str | Path = "/usr/share/datasets/fashion-mnist",
+    rootdir: str | Path = FASHION_MNIST_ROOT,
     n: int = 10_000,
     seed: int = 0,
     batch_size: int = 50,
@@ -200,14 +189,14 @@ def fid(
 
 
 def _shape_of(dataset: str, rootdir: str | Path) -> tuple[int, ...]:
-    from .data import IMAGE_SHAPES
+    from ganlab.data import IMAGE_SHAPES
 
     return IMAGE_SHAPES.get(dataset, (0, 0, 0))
 
 
 def check_sample_count(dataset: str, rootdir: str | Path, n: int) -> None:
     """Fail early (before any feature is computed) when the test split has fewer than ``n`` images."""
-    from .data import load_images
+    from ganlab.data import load_images
 
     available = load_images(dataset, rootdir, train=False).shape[0]
     if not 2 <= n <= available:
@@ -233,7 +222,7 @@ def _run(args: argparse.Namespace) -> None:
 
 def add_command(subparsers: argparse._SubParsersAction) -> None:
     """Register ``python -m ganlab_solution fid``."""
-    from .data import IN_MEMORY
+    from ganlab.data import IN_MEMORY
 
     p = subparsers.add_parser("fid", help="Fréchet Inception Distance of a generator against the test split")
     p.add_argument("model", nargs="?", help="generator .onnx file")

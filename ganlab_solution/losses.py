@@ -21,7 +21,7 @@ FAKE = 0
 
 
 def smooth_targets(
-    labels: torch.Tensor, num_classes: int = 2, lblsmooth: float = 0.0, generator: torch.Generator | None = None
+    labels: torch.Tensor, num_classes: int, lblsmooth: float, *, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """One-hot targets whose true-class entry is drawn per sample in [1 - lblsmooth, 1].
 
@@ -40,7 +40,7 @@ def _targets(logits: torch.Tensor, cls: int, lblsmooth: float) -> torch.Tensor:
     return smooth_targets(labels, logits.shape[1], lblsmooth)
 
 
-def critic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, lblsmooth: float = 0.0) -> torch.Tensor:
+def critic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, lblsmooth: float) -> torch.Tensor:
     """Mean of BCE(real logits, "real") and BCE(fake logits, "fake"), with label smoothing.
 
     Equal to one BCE over the concatenated batch when both halves have the same size.
@@ -65,27 +65,27 @@ def critic_score(logits: torch.Tensor) -> torch.Tensor:
     return logits[:, 0] if logits.shape[1] == 1 else logits[:, REAL] - logits[:, FAKE]
 
 
-def accuracy(logits: torch.Tensor, cls: int) -> torch.Tensor:
-    """Fraction of images the critic assigns to class ``cls``.
+def critic_accuracy(logits: torch.Tensor, cls: int) -> torch.Tensor:
+    """Share of images the critic assigns to class ``cls``.
 
     With two logits that is the argmax; with one score, positive means real.
     """
     return ((critic_score(logits) > 0) == (cls == REAL)).float().mean()
 
 
-def hinge_critic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """Hinge loss (Lim and Ye 2017; SAGAN, BigGAN): E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]."""
-    return F.relu(1 - critic_score(real_logits)).mean() + F.relu(1 + critic_score(fake_logits)).mean()
+def hinge_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Hinge loss (Lim and Ye 2017; SAGAN, BigGAN) on one score per image: E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]."""
+    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
 
 
-def wasserstein_critic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def hinge_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """Generator loss of the hinge and Wasserstein GANs: -E[D(G(z))], the scores of its images raised."""
+    return -fake_scores.mean()
+
+
+def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """Wasserstein critic loss (Arjovsky et al. 2017): E[D(G(z))] - E[D(x)]."""
-    return critic_score(fake_logits).mean() - critic_score(real_logits).mean()
-
-
-def score_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """Generator loss of the hinge and Wasserstein GANs: -E[D(G(z))]."""
-    return -critic_score(fake_logits).mean()
+    return fake_scores.mean() - real_scores.mean()
 
 
 def gradient_penalty(

@@ -32,7 +32,7 @@ def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
 
-class CBlock(nn.Sequential):
+class CBlock(nn.Module):
     """Critic block: two conv-BN-LeakyReLU, a stride-2 conv that halves the size, dropout.
 
     The stride-2 convolution downsamples with learned weights (instead of a pooling);
@@ -40,7 +40,8 @@ class CBlock(nn.Sequential):
     """
 
     def __init__(self, cin: int, cout: int, dropout: float) -> None:
-        super().__init__(
+        super().__init__()
+        self.layers = nn.Sequential(
             *conv_bn_lrelu(cin, cout),
             *conv_bn_lrelu(cout, cout),
             nn.Conv2d(cout, cout, 3, stride=2, padding=1),
@@ -48,27 +49,33 @@ class CBlock(nn.Sequential):
             nn.Dropout(dropout),
         )
 
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.layers(X)
 
-class GBlock(nn.Sequential):
+
+class GBlock(nn.Module):
     """Generator block: bilinear x2 upsampling, then two conv-BN-ReLU.
 
     Upsample-then-convolve avoids the checkerboard artifacts of transposed
-    convolutions (Odena, Dumoulin and Olah, 2016).
+    convolutions (Odena, Dumoulin and Olah, 2016). ``upsample`` is the going-further
+    track's option (``nearest``); the lab uses ``bilinear``.
     """
 
-    def __init__(self, cin: int, cout: int, upsample: str = "bilinear") -> None:
-        super().__init__(
+    def __init__(self, cin: int, cout: int, *, upsample: str = "bilinear") -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
             nn.Upsample(scale_factor=2, mode=upsample, **({"align_corners": False} if upsample == "bilinear" else {})),
             *conv_bn_relu(cin, cout),
             *conv_bn_relu(cout, cout),
         )
 
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.layers(X)
 
-def critic_output_size(size: int, nblocks: int = 3) -> int:
-    """Spatial size after ``nblocks`` stride-2 convolutions (kernel 3, padding 1)."""
-    for _ in range(nblocks):
-        size = (size - 1) // 2 + 1
-    return size
+
+def conv_output_size(size: int, kernel_size: int, stride: int, padding: int) -> int:
+    """Width (or height) of a convolution's output for an input of width ``size``."""
+    return (size + 2 * padding - kernel_size) // stride + 1
 
 
 def generator_start_size(size: int) -> tuple[int, int]:
@@ -120,13 +127,14 @@ class Discriminator(nn.Module):
         self.img_shape = tuple(img_shape)
         self.dnoise = dnoise
         widths = [base_c, 2 * base_c, 3 * base_c]
-        self.features = nn.Sequential(
+        self.blocks = nn.Sequential(
             CBlock(channels, widths[0], dropout),
             CBlock(widths[0], widths[1], dropout),
             CBlock(widths[1], widths[2], dropout),
         )
-        nfeatures = widths[2] * critic_output_size(height) * critic_output_size(width)
-        self.classifier = nn.Linear(nfeatures, num_classes)
+        for _ in self.blocks:  # each block's stride-2 convolution (kernel 3, padding 1)
+            height, width = conv_output_size(height, 3, 2, 1), conv_output_size(width, 3, 2, 1)
+        self.head = nn.Linear(widths[2] * height * width, num_classes)
         self.apply(init_weights)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
@@ -137,7 +145,7 @@ class Discriminator(nn.Module):
         if self.training and self.dnoise > 0:
             X = X + self.dnoise * torch.randn_like(X)
         # flatten(1) (not squeeze) keeps a batch of one as (1, num_classes).
-        return self.classifier(self.features(X).flatten(1))
+        return self.head(self.blocks(X).flatten(1))
 
 
 class Generator(nn.Module):
@@ -153,7 +161,7 @@ class Generator(nn.Module):
     ``X=None`` and a ``batch_size`` to draw z from N(0, 1) itself. Images are in [-1, 1].
     """
 
-    def __init__(self, img_shape: ImgShape, latent_size: int, base_c: int, upsample: str = "bilinear") -> None:
+    def __init__(self, img_shape: ImgShape, latent_size: int, base_c: int, *, upsample: str = "bilinear") -> None:
         super().__init__()
         channels, height, width = img_shape
         if height != width:
@@ -166,11 +174,11 @@ class Generator(nn.Module):
         self.start_shape = (base_c, start, start)
         self.project = nn.Sequential(nn.Linear(latent_size, base_c * start * start), nn.ReLU())
         widths = [base_c >> i for i in range(ndoublings + 1)]
-        self.upsample = nn.Sequential(*(GBlock(cin, cout, upsample) for cin, cout in zip(widths, widths[1:])))
+        self.blocks = nn.Sequential(*(GBlock(cin, cout, upsample=upsample) for cin, cout in zip(widths, widths[1:])))
         self.to_image = nn.Sequential(nn.Conv2d(widths[-1], channels, 1), nn.Tanh())
         self.apply(init_weights)
 
-    def forward(self, X: torch.Tensor | None = None, batch_size: int | None = None) -> torch.Tensor:
+    def forward(self, X: torch.Tensor | None, batch_size: int | None = None) -> torch.Tensor:
         if (X is None) == (batch_size is None):
             raise ValueError("give the generator either a latent tensor X or a batch_size, not both nor neither")
         if X is None:
@@ -178,11 +186,11 @@ class Generator(nn.Module):
         elif X.ndim != 2 or X.shape[1] != self.latent_size:
             raise ValueError(f"the generator expects latents of shape (B, {self.latent_size}), got {tuple(X.shape)}")
         features = self.project(X).view(-1, *self.start_shape)
-        if len(self.upsample) and self.upsample[0][1].weight.is_contiguous(memory_format=torch.channels_last):
+        if len(self.blocks) and self.blocks[0].layers[1].weight.is_contiguous(memory_format=torch.channels_last):
             # A channels_last model (trainer option) gets channels_last features: CUDA's
             # bilinear upsampling kernel for the default layout is many times slower.
             features = features.contiguous(memory_format=torch.channels_last)
-        return self.to_image(self.upsample(features))
+        return self.to_image(self.blocks(features))
 
 
 class GAN(nn.Module):
@@ -209,9 +217,7 @@ class GAN(nn.Module):
         self.discriminator = Discriminator(img_shape, dropout, discriminator_base_c, dnoise, num_classes)
         self.generator = Generator(img_shape, latent_size, generator_base_c)
 
-    def forward(
-        self, X: torch.Tensor | None = None, batch_size: int | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, X: torch.Tensor | None, batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if (X is None) == (batch_size is None):
             raise ValueError("give the GAN either real images X or a batch_size, not both nor neither")
         images = X if X is not None else self.generator(None, batch_size)

@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ganlab.errors import GanlabError
+from ganlab.files import atomic_write
+
 from .cliargs import SEED, bounded
-from .errors import GanlabError
-from .export import OnnxGenerator, atomic_write
+from .export import OnnxGenerator
 
 CALIBRATION_BATCH = 64
 
@@ -64,7 +66,7 @@ def quantize_generator(model: str | Path, out: str | Path | None = None, calibra
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from .generate import load_generator
+    from .export import load_generator
 
     model = Path(model)
     generator = load_generator(model)  # a missing, corrupt or non-generator file stops here

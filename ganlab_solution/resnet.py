@@ -132,7 +132,7 @@ class ResNetGenerator(nn.Module):
             blocks.append(ResUpBlock(cin, cout, upsample))
             if self_attention and i == len(widths) // 2 - 1:  # a middle resolution (32x32 at 128 px)
                 blocks.append(SelfAttention(cout))
-        self.upsample = nn.Sequential(*blocks)
+        self.blocks = nn.Sequential(*blocks)
         self.to_image = nn.Sequential(
             nn.BatchNorm2d(widths[-1]), nn.ReLU(), nn.Conv2d(widths[-1], channels, 3, padding=1), nn.Tanh()
         )
@@ -142,7 +142,7 @@ class ResNetGenerator(nn.Module):
             raise ValueError("give the generator either a latent tensor X or a batch_size, not both nor neither")
         if X is None:
             X = torch.randn(batch_size, self.latent_size, device=self.project.weight.device)
-        return self.to_image(self.upsample(self.project(X).view(-1, *self.start_shape)))
+        return self.to_image(self.blocks(self.project(X).view(-1, *self.start_shape)))
 
 
 class ResNetDiscriminator(nn.Module):
@@ -170,8 +170,8 @@ class ResNetDiscriminator(nn.Module):
             if self_attention and i == len(widths) // 2 - 1:
                 blocks.append(SelfAttention(cin))
             blocks.append(ResBlock(cin, cout))
-        self.features = nn.Sequential(*blocks, nn.ReLU())
-        self.classifier = nn.Linear(widths[-1], num_classes)
+        self.blocks = nn.Sequential(*blocks, nn.ReLU())
+        self.head = nn.Linear(widths[-1], num_classes)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         if X.shape[1:] != self.img_shape:
@@ -179,7 +179,7 @@ class ResNetDiscriminator(nn.Module):
             raise ValueError(f"the critic expects images of shape (B, {shape}), got {tuple(X.shape)}")
         if self.training and self.dnoise > 0:
             X = X + self.dnoise * torch.randn_like(X)
-        return self.classifier(self.features(X).sum(dim=(2, 3)))
+        return self.head(self.blocks(X).sum(dim=(2, 3)))
 
 
 def apply_spectral_norm(module: nn.Module) -> nn.Module:

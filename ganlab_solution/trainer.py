@@ -16,7 +16,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,30 +25,35 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from ganlab.checkpoints import CHECKPOINT, load_checkpoint, load_state_dicts, rng_state, save_checkpoint, set_rng_state
+from ganlab.config import Config, dump_config, load_config, parse_config
+from ganlab.data import image_shape, make_loaders
+from ganlab.errors import GanlabError, Interrupted, NoSpaceError
+from ganlab.files import atomic_write
+from ganlab.grids import image_grid
+from ganlab.harness import EMA, GRID_SIZE, batches, training_step
+from ganlab.runfolder import RunFolderLocked, locked_run_folder, new_run_dir
+
 from . import distributed
-from .config import Config, dump_config, load_config, parse_config
 from .cuda_graphs import GraphedStep
-from .data import image_shape, make_loaders
-from .errors import GanlabError, Interrupted, NoSpaceError
-from .export import atomic_write, export_generator
-from .generate import image_grid
+from .data import to_unit_range
+from .export import export_generator
 from .losses import (
     FAKE,
     REAL,
-    accuracy,
+    critic_accuracy,
     critic_loss,
+    critic_score,
     generator_loss,
     gradient_penalty,
     hinge_critic_loss,
-    score_generator_loss,
+    hinge_generator_loss,
     wasserstein_critic_loss,
 )
 from .models import GAN, Discriminator, Generator, count_parameters
-from .runfolder import RunFolderLocked, locked_run_folder
+from .steps import make_optimizers
 
-CHECKPOINT = "checkpoint.pt"
 ONNX_NAME = "generator.onnx"
-GRID_SIZE = 64  # the fixed-noise grid is 8x8
 
 
 def resolve_device(name: str) -> torch.device:
@@ -91,7 +95,7 @@ def build_gan(config: Config, img_shape: tuple[int, int, int]) -> GAN:
             )
         else:
             critic = Discriminator(img_shape, m.dropout, m.discriminator_base_c, m.dnoise, num_classes)
-            generator = Generator(img_shape, m.latent_size, m.generator_base_c, m.upsample_mode)
+            generator = Generator(img_shape, m.latent_size, m.generator_base_c, upsample=m.upsample_mode)
     except ValueError as exc:
         raise GanlabError(f"model: {exc}") from None
     if config.optim.loss == "wgan-gp":
@@ -103,44 +107,6 @@ def build_gan(config: Config, img_shape: tuple[int, int, int]) -> GAN:
 
         apply_spectral_norm(critic)
     return GAN.from_networks(critic, generator)
-
-
-def build_optimizers(
-    gan: GAN, config: Config, device: torch.device
-) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-    """Adam for the generator; Adam, or AdamW when ``wdecay`` > 0, for the critic.
-
-    On CUDA they are fused (one kernel per update); with ``optim.cuda_graph`` also
-    capturable (the step count stays on the GPU, so a graph can replay the update).
-    """
-    fused = {"fused": True, "capturable": config.optim.cuda_graph} if device.type == "cuda" else {}
-    betas = (0.5, 0.999)
-    critic_params = gan.discriminator.parameters()
-    if config.optim.wdecay > 0:
-        critic_opt: torch.optim.Optimizer = torch.optim.AdamW(
-            critic_params, lr=config.critic_lr, betas=betas, weight_decay=config.optim.wdecay, **fused
-        )
-    else:
-        critic_opt = torch.optim.Adam(critic_params, lr=config.critic_lr, betas=betas, **fused)
-    gen_opt = torch.optim.Adam(gan.generator.parameters(), lr=config.generator_lr, betas=betas, **fused)
-    return critic_opt, gen_opt
-
-
-def new_run_dir(logdir: str | Path, name: str) -> Path:
-    """A fresh folder ``logdir/name_YYYYmmdd-HHMMSS[_k]``."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(logdir).expanduser() / f"{name}_{stamp}"
-    run_dir, k = base, 1
-    while run_dir.exists():
-        run_dir, k = base.with_name(f"{base.name}_{k}"), k + 1
-    try:
-        run_dir.mkdir(parents=True)
-    except OSError as exc:
-        raise GanlabError(
-            f"cannot create a run folder in logging.logdir {logdir} ({exc.strerror}): "
-            "set logging.logdir to a folder you can write to"
-        ) from None
-    return run_dir
 
 
 class EpochStats:
@@ -173,7 +139,9 @@ class Trainer:
         seed_everything(config.seed + self.dist.rank)
         # Build the model first: an impossible image size fails before any data is read.
         self.gan = build_gan(config, image_shape(config.data)).to(self.device)
-        self.loaders = make_loaders(config.data, config.seed, self.device, self.dist.rank, self.dist.world_size)
+        self.loaders = make_loaders(
+            config.data, config.seed, to_unit_range, self.device, self.dist.rank, self.dist.world_size
+        )
         batches = len(self.loaders.train)
         if batches == 0:
             raise GanlabError(f"data.batch_size {config.data.batch_size} is larger than the training set: lower it")
@@ -185,21 +153,16 @@ class Trainer:
             )
         self.memory_format = torch.channels_last if config.optim.channels_last else torch.contiguous_format
         self.gan.to(memory_format=self.memory_format)
-        self.critic_opt, self.gen_opt = build_optimizers(self.gan, config, self.device)
-        self.ema = (
-            torch.optim.swa_utils.AveragedModel(
-                self.gan.generator,
-                multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.optim.ema),
-                use_buffers=True,
-            )
-            if config.optim.ema > 0
-            else None
+        # On CUDA the optimizers are fused (one kernel per update); with optim.cuda_graph also
+        # capturable (the step count stays on the GPU, so a graph can replay the update).
+        fused = {"fused": True, "capturable": config.optim.cuda_graph} if self.device.type == "cuda" else {}
+        self.critic_opt, self.gen_opt = make_optimizers(
+            self.gan, config.critic_lr, config.optim.wdecay, generator_lr=config.generator_lr, **fused
         )
+        self.ema = EMA(self.gan.generator, config.optim.ema) if config.optim.ema > 0 else None
         self._wrap_networks()
         self._critic_update: Callable[[torch.Tensor], dict[str, torch.Tensor]] = self.critic_step
-        self._generator_update: Callable[[torch.Tensor], dict[str, torch.Tensor]] = lambda real: self.generator_step(
-            real.shape[0]
-        )
+        self._generator_update: Callable[[int], dict[str, torch.Tensor]] = self.generator_step
         if config.optim.cuda_graph:
             if self.device.type != "cuda":
                 raise GanlabError("optim.cuda_graph needs a CUDA device: set it to false for CPU runs")
@@ -276,9 +239,9 @@ class Trainer:
         if loss_name == "bce":
             loss = critic_loss(real_logits, fake_logits, self.config.optim.lblsmooth)
         elif loss_name == "hinge":
-            loss = hinge_critic_loss(real_logits, fake_logits)
+            loss = hinge_critic_loss(critic_score(real_logits), critic_score(fake_logits))
         else:
-            loss = wasserstein_critic_loss(real_logits, fake_logits)
+            loss = wasserstein_critic_loss(critic_score(real_logits), critic_score(fake_logits))
             # In fp32: the penalty differentiates a gradient, bf16 is too coarse for that.
             loss = loss + gradient_penalty(self.critic_train, real.float(), fake.float(), self.config.optim.gp_weight)
         self.critic_opt.zero_grad(set_to_none=True)
@@ -286,8 +249,8 @@ class Trainer:
         self.critic_opt.step()
         return {
             "critic_loss": loss,
-            "critic_acc_real": accuracy(real_logits, REAL),
-            "critic_acc_fake": accuracy(fake_logits, FAKE),
+            "critic_acc_real": critic_accuracy(real_logits, REAL),
+            "critic_acc_fake": critic_accuracy(fake_logits, FAKE),
         }
 
     def generator_step(self, batch: int) -> dict[str, torch.Tensor]:
@@ -298,7 +261,7 @@ class Trainer:
         with self.autocast():
             fake = self.generator_train(None, batch).contiguous(memory_format=self.memory_format)
             logits = self.critic(fake).float()
-        loss = generator_loss(logits) if self.config.optim.loss == "bce" else score_generator_loss(logits)
+        loss = generator_loss(logits) if self.config.optim.loss == "bce" else hinge_generator_loss(critic_score(logits))
         self.gen_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.gen_opt.step()
@@ -306,18 +269,16 @@ class Trainer:
         return {"generator_loss": loss}
 
     # -- one epoch --------------------------------------------------------------
-    def _batches(self) -> Any:
+    def batches(self) -> Any:
         """Real batches on the device; streamed loaders also report unreadable files."""
         sampler = getattr(self.loaders.train, "sampler", None)
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(self.epoch)  # a new shuffle per epoch under DistributedSampler
-        for batch in self.loaders.train:
-            if isinstance(batch, tuple):
-                batch, unreadable = batch
-                self.unreadable += unreadable
-                if batch.shape[0] == 0:
-                    continue
-            yield batch.to(self.device, non_blocking=True)
+
+        def count(unreadable: int) -> None:
+            self.unreadable += unreadable
+
+        return batches(self.loaders.train, self.device, count)
 
     def train_epoch(self) -> dict[str, float]:
         """One pass over the training set; returns the mean metrics.
@@ -329,7 +290,7 @@ class Trainer:
         self.gan.train()
         stats = EpochStats()
         bar = tqdm(
-            self._batches(),
+            self.batches(),
             total=len(self.loaders.train),
             desc=f"epoch {self.epoch + 1}/{self.config.optim.nepochs}",
             leave=False,
@@ -338,15 +299,12 @@ class Trainer:
             dynamic_ncols=True,
         )
         for step, real in enumerate(bar):
-            stats.add(**self._critic_update(real))
+            # The EMA steps outside the generator step (training_step does it after): AveragedModel
+            # branches on a GPU counter, which a CUDA graph cannot capture.
+            train_generator = (self.critic_updates + 1) % self.config.optim.critic_steps == 0
+            stats.add(**training_step(real, self._critic_update, self._generator_update, self.ema, train_generator))
             self.critic_updates += 1
-            if self.critic_updates % self.config.optim.critic_steps == 0:
-                stats.add(**self._generator_update(real))
-                self.generator_updates += 1
-                if self.ema is not None:
-                    # Outside the generator step: AveragedModel branches on a GPU counter,
-                    # which a CUDA graph cannot capture.
-                    self.ema.update_parameters(self.gan.generator)
+            self.generator_updates += int(train_generator)
             if step % 25 == 0 and not self.quiet:
                 bar.set_postfix(d_loss=f"{stats.sums['critic_loss'].item() / stats.counts['critic_loss']:.3f}")
         if "critic_loss" not in stats.sums:
@@ -368,9 +326,11 @@ class Trainer:
             with self.autocast():
                 real_logits = self.critic(real.contiguous(memory_format=self.memory_format)).float()
                 fake_logits = self.critic(self.generator(None, real.shape[0])).float()
-            stats.add(valid_acc_real=accuracy(real_logits, REAL), valid_acc_fake=accuracy(fake_logits, FAKE))
+            stats.add(
+                valid_acc_real=critic_accuracy(real_logits, REAL), valid_acc_fake=critic_accuracy(fake_logits, FAKE)
+            )
             if self.config.optim.loss == "bce":
-                stats.add(valid_critic_loss=critic_loss(real_logits, fake_logits))
+                stats.add(valid_critic_loss=critic_loss(real_logits, fake_logits, 0.0))
         return stats.means()
 
     @torch.no_grad()
@@ -394,6 +354,8 @@ class Trainer:
     def checkpoint(self) -> dict[str, Any]:
         """Everything needed to resume, as a plain dict anyone can ``torch.load``."""
         loader_rng = getattr(self.loaders.train, "generator", None)
+        rng = rng_state()
+        rng["data"] = loader_rng.get_state() if loader_rng is not None else None
         return {
             "epoch": self.epoch,
             "critic_updates": self.critic_updates,
@@ -405,40 +367,22 @@ class Trainer:
             "critic_optimizer": self.critic_opt.state_dict(),
             "generator_optimizer": self.gen_opt.state_dict(),
             "fixed_noise": self.fixed_noise,
-            "rng": {
-                "python": random.getstate(),
-                "numpy": np.random.get_state(),
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "data": loader_rng.get_state() if loader_rng is not None else None,
-            },
+            "rng": rng,
         }
 
     def load_checkpoint(self, path: Path) -> None:
         """Restore models, optimizers, epoch and every RNG from ``path``."""
-        try:
-            state = torch.load(path, map_location=self.device, weights_only=False)
-        except Exception as exc:
-            raise GanlabError(
-                f"{path} cannot be read as a checkpoint ({type(exc).__name__}): start a new run instead"
-            ) from None
-        needed = {"epoch", "gan", "critic_optimizer", "generator_optimizer", "fixed_noise", "rng"}
-        if not isinstance(state, dict) or not needed <= set(state):
-            raise GanlabError(f"{path} is a torch file but not a training checkpoint: start a new run instead")
-        try:
-            self.gan.load_state_dict(state["gan"])
-            if self.ema is not None and state.get("ema_generator") is not None:
-                self.ema.load_state_dict(state["ema_generator"])
-            self.critic_opt.load_state_dict(state["critic_optimizer"])
-            self.gen_opt.load_state_dict(state["generator_optimizer"])
-        except (RuntimeError, ValueError, KeyError) as exc:
-            # torch's message starts "Error(s) in loading state_dict for GAN:", the next line says what.
-            lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()] or [type(exc).__name__]
-            first = (lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0])[:160]
-            raise GanlabError(
-                f"{path} was saved by another model or loss than the config describes ({first}): "
-                "resume with the run's own config.yaml"
-            ) from None
+        state = load_checkpoint(
+            path, {"epoch", "gan", "critic_optimizer", "generator_optimizer", "fixed_noise", "rng"}, self.device
+        )
+        pairs: list[tuple[Any, Any]] = [
+            (self.gan, state["gan"]),
+            (self.critic_opt, state["critic_optimizer"]),
+            (self.gen_opt, state["generator_optimizer"]),
+        ]
+        if self.ema is not None and state.get("ema_generator") is not None:
+            pairs.append((self.ema, state["ema_generator"]))
+        load_state_dicts(path, pairs)
         self.fixed_noise = state["fixed_noise"]
         self.epoch = state["epoch"]
         # Checkpoints written before the counters existed: one critic update per batch.
@@ -449,11 +393,7 @@ class Trainer:
             # Rank 0's generator states are not this rank's: re-seed per rank and epoch.
             seed_everything(self.config.seed + self.dist.rank + 1000 * self.epoch)
             return
-        random.setstate(rng["python"])
-        np.random.set_state(rng["numpy"])
-        torch.set_rng_state(rng["torch"].cpu())
-        if rng["cuda"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        set_rng_state(rng)
         loader_rng = getattr(self.loaders.train, "generator", None)
         if rng["data"] is not None and loader_rng is not None:
             loader_rng.set_state(rng["data"].cpu())
@@ -469,7 +409,7 @@ class Trainer:
         self.writer.add_image("samples", grid, epoch)
         png = self.run_dir / "samples" / f"epoch_{epoch:03d}.png"
         atomic_write(png, lambda tmp: save_image(grid, str(tmp), format="png"))
-        atomic_write(self.run_dir / CHECKPOINT, lambda tmp: torch.save(self.checkpoint(), tmp))
+        save_checkpoint(self.run_dir / CHECKPOINT, self.checkpoint())
         every = self.config.logging.onnx_every
         if epoch == self.config.optim.nepochs or (every and epoch % every == 0):
             if self.generator_updates:

@@ -20,4 +20,5 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # pip resolves nothing new when the environment is already complete.
-python3 -m pip install -q --disable-pip-version-check -e ".[course,dev]"
+# The student package (ganlab, no answers) and the instructor's reference package beside it.
+python3 -m pip install -q --disable-pip-version-check -e ".[course,dev]" -e ./ganlab_solution

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .core import (
+from ganlab.labcheck.core import (
     _construct,
     _run,
     approx,
@@ -20,6 +20,7 @@ from .core import (
     first_layer_name,
     same_values,
 )
+
 from .networks import check_structure, compare_with_reference
 
 

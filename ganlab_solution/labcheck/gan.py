@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import (
+from ganlab.labcheck.core import (
     _construct,
     _run,
     approx,
@@ -25,6 +25,7 @@ from .core import (
     params_snapshot,
     same_values,
 )
+from ganlab.labcheck.visible import loss_value
 
 
 def check_gan_forward(student_cls: type) -> None:
@@ -120,18 +121,6 @@ def check_smooth_targets(student: Callable[..., Any]) -> None:
         f"the true-class entries should be 1 - u with u uniform in [0, lblsmooth]: their mean is "
         f"{approx(true.mean().item())}, expected about {1 - amount / 2:.2f}",
     )
-
-
-def _loss_value(student: Callable[..., Any], what: str, *args: Any) -> torch.Tensor:
-    loss = call(student, what, *args)
-    check(
-        torch.is_tensor(loss), f"{what} must return a tensor (so that .backward() works), got a {type(loss).__name__}"
-    )
-    check(
-        loss.dim() == 0,
-        f"{what} must return one number (a 0-d tensor), got shape {tuple(loss.shape)}: average over the batch",
-    )
-    return loss
 
 
 def _bce(logits: torch.Tensor, cls: int) -> torch.Tensor:
@@ -233,22 +222,9 @@ def loss_hint(got: float, expected: float, real: Any = None, fake: Any = None) -
     return _named(got, critic_loss_mistakes(as_tensor(real, "real"), as_tensor(fake, "fake")), generic)
 
 
-def check_critic_loss_example(student: Callable[..., Any]) -> None:
-    """The visible check of ``critic_loss`` on the notebook's example, with the known mistakes named."""
-    real = torch.tensor([[-1.0, 2.0], [0.5, 0.5]])
-    fake = torch.tensor([[1.5, -0.5], [0.0, 1.0]])
-    got = _loss_value(student, "critic_loss(r, f, 0.0)", real, fake, 0.0).item()
-    expected = 0.5 * (_bce(real, 1) + _bce(fake, 0)).item()
-    check(
-        abs(got - expected) < 1e-3,
-        f"critic_loss(r, f, 0.0) on the example logits is {approx(got)}, the lab's is {approx(expected)}: "
-        f"{loss_hint(got, expected, real, fake)}",
-    )
-
-
 def generator_loss_hint(student: Callable[..., Any], fake: torch.Tensor, got: float) -> str:
     """Why a generator loss value differs from the lab's: random targets, or a known mistake."""
-    again = _loss_value(student, "generator_loss", fake).item()
+    again = loss_value(student, "generator_loss", fake).item()
     if abs(again - got) > 1e-6:
         return (
             "it changes from call to call (random targets?): the generator uses hard targets (0, 1), without "
@@ -259,18 +235,6 @@ def generator_loss_hint(student: Callable[..., Any], fake: torch.Tensor, got: fl
         generator_loss_mistakes(fake),
         "the generator wants its images classified 'real': BCE with logits against hard one-hot targets of "
         "class 1, (0, 1), and no label smoothing",
-    )
-
-
-def check_generator_loss_example(student: Callable[..., Any]) -> None:
-    """The visible check of ``generator_loss`` on the notebook's example, with the known mistakes named."""
-    fake = torch.tensor([[1.5, -0.5], [0.0, 1.0]])
-    got = _loss_value(student, "generator_loss(f)", fake).item()
-    expected = _bce(fake, 1).item()
-    check(
-        abs(got - expected) < 1e-3,
-        f"generator_loss(f) on the example logits is {approx(got)}, the lab's is {approx(expected)}: "
-        f"{generator_loss_hint(student, fake, got)}",
     )
 
 
@@ -292,7 +256,7 @@ def check_critic_loss(student: Callable[..., Any], reference: Callable[..., Any]
     torch.manual_seed(1)
     for nreal, nfake in ((6, 6), (1, 1), (32, 32)):
         real, fake = 2 * torch.randn(nreal, 2), 2 * torch.randn(nfake, 2)
-        got = _loss_value(student, "critic_loss", real, fake, 0.0)
+        got = loss_value(student, "critic_loss", real, fake, 0.0)
         expected = reference(real.clone(), fake.clone(), 0.0)
         check(
             abs(got.item() - expected.item()) < 1e-4,
@@ -316,7 +280,7 @@ def check_critic_loss(student: Callable[..., Any], reference: Callable[..., Any]
     # Smoothing is random: compare the average over many draws with the expected value of each way to smooth.
     real, fake = 4 * torch.randn(64, 2), 4 * torch.randn(64, 2)
     amount = 0.4
-    mean = torch.stack([_loss_value(student, "critic_loss", real, fake, amount).detach() for _ in range(200)])
+    mean = torch.stack([loss_value(student, "critic_loss", real, fake, amount).detach() for _ in range(200)])
     mean = mean.mean().item()
     sides = {
         "both": _expected_smoothed(real, fake, amount, "real fake"),
@@ -340,7 +304,7 @@ def check_generator_loss(student: Callable[..., Any], reference: Callable[..., A
     torch.manual_seed(2)
     for n in (1, 5, 64):
         fake = 2 * torch.randn(n, 2)
-        got = _loss_value(student, "generator_loss", fake)
+        got = loss_value(student, "generator_loss", fake)
         expected = reference(fake.clone())
         check(
             abs(got.item() - expected.item()) < 1e-4,

@@ -1,4 +1,4 @@
-"""Checks of notebook 6: generating with onnxruntime, and walking in the latent space."""
+"""Hidden checks of notebook 6: generating with onnxruntime, and walking in the latent space."""
 
 from __future__ import annotations
 
@@ -8,40 +8,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from .core import call, check, check_close, check_shape
+from ganlab.labcheck.core import call, check_close
+from ganlab.labcheck.visible import generated
 
 
-def _images(student: Callable[..., Any], session: Any, z: Any, what: str) -> np.ndarray:
-    images = call(student, what, session, z)
-    check(
-        isinstance(images, np.ndarray),
-        f"{what} returns a {type(images).__module__}.{type(images).__name__}; the notebook asks for a NumPy array "
-        "(what session.run returns): the cells below use it as one",
-    )
-    return images
-
-
-def check_generate_images_example(student: Callable[..., Any], session: Any, latent: int) -> None:
-    """The visible check of ``generate_images``: a NumPy array of 64 images in [-1, 1]."""
-    images = _images(
-        student, session, np.random.default_rng(0).standard_normal((64, latent)), "generate_images(session, z)"
-    )
-    check_shape("generate_images(session, z) for 64 latents", images, (64, 1, 28, 28))
-    check(
-        images.dtype == np.float32 and images.min() >= -1 - 1e-4 and images.max() <= 1 + 1e-4,  # Tanh's rounding
-        f"generate_images returns {images.dtype} pixels in [{images.min():.3g}, {images.max():.3g}]: return the "
-        "session's output itself, float32 pixels in [-1, 1]",
-    )
-
-
-def check_generate_images(
+def check_generategenerated(
     student: Callable[..., Any], session: Any, reference: Callable[[Any], Any], latent: int
 ) -> None:
     """Hidden checks of ``generate_images``: torch and float64 latents, compared with the reference's images."""
     z = torch.randn(5, latent)
     check_close(
         "generate_images on a torch tensor of 5 latents",
-        _images(student, session, z, "generate_images(session, a torch tensor)"),
+        generated(student, session, z, "generategenerated(session, a torch tensor)"),
         reference(z.clone()),
         atol=1e-5,
         hint="convert z to a float32 NumPy array first (np.asarray(z, dtype=np.float32))",
@@ -49,7 +27,7 @@ def check_generate_images(
     z = np.random.default_rng(1).standard_normal((1, latent))  # float64: must be converted
     check_close(
         "generate_images on one float64 latent",
-        _images(student, session, z, "generate_images(session, a float64 array)"),
+        generated(student, session, z, "generategenerated(session, a float64 array)"),
         reference(z.copy()),
         atol=1e-5,
         hint="convert z to a float32 NumPy array first",

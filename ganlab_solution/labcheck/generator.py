@@ -8,13 +8,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from .core import (
+from ganlab.labcheck.core import (
     _construct,
     _run,
     approx,
-    as_tensor,
     build,
-    call,
     check,
     check_shape,
     fail,
@@ -22,6 +20,8 @@ from .core import (
     first_layer_name,
     same_values,
 )
+from ganlab.labcheck.visible import check_pixel_range
+
 from .networks import check_structure, compare_with_reference
 
 
@@ -47,31 +47,6 @@ def gblock_variants(cin: int, cout: int) -> list[tuple[str, nn.Module]]:
         ),
         ("it applies ReLU before BatchNorm: the lab's order is conv, BatchNorm, ReLU", make(bilinear, True)),
     ]
-
-
-def check_pixel_range(generator: nn.Module, latent_size: int, what: str = "your generator") -> None:
-    """The pixels use the range [-1, 1] of the real images, and never leave it: the final Tanh is there.
-
-    Huge latents push every layer into its saturated range: without a Tanh the pixels leave
-    [-1, 1]; with it they reach its ends. A freshly built generator makes pixels near 0 either
-    way, so small latents cannot tell.
-    """
-    was_training = generator.training
-    generator.eval()
-    with torch.no_grad():
-        out = as_tensor(call(generator, f"{what}(X, None)", 1e8 * torch.randn(6, latent_size), None), what)
-    generator.train(was_training)
-    low, high = out.min().item(), out.max().item()
-    tanh = "end with a 1x1 convolution and nn.Tanh() so that images lie in [-1, 1] like the real ones (notebook 1)"
-    check(
-        low >= -1 and high <= 1,
-        f"for very large latents {what}'s pixels range over [{approx(low)}, {approx(high)}], outside [-1, 1]: {tanh}",
-    )
-    check(
-        high - low > 1,
-        f"for very large latents {what}'s pixels only range over [{approx(low)}, {approx(high)}]: a generator "
-        f"ending in Tanh reaches both ends of [-1, 1] there. {tanh} (a sigmoid gives [0, 1], not [-1, 1])",
-    )
 
 
 def check_latents(generator: nn.Module, latent_size: int, what: str = "your generator") -> None:

@@ -8,8 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..models import count_parameters
-from .core import (
+from ganlab.labcheck.core import (
     _construct,
     _run,
     approx,
@@ -24,6 +23,8 @@ from .core import (
     randomize_batchnorm,
     same_values,
 )
+
+from ..models import count_parameters
 
 
 def check_structure(module: nn.Module, reference: nn.Module, what: str, *inputs: Any) -> None:

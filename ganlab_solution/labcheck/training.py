@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from .core import (
+from ganlab.labcheck.core import (
     approx,
     as_tensor,
     call,

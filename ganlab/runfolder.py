@@ -1,4 +1,6 @@
-"""One training process per run folder, and no leftovers from killed writes.
+"""Run folders: a fresh one per run, one training process at a time, no leftovers from killed writes.
+
+:func:`new_run_dir` makes ``LOGDIR/NAME_YYYYmmdd-HHMMSS``, the folder a run writes into.
 
 :func:`locked_run_folder` holds an exclusive lock on ``RUN_DIR/.lock`` (``filelock``,
 an ``flock`` on Linux, released by the kernel when the process dies, so a killed
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -47,3 +50,20 @@ def locked_run_folder(run_dir: Path) -> Iterator[int]:
         yield len(stale)
     finally:
         lock.release()
+
+
+def new_run_dir(logdir: str | Path, name: str) -> Path:
+    """A fresh folder ``logdir/name_YYYYmmdd-HHMMSS[_k]``."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(logdir).expanduser() / f"{name}_{stamp}"
+    run_dir, k = base, 1
+    while run_dir.exists():
+        run_dir, k = base.with_name(f"{base.name}_{k}"), k + 1
+    try:
+        run_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise GanlabError(
+            f"cannot create a run folder in logging.logdir {logdir} ({exc.strerror}): "
+            "set logging.logdir to a folder you can write to"
+        ) from None
+    return run_dir

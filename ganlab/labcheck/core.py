@@ -1,14 +1,12 @@
-"""Shared helpers of the checks: the failure message, "did you write it yourself?", isolating one
-exercise from the others, and looking inside networks without assuming how they are written.
+"""Shared helpers of the checks: the failure message, isolating one exercise from the others, and
+looking inside networks without assuming how they are written.
 """
 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import sys
-import types
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,7 +15,6 @@ import torch
 from torch import nn
 
 _RED, _GREEN, _RESET = "\x1b[0;31m", "\x1b[0;32m", "\x1b[0m"
-REFERENCE_PACKAGE = "ganlab_solution"
 
 
 def _warning_to_stdout(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
@@ -141,190 +138,6 @@ def require(namespace: dict[str, Any], *names: str) -> None:
                 f"`{name}` is not defined: run the cell where you write it (and fix any error it shows) "
                 "before this test"
             )
-
-
-# ---------------------------------------------------------------------------
-# "Did you write it yourself?"
-# ---------------------------------------------------------------------------
-
-
-# The reference objects that answer an exercise of the lab (or do its whole work under another
-# name): using one of them is not the student's work. Every other helper of the package (the
-# parameter counter, the data loaders, the plotting helpers) may be used freely.
-ANSWERS: dict[str, tuple[str, ...]] = {
-    "data": ("to_unit_range",),
-    "generate": ("to_display", "line_latents", "plane_latents", "interpolate"),
-    "models": (
-        "CBlock",
-        "GBlock",
-        "Discriminator",
-        "Generator",
-        "GAN",
-        "conv_bn_lrelu",
-        "conv_bn_relu",
-        "critic_output_size",
-        "generator_start_size",
-    ),
-    "losses": (
-        "smooth_targets",
-        "_targets",
-        "critic_loss",
-        "generator_loss",
-        "accuracy",
-        "hinge_critic_loss",
-        "score_generator_loss",
-    ),
-    "trainer": ("build_optimizers", "Trainer"),
-    "export": ("export_generator", "OnnxGenerator", "_LatentToImage"),
-}
-
-
-def _reference_module(value: Any) -> str | None:
-    """The reference submodule ``value`` is or comes from ("models", ...), None if it is not the reference's."""
-    name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
-    if not isinstance(name, str) or name.split(".")[0] != REFERENCE_PACKAGE:
-        return None
-    return name.split(".")[1] if "." in name else ""
-
-
-def _is_answer(value: Any) -> bool:
-    """True if ``value`` is one of the reference's answers (not a module, not a mere helper)."""
-    module = _reference_module(value)
-    if module is None or isinstance(value, types.ModuleType):
-        return False
-    name = getattr(value, "__name__", None)
-    if name is None:  # an instance (e.g. an OnnxGenerator object): judge its class
-        name = type(value).__name__
-    return name in ANSWERS.get(module, ())
-
-
-def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
-    yield code
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            yield from _code_objects(const)
-
-
-def _functions_of(obj: Any) -> list[types.FunctionType]:
-    """The plain functions that make up ``obj`` (a function, or the methods of a class)."""
-    obj = inspect.unwrap(obj) if callable(obj) and not isinstance(obj, type) else obj
-    if isinstance(obj, types.FunctionType):
-        return [obj]
-    if isinstance(obj, types.MethodType):
-        return [obj.__func__]
-    functions = []
-    if isinstance(obj, type):
-        for klass in obj.__mro__:
-            if klass.__module__ in ("builtins",) or klass.__module__.startswith("torch"):
-                continue
-            for attr in vars(klass).values():
-                if isinstance(attr, (staticmethod, classmethod)):
-                    attr = attr.__func__
-                if isinstance(attr, property):
-                    attr = attr.fget
-                if isinstance(attr, types.FunctionType):
-                    functions.append(attr)
-    return functions
-
-
-def _signature(code: types.CodeType) -> tuple[Any, ...]:
-    """What a code object uses, without where or how it was compiled.
-
-    The raw bytecode is left out on purpose: the same source compiles to different
-    instructions depending on the module around it, while names, variables and constants
-    do not change.
-    """
-    consts = tuple(_signature(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts)
-    return code.co_name, code.co_argcount, code.co_names, code.co_varnames, consts
-
-
-_REFERENCE_CODE: dict[tuple[Any, ...], str] = {}
-
-
-def _reference_code() -> dict[tuple[Any, ...], str]:
-    """Every code object of the reference's answers, by signature (built once)."""
-    if not _REFERENCE_CODE:
-        import importlib
-
-        for module_name, names in ANSWERS.items():
-            module = importlib.import_module(f"{REFERENCE_PACKAGE}.{module_name}")
-            for name in names:
-                for function in _functions_of(getattr(module, name)):
-                    for code in _code_objects(function.__code__):
-                        _REFERENCE_CODE.setdefault(_signature(code), f"{module_name}.{name}")
-    return _REFERENCE_CODE
-
-
-def _copied_reference(code: types.CodeType) -> str | None:
-    """The reference answer ``code`` was compiled from, when it was read from the package's source files.
-
-    Code typed in a notebook cell is compiled from the cell's own file; code handed to ``exec``
-    or ``compile`` carries ``"<string>"`` (or the file name it was given). Only such code is
-    compared, so an answer that happens to read like the reference's is never refused.
-    """
-    filename = code.co_filename
-    package_dir = __file__.rsplit("/labcheck/", 1)[0]
-    if filename.startswith(package_dir) and "/labcheck/" not in filename:
-        return filename.rsplit("/", 1)[-1]
-    if filename.startswith("<") and not filename.startswith("<ipython"):
-        return _reference_code().get(_signature(code))
-    return None
-
-
-def reference_uses(obj: Any, allowed: tuple[str, ...] = ()) -> list[str]:
-    """The reference answers ``obj`` is, subclasses, calls or was copied from, except ``allowed`` names.
-
-    Looks at the object itself, its base classes, every global name or import its code uses,
-    and where its code was compiled from. Names listed in ``allowed`` (the pieces the notebook
-    gives you, or your own answers to earlier exercises) are fine, and so is every package
-    helper that is not itself an exercise's answer.
-    """
-    if obj is None:
-        return []
-    found: list[str] = []
-    name = getattr(obj, "__qualname__", getattr(obj, "__name__", type(obj).__name__))
-    if _is_answer(obj):
-        return [f"{getattr(obj, '__module__', REFERENCE_PACKAGE)}.{name}"]
-    if isinstance(obj, type):
-        found += [f"{base.__module__}.{base.__qualname__}" for base in obj.__mro__[1:] if _is_answer(base)]
-    for function in _functions_of(obj):
-        for code in _code_objects(function.__code__):
-            copied = _copied_reference(code)
-            if copied and f"the package's code of {copied}" not in found:
-                found.append(f"the package's code of {copied}")
-            for used in code.co_names:
-                if used in allowed:
-                    continue
-                value = function.__globals__.get(used)
-                if isinstance(value, types.ModuleType) and _reference_module(value) is not None:
-                    # a module of the package: refused only when the code also names one of its answers
-                    module = _reference_module(value) or ""
-                    answers = set(ANSWERS.get(module, ())) | {a for names in ANSWERS.values() for a in names}
-                    hits = [n for n in code.co_names if n in answers]
-                    label = f"{used}.{hits[0]}" if hits else ""
-                    if hits and label not in found:
-                        found.append(label)
-                elif value is not None and _is_answer(value) and used not in found:
-                    found.append(used)
-            # an import inside the function: `from ganlab_solution.losses import critic_loss`
-            if any(n.split(".")[0] == REFERENCE_PACKAGE for n in code.co_names):
-                answers = {a for names in ANSWERS.values() for a in names}
-                for used in code.co_names:
-                    if used in answers and used not in allowed and used not in found:
-                        found.append(used)
-    return found
-
-
-def own_work(obj: Any, exercise: str, allowed: tuple[str, ...] = ()) -> None:
-    """Fail (the exercise gets no points) if ``obj`` is, uses or copies the reference answer."""
-    uses = reference_uses(obj, allowed)
-    if uses:
-        fail(
-            f"{exercise} uses {', '.join(f'`{u}`' for u in uses)} from the reference package "
-            f"`{REFERENCE_PACKAGE}` instead of your own code, so this exercise gets no points. "
-            "Write it yourself in the answer cell (the notebook only lets you import what it imports for you; "
-            "reading the package's source and running it with exec counts as importing it)."
-        )
 
 
 # ---------------------------------------------------------------------------
@@ -547,11 +360,6 @@ def first_layer_input(module: nn.Module, *inputs: Any, layer: str | None = None)
     finally:
         hook.remove()
     return seen[0] if seen else None
-
-
-def conv_output_size(size: int, kernel_size: int, stride: int, padding: int) -> int:
-    """Output width of a convolution (stands in for the student's exercise 2.1 when grading 2.3)."""
-    return (size + 2 * padding - kernel_size) // stride + 1
 
 
 @contextlib.contextmanager

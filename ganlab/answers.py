@@ -1,0 +1,222 @@
+"""Your answers to earlier notebooks, for the notebooks that build on them.
+
+Notebook 4 joins the critic of notebook 2 and the generator of notebook 3; notebook 5
+trains them with the losses and steps of notebook 4; notebook 6 explores the generator
+notebook 5 exported. :func:`load_answers` brings those answers into a notebook: it reads
+the earlier notebook from the same folder, runs its set-up cell, its answer cells and its
+visible test cells (never its demos or training), and binds the names asked for. An
+answer that is missing or fails its visible test is named in one line (which notebook,
+which exercise, what is wrong), and nothing crashes: the name is bound to a stand-in that
+says the same thing if it is used.
+
+Two other sources:
+
+* **Grading** (``NBGRADER_EXECUTION`` is set): earlier answers come from the reference
+  package ``ganlab_solution``, which is installed where grading runs, so a mistake in
+  notebook 2 costs no points in notebook 5.
+* **After a deadline** an instructor may hand out the reference package
+  (``pip install ganlab-solution`` from the course repository): an answer that is missing
+  or failing is then taken from it, and the notebook says so. Your working answers are
+  always used first.
+
+:data:`EXERCISES` is the one list of the lab's exercises: which notebook asks for which
+name. The student package holds none of these names (a test checks it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import linecache
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# notebook -> {name a student writes: exercise number}
+EXERCISES: dict[str, dict[str, str]] = {
+    "01_data": {"to_unit_range": "1.1", "to_display": "1.2"},
+    "02_critic": {"conv_output_size": "2.1", "CBlock": "2.2", "Discriminator": "2.3"},
+    "03_generator": {"GBlock": "3.1", "Generator": "3.2"},
+    "04_gan_and_losses": {
+        "GAN": "4.1",
+        "smooth_targets": "4.2",
+        "critic_loss": "4.3",
+        "generator_loss": "4.4",
+        "make_optimizers": "4.5",
+        "critic_step": "4.6",
+        "generator_step": "4.7",
+    },
+    "05_training": {"critic_accuracy": "5.1", "export_generator": "5.2"},
+    "06_generation": {"generate_images": "6.1", "line_latents": "6.2", "plane_latents": "6.3"},
+    "07_going_further": {"hinge_critic_loss": "7.1", "hinge_generator_loss": "7.2"},
+}
+REFERENCE_PACKAGE = "ganlab_solution"
+_HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
+_RED, _GREEN, _YELLOW, _RESET = "\x1b[0;31m", "\x1b[0;32m", "\x1b[0;33m", "\x1b[0m"
+
+
+class AnswerMissing(Exception):
+    """An earlier answer a notebook needs is missing or wrong; the message says where to fix it."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"{_RED}Missing answer{_RESET}: {self}"]
+
+
+class MissingAnswer:
+    """Stands in for an answer that could not be loaded; using it raises :class:`AnswerMissing`."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        self._name, self._problem = name, problem
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise AnswerMissing(f"{self._name} is needed here: {self._problem}")
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        raise AnswerMissing(f"{self._name} is needed here: {self._problem}")
+
+    def __repr__(self) -> str:
+        return f"<missing {self._name}: {self._problem}>"
+
+
+def exercise_of(name: str) -> tuple[str, str]:
+    """(notebook, exercise number) of an answer name, e.g. ``("02_critic", "2.3")``."""
+    for notebook, names in EXERCISES.items():
+        if name in names:
+            return notebook, names[name]
+    raise KeyError(f"{name!r} is not an answer of any notebook of the lab")
+
+
+def grading() -> bool:
+    """True inside nbgrader's autograder (it sets ``NBGRADER_EXECUTION``)."""
+    return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+def reference_answer(name: str) -> Any:
+    """The reference package's answer ``name`` (raises ImportError where it is not installed)."""
+    module = importlib.import_module(f"{REFERENCE_PACKAGE}.answers")
+    return module.reference(name)
+
+
+@dataclass
+class _Loaded:
+    """One earlier notebook, run: its namespace and what failed in it, by answer name."""
+
+    namespace: dict[str, Any]
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+_CACHE: dict[tuple[str, float], _Loaded] = {}
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text and type(error).__name__ != "CheckFailed" else (text or [""])[0]
+
+
+def _cells(path: Path) -> list[dict[str, Any]]:
+    try:
+        notebook = json.loads(path.read_text())
+        return [c for c in notebook["cells"] if c.get("cell_type") == "code"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise AnswerMissing(f"{path.name} cannot be read as a notebook ({type(exc).__name__})") from None
+
+
+def _source(cell: dict[str, Any]) -> str:
+    source = "".join(cell.get("source", ""))
+    source = _HIDDEN.sub("", source)  # the instructor's notebooks: only what students see runs
+    # Line magics (%matplotlib inline) belong to IPython, not to the answers.
+    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
+def _defines(source: str, names: dict[str, str]) -> list[str]:
+    """The answer names a cell defines (``def name``, ``class name``, ``name = ...`` at the start of a line)."""
+    return [n for n in names if re.search(rf"^(?:def|class)\s+{n}\b|^{n}\s*=", source, re.MULTILINE)]
+
+
+def _run_notebook(path: Path) -> _Loaded:
+    """Run the set-up, answer and visible test cells of ``path`` in a fresh namespace."""
+    key = (str(path.resolve()), path.stat().st_mtime)
+    if key in _CACHE:
+        return _CACHE[key]
+    namespace: dict[str, Any] = {"__name__": f"ganlab_answers_{path.stem}", "__builtins__": __builtins__}
+    loaded = _Loaded(namespace)
+    defined_by: dict[str, list[str]] = {}  # answer cell id -> the answer names it defines
+    for index, cell in enumerate(_cells(path)):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        cell_id = meta.get("grade_id", "")
+        is_setup, is_answer, is_test = cell_id.startswith("setup"), bool(meta.get("solution")), bool(meta.get("grade"))
+        if not (is_setup or is_answer or is_test):
+            continue  # demos, plots and training: not needed for the answers
+        filename = f"<{path.name}, cell {index + 1} ({cell_id})>"
+        source = _source(cell)
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                exec(compile(source, filename, "exec"), namespace)
+            error = None
+        except BaseException as exc:  # a student's cell may raise anything; KeyboardInterrupt still stops
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            error = exc
+        if is_answer:
+            defined_by[cell_id] = _defines(source, EXERCISES.get(path.stem, {}))
+            if error is not None:
+                for name in defined_by[cell_id]:
+                    loaded.problems.setdefault(name, _first_line(error))
+        elif is_test and error is not None:
+            for name in defined_by.get(cell_id.removeprefix("test_"), []):
+                loaded.problems.setdefault(name, f"its visible test fails: {_first_line(error)}")
+    _CACHE[key] = loaded
+    return loaded
+
+
+def _problem_text(notebook: str, name: str, problem: str) -> str:
+    number = EXERCISES[notebook][name]
+    if "NotImplementedError" in problem:
+        problem = "not written yet (the cell still raises NotImplementedError)"
+    return f"{name} of {notebook}.ipynb (exercise {number}): {problem}"
+
+
+def load_answers(namespace: dict[str, Any], notebook: str, *names: str, folder: str | Path | None = None) -> None:
+    """Bind your answers ``names`` from ``notebook`` (e.g. ``"02_critic"``) into ``namespace``.
+
+    Prints one line saying where each answer came from, or which exercise to fix. ``folder``
+    defaults to the current one (where Jupyter runs the notebook).
+    """
+    unknown = [n for n in names if n not in EXERCISES.get(notebook, {})]
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)} not answers of {notebook} (see ganlab.answers.EXERCISES)")
+    if grading():
+        namespace.update({name: reference_answer(name) for name in names})
+        print(f"graded run: {', '.join(names)} from the reference, so only this notebook's own answers count")
+        return
+    path = Path(folder or Path.cwd()) / f"{notebook}.ipynb"
+    if not path.is_file():
+        problems = {
+            name: f"{path.name} is not in {path.parent}: keep the notebooks together in one folder" for name in names
+        }
+        found: dict[str, Any] = {}
+    else:
+        loaded = _run_notebook(path)
+        problems = {n: loaded.problems[n] for n in names if n in loaded.problems}
+        for name in names:
+            if name not in loaded.namespace and name not in problems:
+                problems[name] = "not defined: run its cell in that notebook and save it"
+        found = {n: loaded.namespace[n] for n in names if n not in problems}
+    namespace.update(found)
+    if found:
+        print(f"{_GREEN}yours{_RESET}: {', '.join(found)} from {notebook}.ipynb")
+    for name, problem in problems.items():
+        text = _problem_text(notebook, name, problem)
+        try:
+            namespace[name] = reference_answer(name)
+            print(f"{_YELLOW}reference{_RESET}: {text}; using the reference answer your instructor handed out")
+        except ImportError:
+            namespace[name] = MissingAnswer(name, f"fix {text}")
+            print(f"{_RED}fix{_RESET} {text}")

@@ -1,0 +1,45 @@
+"""Atomic file writes: a reader (or a killed run) never sees half a file.
+
+Every file the kit writes during training or export (checkpoints, sample grids, ONNX
+models, configs) goes through :func:`atomic_write`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .errors import NoSpaceError, is_disk_full
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see half a file.
+
+    SIGINT/SIGTERM wait until the file is in place (:mod:`.interrupts`); on any
+    failure the temporary file is removed and the previous ``path`` is left as it
+    was. A full disk is reported as :class:`NoSpaceError` whatever the writer raised.
+    """
+    from .interrupts import writes_protected
+
+    path = Path(path)
+    with writes_protected():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            write(Path(tmp))
+            # mkstemp makes the file private (0600); give it the usual permissions.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, path)
+        except BaseException as exc:
+            Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, Exception) and is_disk_full(exc, path.parent):
+                kept = "the previous file is unchanged" if path.exists() else "nothing was written"
+                raise NoSpaceError(
+                    f"no space left on device while writing {path} ({kept}): free some space and run again"
+                ) from exc
+            raise

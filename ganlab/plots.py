@@ -1,0 +1,56 @@
+"""Plots for the notebooks: image grids and a GAN's training curves.
+
+matplotlib is imported when a plot is drawn, so the rest of the package works without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from .grids import image_grid
+
+
+def show_images(images: np.ndarray | torch.Tensor, nrow: int = 8, title: str = "") -> None:
+    """Draw a batch of images in [-1, 1] as one grid."""
+    import matplotlib.pyplot as plt
+
+    grid = image_grid(images, nrow)
+    width = min(12.0, 0.8 * nrow)
+    plt.figure(figsize=(width, width * grid.shape[1] / grid.shape[2]))
+    plt.imshow(grid.permute(1, 2, 0).numpy())
+    plt.title(title)
+    plt.axis("off")
+    plt.show()
+
+
+def show_training(history: Mapping[str, Sequence[float]], grid: torch.Tensor, step: int) -> None:
+    """Three panels: both losses, the critic's accuracies on real and fake images, the fixed-latent grid.
+
+    Replaces the previous drawing in a notebook cell, so a loop can call it every few steps.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import clear_output
+
+    clear_output(wait=True)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.5))
+    for key, label in (("critic_loss", "critic"), ("generator_loss", "generator")):
+        if history.get(key):
+            axes[0].plot(history[key], label=label)
+    axes[0].set_title("losses")
+    axes[0].set_xlabel("step")
+    axes[0].legend()
+    for key, label in (("critic_acc_real", "real called real"), ("critic_acc_fake", "fake called fake")):
+        if history.get(key):
+            axes[1].plot(history[key], label=label, alpha=0.8)
+    axes[1].set_ylim(-0.05, 1.05)
+    axes[1].set_title("critic accuracy")
+    axes[1].set_xlabel("step")
+    axes[1].legend()
+    axes[2].imshow(grid.permute(1, 2, 0).numpy())
+    axes[2].set_title(f"fixed latents, step {step}")
+    axes[2].axis("off")
+    plt.show()
+    plt.close(fig)
