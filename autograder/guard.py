@@ -1,8 +1,9 @@
 """Code run inside each grading kernel (never shown to students) that keeps the checks pristine.
 
 ``SETUP`` runs before the student's first cell: it imports the modules the checks rely on
-and records the identity of every function and method in them (the check module
-``ganlab_solution.labcheck``, ``torch``, ``torch.nn.functional``, ``torch.Tensor``, every
+and records the identity of every function and method in them (the visible checks
+``ganlab.labcheck`` and the hidden ones ``ganlab_solution.labcheck``, each with all its
+submodules, ``torch``, ``torch.nn.functional``, ``torch.Tensor``, every
 ``torch.nn`` layer class, ``numpy`` and the builtins). ``VERIFY`` runs before and after each
 graded test cell: it puts back anything the student rebound and prints which names those
 were, so the grader can fail that test with a message naming them.
@@ -21,23 +22,32 @@ SETUP = r"""
 def __ganlab_guard_setup():
     import builtins, os, sys, types
     import numpy, torch, torch.nn, torch.nn.functional
-    from ganlab_solution import labcheck
+    import ganlab.answers
+    from ganlab import labcheck
+    from ganlab_solution import labcheck as hidden
 
-    watched = {"builtins": builtins, "labcheck": labcheck, "torch": torch, "torch.nn.functional": torch.nn.functional,
+    # Every module of the checks: rebinding a function in a submodule (labcheck.core.fail) counts too.
+    check_modules = {name: module for name, module in sys.modules.items()
+                     if name.split(".")[:2] in (["ganlab", "labcheck"], ["ganlab_solution", "labcheck"])
+                     or name == "ganlab.answers"}
+    watched = {"builtins": builtins, "torch": torch, "torch.nn.functional": torch.nn.functional,
                "numpy": numpy, "torch.Tensor": torch.Tensor, "torch.nn.Module": torch.nn.Module}
+    watched.update(check_modules)
     for name in dir(torch.nn):
         value = getattr(torch.nn, name)
         if isinstance(value, type) and issubclass(value, torch.nn.Module):
             watched["torch.nn." + name] = value
-    for name, value in list(vars(labcheck).items()):
-        if isinstance(value, type) and value.__module__ == labcheck.__name__:
-            watched["labcheck." + name] = value
+    for module in check_modules.values():
+        for name, value in list(vars(module).items()):
+            if isinstance(value, type) and value.__module__ == module.__name__:
+                watched[module.__name__ + "." + name] = value
     modules = {name: sys.modules[name] for name in
-               ("builtins", "numpy", "torch", "torch.nn", "torch.nn.functional", "ganlab_solution",
-                "ganlab_solution.labcheck")}
+               ("builtins", "numpy", "torch", "torch.nn", "torch.nn.functional", "ganlab", "ganlab_solution",
+                *check_modules)}
     attributes = {key: dict(vars(owner)) for key, owner in watched.items()}
     # A function can keep its identity and change its body: record the code objects of labcheck's functions.
-    codes = {name: (f, f.__code__, f.__defaults__, f.__kwdefaults__) for name, f in vars(labcheck).items()
+    codes = {module.__name__ + "." + name: (f, f.__code__, f.__defaults__, f.__kwdefaults__)
+             for module in check_modules.values() for name, f in vars(module).items()
              if isinstance(f, types.FunctionType)}
     bindings = {"labcheck": labcheck, "torch": torch, "nn": torch.nn}
     # Names that change on their own: IPython's last results (builtins._), the input() ipykernel
@@ -77,10 +87,11 @@ def __ganlab_guard_setup():
         for name, (f, code, defaults, kwdefaults) in codes.items():
             if f.__code__ is not code or f.__defaults__ is not defaults or f.__kwdefaults__ is not kwdefaults:
                 f.__code__, f.__defaults__, f.__kwdefaults__ = code, defaults, kwdefaults
-                changed.append("the body of labcheck." + name)
-        if getattr(sys.modules["ganlab_solution"], "labcheck", labcheck) is not labcheck:
-            setattr_(sys.modules["ganlab_solution"], "labcheck", labcheck)
-            changed.append("ganlab_solution.labcheck")
+                changed.append("the body of " + name)
+        for package, module in ((sys.modules["ganlab"], labcheck), (sys.modules["ganlab_solution"], hidden)):
+            if getattr(package, "labcheck", module) is not module:
+                setattr_(package, "labcheck", module)
+                changed.append(package.__name__ + ".labcheck")
         user = get_ipython().user_ns
         for name, value in bindings.items():
             if name in user and user[name] is not value and isinstance(user[name], types.ModuleType):

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganlab_solution.config import Config
+from ganlab.config import Config
 from ganlab_solution.trainer import Trainer
 
 VARIANTS: dict[str, dict[str, bool]] = {
@@ -91,7 +91,7 @@ def step_flops(trainer: Trainer) -> int:
     convolutions, forward and backward; element-wise work is not counted), so it
     changes the trainer's weights: use a trainer built for counting only.
     """
-    real = next(iter(trainer._batches()))
+    real = next(iter(trainer.batches()))
     with FlopCounterMode(display=False) as counter:
         trainer.critic_step(real)
         trainer.generator_step(real.shape[0])

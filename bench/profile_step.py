@@ -20,7 +20,7 @@ import yaml
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
-from ganlab_solution.config import Config
+from ganlab.config import Config
 from ganlab_solution.trainer import Trainer
 
 

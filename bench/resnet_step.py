@@ -15,9 +15,10 @@ import time
 
 import torch
 
-from ganlab_solution.config import parse_config
+from ganlab.config import parse_config
 from ganlab_solution.models import count_parameters
-from ganlab_solution.trainer import build_gan, build_optimizers
+from ganlab_solution.steps import make_optimizers
+from ganlab_solution.trainer import build_gan
 
 
 def main() -> None:
@@ -57,7 +58,9 @@ def main() -> None:
         trainer.dist = distributed.DistInfo()
         trainer.gan = build_gan(config, (3, args.size, args.size)).to(trainer.device)
         trainer.memory_format = torch.contiguous_format
-        trainer.critic_opt, trainer.gen_opt = build_optimizers(trainer.gan, config, trainer.device)
+        trainer.critic_opt, trainer.gen_opt = make_optimizers(
+            trainer.gan, config.critic_lr, config.optim.wdecay, generator_lr=config.generator_lr
+        )
         trainer.ema = None
         trainer._wrap_networks()
         real = torch.rand(args.batch_size, 3, args.size, args.size, device=trainer.device) * 2 - 1

@@ -23,8 +23,8 @@ import time
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ganlab_solution.config import Config
-from ganlab_solution.data import load_images
+from ganlab.config import Config
+from ganlab.data import load_images
 from ganlab_solution.losses import critic_loss, generator_loss
 from ganlab_solution.trainer import Trainer
 

@@ -12,6 +12,8 @@
 #   5. check that the pages and the vendored files are really there.
 #
 # Environment: BOOK_SKIP_NPM=1 reuses book/node_modules as it is (offline rebuilds).
+# GANLAB_BOOK_SOLUTIONS=1 builds the site for after the deadline: the exercise pages show the
+# reference answers and the chapters their {only} solutions blocks. By default no answer is shown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -47,7 +49,7 @@ cp "$NM/requirejs/require.js" "$EXTRA/vendor/requirejs/require.min.js"
 find "$NM/@jupyter-widgets/html-manager/dist" -maxdepth 1 -type f ! -name '*.map' \
     -exec cp {} "$EXTRA/vendor/html-manager/" \;
 cp -r "$NM/mathjax/es5/." "$EXTRA/vendor/mathjax/"
-cp "$ROOT/ganlab_solution/assets/fashionmnist_generator.onnx" "$EXTRA/models/"
+cp "$ROOT/ganlab/assets/fashionmnist_generator.onnx" "$EXTRA/models/"
 cp "$BOOK/explorer_src/explorer.js" "$BOOK/explorer_src/explorer.css" "$EXTRA/explorer/"
 # /favicon.ico at the site root: the pages link the favicon, but the root index.html is a bare
 # redirect that links nothing, and a browser then asks for /favicon.ico (a 404 in its console).
@@ -65,7 +67,12 @@ if ((${#released[@]} == 0)); then
     exit 1
 fi
 say "rendering ${#released[@]} release notebooks (not executed)"
-"$PY" "$BOOK/prepare_release.py" "$RELEASE_SRC" "$RELEASE_DST"
+if [[ "${GANLAB_BOOK_SOLUTIONS:-0}" == 1 ]]; then
+    say "GANLAB_BOOK_SOLUTIONS=1: the exercise pages show the reference answers"
+    "$PY" "$BOOK/prepare_release.py" "$RELEASE_SRC" "$RELEASE_DST" --solutions "$ROOT/notebooks/ganlab"
+else
+    "$PY" "$BOOK/prepare_release.py" "$RELEASE_SRC" "$RELEASE_DST"
+fi
 
 # -- 4. build -----------------------------------------------------------------------
 say "jupyter-book build (demo pages executed on CPU)"

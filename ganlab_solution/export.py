@@ -87,7 +87,7 @@ class OnnxGenerator:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise GanlabError(
                 f"{path} is not a loadable ONNX model ({first[:160]}): re-export it with training or "
-                "use ganlab_solution/assets/fashionmnist_generator.onnx"
+                "use ganlab/assets/fashionmnist_generator.onnx"
             ) from None
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         shape = inputs[0].shape if len(inputs) == 1 else None

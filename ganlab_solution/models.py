@@ -18,6 +18,8 @@ import sys
 import torch
 from torch import nn
 
+from ganlab.harness import init_weights
+
 # Image shapes are (channels, height, width), as in the lab.
 ImgShape = tuple[int, int, int]
 
@@ -94,17 +96,6 @@ def generator_start_size(size: int) -> tuple[int, int]:
             "of two (28, 32, 56, 64, 128...)"
         )
     return start, ndoublings
-
-
-def init_weights(module: nn.Module) -> None:
-    """DCGAN initialisation: weights from N(0, 0.02), BatchNorm scales from N(1, 0.02)."""
-    if isinstance(module, (nn.Conv2d, nn.Linear)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
 
 
 class Discriminator(nn.Module):

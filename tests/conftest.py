@@ -13,7 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION = Path("/usr/share/datasets/fashion-mnist")
-SHIPPED_ONNX = ROOT / "ganlab_solution" / "assets" / "fashionmnist_generator.onnx"
+SHIPPED_ONNX = ROOT / "ganlab" / "assets" / "fashionmnist_generator.onnx"
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from ganlab_solution.animate import animate
-from ganlab_solution.errors import GanlabError
+from ganlab.errors import GanlabError
 
 
 def fake_run(tmp_path, epochs):

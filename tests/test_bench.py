@@ -82,7 +82,7 @@ def test_epoch_time_counts_exactly_the_passes_a_training_step_needs():
         forward_flops(generator, None, 8),
         forward_flops(generator.project, torch.randn(8, generator.project[0].in_features)),
     )
-    D, Df = forward_flops(critic, images), forward_flops(critic.features[0][0], images)
+    D, Df = forward_flops(critic, images), forward_flops(critic.blocks[0].layers[0], images)
     assert epoch_time.step_flops(trainer) == 4 * G - Gf + 8 * D - 2 * Df
 
 

@@ -195,7 +195,7 @@ def test_every_explorer_control_changes_the_picture(explorer: Watched) -> None:
 def test_browser_and_python_compute_the_same_pixels(explorer: Watched) -> None:
     from ganlab_solution.export import OnnxGenerator
 
-    model = REPO / "ganlab_solution" / "assets" / "fashionmnist_generator.onnx"
+    model = REPO / "ganlab" / "assets" / "fashionmnist_generator.onnx"
     generator = OnnxGenerator(model)
     latent = np.random.default_rng(1234).standard_normal(generator.latent_size).astype(np.float32)
     in_browser = np.array(explorer.page.evaluate("z => window.ganlabExplorer.render(z)", latent.tolist()), np.float32)

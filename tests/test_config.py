@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ganlab_solution.config import Config, load_config, parse_config
-from ganlab_solution.errors import GanlabError
+from ganlab.config import Config, load_config, parse_config
+from ganlab.errors import GanlabError
 
 from .conftest import ROOT, run_cli, write_yaml
 
@@ -128,7 +128,7 @@ def test_missing_config_file():
 def test_an_empty_config_is_an_error_showing_a_minimal_one(tmp_path, content):
     import yaml
 
-    from ganlab_solution.config import MINIMAL_CONFIG
+    from ganlab.config import MINIMAL_CONFIG
 
     with pytest.raises(GanlabError, match="is empty: a minimal config is data: ") as info:
         load_config(write_yaml(tmp_path / "c.yaml", content))

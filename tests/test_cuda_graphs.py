@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganlab_solution.config import Config
+from ganlab.config import Config
 from ganlab_solution.cuda_graphs import GraphedStep
-from ganlab_solution.errors import GanlabError
+from ganlab.errors import GanlabError
 from ganlab_solution.trainer import Trainer
 
 from .conftest import debug_config
@@ -100,7 +100,7 @@ def test_training_with_cuda_graphs_writes_its_run_and_keeps_learning(tmp_path):
     [
         # A double backward inside the graph. The critic's output bias cancels out of
         # E[D(fake)] - E[D(real)] and of the penalty: its gradient is zero, eager or not.
-        ({"optim": {"loss": "wgan-gp", "critic_steps": 2}}, {"discriminator.classifier.bias"}),
+        ({"optim": {"loss": "wgan-gp", "critic_steps": 2}}, {"discriminator.head.bias"}),
         # In-place power iterations of spectral normalisation inside the graph.
         ({"optim": {"loss": "hinge"}, "model": {"spectral_norm": True}}, set()),
     ],

@@ -8,8 +8,8 @@ import shutil
 import pytest
 import torch
 
-from ganlab_solution.config import DataConfig
-from ganlab_solution.data import (
+from ganlab.config import DataConfig
+from ganlab.data import (
     ImageFiles,
     TensorLoader,
     collate_images,
@@ -17,9 +17,9 @@ from ganlab_solution.data import (
     make_loaders,
     split_indices,
     to_uint8,
-    to_unit_range,
 )
-from ganlab_solution.errors import GanlabError
+from ganlab.errors import GanlabError
+from ganlab_solution.data import to_unit_range
 
 from .conftest import FASHION
 
@@ -69,7 +69,7 @@ def test_split_is_seeded_disjoint_and_complete():
 
 
 def test_make_loaders_batches_in_range():
-    loaders = make_loaders(DataConfig(rootdir=str(FASHION), batch_size=128), seed=0)
+    loaders = make_loaders(DataConfig(rootdir=str(FASHION), batch_size=128), seed=0, to_unit_range=to_unit_range)
     batch = next(iter(loaders.train))
     assert batch.shape == (128, 1, 28, 28) and batch.dtype == torch.float32
     assert batch.min() >= -1 and batch.max() <= 1
@@ -77,18 +77,18 @@ def test_make_loaders_batches_in_range():
 
 
 def test_debug_keeps_a_few_batches():
-    loaders = make_loaders(DataConfig(rootdir=str(FASHION), batch_size=16, debug=True), seed=0)
+    loaders = make_loaders(DataConfig(rootdir=str(FASHION), batch_size=16, debug=True), seed=0, to_unit_range=to_unit_range)
     assert len(loaders.train) == 8
 
 
 def test_tensor_loader_shuffles_reproducibly_and_resumes():
     images = torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1)
-    loader = TensorLoader(images, 10, shuffle=True, seed=0)
+    loader = TensorLoader(images, 10, shuffle=True, to_unit_range=to_unit_range, seed=0)
     first = [b.flatten().tolist() for b in loader]
     state = loader.state_dict()
     second = [b.flatten().tolist() for b in loader]
     assert first != second and sorted(sum(first, [])) == sorted(sum(second, []))
-    other = TensorLoader(images, 10, shuffle=True, seed=0)
+    other = TensorLoader(images, 10, shuffle=True, to_unit_range=to_unit_range, seed=0)
     other.load_state_dict(state)
     assert [b.flatten().tolist() for b in other] == second
 
@@ -121,7 +121,7 @@ MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 def test_mnist_and_fashion_mnist_are_told_apart(tmp_path):
     import numpy as np
 
-    from ganlab_solution.data import identify
+    from ganlab.data import identify
 
     # A stand-in for MNIST's test split: its label counts, and a mean pixel near its 33.8.
     labels = np.repeat(np.arange(10), MNIST_TEST_COUNTS)

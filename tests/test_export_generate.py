@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganlab_solution.errors import GanlabError
+from ganlab.errors import GanlabError
 from ganlab_solution.export import OnnxGenerator, export_generator
 from ganlab_solution.generate import line_latents, plane_latents
 from ganlab_solution.models import Discriminator, Generator

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from ganlab_solution import classifier, fid
-from ganlab_solution.data import load_images
-from ganlab_solution.errors import GanlabError
+from ganlab.data import load_images
+from ganlab.errors import GanlabError
 
 from .conftest import FASHION, SHIPPED_ONNX, run_cli
 
@@ -102,6 +102,6 @@ def test_shipped_classifier_is_accurate():
 
 
 def test_shipped_generator_covers_every_class():
-    shares = classifier.class_histogram(SHIPPED_ONNX, n=2000, seed=0)
+    shares = classifier.model_class_histogram(SHIPPED_ONNX, n=2000, seed=0)
     assert shares.sum() == pytest.approx(1.0)
     assert (shares > 0.03).all(), dict(zip(classifier.CLASSES, shares.round(3), strict=True))

@@ -9,7 +9,7 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
-from ganlab_solution.diagnostics import diversity_ratio, mean_pairwise_distance
+from ganlab.diagnostics import diversity_ratio, mean_pairwise_distance
 
 from .conftest import ROOT
 

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ganlab_solution.losses import FAKE, REAL, accuracy, critic_loss, generator_loss, smooth_targets
+from ganlab_solution.losses import FAKE, REAL, critic_accuracy, critic_loss, generator_loss, smooth_targets
 
 
 def softplus(x: float) -> float:
@@ -23,19 +23,19 @@ def test_critic_loss_is_the_mean_of_the_real_and_fake_terms():
     fake = torch.tensor([[3.0, 0.5], [-2.0, 0.0]])
     real_term = (bce_row([0.0, 2.0], [0, 1]) + bce_row([1.0, -1.0], [0, 1])) / 2
     fake_term = (bce_row([3.0, 0.5], [1, 0]) + bce_row([-2.0, 0.0], [1, 0])) / 2
-    assert math.isclose(critic_loss(real, fake).item(), (real_term + fake_term) / 2, rel_tol=1e-6)
+    assert math.isclose(critic_loss(real, fake, 0.0).item(), (real_term + fake_term) / 2, rel_tol=1e-6)
 
 
 def test_critic_loss_equals_one_bce_over_the_concatenated_batch():
     real, fake = torch.randn(16, 2), torch.randn(16, 2)
     targets = torch.cat([torch.tensor([[0.0, 1.0]]).repeat(16, 1), torch.tensor([[1.0, 0.0]]).repeat(16, 1)])
     joint = torch.nn.BCEWithLogitsLoss()(torch.cat([real, fake]), targets)
-    assert torch.allclose(critic_loss(real, fake), joint)
+    assert torch.allclose(critic_loss(real, fake, 0.0), joint)
 
 
 def test_uninformed_critic_scores_log_2():
     zeros = torch.zeros(8, 2)
-    assert math.isclose(critic_loss(zeros, zeros).item(), math.log(2), rel_tol=1e-6)
+    assert math.isclose(critic_loss(zeros, zeros, 0.0).item(), math.log(2), rel_tol=1e-6)
     assert math.isclose(generator_loss(zeros).item(), math.log(2), rel_tol=1e-6)
 
 
@@ -61,12 +61,12 @@ def test_no_smoothing_gives_one_hot_targets():
 def test_smoothed_critic_loss_is_random_but_bounded():
     real, fake = torch.full((64, 2), 0.0), torch.full((64, 2), 0.0)
     real[:, REAL], fake[:, FAKE] = 5.0, 5.0
-    hard = critic_loss(real, fake).item()
+    hard = critic_loss(real, fake, 0.0).item()
     soft = critic_loss(real, fake, lblsmooth=0.2).item()
     assert soft > hard  # confident logits are penalised once targets are below 1
 
 
 def test_accuracy_counts_argmax_matches():
     logits = torch.tensor([[0.0, 1.0], [2.0, 1.0], [0.0, 3.0], [0.0, 0.5]])
-    assert accuracy(logits, REAL).item() == 0.75
-    assert accuracy(logits, FAKE).item() == 0.25
+    assert critic_accuracy(logits, REAL).item() == 0.75
+    assert critic_accuracy(logits, FAKE).item() == 0.25

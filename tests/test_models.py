@@ -73,7 +73,7 @@ def test_generator_depth_follows_image_size():
     assert generator_start_size(28) == (7, 2)
     assert generator_start_size(32) == (8, 2)
     assert generator_start_size(64) == (8, 3)
-    assert len(Generator((3, 64, 64), 100, 256).upsample) == 3
+    assert len(Generator((3, 64, 64), 100, 256).blocks) == 3
 
 
 def test_parameter_counts_at_lab_defaults():
@@ -100,7 +100,7 @@ def test_convolutions_before_batchnorm_have_no_bias():
 
 def test_blocks_follow_the_lab_page():
     block = CBlock(1, 32, dropout=0.3)
-    kinds = [type(m).__name__ for m in block]
+    kinds = [type(m).__name__ for m in block.layers]
     assert kinds == [
         "Conv2d",
         "BatchNorm2d",
@@ -112,10 +112,10 @@ def test_blocks_follow_the_lab_page():
         "LeakyReLU",
         "Dropout",
     ]
-    assert block[6].stride == (2, 2) and block[6].bias is not None
+    assert block.layers[6].stride == (2, 2) and block.layers[6].bias is not None
     gblock = GBlock(256, 128)
-    assert gblock[0].mode == "bilinear"
-    assert [type(m).__name__ for m in list(gblock)[1:]] == ["Conv2d", "BatchNorm2d", "ReLU"] * 2
+    assert gblock.layers[0].mode == "bilinear"
+    assert [type(m).__name__ for m in list(gblock.layers)[1:]] == ["Conv2d", "BatchNorm2d", "ReLU"] * 2
     assert not any(isinstance(m, nn.ConvTranspose2d) for m in GAN((3, 64, 64)).modules())
 
 

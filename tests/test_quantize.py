@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import pytest
 
-from ganlab_solution.errors import GanlabError
+from ganlab.errors import GanlabError
 from ganlab_solution.export import OnnxGenerator
 from ganlab_solution.quantize import float_end_nodes, quantize_generator
 

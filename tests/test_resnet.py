@@ -9,13 +9,13 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
-from ganlab_solution.config import parse_config
-from ganlab_solution.errors import GanlabError
+from ganlab.config import parse_config
+from ganlab.errors import GanlabError
 from ganlab_solution.losses import (
     critic_score,
     gradient_penalty,
     hinge_critic_loss,
-    score_generator_loss,
+    hinge_generator_loss,
     wasserstein_critic_loss,
 )
 from ganlab_solution.models import count_parameters
@@ -86,14 +86,14 @@ def test_upsampling_mode_defaults_per_architecture():
     assert parse_config({}).model.upsample_mode == "bilinear"
     assert parse_config({"model": {"architecture": "resnet"}}).model.upsample_mode == "nearest"
     gan = build_gan(parse_config({"model": {"upsample": "nearest"}}), (1, 28, 28))
-    assert gan.generator.upsample[0][0].mode == "nearest"
+    assert gan.generator.blocks[0].layers[0].mode == "nearest"
 
 
 def test_hinge_losses_by_hand():
     real, fake = torch.tensor([[2.0], [0.5]]), torch.tensor([[-3.0], [0.0]])
     # relu(1 - 2) = 0, relu(1 - 0.5) = 0.5 ; relu(1 - 3) = 0, relu(1 + 0) = 1
     assert math.isclose(hinge_critic_loss(real, fake).item(), 0.25 + 0.5)
-    assert math.isclose(score_generator_loss(fake).item(), 1.5)
+    assert math.isclose(hinge_generator_loss(critic_score(fake)).item(), 1.5)
 
 
 def test_wasserstein_loss_by_hand_and_score_of_two_logits():

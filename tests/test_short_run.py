@@ -22,11 +22,12 @@ import yaml
 from nbclient import NotebookClient
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from ganlab_solution.config import load_config
-from ganlab_solution.data import load_images, to_unit_range
-from ganlab_solution.diagnostics import LOW_SPREAD, critic_pinned, diagnose, pixel_spread, sample_quality
+from ganlab.config import load_config
+from ganlab.data import load_images
+from ganlab.diagnostics import LOW_SPREAD, critic_pinned, diagnose, pixel_spread, sample_quality
+from ganlab_solution.data import to_unit_range
 from ganlab_solution.export import OnnxGenerator
-from ganlab_solution.recipes import CPU_SHORT, cpu_short_config
+from ganlab.recipes import CPU_SHORT, cpu_short_config
 from ganlab_solution.trainer import Trainer
 
 from .conftest import FASHION, ROOT, run_cli
@@ -97,7 +98,7 @@ def notebook_loop(trainer: Trainer, steps: int) -> dict[str, list[float]]:
     history: dict[str, list[float]] = {"critic_acc_real": [], "critic_acc_fake": []}
     trainer.gan.train()
     while len(history["critic_acc_real"]) < steps:
-        for real in trainer._batches():
+        for real in trainer.batches():
             metrics = trainer.critic_step(real)
             metrics.update(trainer.generator_step(real.shape[0]))
             trainer.ema.update_parameters(trainer.gan.generator)

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from ganlab_solution.config import parse_config
+from ganlab.config import parse_config
 from ganlab_solution.trainer import Trainer, train
 
 from .conftest import ROOT, debug_config, write_yaml
@@ -179,7 +179,7 @@ def test_an_untrained_generator_is_never_exported(tmp_path):
 
 
 def test_a_critic_steps_that_cannot_train_the_generator_is_rejected(tmp_path):
-    from ganlab_solution.errors import GanlabError
+    from ganlab.errors import GanlabError
 
     raw = debug_config(tmp_path, optim={"critic_steps": 17, "nepochs": 2}, model=TINY_MODEL)
     with pytest.raises(GanlabError, match="more than the 16 batches of the whole run"):

@@ -166,6 +166,24 @@ def swapped(namespace: dict[str, Any], **replacements: Any) -> Iterator[None]:
                 namespace[name] = value
 
 
+@contextlib.contextmanager
+def isolated(namespace: dict[str, Any], *names: str) -> Iterator[None]:
+    """Grade one exercise alone: under the autograder the reference answers stand in for ``names``.
+
+    In your own session the visible test uses your pieces (your ``CBlock`` inside your
+    ``Discriminator``), so a failure may come from an earlier exercise: its message says so.
+    When grading, the reference's pieces are swapped in, so that one mistake costs the
+    points of its own exercise only.
+    """
+    from ganlab.answers import grading, reference_answer
+
+    if not grading():
+        yield
+        return
+    with swapped(namespace, **{name: reference_answer(name) for name in names}):
+        yield
+
+
 def build(factory: Callable[[], Any], namespace: dict[str, Any], **replacements: Any) -> Any:
     """``factory()`` with ``replacements`` swapped in; falls back to your own pieces if that fails."""
     try:

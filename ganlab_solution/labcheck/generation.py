@@ -12,14 +12,14 @@ from ganlab.labcheck.core import call, check_close
 from ganlab.labcheck.visible import generated
 
 
-def check_generategenerated(
+def check_generate_images(
     student: Callable[..., Any], session: Any, reference: Callable[[Any], Any], latent: int
 ) -> None:
     """Hidden checks of ``generate_images``: torch and float64 latents, compared with the reference's images."""
     z = torch.randn(5, latent)
     check_close(
         "generate_images on a torch tensor of 5 latents",
-        generated(student, session, z, "generategenerated(session, a torch tensor)"),
+        generated(student, session, z, "generate_images(session, a torch tensor)"),
         reference(z.clone()),
         atol=1e-5,
         hint="convert z to a float32 NumPy array first (np.asarray(z, dtype=np.float32))",
@@ -27,7 +27,7 @@ def check_generategenerated(
     z = np.random.default_rng(1).standard_normal((1, latent))  # float64: must be converted
     check_close(
         "generate_images on one float64 latent",
-        generated(student, session, z, "generategenerated(session, a float64 array)"),
+        generated(student, session, z, "generate_images(session, a float64 array)"),
         reference(z.copy()),
         atol=1e-5,
         hint="convert z to a float32 NumPy array first",

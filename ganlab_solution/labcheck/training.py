@@ -75,7 +75,7 @@ def check_export(student: Callable[..., Any], generator_cls: type, folder: str) 
         except Exception as error:  # onnxruntime refuses the batch size
             fail(
                 f"the exported generator cannot take a batch of {batch} ({type(error).__name__}): make the batch axis dynamic "
-                "(dynamic_axes={'input': {0: 'batch'}, 'output': {0: 'batch'}})"
+                "(dynamic_shapes=({0: torch.export.Dim('batch')},))"
             )
         with torch.no_grad():
             expected = generator(z, None).numpy()

@@ -1,0 +1,272 @@
+"""The student's path: a package without answers, and notebooks that train the student's own GAN.
+
+Fast tests read the student package's source and run the answer loader on small notebooks;
+the slow one installs the student wheel into a fresh environment where ``ganlab_solution``
+cannot be imported and runs the release notebooks, filled with correct answers, top to bottom.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ganlab.answers import EXERCISES, load_answers
+
+from . import student_notebooks
+from .conftest import ROOT
+
+STUDENT_PACKAGE = ROOT / "ganlab"
+ANSWER_NAMES = {name for names in EXERCISES.values() for name in names}
+
+
+def student_sources() -> dict[Path, str]:
+    return {path: path.read_text() for path in STUDENT_PACKAGE.rglob("*.py")}
+
+
+def test_the_student_package_defines_no_answer():
+    """No function or class a notebook asks for is defined (or imported) anywhere in ganlab."""
+    for path, source in student_sources().items():
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                assert node.name not in ANSWER_NAMES, f"{path}:{node.lineno} defines the answer {node.name}"
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                module = getattr(node, "module", None) or ""
+                names = [alias.name for alias in node.names]
+                assert not module.startswith("ganlab_solution") and not any(
+                    n.startswith("ganlab_solution") for n in names
+                ), f"{path}:{node.lineno} imports the reference package"
+
+
+def test_no_student_module_exposes_an_answer():
+    """Nothing importable from ganlab under an answer's name (re-exports included)."""
+    import importlib
+    import pkgutil
+
+    import ganlab
+
+    for info in pkgutil.walk_packages(ganlab.__path__, "ganlab."):
+        module = importlib.import_module(info.name)
+        exposed = ANSWER_NAMES & set(vars(module))
+        assert not exposed, f"{info.name} exposes {exposed}"
+
+
+@pytest.mark.slow
+def test_the_student_wheel_holds_the_student_package_only(tmp_path: Path):
+    """``pip install .`` (the README's student command) installs ganlab and its assets, no reference answers."""
+    source = tmp_path / "src"
+    shutil.copytree(STUDENT_PACKAGE, source / "ganlab", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "ganlab_solution", source / "ganlab_solution", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path)]
+    result = subprocess.run([*command, str(source)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = tmp_path.glob("ganlab-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "ganlab/assets/fashionmnist_generator.onnx" in names
+    assert "ganlab/assets/fashionmnist_classifier.pt" in names
+    assert {f"ganlab/{p.relative_to(STUDENT_PACKAGE).as_posix()}" for p in STUDENT_PACKAGE.rglob("*.py")} <= names
+    assert not [n for n in names if n.startswith(("ganlab_solution", "tests/", "notebooks/", "autograder/"))]
+
+
+# -- the answer loader -------------------------------------------------------------------------
+
+
+def _notebooks(tmp_path: Path, changes: dict[str, tuple[str, str]] | None = None) -> Path:
+    """The source notebooks with hidden tests removed and solutions filled in (what a good student has)."""
+    folder = tmp_path / "student"
+    folder.mkdir()
+    for source in sorted(student_notebooks.SOURCE.glob("*.ipynb")):
+        notebook = json.loads(source.read_text())
+        answers = student_notebooks.solutions(source)
+        for cell in notebook["cells"]:
+            text = "".join(cell["source"])
+            text = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", "", text, flags=re.DOTALL)
+            grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+            if grade_id in answers:
+                text = answers[grade_id]
+                if changes and grade_id in changes:
+                    text = text.replace(*changes[grade_id])
+            cell["source"] = text
+        (folder / source.name).write_text(json.dumps(notebook))
+    return folder
+
+
+def test_load_answers_binds_the_students_own_networks(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    folder = _notebooks(tmp_path)
+    namespace: dict = {}
+    load_answers(namespace, "02_critic", "CBlock", "Discriminator", folder=folder)
+    printed = capsys.readouterr().out
+    assert "yours" in printed and "CBlock, Discriminator from 02_critic.ipynb" in printed
+    critic = namespace["Discriminator"]((1, 28, 28), 0.5, 32, 0.1, 2)
+    assert type(critic).__module__ == "ganlab_answers_02_critic"  # defined by the student's cell, not the reference
+    assert [name for name, _ in critic.named_children()] == ["blocks", "head"]
+
+
+def test_a_missing_answer_is_named_in_one_line_and_fails_only_where_used(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    """A blank Discriminator: notebook 4 says which notebook and exercise to fix, and nothing crashes."""
+    stub = "        # YOUR CODE HERE\n        raise NotImplementedError()\n"
+    folder = _notebooks(tmp_path)
+    notebook = json.loads((folder / "02_critic.ipynb").read_text())
+    for cell in notebook["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "discriminator":
+            cell["source"] = re.sub(
+                r"(def __init__\(.*?\) -> None:\n        super\(\).__init__\(\)\n).*?(\n    def forward)",
+                lambda m: m.group(1) + stub + m.group(2),
+                cell["source"],
+                flags=re.DOTALL,
+            )
+    (folder / "02_critic.ipynb").write_text(json.dumps(notebook))
+    # Without the reference package, as on a student's machine.
+    monkeypatch.setitem(sys.modules, "ganlab_solution.answers", None)
+    namespace: dict = {}
+    load_answers(namespace, "02_critic", "CBlock", "Discriminator", folder=folder)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    fix = [line for line in lines if "Discriminator" in line and "fix" in line]
+    assert len(fix) == 1, lines
+    assert "02_critic.ipynb (exercise 2.3)" in fix[0] and "not written yet" in fix[0], fix[0]
+    assert "CBlock" in lines[0] and "yours" in lines[0]
+    from ganlab.answers import AnswerMissing
+
+    with pytest.raises(AnswerMissing, match="exercise 2.3"):
+        namespace["Discriminator"]((1, 28, 28), 0.5, 32, 0.1, 2)
+
+
+def test_the_reference_fills_in_only_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """Where the instructor handed out the reference, a missing notebook is replaced, and the notebook says so."""
+    namespace: dict = {}
+    load_answers(namespace, "03_generator", "Generator", folder=tmp_path)  # no notebook at all here
+    printed = capsys.readouterr().out
+    assert "reference" in printed and "03_generator.ipynb (exercise 3.2)" in printed
+    from ganlab_solution.models import Generator
+
+    assert namespace["Generator"] is Generator
+
+
+def test_graded_runs_take_earlier_answers_from_the_reference(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    namespace: dict = {}
+    load_answers(namespace, "04_gan_and_losses", "critic_step", folder="/nonexistent")
+    from ganlab_solution.steps import critic_step
+
+    assert namespace["critic_step"] is critic_step
+
+
+# -- the release notebooks in a fresh environment without the answers ---------------------------
+
+
+def student_environment(tmp_path: Path) -> Path:
+    """A venv with the student wheel only: the dependencies come from this interpreter's site-packages
+    through a path file (no second torch download), but none of its path files run there, so the
+    editable installs of the repository (ganlab_solution) stay invisible."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    (site / "host_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # The student command, `pip install .`, from a copy holding what a student's checkout holds.
+    source = tmp_path / "src"
+    shutil.copytree(STUDENT_PACKAGE, source / "ganlab", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    result = subprocess.run(
+        [*install, "--target", str(site), str(source)], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return python
+
+
+def run_notebooks(python: Path, folder: Path, steps: int) -> dict[str, str]:
+    """Execute every notebook of ``folder`` in order, in that folder, with ``python``'s kernel."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NBGRADER_EXECUTION")}
+    env.update(GANLAB_STEPS=str(steps), OMP_NUM_THREADS="2", MPLBACKEND="Agg")
+    script = (
+        "import sys, nbformat\n"
+        "from nbclient import NotebookClient\n"
+        "for path in sys.argv[1:]:\n"
+        "    nb = nbformat.read(path, as_version=4)\n"
+        "    NotebookClient(nb, timeout=900, kernel_name='python3', resources={'metadata': {'path': '.'}}).execute()\n"
+        "    nbformat.write(nb, path)\n"
+    )
+    paths = sorted(p.name for p in folder.glob("*.ipynb"))
+    result = subprocess.run(
+        [str(python), "-c", script, *paths], cwd=folder, env=env, capture_output=True, text=True, timeout=3000
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return {Path(p).stem: student_notebooks.outputs(folder / p) for p in paths}
+
+
+@pytest.fixture(scope="module")
+def student_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The release notebooks, correct answers plus one recognisable change, run in a student environment.
+
+    The change: the student's generator ends with 0.5 * tanh, so every image it makes lies in
+    [-0.5, 0.5]: the generator notebook 5 trains and exports must show it (the reference's reach +-1).
+    """
+    tmp_path = tmp_path_factory.mktemp("student")
+    python = student_environment(tmp_path)
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "autograder", course, ignore=shutil.ignore_patterns("release", "submitted", "autograded"))
+    (tmp_path / "notebooks").symlink_to(ROOT / "notebooks")
+    folder = tmp_path / "work"
+    changes = {"generator": ("return self.to_image(self.blocks(features))", "return 0.5 * self.to_image(self.blocks(features))")}
+    student_notebooks.fill(student_notebooks.release(course), folder, changes)
+    return {"python": python, "folder": folder, "outputs": run_notebooks(python, folder, steps=40)}
+
+
+@pytest.mark.slow
+def test_the_student_environment_has_no_answers(student_run: dict):
+    result = subprocess.run(
+        [str(student_run["python"]), "-c", "import ganlab_solution"],
+        cwd=student_run["folder"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0 and "No module named 'ganlab_solution'" in result.stderr
+
+
+@pytest.mark.slow
+def test_the_release_notebooks_run_on_the_students_own_answers(student_run: dict):
+    outputs = student_run["outputs"]
+    assert "yours" in outputs["04_gan_and_losses"] and "Discriminator from 02_critic.ipynb" in outputs["04_gan_and_losses"]
+    assert "GAN, make_optimizers, critic_step, generator_step from 04_gan_and_losses.ipynb" in outputs["05_training"]
+    for stem, text in outputs.items():
+        assert "reference" not in text.lower() or stem == "05_training", (stem, text[-1500:])
+        assert "Check failed" not in text and "Missing answer" not in text, (stem, text[-1500:])
+    assert "exploring your generator" in outputs["06_generation"]
+
+
+@pytest.mark.slow
+def test_notebook_5_trains_and_exports_the_students_own_generator(student_run: dict):
+    """The student's distinctive generator (0.5 * tanh) is what notebook 5 trained and exported."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(student_run["folder"] / "my_generator.onnx"), providers=["CPUExecutionProvider"])
+    z = np.random.default_rng(0).standard_normal((256, 100)).astype(np.float32) * 50  # saturate the tanh
+    images = session.run(None, {"input": z})[0]
+    assert images.shape == (256, 1, 28, 28)
+    assert np.abs(images).max() <= 0.5 + 1e-4, "the exported generator is not the student's"
+    assert np.abs(images).max() > 0.45, "the student's generator should reach its +-0.5 ends for huge latents"
+    assert "40 steps in" in student_run["outputs"]["05_training"]
