@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from ganlab_solution.animate import animate
 from ganlab.errors import GanlabError
+from ganlab_solution.animate import animate
 
 
 def fake_run(tmp_path, epochs):

@@ -25,11 +25,11 @@ import torch
 import yaml
 from filelock import FileLock
 
-from ganlab_solution.__main__ import main
 from ganlab.config import parse_config
 from ganlab.errors import INTERRUPTED, USER_ERROR, Interrupted
 from ganlab.files import atomic_write
 from ganlab.interrupts import stop_on_signals
+from ganlab_solution.__main__ import main
 from ganlab_solution.trainer import train
 
 from .conftest import ROOT, SHIPPED_ONNX, debug_config

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from ganlab.config import Config
-from ganlab_solution.cuda_graphs import GraphedStep
 from ganlab.errors import GanlabError
+from ganlab_solution.cuda_graphs import GraphedStep
 from ganlab_solution.trainer import Trainer
 
 from .conftest import debug_config

@@ -77,7 +77,9 @@ def test_make_loaders_batches_in_range():
 
 
 def test_debug_keeps_a_few_batches():
-    loaders = make_loaders(DataConfig(rootdir=str(FASHION), batch_size=16, debug=True), seed=0, to_unit_range=to_unit_range)
+    loaders = make_loaders(
+        DataConfig(rootdir=str(FASHION), batch_size=16, debug=True), seed=0, to_unit_range=to_unit_range
+    )
     assert len(loaders.train) == 8
 
 

@@ -17,7 +17,10 @@ from .conftest import ROOT, debug_config, write_yaml
 
 def test_tensor_loader_shards_are_disjoint_and_cover_the_set():
     images = torch.arange(64, dtype=torch.uint8).view(64, 1, 1, 1)
-    shards = [TensorLoader(images, 8, shuffle=True, to_unit_range=to_unit_range, seed=5, rank=r, world_size=2) for r in range(2)]
+    shards = [
+        TensorLoader(images, 8, shuffle=True, to_unit_range=to_unit_range, seed=5, rank=r, world_size=2)
+        for r in range(2)
+    ]
     seen = [sorted(int(v) for b in shard for v in ((b.flatten() + 1) * 127.5).round().tolist()) for shard in shards]
     assert len(shards[0]) == len(shards[1]) == 4
     assert not set(seen[0]) & set(seen[1]) and len(seen[0]) + len(seen[1]) == 64

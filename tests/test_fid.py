@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab_solution import classifier, fid
 from ganlab.data import load_images
 from ganlab.errors import GanlabError
+from ganlab_solution import classifier, fid
 
 from .conftest import FASHION, SHIPPED_ONNX, run_cli
 

@@ -96,7 +96,10 @@ def test_retired_names_are_gone():
     hits = []
     for relative in files:
         path = ROOT / relative
-        if path.suffix not in (".py", ".md", ".ipynb", ".sh", ".yml", ".yaml", ".js") or relative == "tests/test_names.py":
+        if (
+            path.suffix not in (".py", ".md", ".ipynb", ".sh", ".yml", ".yaml", ".js")
+            or relative == "tests/test_names.py"
+        ):
             continue
         text = path.read_text(errors="ignore")
         hits += [f"{relative}: {name}" for name in RETIRED if name in text]

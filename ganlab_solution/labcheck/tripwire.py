@@ -23,7 +23,8 @@ from ganlab.labcheck.core import fail
 # Every answer name of the lab, and the reference helpers that do an answer's whole work under
 # another name: using one of them is not the student's work. Every other helper may be used.
 ANSWER_NAMES: frozenset[str] = frozenset(
-    {name for names in EXERCISES.values() for name in names} | {"OnnxGenerator", "_LatentToImage", "generate", "interpolate"}
+    {name for names in EXERCISES.values() for name in names}
+    | {"OnnxGenerator", "_LatentToImage", "generate", "interpolate"}
 )
 
 
