@@ -74,6 +74,11 @@ def init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
 def _as_metrics(result: StepResult, name: str) -> Metrics:
     """A step's result as a dict: a bare loss (what notebook 4's steps return) becomes ``{name: loss}``."""
     return dict(result) if isinstance(result, dict) else {name: result}

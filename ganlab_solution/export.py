@@ -139,7 +139,7 @@ def load_generator(model: str | Path) -> OnnxGenerator:
     return generator
 
 
-def generate_images(session: OnnxGenerator, z: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> np.ndarray:
+def generate_images(session: OnnxGenerator, z: np.ndarray | torch.Tensor, *, batch_size: int = BATCH) -> np.ndarray:
     """Images (B, C, H, W) in [-1, 1] for latents ``z`` of shape (B, L), ``batch_size`` latents at a time.
 
     The one path by which the kit samples an ONNX generator (the CLI, the FID, the classifier
@@ -185,4 +185,4 @@ def sample_model(model: str | Path, n: int, seed: int = 0, batch_size: int = BAT
     """``n`` images in [-1, 1] from a generator ONNX file, latents drawn with ``seed`` (what the metrics sample)."""
     session = load_generator(model)
     z = torch.randn(n, session.latent_size, generator=torch.Generator().manual_seed(seed))
-    return generate_images(session, z, batch_size)
+    return generate_images(session, z, batch_size=batch_size)

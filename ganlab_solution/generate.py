@@ -32,10 +32,10 @@ def plane_latents(z1: torch.Tensor, z2: torch.Tensor, z3: torch.Tensor, steps: i
     return z1 + alpha.reshape(-1, 1) * (z2 - z1) + beta.reshape(-1, 1) * (z3 - z1)
 
 
-def to_display(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Generator output in [-1, 1] -> displayable [0, 1] (``x * 0.5 + 0.5``)."""
-    images = torch.as_tensor(images)
-    return (images * 0.5 + 0.5).clamp(0, 1)
+def to_display(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Generator output in [-1, 1] -> displayable [0, 1] (``x * 0.5 + 0.5``), clamped."""
+    x = torch.as_tensor(x)
+    return (x * 0.5 + 0.5).clamp(0, 1)
 
 
 def generate(model: str | Path, n: int = 64, out: str | Path = "samples.png", seed: int | None = None) -> Path:

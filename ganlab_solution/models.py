@@ -18,7 +18,7 @@ import sys
 import torch
 from torch import nn
 
-from ganlab.harness import init_weights
+from ganlab.harness import count_parameters, init_weights
 
 # Image shapes are (channels, height, width), as in the lab.
 ImgShape = tuple[int, int, int]
@@ -223,11 +223,6 @@ class GAN(nn.Module):
         gan.latent_size = generator.latent_size
         gan.discriminator, gan.generator = discriminator, generator
         return gan
-
-
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 def _shape_checks() -> list[str]:

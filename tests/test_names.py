@@ -45,7 +45,7 @@ def notebook_answers() -> dict[str, dict]:
 
 def same_parameters(notebook_fn, reference_fn, what: str) -> None:
     """The notebook's parameters, in order, with the same kinds and defaults; the reference may only add
-    keyword-only parameters that have defaults (options of the instructor's trainer)."""
+    keyword-only parameters that have defaults, or ``**options`` (options of the instructor's trainer)."""
     mine = list(inspect.signature(notebook_fn).parameters.values())
     theirs = list(inspect.signature(reference_fn).parameters.values())
     assert [(p.name, p.kind, p.default) for p in mine] == [(p.name, p.kind, p.default) for p in theirs[: len(mine)]], (
@@ -54,7 +54,8 @@ def same_parameters(notebook_fn, reference_fn, what: str) -> None:
         str(inspect.signature(reference_fn)),
     )
     for extra in theirs[len(mine) :]:
-        assert extra.kind == inspect.Parameter.KEYWORD_ONLY and extra.default is not inspect.Parameter.empty, (
+        optional = extra.kind == inspect.Parameter.KEYWORD_ONLY and extra.default is not inspect.Parameter.empty
+        assert optional or extra.kind == inspect.Parameter.VAR_KEYWORD, (
             what,
             extra,
         )

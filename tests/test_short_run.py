@@ -23,6 +23,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from ganlab.config import load_config
 from ganlab.data import load_images
 from ganlab.diagnostics import LOW_SPREAD, critic_pinned, diagnose, pixel_spread, sample_quality
+from ganlab.harness import training_step
 from ganlab.recipes import CPU_SHORT, cpu_short_config
 from ganlab_solution.data import to_unit_range
 from ganlab_solution.export import OnnxGenerator
@@ -92,14 +93,12 @@ def test_classifier_judges_real_images_and_a_collapsed_batch():
 
 
 def notebook_loop(trainer: Trainer, steps: int) -> dict[str, list[float]]:
-    """Notebook 5's training loop (critic step, generator step, EMA update), without plots."""
+    """Notebook 5's training loop (the public training_step: critic step, generator step, EMA), without plots."""
     history: dict[str, list[float]] = {"critic_acc_real": [], "critic_acc_fake": []}
     trainer.gan.train()
     while len(history["critic_acc_real"]) < steps:
         for real in trainer.batches():
-            metrics = trainer.critic_step(real)
-            metrics.update(trainer.generator_step(real.shape[0]))
-            trainer.ema.update_parameters(trainer.gan.generator)
+            metrics = training_step(real, trainer.critic_step, trainer.generator_step, trainer.ema)
             for key in history:
                 history[key].append(metrics[key].item())
             if len(history["critic_acc_real"]) == steps:
