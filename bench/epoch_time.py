@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganlab.config import Config
+from ganlab.config import FASHION_MNIST_ROOT, Config
 from ganlab_solution.trainer import Trainer
 
 VARIANTS: dict[str, dict[str, bool]] = {
@@ -121,7 +121,7 @@ def time_variant(variant: dict[str, bool], args: argparse.Namespace) -> tuple[fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rootdir", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--rootdir", default=FASHION_MNIST_ROOT)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=256)

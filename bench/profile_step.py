@@ -20,7 +20,7 @@ import yaml
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
-from ganlab.config import Config
+from ganlab.config import FASHION_MNIST_ROOT, Config
 from ganlab_solution.trainer import Trainer
 
 
@@ -40,7 +40,7 @@ def build_config(args: argparse.Namespace) -> Config:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rootdir", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--rootdir", default=FASHION_MNIST_ROOT)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=5)

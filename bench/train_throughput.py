@@ -23,12 +23,12 @@ import time
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ganlab.config import Config
+from ganlab.config import FASHION_MNIST_ROOT, Config
 from ganlab.data import load_images
 from ganlab_solution.losses import critic_loss, generator_loss
 from ganlab_solution.trainer import Trainer
 
-ROOTDIR = "/usr/share/datasets/fashion-mnist"
+ROOTDIR = FASHION_MNIST_ROOT
 
 
 class PerSampleDataset(Dataset):

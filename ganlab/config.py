@@ -18,16 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import GanlabError
 
 DATASETS = ("MNIST", "FashionMNIST", "EMNIST", "SVHN", "CelebA", "ImageFolder")
-DEFAULT_ROOTDIR = "/usr/share/datasets/fashion-mnist"
+# Where Debian's dataset-fashion-mnist installs the four idx files: the kit's offline default.
+FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist"
 MAX_EPOCHS = 100_000
 # Why a bound exists, added to the message when a value is outside it.
 REASONS = {
     "optim.nepochs": f"use a whole number from 1 to {MAX_EPOCHS:,} (the lab's runs take 200)",
     "optim.critic_steps": "use 1 to 100 critic updates per generator update (1 for BCE and hinge, 5 for WGAN-GP)",
 }
-MINIMAL_CONFIG = (
-    f"data: {{dataset: FashionMNIST, rootdir: {DEFAULT_ROOTDIR}}}, optim: {{nepochs: 5}}, logging: {{logdir: ./logs}}"
-)
+MINIMAL_CONFIG = f"data: {{dataset: FashionMNIST, rootdir: {FASHION_MNIST_ROOT}}}, optim: {{nepochs: 5}}, logging: {{logdir: ./logs}}"
 
 
 class _Section(BaseModel):
@@ -37,7 +36,7 @@ class _Section(BaseModel):
 
 class DataConfig(_Section):
     dataset: Literal[DATASETS] = "FashionMNIST"  # type: ignore[valid-type]
-    rootdir: str = DEFAULT_ROOTDIR
+    rootdir: str = FASHION_MNIST_ROOT
     debug: bool = False
     batch_size: int = Field(256, ge=1)
     valid_ratio: float = Field(0.1, ge=0.0, lt=1.0)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from .config import DataConfig
+from .config import FASHION_MNIST_ROOT, DataConfig
 from .errors import GanlabError
 
 ImgShape = tuple[int, int, int]
@@ -50,8 +50,6 @@ IDX_NAMES = {
 }
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 DEBUG_BATCHES = 8
-# Where Debian's dataset-fashion-mnist installs the four idx files: the kit's offline default.
-FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_PACKAGE = "dataset-fashion-mnist"
 UnitRange = Callable[[torch.Tensor], torch.Tensor]  # uint8 images -> float images in [-1, 1]
 

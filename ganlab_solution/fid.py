@@ -227,7 +227,7 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("fid", help="Fréchet Inception Distance of a generator against the test split")
     p.add_argument("model", nargs="?", help="generator .onnx file")
     p.add_argument("--dataset", default="FashionMNIST", choices=IN_MEMORY)
-    p.add_argument("--rootdir", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--rootdir", default=FASHION_MNIST_ROOT)
     p.add_argument(
         "-n",
         type=bounded(int, 2, 100_000, "a covariance needs 2 samples; a test split has at most tens of thousands"),

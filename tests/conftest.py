@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ganlab.config import FASHION_MNIST_ROOT
+
 ROOT = Path(__file__).resolve().parents[1]
-FASHION = Path("/usr/share/datasets/fashion-mnist")
+FASHION = Path(FASHION_MNIST_ROOT)
 SHIPPED_ONNX = ROOT / "ganlab" / "assets" / "fashionmnist_generator.onnx"
 
 
