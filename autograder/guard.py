@@ -32,7 +32,9 @@ def __ganlab_guard_setup():
                      or name == "ganlab.answers"}
     watched = {"builtins": builtins, "torch": torch, "torch.nn.functional": torch.nn.functional,
                "numpy": numpy, "torch.Tensor": torch.Tensor, "torch.nn.Module": torch.nn.Module}
-    watched.update(check_modules)
+    # Named as the notebooks name them: labcheck.check, labcheck.core.fail, ganlab_solution.labcheck.gan...
+    label = {name: name.removeprefix("ganlab.") for name in check_modules}
+    watched.update({label[name]: module for name, module in check_modules.items()})
     for name in dir(torch.nn):
         value = getattr(torch.nn, name)
         if isinstance(value, type) and issubclass(value, torch.nn.Module):
@@ -40,13 +42,13 @@ def __ganlab_guard_setup():
     for module in check_modules.values():
         for name, value in list(vars(module).items()):
             if isinstance(value, type) and value.__module__ == module.__name__:
-                watched[module.__name__ + "." + name] = value
+                watched[label[module.__name__] + "." + name] = value
     modules = {name: sys.modules[name] for name in
                ("builtins", "numpy", "torch", "torch.nn", "torch.nn.functional", "ganlab", "ganlab_solution",
                 *check_modules)}
     attributes = {key: dict(vars(owner)) for key, owner in watched.items()}
     # A function can keep its identity and change its body: record the code objects of labcheck's functions.
-    codes = {module.__name__ + "." + name: (f, f.__code__, f.__defaults__, f.__kwdefaults__)
+    codes = {label[module.__name__] + "." + name: (f, f.__code__, f.__defaults__, f.__kwdefaults__)
              for module in check_modules.values() for name, f in vars(module).items()
              if isinstance(f, types.FunctionType)}
     bindings = {"labcheck": labcheck, "torch": torch, "nn": torch.nn}
