@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     device = resolve_device(config.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    command = f"python {shlex.join(['bench/speedrun.py', *sys.argv[1:]] if argv is None else argv)}"
+    command = "python " + shlex.join(["bench/speedrun.py", *(sys.argv[1:] if argv is None else argv)])
     recipe = {
         "data": config.data.model_dump(include={"dataset", "batch_size", "valid_ratio", "debug"}),
         "optim": config.optim.model_dump(),
