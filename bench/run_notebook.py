@@ -10,9 +10,11 @@ executed in that folder by nbclient, on whatever device the kernel sees.
         [--timeout 420] [--json nb.json] [--executed nb.ipynb] [--image nb.png]
 
 It prints and writes (``--json``) the seconds the execution took, the text printed by
-the cell that calls ``--verdict-call`` (``diagnose(``: the classifier's verdict on the
-samples), and the first error if a cell failed (exit status 1). ``--image`` saves the
-last image the notebook drew (its samples), ``--executed`` the notebook with outputs.
+the cell that calls ``--verdict-call`` (``diagnose(``: the notebook's own diagnosis of
+the run), what the code of ``--append-cell``, run as a last cell in the same kernel,
+printed (``bench/gpu_run.sh`` asks the shipped classifier about the samples there), and
+the first error if a cell failed (exit status 1). ``--image`` saves the last image the
+notebook drew (its samples), ``--executed`` the notebook with its outputs.
 """
 
 from __future__ import annotations
@@ -62,12 +64,16 @@ def last_image(nb: nbformat.NotebookNode) -> bytes | None:
     return base64.b64decode(images[-1]) if images else None
 
 
-def execute(path: Path, timeout: int, verdict_call: str) -> tuple[nbformat.NotebookNode, dict]:
-    """Run the notebook at ``path`` in its folder; returns it with outputs and a report."""
+def execute(
+    path: Path, timeout: int, verdict_call: str, append: str | None = None
+) -> tuple[nbformat.NotebookNode, dict]:
+    """Run the notebook at ``path`` in its folder (plus a last cell ``append``); returns it with outputs and a report."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = nbformat.read(path, as_version=4)
+    if append:
+        nb.cells.append(nbformat.v4.new_code_cell(append, metadata={"tags": ["appended-by-run-notebook"]}))
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
@@ -86,6 +92,7 @@ def execute(path: Path, timeout: int, verdict_call: str) -> tuple[nbformat.Noteb
         "ok": error is None,
         "error": error,
         "verdict": verdicts[-1].strip() if verdicts else None,
+        "appended_output": stream_text(nb.cells[-1]).strip() if append else None,
         "executed_cells": sum(1 for c in nb.cells if c.cell_type == "code" and c.get("execution_count")),
     }
     return nb, report
@@ -97,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--filled", type=Path, required=True, help="where the answered notebooks are written and run")
     parser.add_argument("--timeout", type=int, default=600, help="seconds a cell may take")
     parser.add_argument("--verdict-call", default="diagnose(", help="the cell printing the verdict calls this")
+    parser.add_argument("--append-cell", metavar="CODE", help="run this code as a last cell; its output is reported")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--executed", type=Path, help="save the executed notebook here")
     parser.add_argument("--image", type=Path, help="save the last image it drew here (PNG)")
@@ -113,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.notebook.name} has no source notebook in {grading_round.SOURCE}", file=sys.stderr)
         return 2
     print(f"filled {len(filled)} notebooks with the reference answers in {args.filled}; executing {target.name}")
-    nb, report = execute(target, args.timeout, args.verdict_call)
+    nb, report = execute(target, args.timeout, args.verdict_call, args.append_cell)
     if args.executed:
         nbformat.write(nb, args.executed)
     image = last_image(nb)
@@ -124,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(report, indent=1))
     print(f"{target.name}: {report['seconds']:.1f} s, {'ok' if report['ok'] else report['error']}")
     print(f"verdict: {report['verdict']}")
+    if args.append_cell:
+        print(f"appended cell printed: {report['appended_output']}")
     return 0 if report["ok"] else 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -103,6 +104,14 @@ def test_the_dry_run_runs_every_step_and_leaves_its_outputs_in_out(tmp_path):
     assert notebook["ok"] and notebook["seconds"] > 0 and notebook["executed_cells"] >= 8
     # NBGRADER_EXECUTION: the notebook's autograder branch, whose verdict cell says so.
     assert notebook["verdict"] == "a few steps under the autograder: nothing to judge yet"
+    # The appended cell: the shipped classifier's opinion of 512 samples of the notebook's generator.
+    shares = re.fullmatch(
+        r"(\d+)% recognised with confidence, (\d+) classes with 5% or more, largest class .+ (\d+)%, "
+        r"pixel spread (\d\.\d\d)",
+        notebook["appended_output"],
+    )
+    assert shares, notebook["appended_output"]
+    assert 0 <= int(shares[1]) <= 100 and 1 <= int(shares[2]) <= 10 and 10 <= int(shares[3]) <= 100
 
     row = next(line for line in log.splitlines() if line.startswith("+ fused Adam"))
     assert float(row.split()[3]) > 0 and "TFLOP/s" in row
