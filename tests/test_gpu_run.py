@@ -132,3 +132,14 @@ def test_the_dry_run_runs_every_step_and_leaves_its_outputs_in_out(tmp_path):
     session = ort.InferenceSession(str(out / "longrun_generator.onnx"), providers=["CPUExecutionProvider"])
     images = session.run(None, {"input": np.zeros((3, 100), np.float32)})[0]
     assert images.shape == (3, 1, 28, 28) and np.abs(images).max() <= 1
+
+
+def test_run_notebook_without_a_release_says_how_to_make_one(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "bench/run_notebook.py", str(tmp_path / "05_training.ipynb"), "--filled", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "make release" in done.stderr
