@@ -44,6 +44,11 @@ class FakeTime:
         self.t += 1000.0
         return next(self.fids)
 
+    def run(self, **options):
+        """speedrun.run on the tiny recipe, target FID 15, timed by this clock."""
+        clock = speedrun.TrainingClock(now=self.now)
+        return speedrun.run(tiny_config(), self.score, target=15.0, clock=clock, **options)
+
 
 @pytest.fixture
 def fake_time(monkeypatch: pytest.MonkeyPatch):
@@ -63,9 +68,7 @@ def fake_time(monkeypatch: pytest.MonkeyPatch):
 
 def test_the_clock_stops_at_the_first_evaluation_at_or_under_the_target(fake_time):
     fake = fake_time([90.0, 40.0, 15.0, 3.0])
-    result, trainer = speedrun.run(
-        tiny_config(), fake.score, target=15.0, eval_every=3, clock=speedrun.TrainingClock(now=fake.now)
-    )
+    result, trainer = fake.run(eval_every=3)
     # Third evaluation (FID exactly 15 counts), after 9 steps of 1 s; the 2000 s of the
     # two earlier evaluations are not training time.
     assert fake.scored == 3
@@ -80,15 +83,7 @@ def test_the_clock_stops_at_the_first_evaluation_at_or_under_the_target(fake_tim
 
 def test_keep_going_trains_past_the_target_and_keeps_the_first_crossing(fake_time):
     fake = fake_time([20.0, 12.0, 30.0, 8.0, 7.0])
-    result, _ = speedrun.run(
-        tiny_config(),
-        fake.score,
-        target=15.0,
-        eval_every=2,
-        max_steps=8,
-        keep_going=True,
-        clock=speedrun.TrainingClock(now=fake.now),
-    )
+    result, _ = fake.run(eval_every=2, max_steps=8, keep_going=True)
     assert fake.scored == 4 and result.stopped_by == "steps"
     assert result.seconds_to_target == 4.0  # the first crossing, not the last evaluation
     assert result.train_seconds == 8.0
@@ -96,14 +91,7 @@ def test_keep_going_trains_past_the_target_and_keeps_the_first_crossing(fake_tim
 
 def test_a_training_time_budget_stops_a_run_that_never_reaches_the_target(fake_time):
     fake = fake_time([50.0] * 10)
-    result, _ = speedrun.run(
-        tiny_config(),
-        fake.score,
-        target=15.0,
-        eval_every=2,
-        max_train_seconds=5.0,
-        clock=speedrun.TrainingClock(now=fake.now),
-    )
+    result, _ = fake.run(eval_every=2, max_train_seconds=5.0)
     assert result.seconds_to_target is None and result.stopped_by == "time"
     assert [e.train_seconds for e in result.curve] == [2.0, 4.0, 6.0]
     assert "NOT reached (best 50.00" in speedrun.describe(result)
