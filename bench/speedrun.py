@@ -7,8 +7,8 @@ the generator (the EMA copy when the recipe keeps one) with the package's own FI
 device. The training clock starts before the data is loaded and the networks are
 built, so data loading, CUDA-graph capture and ``torch.compile`` count; it is paused
 while the generator is scored, and the evaluation time is reported apart. The run
-stops at the first evaluation whose FID is at most ``--fid-target`` (the record), or
-when ``--max-train-seconds`` or ``--max-steps`` is spent.
+stops at the first evaluation whose FID is at most ``--fid-target`` (the record), or at
+the first evaluation after ``--max-train-seconds`` of training, or at ``--max-steps``.
 
 The recipe is the trainer's configuration (``--set section.key=value``, as in
 ``bench/profile_step.py``) plus augmentation of the real images only (``--augment
