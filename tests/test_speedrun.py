@@ -1,0 +1,161 @@
+"""bench/speedrun.py at tiny settings on the CPU: where its clock stops, what it excludes, what it writes."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+
+from .conftest import FASHION, ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+import speedrun  # noqa: E402  (a script folder, not a package)
+
+sys.path.remove(str(ROOT / "bench"))
+
+TINY = [
+    "data.debug=true",
+    "data.batch_size=8",
+    "model.discriminator_base_c=4",
+    "model.generator_base_c=8",
+]
+
+
+def tiny_config():
+    config, dropped = speedrun.build_config(TINY, "cpu", str(FASHION))
+    return config
+
+
+class FakeTime:
+    """A clock where each training step takes 1 s and each evaluation 1000 s."""
+
+    def __init__(self, fids: list[float]) -> None:
+        self.t = 0.0
+        self.fids = iter(fids)
+        self.scored = 0
+
+    def now(self) -> float:
+        return self.t
+
+    def score(self, generator: torch.nn.Module) -> float:
+        self.scored += 1
+        self.t += 1000.0
+        return next(self.fids)
+
+    def run(self, **options):
+        """speedrun.run on the tiny recipe, target FID 15, timed by this clock."""
+        clock = speedrun.TrainingClock(now=self.now)
+        return speedrun.run(tiny_config(), self.score, target=15.0, clock=clock, **options)
+
+
+@pytest.fixture
+def fake_time(monkeypatch: pytest.MonkeyPatch):
+    def make(fids: list[float]) -> FakeTime:
+        fake = FakeTime(fids)
+        step = speedrun.training_step
+
+        def timed_step(trainer, real):
+            fake.t += 1.0
+            return step(trainer, real)
+
+        monkeypatch.setattr(speedrun, "training_step", timed_step)
+        return fake
+
+    return make
+
+
+def test_the_clock_stops_at_the_first_evaluation_at_or_under_the_target(fake_time):
+    fake = fake_time([90.0, 40.0, 15.0, 3.0])
+    result, trainer = fake.run(eval_every=3)
+    # Third evaluation (FID exactly 15 counts), after 9 steps of 1 s; the 2000 s of the
+    # two earlier evaluations are not training time.
+    assert fake.scored == 3
+    assert result.seconds_to_target == 9.0 == result.train_seconds
+    assert [e.train_seconds for e in result.curve] == [3.0, 6.0, 9.0]
+    assert [e.step for e in result.curve] == [3, 6, 9] and result.steps == 9
+    assert result.stopped_by == "target"
+    assert trainer.critic_updates == 9 and trainer.generator_updates == 9
+    assert result.curve[1].epoch == pytest.approx(6 / len(trainer.loaders.train))
+    assert "FID 15 reached after 9.00 s of training (step 9" in speedrun.describe(result)
+
+
+def test_keep_going_trains_past_the_target_and_keeps_the_first_crossing(fake_time):
+    fake = fake_time([20.0, 12.0, 30.0, 8.0, 7.0])
+    result, _ = fake.run(eval_every=2, max_steps=8, keep_going=True)
+    assert fake.scored == 4 and result.stopped_by == "steps"
+    assert result.seconds_to_target == 4.0  # the first crossing, not the last evaluation
+    assert result.train_seconds == 8.0
+
+
+def test_a_training_time_budget_stops_a_run_that_never_reaches_the_target(fake_time):
+    fake = fake_time([50.0] * 10)
+    result, _ = fake.run(eval_every=2, max_train_seconds=5.0)
+    assert result.seconds_to_target is None and result.stopped_by == "time"
+    assert [e.train_seconds for e in result.curve] == [2.0, 4.0, 6.0]
+    assert "NOT reached (best 50.00" in speedrun.describe(result)
+
+
+def test_critic_steps_and_ema_follow_the_recipe(fake_time):
+    fake = fake_time([99.0, 1.0])
+    config, _ = speedrun.build_config([*TINY, "optim.critic_steps=2", "optim.ema=0.5"], "cpu", str(FASHION))
+    result, trainer = speedrun.run(config, fake.score, target=15.0, eval_every=3)
+    assert result.steps == 6 and trainer.critic_updates == 6 and trainer.generator_updates == 3
+    ema = trainer.ema.module.to_image[0].weight
+    assert not torch.equal(ema, trainer.gan.generator.to_image[0].weight)  # an average, not a copy
+    assert int(trainer.ema.n_averaged) == 3
+
+
+def test_cpu_runs_drop_the_gpu_options_and_say_so():
+    config, dropped = speedrun.build_config(["optim.compile=true", "optim.ema=0.99"], "cpu", str(FASHION))
+    assert set(dropped) == {"amp", "channels_last", "cuda_graph", "compile"}
+    assert not (config.optim.amp or config.optim.cuda_graph or config.optim.compile)
+    assert config.optim.ema == 0.99 and config.model.generator_base_c == 256  # the lab's widths by default
+
+
+def test_a_malformed_set_is_one_clear_error(capsys):
+    assert speedrun.main(["--device", "cpu", "--set", "optim.ema"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "SECTION.KEY=VALUE" in err
+
+
+def test_shift_moves_each_image_by_its_own_offset_and_fills_the_background():
+    torch.manual_seed(0)
+    images = torch.rand(64, 1, 6, 6)
+    shifted = speedrun.shift_images(images, 2)
+    assert shifted.shape == images.shape
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2), value=-1.0)
+    offsets = set()
+    for original, out in zip(padded, shifted):
+        matches = [
+            (dy, dx) for dy in range(5) for dx in range(5) if torch.equal(original[:, dy : dy + 6, dx : dx + 6], out)
+        ]
+        assert len(matches) == 1
+        offsets.add(matches[0])
+    assert len(offsets) > 5  # offsets differ from image to image
+
+
+@pytest.mark.slow
+def test_the_script_runs_end_to_end_with_the_real_fid(tmp_path, capsys):
+    """The real Inception FID (16 samples): a target no tiny run misses stops it at the first evaluation."""
+    out = tmp_path / "speedrun.json"
+    args = ["--device", "cpu", "--rootdir", str(FASHION), "--fid-samples", "16", "--fid-batch", "16"]
+    args += ["--eval-every", "3", "--max-steps", "9", "--fid-target", "100000", "--json", str(out)]
+    args += ["--grid", str(tmp_path / "grid.png"), "--onnx", str(tmp_path / "best.onnx")]
+    for item in TINY:
+        args += ["--set", item]
+    assert speedrun.main(args) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["command"].startswith("python bench/speedrun.py --device cpu")
+    assert report["recipe"]["model"]["generator_base_c"] == 8 and report["recipe"]["optim"]["ema"] == 0.999
+    assert len(report["curve"]) == 1 and report["stopped_by"] == "target" and report["steps"] == 3
+    first = report["curve"][0]
+    assert report["seconds_to_target"] == first["train_seconds"] > 0
+    assert 0 < first["fid"] < 100000 and first["eval_seconds"] > 0
+    assert f"FID {first['fid']:7.2f}" in printed and "FID 100000 reached after" in printed
+    from PIL import Image
+
+    assert Image.open(tmp_path / "grid.png").size == (8 * 30 + 2, 8 * 30 + 2)
+    assert (tmp_path / "best.onnx").stat().st_size > 0
