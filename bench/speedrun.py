@@ -45,10 +45,11 @@ import yaml
 from torch import nn
 
 # The package, in one place (these modules may move to the student package `ganlab`).
-from ganlab_solution.config import Config
-from ganlab_solution.errors import GanlabError
+from ganlab.config import Config
+from ganlab.data import to_uint8
+from ganlab.errors import GanlabError
 from ganlab_solution.export import export_generator
-from ganlab_solution.fid import InceptionFeatures, frechet_distance, real_statistics, statistics, to_uint8_images
+from ganlab_solution.fid import InceptionFeatures, frechet_distance, real_statistics, statistics
 from ganlab_solution.trainer import Trainer, resolve_device
 
 ROOTDIR = "/usr/share/datasets/fashion-mnist"
@@ -106,22 +107,6 @@ def shift_images(images: torch.Tensor, pixels: int) -> torch.Tensor:
     return padded[batch, :, rows, cols].permute(0, 3, 1, 2).contiguous()
 
 
-def training_step(trainer: Trainer, real: torch.Tensor) -> dict[str, torch.Tensor]:
-    """One critic update; every ``critic_steps``-th one also a generator update and the EMA.
-
-    The same as one batch of ``Trainer.train_epoch``, through the trainer's (possibly
-    CUDA-graphed) steps; to be replaced by the package's public training step.
-    """
-    metrics = dict(trainer._critic_update(real))
-    trainer.critic_updates += 1
-    if trainer.critic_updates % trainer.config.optim.critic_steps == 0:
-        metrics.update(trainer._generator_update(real))
-        trainer.generator_updates += 1
-        if trainer.ema is not None:
-            trainer.ema.update_parameters(trainer.gan.generator)
-    return metrics
-
-
 class FidScore:
     """The package's FID of a generator: ``n`` samples (fixed latents) against ``n`` test images."""
 
@@ -136,7 +121,7 @@ class FidScore:
         was_training = generator.training
         generator.eval()  # BatchNorm's running statistics, as the exported generator uses
         images = torch.cat(
-            [to_uint8_images(generator(z.to(self.device), None).float()).cpu() for z in self.latents.split(1000)]
+            [to_uint8(generator(z.to(self.device), None).float()).cpu() for z in self.latents.split(1000)]
         )
         generator.train(was_training)
         return frechet_distance(*statistics(self.features(images, desc="FID")), *self.real)
@@ -228,7 +213,7 @@ def run(
         for real in trainer.loaders.train:
             if augment_pixels:
                 real = shift_images(real, augment_pixels)
-            metrics = training_step(trainer, real)
+            metrics = trainer.step(real)
             step += 1
             out_of_steps = max_steps is not None and step >= max_steps
             if step % eval_every and not out_of_steps:

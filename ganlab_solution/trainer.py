@@ -268,6 +268,20 @@ class Trainer:
         self.gan.discriminator.requires_grad_(True)
         return {"generator_loss": loss}
 
+    def step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One training iteration (:func:`ganlab.harness.training_step`) on a batch of real images.
+
+        Every batch trains the critic; every ``optim.critic_steps``-th critic update (counted over
+        the whole run, not per epoch) also trains the generator and steps the EMA. The EMA steps
+        outside the generator step: AveragedModel branches on a GPU counter, which a CUDA graph
+        cannot capture.
+        """
+        train_generator = (self.critic_updates + 1) % self.config.optim.critic_steps == 0
+        metrics = training_step(real, self._critic_update, self._generator_update, self.ema, train_generator)
+        self.critic_updates += 1
+        self.generator_updates += int(train_generator)
+        return metrics
+
     # -- one epoch --------------------------------------------------------------
     def batches(self) -> Any:
         """Real batches on the device; streamed loaders also report unreadable files."""
@@ -299,12 +313,7 @@ class Trainer:
             dynamic_ncols=True,
         )
         for step, real in enumerate(bar):
-            # The EMA steps outside the generator step (training_step does it after): AveragedModel
-            # branches on a GPU counter, which a CUDA graph cannot capture.
-            train_generator = (self.critic_updates + 1) % self.config.optim.critic_steps == 0
-            stats.add(**training_step(real, self._critic_update, self._generator_update, self.ema, train_generator))
-            self.critic_updates += 1
-            self.generator_updates += int(train_generator)
+            stats.add(**self.step(real))
             if step % 25 == 0 and not self.quiet:
                 bar.set_postfix(d_loss=f"{stats.sums['critic_loss'].item() / stats.counts['critic_loss']:.3f}")
         if "critic_loss" not in stats.sums:

@@ -8,6 +8,8 @@ import sys
 import pytest
 import torch
 
+from ganlab_solution.trainer import Trainer
+
 from .conftest import FASHION, ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -54,13 +56,13 @@ class FakeTime:
 def fake_time(monkeypatch: pytest.MonkeyPatch):
     def make(fids: list[float]) -> FakeTime:
         fake = FakeTime(fids)
-        step = speedrun.training_step
+        step = Trainer.step
 
         def timed_step(trainer, real):
             fake.t += 1.0
             return step(trainer, real)
 
-        monkeypatch.setattr(speedrun, "training_step", timed_step)
+        monkeypatch.setattr(Trainer, "step", timed_step)
         return fake
 
     return make
