@@ -120,12 +120,10 @@ step() {  # step SECONDS NAME COMMAND...: run one step under its own limit, say 
 }
 
 # Run after notebook 5's cells, in its kernel: the shipped classifier's opinion of 512 samples
-# of the notebook's generator (it names the notebook's `trainer`: adjust with the notebook).
-CLASSIFY='from ganlab_solution.diagnostics import sample_quality as _quality
-with torch.no_grad():
-    _generator = trainer.export_model().eval()
-    _z = torch.randn(512, _generator.latent_size, generator=torch.Generator().manual_seed(0))
-    print(_quality(_generator(_z.to(trainer.device), None).float().cpu()).summary())'
+# of the generator the notebook trained (the student's own, driven by the notebook's `harness`).
+CLASSIFY='from ganlab.diagnostics import sample_quality as _quality
+_z = torch.randn(512, model.latent_size, generator=torch.Generator().manual_seed(0))
+print(_quality(harness.samples(_z)).summary())'
 
 notebook_step() {  # notebook_step RELEASE_NOTEBOOK FILLED_DIR: answer, execute, report (nb5.*)
     local notebook=$1 filled=$2
