@@ -60,7 +60,7 @@ class ClassData:
     notebooks: dict[str, list[Exercise]]  # notebook -> its exercises, in notebook order
     manual: dict[str, list[tuple[str, float]]]  # notebook -> (question grade_id, points)
     students: list[str]
-    # (student, notebook, cell) -> (score, max score, needs a manual grade)
+    # (student, notebook, cell) -> (score, max score, waiting for a manual grade)
     grades: dict[tuple[str, str, str], tuple[float, float, bool]]
     status: dict[tuple[str, str], str]  # (student, notebook) -> "graded" | "not handed in" | "not graded"
     failures: dict[tuple[str, str], list[Failure]]  # (notebook, test) -> failures
@@ -110,10 +110,11 @@ def classify(test_errors: list[tuple[str, str]], answer_errors: list[tuple[str, 
     # The release stub raises NotImplementedError: in the answer cell, or when the test calls the function.
     if any(ename == "NotImplementedError" or "NotImplementedError" in message for ename, message in everything):
         return "not answered", "the answer still raises NotImplementedError"
+    checks = [message for ename, message in test_errors if ename == "CheckFailed"]
     if answer_errors:  # their own cell failed first (a syntax error, a timeout...): the test only saw the fallout
         ename, message = answer_errors[0]
-        return "error", f"the answer cell raised {ename}: {message}"
-    checks = [message for ename, message in test_errors if ename == "CheckFailed"]
+        cause = f"the answer cell raised {ename}{': ' + message if message else ''}"
+        return "error", f"{cause}; the test says: {checks[0]}" if checks else cause
     if checks:
         return "mistake", checks[0]
     if test_errors:
@@ -143,7 +144,7 @@ def student_folders(course: Path, kind: str, assignment: str) -> set[str]:
 
 
 def read_grades(gradebook_url: str, assignment: str) -> tuple[list[str], dict]:
-    """(every student of the gradebook, (student, notebook, cell) -> (score, max score, needs a manual grade))."""
+    """(every student of the gradebook, (student, notebook, cell) -> (score, max score, waiting for a manual grade))."""
     from nbgrader.api import (
         Assignment,
         Grade,
@@ -171,6 +172,7 @@ def read_grades(gradebook_url: str, assignment: str) -> tuple[list[str], dict]:
                 Grade.score,
                 GradeCell.max_score,
                 Grade.needs_manual_grade,
+                Grade.manual_score,
             )
             .select_from(Grade)
             .join(GradeCell, Grade.cell_id == GradeCell.id)
@@ -181,9 +183,11 @@ def read_grades(gradebook_url: str, assignment: str) -> tuple[list[str], dict]:
             .filter(Assignment.name == assignment)
             .all()
         )
+    # Waiting for a person: flagged by nbgrader and not scored by hand yet (formgrader clears the
+    # flag when it saves a score; a score set through the API may leave it).
     grades = {
-        (student, notebook, cell): (float(score or 0), float(top or 0), bool(needs))
-        for student, notebook, cell, score, top, needs in rows
+        (student, notebook, cell): (float(score or 0), float(top or 0), bool(needs) and manual is None)
+        for student, notebook, cell, score, top, needs, manual in rows
     }
     return students, grades
 
@@ -254,7 +258,7 @@ def ranks(totals: dict[str, float]) -> dict[str, int]:
 def summarise(data: ClassData, threshold: float, min_tokens: int, run_similarity: bool = True) -> dict:
     """The report's content as plain data: what ``summary.json`` holds and the HTML page shows."""
     graded_students = {s for (s, _), state in data.status.items() if state == "graded"}
-    nobody = [s for s in data.students if not any(data.status.get((s, n)) == "graded" for n in data.notebooks)]
+    nobody = [s for s in data.students if all(data.status[(s, n)] == "not handed in" for n in data.notebooks)]
     exercises, notebooks = [], []
     for name, items in data.notebooks.items():
         graded = [s for s in data.students if data.status[(s, name)] == "graded"]

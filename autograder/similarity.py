@@ -15,6 +15,7 @@ answer show up there). A flag is a reason to look at two answers side by side, n
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 
@@ -68,8 +69,13 @@ def fingerprint(code: str, boilerplate: np.ndarray | None = None) -> CodeFingerp
     )
 
 
-def boilerplate_hashes(given_code: list[str]) -> np.ndarray:
+def boilerplate_hashes(given_code: list[str] | tuple[str, ...]) -> np.ndarray:
     """The fingerprints of the code every student received (release notebook cells)."""
+    return _boilerplate(tuple(given_code))
+
+
+@functools.lru_cache(maxsize=32)
+def _boilerplate(given_code: tuple[str, ...]) -> np.ndarray:  # one notebook's given code serves all its exercises
     hashes: set[int] = set()
     for code in given_code:
         hashes |= fingerprint(code).hashes

@@ -1,0 +1,176 @@
+"""How long the class report takes for a large class, and how much of it is the similarity pass.
+
+    python bench/report_speed.py                      # 300 students, 7 notebooks
+    python bench/report_speed.py --students 40 --keep /tmp/bigclass
+
+No kernel runs: a scratch course is released with the real ``nbgrader generate_assignment``
+(so the gradebook knows every notebook and cell), then each synthetic student gets a
+submission through ``nbgrader.api.Gradebook`` and autograded notebooks written directly: per
+exercise the model answer with its names changed (most students), an answer of the catalogue
+of test submissions (mistakes and other valid styles), or an answer with lines of its own, with
+the failing tests' ``CheckFailed`` outputs and scores to match. A few students miss a notebook,
+a few kernels die, the questions graded by hand are half graded, and two pairs of students
+share an answer. Then ``class_report.py`` runs as the instructor runs it (one process, timed),
+and in this process its phases are timed again with and without the similarity pass, so the
+pass's share comes from one run on the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "autograder"))
+import class_report  # noqa: E402  (a script folder, not a package)
+import grading_round as gr  # noqa: E402
+
+NAMES = ("x", "out", "size", "layers", "block", "channels", "value", "images")
+
+
+def variant(code: str, rng: random.Random) -> str:
+    """The same code with some names changed and blank lines moved (what copying students do)."""
+    for name in rng.sample(NAMES, 3):
+        code = re.sub(rf"\b{name}\b", f"{name}_{rng.randrange(100)}", code)
+    lines = [line for line in code.splitlines() if line.strip()]
+    return "\n".join(line + ("\n" if rng.random() < 0.2 else "") for line in lines)
+
+
+def own_lines(code: str, rng: random.Random) -> str:
+    """An answer with statements of its own added: it shares only part of its code with anyone."""
+    extra = [f"_scratch_{k} = [{', '.join(str(rng.randrange(1000)) for _ in range(6))}]" for k in range(4)]
+    return code + "\n\n" + "\n".join(extra) + "\n"
+
+
+def build(course: Path, students: int, seed: int) -> None:
+    """A released scratch course with ``students`` synthetic, already graded students."""
+    from nbgrader.api import Gradebook
+
+    rng = random.Random(seed)
+    gr.make_course(course)
+    gr.nbgrader(course, "generate_assignment", gr.ASSIGNMENT, "--force")
+    release = course / "release" / gr.ASSIGNMENT
+    names = sorted(path.stem for path in release.glob("*.ipynb"))
+    structure = {name: class_report.structure(nbformat.read(release / f"{name}.ipynb", as_version=4), name)
+                 for name in names}  # fmt: skip
+    cases = gr.load_cases()
+    reference = {name: gr.reference_answers(name) for name in names}
+    ids = [f"student_{i:03d}" for i in range(students)]
+    copied = {ids[1]: ids[0], ids[3]: ids[2]}  # two pairs that share every answer
+    answers_of: dict[str, dict[str, dict[str, str]]] = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for student in ids:
+            gradebook.add_student(student)
+            submission = gradebook.add_submission(gr.ASSIGNMENT, student)
+            grades = {(nb.name, grade.name): grade for nb in submission.notebooks for grade in nb.grades}
+            answers_of[student] = {}
+            for name in names:
+                exercises, manual = structure[name]
+                for question, _ in manual:
+                    grade = grades[(name, question)]
+                    grade.manual_score = rng.choice([None, 1.0, 2.0])
+                    grade.needs_manual_grade = grade.manual_score is None
+                if rng.random() < 0.03:  # did not hand this notebook in: nbgrader records zeros
+                    for exercise in exercises:
+                        grades[(name, exercise.test)].auto_score = 0.0
+                        grades[(name, exercise.test)].needs_manual_grade = False
+                    continue
+                cells, outputs = {}, {}
+                for exercise in exercises:
+                    wrong = [c for c in cases if c.notebook == name and c.expect_lost.get(exercise.test)]
+                    roll = rng.random()
+                    if student in copied:
+                        cells.update(answers_of[copied[student]].get(name, {}))
+                        lost, message = 0.0, None
+                    elif roll < 0.2 and wrong:
+                        case = rng.choice(wrong)
+                        cells.update({a: case.cells.get(a, reference[name][a]) for a in exercise.answers})
+                        lost = case.expect_lost[exercise.test]
+                        message = f"the answer differs from the lab's ({case.name}, seen at {rng.random():.3f})"
+                    elif roll < 0.35:
+                        cells.update({a: own_lines(reference[name][a], rng) for a in exercise.answers})
+                        lost, message = 0.0, None
+                    else:
+                        cells.update({a: variant(reference[name][a], rng) for a in exercise.answers})
+                        lost, message = 0.0, None
+                    grade = grades[(name, exercise.test)]
+                    grade.auto_score = exercise.max_points - lost
+                    grade.needs_manual_grade = False
+                    if message:
+                        outputs[exercise.test] = ("CheckFailed", message)
+                    elif rng.random() < 0.005:
+                        outputs[exercise.answers[0]] = ("KernelDied", "this cell stopped the Python kernel")
+                        grade.auto_score = 0.0
+                answers_of[student][name] = cells
+                nb = gr.fill(release / f"{name}.ipynb", cells)
+                for cell in nb.cells:
+                    error = outputs.get(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
+                    if error:
+                        cell.outputs = [nbformat.v4.new_output("error", ename=error[0], evalue=error[1], traceback=[])]
+                gr.submit(course, student, {name: nb})  # what the student handed in
+                folder = course / "autograded" / student / gr.ASSIGNMENT
+                folder.mkdir(parents=True, exist_ok=True)
+                nbformat.write(nb, folder / f"{name}.ipynb")
+        gradebook.db.commit()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, help="course folder to build and keep (default: a temporary one)")
+    args = parser.parse_args(argv)
+    print("command: python bench/report_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    course = args.keep or Path(tempfile.mkdtemp(prefix="ganlab_report_bench_"))
+    try:
+        start = time.perf_counter()
+        build(course, args.students, args.seed)
+        print(f"synthetic class: {args.students} students, built in {time.perf_counter() - start:.1f} s")
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, str(REPO / "autograder" / "class_report.py"), "--course", str(course)],
+                              capture_output=True, text=True)  # fmt: skip
+        whole = time.perf_counter() - start
+        if done.returncode:
+            print(done.stderr, file=sys.stderr)
+            return 1
+        print(f"class_report.py, one process : {whole:6.1f} s  ({done.stdout.strip()})")
+        # The same work in this process, phase by phase, with and without the similarity pass.
+        start = time.perf_counter()
+        data = class_report.collect(course, gr.ASSIGNMENT, gr.SOURCE)
+        read = time.perf_counter() - start
+        start = time.perf_counter()
+        class_report.summarise(data, 0.7, 60, run_similarity=False)
+        plain = time.perf_counter() - start
+        start = time.perf_counter()
+        summary = class_report.summarise(data, 0.7, 60, run_similarity=True)
+        with_similarity = time.perf_counter() - start
+        start = time.perf_counter()
+        class_report.write_report(summary, data, course / "reports" / "bench")
+        written = time.perf_counter() - start
+        compared = sum(e["compared"] for e in summary["similarity"]["exercises"])
+        print(f"  read gradebook + notebooks : {read:6.1f} s")
+        print(f"  summary without similarity : {plain:6.1f} s")
+        print(f"  similarity pass            : {with_similarity - plain:6.1f} s  "
+              f"({compared} answers compared, {len(summary['similar_pairs'])} pairs flagged)")  # fmt: skip
+        print(f"  HTML, PNG and JSON         : {written:6.1f} s")
+        total = read + with_similarity + written
+        print(
+            f"  total                      : {total:6.1f} s  (similarity {100 * (with_similarity - plain) / total:.0f}%)"
+        )
+    finally:
+        if args.keep is None:
+            shutil.rmtree(course, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
