@@ -381,6 +381,7 @@ def histogram(path: Path, scores: list[float], top: float, title: str) -> None:
 
     matplotlib.use("Agg")  # files only: the report is static
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     values = sorted(set(scores) | {0.0, top})
     counts = [sum(1 for s in scores if s == value) for value in values]
@@ -390,6 +391,7 @@ def histogram(path: Path, scores: list[float], top: float, title: str) -> None:
     axes.set_xlabel("points", fontsize=7)
     axes.set_ylabel("students", fontsize=7)
     axes.tick_params(labelsize=6)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of students
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
@@ -404,11 +406,14 @@ def write_report(summary: dict, data: ClassData, out: Path) -> None:
         (work / "img").mkdir()
         (work / "examples").mkdir()
         for notebook in summary["notebooks"]:
+            if not notebook["graded"]:
+                continue  # nobody's notebook was graded: nothing to plot
             notebook["image"] = f"img/{notebook['notebook']}.png"
             histogram(work / notebook["image"], notebook["scores"], notebook["max_points"], notebook["notebook"])
         for index, exercise in enumerate(summary["exercises"]):
-            exercise["image"] = f"img/{exercise['notebook']}-{exercise['test']}.png"
-            histogram(work / exercise["image"], exercise["scores"], exercise["max_points"], exercise["test"])
+            if exercise["graded"]:
+                exercise["image"] = f"img/{exercise['notebook']}-{exercise['test']}.png"
+                histogram(work / exercise["image"], exercise["scores"], exercise["max_points"], exercise["test"])
             for number, group in enumerate(exercise["groups"]):
                 group["examples"] = []
                 for k, student in enumerate(group["students"][:EXAMPLES]):
