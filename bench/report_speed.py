@@ -8,7 +8,8 @@ No kernel runs: a scratch course is released with the real ``nbgrader generate_a
 submission through ``nbgrader.api.Gradebook`` and autograded notebooks written directly: per
 exercise the model answer with its names changed (most students), an answer of the catalogue
 of test submissions (mistakes and other valid styles), or an answer with lines of its own, with
-the failing tests' ``CheckFailed`` outputs and scores to match. A few students miss a notebook,
+the failing tests' ``CheckFailed`` outputs and scores to match (an answer of one's own is
+random code: the bench times the report, it does not grade). A few students miss a notebook,
 a few kernels die, the questions graded by hand are half graded, and two pairs of students
 share an answer. Then ``class_report.py`` runs as the instructor runs it (one process, timed),
 and in this process its phases are timed again with and without the similarity pass, so the
@@ -45,10 +46,10 @@ def variant(code: str, rng: random.Random) -> str:
     return "\n".join(line + ("\n" if rng.random() < 0.2 else "") for line in lines)
 
 
-def own_lines(code: str, rng: random.Random) -> str:
-    """An answer with statements of its own added: it shares only part of its code with anyone."""
-    extra = [f"_scratch_{k} = [{', '.join(str(rng.randrange(1000)) for _ in range(6))}]" for k in range(4)]
-    return code + "\n\n" + "\n".join(extra) + "\n"
+def own_lines(rng: random.Random) -> str:
+    """An answer of the student's own: code that shares no line with the model or anyone else."""
+    lines = [f"_scratch_{k} = [{', '.join(str(rng.randrange(1000)) for _ in range(8))}]" for k in range(5)]
+    return "\n".join(lines) + "\n"
 
 
 def build(course: Path, students: int, seed: int) -> None:
@@ -96,8 +97,8 @@ def build(course: Path, students: int, seed: int) -> None:
                         cells.update({a: case.cells.get(a, reference[name][a]) for a in exercise.answers})
                         lost = case.expect_lost[exercise.test]
                         message = f"the answer differs from the lab's ({case.name}, seen at {rng.random():.3f})"
-                    elif roll < 0.35:
-                        cells.update({a: own_lines(reference[name][a], rng) for a in exercise.answers})
+                    elif roll < 0.35 or student in copied.values():  # the sources of the copies write their own
+                        cells.update({a: own_lines(rng) for a in exercise.answers})
                         lost, message = 0.0, None
                     else:
                         cells.update({a: variant(reference[name][a], rng) for a in exercise.answers})

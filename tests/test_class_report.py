@@ -384,3 +384,22 @@ def test_the_report_opens_in_chromium_without_errors(graded_class: Path) -> None
                 page.close()
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_the_speed_benchmark_runs_on_a_small_class(tmp_path: Path) -> None:
+    """bench/report_speed.py builds its synthetic class and times the phases (8 students here)."""
+    import os
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "report_speed.py"), "--students", "8", "--keep", str(tmp_path / "c")],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("command: python bench/report_speed.py --students 8")
+    assert "similarity pass" in done.stdout and "8 students" in done.stdout
+    summary = json.loads((tmp_path / "c" / "reports" / "ganlab" / "summary.json").read_text())
+    assert summary["students"] == 8
+    # The bench plants two pairs of students who share every answer: the report finds them.
+    flagged = {(p["a"], p["b"]) for p in summary["similar_pairs"]}
+    assert {("student_000", "student_001"), ("student_002", "student_003")} <= flagged
