@@ -30,6 +30,7 @@ import similarity
 HERE = Path(__file__).resolve().parent
 ASSIGNMENT = "ganlab"
 EXAMPLES = 3  # anonymised examples linked from each group of failure messages
+SHOWN_PAIRS = 300  # similar pairs drawn side by side in the page (all of them are in summary.json)
 TEMPLATE = HERE / "class_report.html.j2"
 
 
@@ -312,9 +313,9 @@ def summarise(data: ClassData, threshold: float, min_tokens: int, run_similarity
                 "notebook": name, "question": question, "max_points": points,
                 "graded": sum(1 for e in entries if e and not e[2]), "waiting": len(waiting), "waiting_students": waiting,
             })  # fmt: skip
-    totals = {
-        s: sum(score for (student, _, _), (score, _, _) in data.grades.items() if student == s) for s in data.students
-    }
+    totals = dict.fromkeys(data.students, 0.0)  # every grade counts, hand-graded ones too, as in `nbgrader export`
+    for (student, _, _), (score, _, _) in data.grades.items():
+        totals[student] = totals.get(student, 0.0) + score
     by_student: dict[str, list[dict]] = defaultdict(list)
     for name, items in data.notebooks.items():
         for exercise in items:
@@ -347,6 +348,7 @@ def summarise(data: ClassData, threshold: float, min_tokens: int, run_similarity
             )
             pairs += found
             per_exercise.append(asdict(stats))
+        pairs.sort(key=lambda pair: (-pair.score, pair.notebook, pair.exercise, pair.a, pair.b))
     return {
         "assignment": data.assignment,
         "students": len(data.students),
@@ -426,7 +428,7 @@ def write_report(summary: dict, data: ClassData, out: Path) -> None:
                     (work / page).write_text(_render("example", exercise=exercise, group=group, k=k + 1,
                                                      message=failure.message, code=code))  # fmt: skip
                     group["examples"].append(page)
-        (work / "index.html").write_text(_render("index", s=summary))
+        (work / "index.html").write_text(_render("index", s=summary, shown=SHOWN_PAIRS))
         public = json.loads(json.dumps(summary))
         for exercise in public["exercises"]:
             exercise.pop("image", None)

@@ -94,7 +94,9 @@ def build(course: Path, students: int, seed: int) -> None:
                         lost, message = 0.0, None
                     elif roll < 0.2 and wrong:
                         case = rng.choice(wrong)
-                        cells.update({a: case.cells.get(a, reference[name][a]) for a in exercise.answers})
+                        # The catalogue's mistake in the student's own words: renamed, with lines of their own.
+                        cells.update({a: variant(case.cells.get(a, reference[name][a]), rng) + "\n" + own_lines(rng)
+                                      for a in exercise.answers})  # fmt: skip
                         lost = case.expect_lost[exercise.test]
                         message = f"the answer differs from the lab's ({case.name}, seen at {rng.random():.3f})"
                     elif roll < 0.35 or student in copied.values():  # the sources of the copies write their own
