@@ -256,7 +256,9 @@ def ranks(totals: dict[str, float]) -> dict[str, int]:
     return {student: 1 + ordered.index(total) for student, total in totals.items()}
 
 
-def summarise(data: ClassData, threshold: float, min_tokens: int, run_similarity: bool = True) -> dict:
+def summarise(
+    data: ClassData, threshold: float, min_tokens: int, run_similarity: bool = True, workers: int | None = None
+) -> dict:
     """The report's content as plain data: what ``summary.json`` holds and the HTML page shows."""
     graded_students = {s for (s, _), state in data.status.items() if state == "graded"}
     nobody = [s for s in data.students if all(data.status[(s, n)] == "not handed in" for n in data.notebooks)]
@@ -342,13 +344,10 @@ def summarise(data: ClassData, threshold: float, min_tokens: int, run_similarity
     ]
     pairs, per_exercise = [], []
     if run_similarity:
-        for (name, answer), codes in sorted(data.answers.items()):
-            found, stats = similarity.compare_exercise(
-                name, answer, codes, data.given.get(name, []), data.model.get((name, answer), ""), threshold, min_tokens
-            )
-            pairs += found
-            per_exercise.append(asdict(stats))
-        pairs.sort(key=lambda pair: (-pair.score, pair.notebook, pair.exercise, pair.a, pair.b))
+        compared = [(name, answer, codes, data.given.get(name, []), data.model.get((name, answer), ""))
+                    for (name, answer), codes in sorted(data.answers.items())]  # fmt: skip
+        pairs, stats = similarity.compare_all(compared, threshold, min_tokens, workers)
+        per_exercise = [asdict(item) for item in stats]
     return {
         "assignment": data.assignment,
         "students": len(data.students),
@@ -476,13 +475,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-tokens", type=int, default=similarity.MIN_TOKENS,
                         help=f"shorter answers are not compared (default {similarity.MIN_TOKENS})")  # fmt: skip
     parser.add_argument("--no-similarity", action="store_true", help="skip the similarity pass")
+    parser.add_argument("--jobs", type=int, help="processes for the similarity pass (default: one per core)")
     args = parser.parse_args(argv)
     if not 0 < args.threshold <= 1:
         fail(f"--threshold {args.threshold} must be in (0, 1]: a share of copied code, for example 0.8")
     course = args.course.resolve()
     source = args.source or HERE.parent / "notebooks" / args.assignment
     data = collect(course, args.assignment, source)
-    summary = summarise(data, args.threshold, args.min_tokens, not args.no_similarity)
+    summary = summarise(data, args.threshold, args.min_tokens, not args.no_similarity, args.jobs)
     out = args.out or course / "reports" / args.assignment
     write_report(summary, data, out)
     print(

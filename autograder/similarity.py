@@ -15,8 +15,10 @@ answer show up there). A flag is a reason to look at two answers side by side, n
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import io
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,8 +114,12 @@ def compare_exercise(
     model_print = fingerprint(model, boilerplate)
     prints: dict[str, CodeFingerprint] = {}
     near_model, too_short = [], 0
+    seen: dict[str, CodeFingerprint] = {}  # identical answers are tokenised once
     for student, code in sorted(answers.items()):
-        print_ = fingerprint(code, boilerplate)
+        if len(code) < min_tokens:  # normalising only shortens code: too short without lexing it
+            too_short += 1
+            continue
+        print_ = seen[code] if code in seen else seen.setdefault(code, fingerprint(code, boilerplate))
         if print_.token_coverage < min_tokens:
             too_short += 1
         elif model_print.hashes and score(print_, model_print)[0] >= threshold:
@@ -129,10 +135,9 @@ def compare_exercise(
         has[row, [columns[hash_] for hash_ in prints[student].hashes]] = 1
     shared = has @ has.T
     sizes = has.sum(axis=1)
+    candidates = np.triu(shared >= PREFILTER * threshold * np.minimum.outer(sizes, sizes), k=1)
     pairs = []
-    for i, j in zip(*np.triu_indices(len(students), k=1)):
-        if shared[i, j] < PREFILTER * threshold * min(sizes[i], sizes[j]):
-            continue
+    for i, j in zip(*np.nonzero(candidates)):
         a, b = students[i], students[j]
         value, (slices_a, slices_b) = score(prints[a], prints[b])
         if value >= threshold:
@@ -149,3 +154,30 @@ def compare_exercise(
             )
     pairs.sort(key=lambda pair: (-pair.score, pair.a, pair.b))
     return pairs, ExerciseSimilarity(notebook, exercise, len(prints), near_model, too_short)
+
+
+def compare_all(
+    exercises: list[tuple[str, str, dict[str, str], list[str], str]],
+    threshold: float = THRESHOLD,
+    min_tokens: int = MIN_TOKENS,
+    workers: int | None = None,
+) -> tuple[list[Pair], list[ExerciseSimilarity]]:
+    """:func:`compare_exercise` for every (notebook, exercise, answers, given code, model) on ``workers`` processes.
+
+    Tokenising the answers is most of the cost, so exercises are spread over processes. One exercise
+    stays in one process: copydetect hashes with Python's ``hash``, which differs between processes.
+    """
+    workers = max(1, min(workers or os.cpu_count() or 1, len(exercises)))
+    jobs = [(*exercise, threshold, min_tokens) for exercise in exercises]
+    if workers == 1:
+        results = [compare_exercise(*job) for job in jobs]
+    else:
+        with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_compare, jobs))
+    pairs = [pair for found, _ in results for pair in found]
+    pairs.sort(key=lambda pair: (-pair.score, pair.notebook, pair.exercise, pair.a, pair.b))
+    return pairs, [stats for _, stats in results]
+
+
+def _compare(job: tuple) -> tuple[list[Pair], ExerciseSimilarity]:
+    return compare_exercise(*job)

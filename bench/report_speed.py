@@ -1,7 +1,7 @@
 """How long the class report takes for a large class, and how much of it is the similarity pass.
 
     python bench/report_speed.py                      # 300 students, 7 notebooks
-    python bench/report_speed.py --students 40 --keep /tmp/bigclass
+    python bench/report_speed.py --students 40 --keep /tmp/bigclass   # again: reuses the class
 
 No kernel runs: a scratch course is released with the real ``nbgrader generate_assignment``
 (so the gradebook knows every notebook and cell), then each synthetic student gets a
@@ -19,8 +19,10 @@ pass's share comes from one run on the same data.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -126,6 +128,12 @@ def build(course: Path, students: int, seed: int) -> None:
         gradebook.db.commit()
 
 
+def _children_cpu() -> float:
+    """CPU seconds used by this process's finished children (the report's process and its workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=300)
@@ -136,16 +144,23 @@ def main(argv: list[str] | None = None) -> int:
     course = args.keep or Path(tempfile.mkdtemp(prefix="ganlab_report_bench_"))
     try:
         start = time.perf_counter()
-        build(course, args.students, args.seed)
-        print(f"synthetic class: {args.students} students, built in {time.perf_counter() - start:.1f} s")
-        start = time.perf_counter()
+        if (course / "gradebook.db").exists():  # a class kept by an earlier run (--keep): time the report again
+            print(f"synthetic class: reused from {course}")
+        else:
+            build(course, args.students, args.seed)
+            print(f"synthetic class: {args.students} students, built in {time.perf_counter() - start:.1f} s")
+        start, cpu = time.perf_counter(), _children_cpu()
         done = subprocess.run([sys.executable, str(REPO / "autograder" / "class_report.py"), "--course", str(course)],
                               capture_output=True, text=True)  # fmt: skip
-        whole = time.perf_counter() - start
+        whole, cpu = time.perf_counter() - start, _children_cpu() - cpu
         if done.returncode:
             print(done.stderr, file=sys.stderr)
             return 1
-        print(f"class_report.py, one process : {whole:6.1f} s  ({done.stdout.strip()})")
+        print(f"class_report.py, one process : {whole:6.1f} s wall, {cpu:.1f} s CPU (its similarity workers included)")
+        print(f"  ({done.stdout.strip()})")
+        print(
+            f"  load average while it ran: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall time grows with it)"
+        )
         # The same work in this process, phase by phase, with and without the similarity pass.
         start = time.perf_counter()
         data = class_report.collect(course, gr.ASSIGNMENT, gr.SOURCE)
@@ -153,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         class_report.summarise(data, 0.7, 60, run_similarity=False)
         plain = time.perf_counter() - start
+        start = time.perf_counter()
+        class_report.summarise(data, 0.7, 60, run_similarity=True, workers=1)
+        one_process = time.perf_counter() - start - plain
         start = time.perf_counter()
         summary = class_report.summarise(data, 0.7, 60, run_similarity=True)
         with_similarity = time.perf_counter() - start
@@ -164,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  summary without similarity : {plain:6.1f} s")
         print(f"  similarity pass            : {with_similarity - plain:6.1f} s  "
               f"({compared} answers compared, {len(summary['similar_pairs'])} pairs flagged)")  # fmt: skip
+        print(f"  similarity, one process    : {one_process:6.1f} s  "
+              f"({one_process / max(with_similarity - plain, 1e-9):.2f}x the time on {os.cpu_count()} processes)")  # fmt: skip
         print(f"  HTML, PNG and JSON         : {written:6.1f} s")
         total = read + with_similarity + written
         print(
