@@ -402,7 +402,7 @@ def test_the_speed_benchmark_runs_on_a_small_class(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("command: python bench/report_speed.py --students 8")
-    assert "similarity pass" in done.stdout and "8 students" in done.stdout
+    assert "similarity, 1 process" in done.stdout and "8 students" in done.stdout
     summary = json.loads((tmp_path / "c" / "reports" / "ganlab" / "summary.json").read_text())
     assert summary["students"] == 8
     # The bench plants two pairs of students who share every answer: the report finds them.
