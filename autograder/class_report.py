@@ -1,0 +1,496 @@
+"""The class report: what a graded class got wrong, who may have copied, and how each student stands.
+
+    python class_report.py                          # from autograder/, after `make grade`
+    python class_report.py --course /tmp/round --threshold 0.7
+
+It reads the nbgrader gradebook (``nbgrader.api``: the same on a gradebook merged from parallel
+or SLURM grading) and the autograded notebooks (the failure messages are the error outputs of
+the test cells, ``CheckFailed: ...``), and writes ``reports/<assignment>/index.html`` (static,
+offline: the plots are PNG files next to it, no script) and ``summary.json`` for other tools.
+Students who handed in nothing, notebooks that could not be graded and kernel deaths are
+counted apart, never as wrong answers. See README.md, "Reading the class report".
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import re
+import shutil
+import sys
+import tempfile
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+import similarity
+
+HERE = Path(__file__).resolve().parent
+ASSIGNMENT = "ganlab"
+EXAMPLES = 3  # anonymised examples linked from each group of failure messages
+SHOWN_PAIRS = 300  # similar pairs drawn side by side in the page (all of them are in summary.json)
+TEMPLATE = HERE / "class_report.html.j2"
+
+
+@dataclass
+class Exercise:
+    """One graded test cell and the answer cells it grades."""
+
+    notebook: str
+    test: str
+    max_points: float
+    answers: list[str]  # answer cell grade_ids between the previous test cell and this one
+
+
+@dataclass
+class Failure:
+    """Why one student lost points on one exercise."""
+
+    student: str
+    kind: str  # "mistake" (a check's message), "error" (their code raised), "not answered", "kernel death"
+    message: str
+
+
+@dataclass
+class ClassData:
+    """Everything the report needs, read once from the gradebook and the course folder."""
+
+    assignment: str
+    notebooks: dict[str, list[Exercise]]  # notebook -> its exercises, in notebook order
+    manual: dict[str, list[tuple[str, float]]]  # notebook -> (question grade_id, points)
+    students: list[str]
+    # (student, notebook, cell) -> (score, max score, waiting for a manual grade)
+    grades: dict[tuple[str, str, str], tuple[float, float, bool]]
+    status: dict[tuple[str, str], str]  # (student, notebook) -> "graded" | "not handed in" | "not graded"
+    failures: dict[tuple[str, str], list[Failure]]  # (notebook, test) -> failures
+    kernel_deaths: list[dict]
+    answers: dict[tuple[str, str], dict[str, str]]  # (notebook, answer cell) -> student -> code
+    given: dict[str, list[str]] = field(default_factory=dict)  # notebook -> code every student received
+    model: dict[tuple[str, str], str] = field(default_factory=dict)  # (notebook, answer cell) -> model solution
+
+
+def fail(message: str) -> None:
+    """Stop with one clear error line (no traceback) and exit status 1."""
+    raise SystemExit(f"error: {message}")
+
+
+def _meta(cell: nbformat.NotebookNode) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def structure(notebook: nbformat.NotebookNode, name: str) -> tuple[list[Exercise], list[tuple[str, float]]]:
+    """The exercises (test cells with the answer cells before them) and the hand-graded questions."""
+    exercises, manual, pending = [], [], []
+    for cell in notebook.cells:
+        meta = _meta(cell)
+        if meta.get("solution") and meta.get("grade"):
+            manual.append((meta["grade_id"], float(meta.get("points", 0))))
+        elif meta.get("solution") and cell.cell_type == "code":
+            pending.append(meta["grade_id"])
+        elif meta.get("grade"):
+            exercises.append(Exercise(name, meta["grade_id"], float(meta.get("points", 0)), pending))
+            pending = []
+    return exercises, manual
+
+
+def errors_of(cell: nbformat.NotebookNode) -> list[tuple[str, str]]:
+    """(exception name, message) of each error output of a cell."""
+    return [
+        (o.get("ename", ""), o.get("evalue", "")) for o in cell.get("outputs", []) if o.get("output_type") == "error"
+    ]
+
+
+def classify(test_errors: list[tuple[str, str]], answer_errors: list[tuple[str, str]]) -> tuple[str, str]:
+    """(kind, message) of a lost exercise, from the errors of its test cell and answer cells."""
+    everything = test_errors + answer_errors
+    died = [message for ename, message in everything if ename == "KernelDied"]
+    if died:
+        return "kernel death", died[0]
+    # The release stub raises NotImplementedError: in the answer cell, or when the test calls the function.
+    if any(ename == "NotImplementedError" or "NotImplementedError" in message for ename, message in everything):
+        return "not answered", "the answer still raises NotImplementedError"
+    checks = [message for ename, message in test_errors if ename == "CheckFailed"]
+    if answer_errors:  # their own cell failed first (a syntax error, a timeout...): the test only saw the fallout
+        ename, message = answer_errors[0]
+        cause = f"the answer cell raised {ename}{': ' + message if message else ''}"
+        return "error", f"{cause}; the test says: {checks[0]}" if checks else cause
+    if checks:
+        return "mistake", checks[0]
+    if test_errors:
+        ename, message = test_errors[0]
+        return "error", f"{ename}: {message}"
+    return "mistake", "(points lost without a message)"
+
+
+# Numbers (with units such as 64x64), hex addresses and quoted names vary from student to
+# student while the mistake stays the same: they become placeholders in the grouping key.
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+(\.\d*)?([eE][-+]?\d+)?")
+_QUOTED = re.compile(r"(?<!\w)('[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`)(?!\w)")
+_SPACES = re.compile(r"\s+")
+
+
+def mistake_key(message: str) -> str:
+    """The message with what varies between students (numbers, quoted names) replaced, for grouping."""
+    text = _HEX.sub("0x…", message.strip())
+    text = _QUOTED.sub("'…'", text)
+    text = _NUMBER.sub("#", text)
+    return _SPACES.sub(" ", text)[:400]
+
+
+def student_folders(course: Path, kind: str, assignment: str) -> set[str]:
+    return {path.parent.name for path in (course / kind).glob(f"*/{assignment}") if path.is_dir()}
+
+
+def read_grades(gradebook_url: str, assignment: str) -> tuple[list[str], dict]:
+    """(every student of the gradebook, (student, notebook, cell) -> (score, max score, waiting for a manual grade))."""
+    from nbgrader.api import (
+        Assignment,
+        Grade,
+        Gradebook,
+        GradeCell,
+        MissingEntry,
+        Notebook,
+        SubmittedAssignment,
+        SubmittedNotebook,
+    )
+
+    with Gradebook(gradebook_url) as gradebook:
+        try:
+            gradebook.find_assignment(assignment)
+        except MissingEntry:
+            known = ", ".join(a.name for a in gradebook.assignments) or "none"
+            fail(f"the gradebook has no assignment {assignment!r} (it has: {known}): pass --assignment")
+        students = sorted(student.id for student in gradebook.students)
+        # One query for the whole class: the ORM's per-object loading would cost one query per grade.
+        rows = (
+            gradebook.db.query(
+                SubmittedAssignment.student_id,
+                Notebook.name,
+                GradeCell.name,
+                Grade.score,
+                GradeCell.max_score,
+                Grade.needs_manual_grade,
+                Grade.manual_score,
+            )
+            .select_from(Grade)
+            .join(GradeCell, Grade.cell_id == GradeCell.id)
+            .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
+            .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+            .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
+            .join(Notebook, GradeCell.notebook_id == Notebook.id)
+            .filter(Assignment.name == assignment)
+            .all()
+        )
+    # Waiting for a person: flagged by nbgrader and not scored by hand yet (formgrader clears the
+    # flag when it saves a score; a score set through the API may leave it).
+    grades = {
+        (student, notebook, cell): (float(score or 0), float(top or 0), bool(needs) and manual is None)
+        for student, notebook, cell, score, top, needs, manual in rows
+    }
+    return students, grades
+
+
+def collect(course: Path, assignment: str, source: Path | None, gradebook_url: str | None = None) -> ClassData:
+    """Read the gradebook, the release and source notebooks and every autograded notebook."""
+    database = course / "gradebook.db"
+    if gradebook_url is None:
+        if not database.is_file():
+            fail(f"no gradebook at {database}: grade the class first (make grade), or pass --course")
+        gradebook_url = f"sqlite:///{database}"
+    release = course / "release" / assignment
+    if not release.is_dir():
+        fail(f"no release notebooks in {release}: run `make release` (the report reads the exercises from them)")
+    notebooks, manual, given = {}, {}, {}
+    for path in sorted(release.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        notebooks[path.stem], manual[path.stem] = structure(nb, path.stem)
+        given[path.stem] = [cell.source for cell in nb.cells if cell.cell_type == "code"]
+    model = {}
+    if source is not None and source.is_dir():
+        for path in sorted(source.glob("*.ipynb")):
+            for cell in nbformat.read(path, as_version=4).cells:
+                if _meta(cell).get("solution") and cell.cell_type == "code":
+                    model[(path.stem, _meta(cell)["grade_id"])] = cell.source
+
+    students, grades = read_grades(gradebook_url, assignment)
+    handed_in = student_folders(course, "submitted", assignment)
+    students = sorted(set(students) | handed_in)
+    status: dict[tuple[str, str], str] = {}
+    failures: dict[tuple[str, str], list[Failure]] = defaultdict(list)
+    answers: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    deaths = []
+    for student in students:
+        for name, exercises in notebooks.items():
+            graded = course / "autograded" / student / assignment / f"{name}.ipynb"
+            sent = course / "submitted" / student / assignment / f"{name}.ipynb"
+            if not graded.is_file():
+                status[(student, name)] = "not graded" if sent.is_file() else "not handed in"
+                continue
+            status[(student, name)] = "graded"
+            nb = nbformat.read(graded, as_version=4)
+            cells = {_meta(cell).get("grade_id"): cell for cell in nb.cells if _meta(cell).get("grade_id")}
+            for cell_id, cell in cells.items():
+                for ename, message in errors_of(cell):
+                    if ename == "KernelDied" and not message.startswith("not run"):
+                        deaths.append({"student": student, "notebook": name, "cell": cell_id, "message": message})
+            for exercise in exercises:
+                for answer in exercise.answers:
+                    if answer in cells:
+                        answers[(name, answer)][student] = cells[answer].source
+                score, top, _ = grades.get((student, name, exercise.test), (0.0, exercise.max_points, False))
+                if score >= top:
+                    continue
+                test_errors = errors_of(cells[exercise.test]) if exercise.test in cells else []
+                answer_errors = [e for answer in exercise.answers if answer in cells for e in errors_of(cells[answer])]
+                kind, message = classify(test_errors, answer_errors)
+                failures[(name, exercise.test)].append(Failure(student, kind, message))
+    return ClassData(assignment, notebooks, manual, students, grades, status, failures, deaths, answers, given, model)
+
+
+def ranks(totals: dict[str, float]) -> dict[str, int]:
+    """Competition ranking (1, 2, 2, 4): equal totals share a rank."""
+    ordered = sorted(totals.values(), reverse=True)
+    return {student: 1 + ordered.index(total) for student, total in totals.items()}
+
+
+def summarise(
+    data: ClassData, threshold: float, min_tokens: int, run_similarity: bool = True, workers: int | None = None
+) -> dict:
+    """The report's content as plain data: what ``summary.json`` holds and the HTML page shows."""
+    graded_students = {s for (s, _), state in data.status.items() if state == "graded"}
+    nobody = [s for s in data.students if all(data.status[(s, n)] == "not handed in" for n in data.notebooks)]
+    exercises, notebooks = [], []
+    for name, items in data.notebooks.items():
+        graded = [s for s in data.students if data.status[(s, name)] == "graded"]
+        totals = {s: sum(data.grades.get((s, name, e.test), (0, 0, 0))[0] for e in items) for s in graded}
+        notebooks.append({
+            "notebook": name,
+            "max_points": sum(e.max_points for e in items),
+            "graded": len(graded),
+            "not_handed_in": sum(data.status[(s, name)] == "not handed in" for s in data.students),
+            "not_graded": sorted(s for s in data.students if data.status[(s, name)] == "not graded"),
+            "scores": sorted(totals.values()),
+        })  # fmt: skip
+        for exercise in items:
+            scores = [data.grades.get((s, name, exercise.test), (0.0, exercise.max_points, False))[0] for s in graded]
+            lost = data.failures.get((name, exercise.test), [])
+            groups: dict[tuple[str, str], list[Failure]] = defaultdict(list)
+            for failure in lost:
+                key = mistake_key(failure.message) if failure.kind in ("mistake", "error") else failure.kind
+                groups[(failure.kind, key)].append(failure)
+            exercises.append({
+                "notebook": name,
+                "test": exercise.test,
+                "answer_cells": exercise.answers,
+                "max_points": exercise.max_points,
+                "graded": len(graded),
+                "full": sum(score >= exercise.max_points for score in scores),
+                "partial": sum(0 < score < exercise.max_points for score in scores),
+                "zero": sum(score <= 0 for score in scores),
+                "scores": scores,
+                "groups": [
+                    {
+                        "kind": kind,
+                        "key": key,
+                        "message": members[0].message,
+                        "count": len(members),
+                        "students": sorted(f.student for f in members),
+                    }
+                    for (kind, key), members in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+                ],
+            })  # fmt: skip
+    manual = []
+    for name, questions in data.manual.items():
+        for question, points in questions:
+            entries = [
+                data.grades.get((s, name, question)) for s in data.students if data.status[(s, name)] == "graded"
+            ]
+            waiting = sorted(
+                s for s in data.students if data.status[(s, name)] == "graded" and data.grades[(s, name, question)][2]
+            )
+            manual.append({
+                "notebook": name, "question": question, "max_points": points,
+                "graded": sum(1 for e in entries if e and not e[2]), "waiting": len(waiting), "waiting_students": waiting,
+            })  # fmt: skip
+    totals = dict.fromkeys(data.students, 0.0)  # every grade counts, hand-graded ones too, as in `nbgrader export`
+    for (student, _, _), (score, _, _) in data.grades.items():
+        totals[student] = totals.get(student, 0.0) + score
+    by_student: dict[str, list[dict]] = defaultdict(list)
+    for name, items in data.notebooks.items():
+        for exercise in items:
+            for s in data.students:
+                score = data.grades.get((s, name, exercise.test), (0.0, exercise.max_points, False))[0]
+                if data.status[(s, name)] == "graded" and score < exercise.max_points:
+                    by_student[s].append({"notebook": name, "test": exercise.test,
+                                          "lost": exercise.max_points - score})  # fmt: skip
+    maximum = sum(e.max_points for items in data.notebooks.values() for e in items) + sum(
+        points for questions in data.manual.values() for _, points in questions
+    )
+    rank = ranks(totals)
+    ranking = [
+        {
+            "student": s,
+            "total": totals[s],
+            "max_points": maximum,
+            "rank": rank[s],
+            "lost": by_student[s],
+            "not_handed_in": [n for n in data.notebooks if data.status[(s, n)] == "not handed in"],
+            "not_graded": [n for n in data.notebooks if data.status[(s, n)] == "not graded"],
+        }
+        for s in sorted(data.students, key=lambda s: (rank[s], s))
+    ]
+    pairs, per_exercise = [], []
+    if run_similarity:
+        compared = [(name, answer, codes, data.given.get(name, []), data.model.get((name, answer), ""))
+                    for (name, answer), codes in sorted(data.answers.items())]  # fmt: skip
+        pairs, stats = similarity.compare_all(compared, threshold, min_tokens, workers)
+        per_exercise = [asdict(item) for item in stats]
+    return {
+        "assignment": data.assignment,
+        "students": len(data.students),
+        "graded_students": len(graded_students),
+        "no_submission": nobody,
+        "not_graded": [{"student": s, "notebook": n} for (s, n), state in sorted(data.status.items()) if state == "not graded"],
+        "kernel_deaths": data.kernel_deaths,
+        "notebooks": notebooks,
+        "exercises": exercises,
+        "manual": manual,
+        "ranking": ranking,
+        "similar_pairs": [asdict(pair) for pair in pairs],
+        "similarity": {
+            "library": f"copydetect {_version('copydetect')}",
+            "threshold": threshold,
+            "min_tokens": min_tokens,
+            "ran": run_similarity,
+            "exercises": per_exercise,
+        },
+    }  # fmt: skip
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
+def histogram(path: Path, scores: list[float], top: float, title: str) -> None:
+    """A small PNG bar chart of how many students got each score."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: the report is static
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    values = sorted(set(scores) | {0.0, top})
+    counts = [sum(1 for s in scores if s == value) for value in values]
+    figure, axes = plt.subplots(figsize=(3.2, 1.8), dpi=90)
+    axes.bar([f"{v:g}" for v in values], counts, color="#4a77b4")
+    axes.set_title(title, fontsize=8)
+    axes.set_xlabel("points", fontsize=7)
+    axes.set_ylabel("students", fontsize=7)
+    axes.tick_params(labelsize=6)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of students
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def write_report(summary: dict, data: ClassData, out: Path) -> None:
+    """index.html, summary.json, the PNG histograms and the example pages, in ``out`` (replaced whole)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Build next to the old report and swap at the end: a failed run leaves the previous report whole.
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (work / "img").mkdir()
+        (work / "examples").mkdir()
+        for notebook in summary["notebooks"]:
+            if not notebook["graded"]:
+                continue  # nobody's notebook was graded: nothing to plot
+            notebook["image"] = f"img/{notebook['notebook']}.png"
+            histogram(work / notebook["image"], notebook["scores"], notebook["max_points"], notebook["notebook"])
+        for index, exercise in enumerate(summary["exercises"]):
+            if exercise["graded"]:
+                exercise["image"] = f"img/{exercise['notebook']}-{exercise['test']}.png"
+                histogram(work / exercise["image"], exercise["scores"], exercise["max_points"], exercise["test"])
+            for number, group in enumerate(exercise["groups"]):
+                group["examples"] = []
+                for k, student in enumerate(group["students"][:EXAMPLES]):
+                    page = f"examples/{index:03d}-{number:03d}-{k}.html"
+                    failure = next(
+                        f for f in data.failures[(exercise["notebook"], exercise["test"])] if f.student == student
+                    )
+                    code = {a: data.answers.get((exercise["notebook"], a), {}).get(student, "(no cell)")
+                            for a in exercise["answer_cells"]}  # fmt: skip
+                    (work / page).write_text(_render("example", exercise=exercise, group=group, k=k + 1,
+                                                     message=failure.message, code=code))  # fmt: skip
+                    group["examples"].append(page)
+        (work / "index.html").write_text(_render("index", s=summary, shown=SHOWN_PAIRS))
+        public = json.loads(json.dumps(summary))
+        for exercise in public["exercises"]:
+            exercise.pop("image", None)
+        for notebook in public["notebooks"]:
+            notebook.pop("image", None)
+        for pair in public["similar_pairs"]:  # the side-by-side HTML is for the page, not for other tools
+            pair.pop("a_html"), pair.pop("b_html")
+        (work / "summary.json").write_text(json.dumps(public, indent=1) + "\n")
+        old = out.with_name(f".{out.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if out.exists():
+            out.rename(old)
+        work.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+@functools.cache
+def _template():  # noqa: ANN202 (a jinja2 template module)
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
+    return environment.get_template(TEMPLATE.name).module
+
+
+def _render(macro: str, **values: object) -> str:
+    """One page: a macro of the report's template (``index`` or ``example``)."""
+    return str(getattr(_template(), macro)(**values))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--course", type=Path, default=HERE, help="the nbgrader course folder (default: this one)")
+    parser.add_argument("--assignment", default=ASSIGNMENT)
+    parser.add_argument("--out", type=Path, help="report folder (default: COURSE/reports/ASSIGNMENT)")
+    parser.add_argument(
+        "--source", type=Path, help="source notebooks with the model solutions (default: ../notebooks/ASSIGNMENT)"
+    )
+    parser.add_argument("--threshold", type=float, default=similarity.THRESHOLD,
+                        help=f"similarity score that flags a pair, 0..1 (default {similarity.THRESHOLD})")  # fmt: skip
+    parser.add_argument("--min-tokens", type=int, default=similarity.MIN_TOKENS,
+                        help=f"shorter answers are not compared (default {similarity.MIN_TOKENS})")  # fmt: skip
+    parser.add_argument("--no-similarity", action="store_true", help="skip the similarity pass")
+    parser.add_argument("--jobs", type=int, help="processes for the similarity pass (default: one per core)")
+    args = parser.parse_args(argv)
+    if not 0 < args.threshold <= 1:
+        fail(f"--threshold {args.threshold} must be in (0, 1]: a share of copied code, for example 0.8")
+    course = args.course.resolve()
+    source = args.source or HERE.parent / "notebooks" / args.assignment
+    data = collect(course, args.assignment, source)
+    summary = summarise(data, args.threshold, args.min_tokens, not args.no_similarity, args.jobs)
+    out = args.out or course / "reports" / args.assignment
+    write_report(summary, data, out)
+    print(
+        f"{out / 'index.html'}: {summary['students']} students, {len(summary['exercises'])} exercises, "
+        f"{len(summary['similar_pairs'])} similar pairs, {len(summary['kernel_deaths'])} kernel deaths"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""How long the class report takes for a large class, and how much of it is the similarity pass.
+
+    python bench/report_speed.py                      # 300 students, 7 notebooks
+    python bench/report_speed.py --students 40 --keep /tmp/bigclass   # again: reuses the class
+
+No kernel runs: a scratch course is released with the real ``nbgrader generate_assignment``
+(so the gradebook knows every notebook and cell), then each synthetic student gets a
+submission through ``nbgrader.api.Gradebook`` and autograded notebooks written directly: per
+exercise the model answer with its names changed (most students), an answer of the catalogue
+of test submissions (mistakes and other valid styles), or an answer with lines of its own, with
+the failing tests' ``CheckFailed`` outputs and scores to match (an answer of one's own is
+random code: the bench times the report, it does not grade). A few students miss a notebook,
+a few kernels die, the questions graded by hand are half graded, and two pairs of students
+share an answer. Then ``class_report.py`` runs as the instructor runs it (one process, timed),
+and in this process its phases are timed again with and without the similarity pass, so the
+pass's share comes from one run on the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "autograder"))
+import class_report  # noqa: E402  (a script folder, not a package)
+import grading_round as gr  # noqa: E402
+import similarity  # noqa: E402
+
+NAMES = ("x", "out", "size", "layers", "block", "channels", "value", "images")
+
+
+def variant(code: str, rng: random.Random) -> str:
+    """The same code with some names changed and blank lines moved (what copying students do)."""
+    for name in rng.sample(NAMES, 3):
+        code = re.sub(rf"\b{name}\b", f"{name}_{rng.randrange(100)}", code)
+    lines = [line for line in code.splitlines() if line.strip()]
+    return "\n".join(line + ("\n" if rng.random() < 0.2 else "") for line in lines)
+
+
+def own_lines(rng: random.Random) -> str:
+    """An answer of the student's own: code that shares no line with the model or anyone else."""
+    lines = [f"_scratch_{k} = [{', '.join(str(rng.randrange(1000)) for _ in range(8))}]" for k in range(5)]
+    return "\n".join(lines) + "\n"
+
+
+def build(course: Path, students: int, seed: int) -> None:
+    """A released scratch course with ``students`` synthetic, already graded students."""
+    from nbgrader.api import Gradebook
+
+    rng = random.Random(seed)
+    gr.make_course(course)
+    gr.nbgrader(course, "generate_assignment", gr.ASSIGNMENT, "--force")
+    release = course / "release" / gr.ASSIGNMENT
+    names = sorted(path.stem for path in release.glob("*.ipynb"))
+    structure = {name: class_report.structure(nbformat.read(release / f"{name}.ipynb", as_version=4), name)
+                 for name in names}  # fmt: skip
+    cases = gr.load_cases()
+    reference = {name: gr.reference_answers(name) for name in names}
+    ids = [f"student_{i:03d}" for i in range(students)]
+    copied = {ids[1]: ids[0], ids[3]: ids[2]}  # two pairs that share every answer
+    answers_of: dict[str, dict[str, dict[str, str]]] = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for student in ids:
+            gradebook.add_student(student)
+            submission = gradebook.add_submission(gr.ASSIGNMENT, student)
+            grades = {(nb.name, grade.name): grade for nb in submission.notebooks for grade in nb.grades}
+            answers_of[student] = {}
+            for name in names:
+                exercises, manual = structure[name]
+                for question, _ in manual:
+                    grade = grades[(name, question)]
+                    grade.manual_score = rng.choice([None, 1.0, 2.0])
+                    grade.needs_manual_grade = grade.manual_score is None
+                if rng.random() < 0.03:  # did not hand this notebook in: nbgrader records zeros
+                    for exercise in exercises:
+                        grades[(name, exercise.test)].auto_score = 0.0
+                        grades[(name, exercise.test)].needs_manual_grade = False
+                    continue
+                cells, outputs = {}, {}
+                for exercise in exercises:
+                    wrong = [c for c in cases if c.notebook == name and c.expect_lost.get(exercise.test)]
+                    roll = rng.random()
+                    if student in copied:
+                        cells.update(answers_of[copied[student]].get(name, {}))
+                        lost, message = 0.0, None
+                    elif roll < 0.2 and wrong:
+                        case = rng.choice(wrong)
+                        # The catalogue's mistake in the student's own words: renamed, with lines of their own.
+                        cells.update({a: variant(case.cells.get(a, reference[name][a]), rng) + "\n" + own_lines(rng)
+                                      for a in exercise.answers})  # fmt: skip
+                        lost = case.expect_lost[exercise.test]
+                        message = f"the answer differs from the lab's ({case.name}, seen at {rng.random():.3f})"
+                    elif roll < 0.35 or student in copied.values():  # the sources of the copies write their own
+                        cells.update({a: own_lines(rng) for a in exercise.answers})
+                        lost, message = 0.0, None
+                    else:
+                        cells.update({a: variant(reference[name][a], rng) for a in exercise.answers})
+                        lost, message = 0.0, None
+                    grade = grades[(name, exercise.test)]
+                    grade.auto_score = exercise.max_points - lost
+                    grade.needs_manual_grade = False
+                    if message:
+                        outputs[exercise.test] = ("CheckFailed", message)
+                    elif rng.random() < 0.005:
+                        outputs[exercise.answers[0]] = ("KernelDied", "this cell stopped the Python kernel")
+                        grade.auto_score = 0.0
+                answers_of[student][name] = cells
+                nb = gr.fill(release / f"{name}.ipynb", cells)
+                for cell in nb.cells:
+                    error = outputs.get(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
+                    if error:
+                        cell.outputs = [nbformat.v4.new_output("error", ename=error[0], evalue=error[1], traceback=[])]
+                gr.submit(course, student, {name: nb})  # what the student handed in
+                folder = course / "autograded" / student / gr.ASSIGNMENT
+                folder.mkdir(parents=True, exist_ok=True)
+                nbformat.write(nb, folder / f"{name}.ipynb")
+        gradebook.db.commit()
+
+
+def similarity_only(data: class_report.ClassData, workers: int) -> tuple[list, list]:
+    """The report's similarity pass alone, as ``summarise`` runs it."""
+    compared = [(name, answer, codes, data.given.get(name, []), data.model.get((name, answer), ""))
+                for (name, answer), codes in sorted(data.answers.items())]  # fmt: skip
+    return similarity.compare_all(compared, 0.7, 60, workers)
+
+
+def _children_cpu() -> float:
+    """CPU seconds used by this process's finished children (the report's process and its workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, help="course folder to build and keep (default: a temporary one)")
+    args = parser.parse_args(argv)
+    print("command: python bench/report_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    course = args.keep or Path(tempfile.mkdtemp(prefix="ganlab_report_bench_"))
+    try:
+        start = time.perf_counter()
+        if (course / "gradebook.db").exists():  # a class kept by an earlier run (--keep): time the report again
+            print(f"synthetic class: reused from {course}")
+        else:
+            build(course, args.students, args.seed)
+            print(f"synthetic class: {args.students} students, built in {time.perf_counter() - start:.1f} s")
+        start, cpu = time.perf_counter(), _children_cpu()
+        done = subprocess.run([sys.executable, str(REPO / "autograder" / "class_report.py"), "--course", str(course)],
+                              capture_output=True, text=True)  # fmt: skip
+        whole, cpu = time.perf_counter() - start, _children_cpu() - cpu
+        if done.returncode:
+            print(done.stderr, file=sys.stderr)
+            return 1
+        print(f"class_report.py, one process : {whole:6.1f} s wall, {cpu:.1f} s CPU (its similarity workers included)")
+        print(f"  ({done.stdout.strip()})")
+        print(
+            f"  load average while it ran: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall time grows with it)"
+        )
+        # The same work in this process, phase by phase: wall seconds, and CPU seconds (this process and
+        # its finished workers), which a busy machine inflates much less.
+        phases: dict[str, tuple[float, float]] = {}
+
+        def timed(phase: str, work):  # noqa: ANN001, ANN202
+            wall, cpu = time.perf_counter(), time.process_time() + _children_cpu()
+            result = work()
+            phases[phase] = (time.perf_counter() - wall, time.process_time() + _children_cpu() - cpu)
+            return result
+
+        data = timed("read gradebook + notebooks", lambda: class_report.collect(course, gr.ASSIGNMENT, gr.SOURCE))
+        timed("summary without similarity", lambda: class_report.summarise(data, 0.7, 60, run_similarity=False))
+        timed("similarity, 1 process", lambda: similarity_only(data, 1))
+        workers = os.cpu_count() or 1
+        pairs, stats = timed(f"similarity, {workers} processes", lambda: similarity_only(data, workers))
+        summary = class_report.summarise(data, 0.7, 60, run_similarity=False)
+        timed("HTML, PNG and JSON", lambda: class_report.write_report(summary, data, course / "reports" / "bench"))
+        for phase, (wall, cpu) in phases.items():
+            print(f"  {phase:28s}: {wall:6.1f} s wall {cpu:6.1f} s CPU")
+        print(f"  similarity: {sum(s.compared for s in stats)} answers compared, {len(pairs)} pairs flagged; "
+              f"{workers} processes take {phases[f'similarity, {workers} processes'][0] / phases['similarity, 1 process'][0]:.2f}x "
+              "the wall time of one")  # fmt: skip
+    finally:
+        if args.keep is None:
+            shutil.rmtree(course, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
