@@ -450,9 +450,7 @@ def copy_submission(shard, main, student: str) -> None:  # noqa: ANN001 (two nbg
     main.db.commit()
 
 
-def grade_locally(
-    course: Course, students: list[str], jobs: int, sandboxed: bool = True
-) -> tuple[list[Outcome], int]:
+def grade_locally(course: Course, students: list[str], jobs: int, sandboxed: bool = True) -> tuple[list[Outcome], int]:
     """Grade ``students`` with ``jobs`` worker threads (each drives a grading process into its own shard), then merge."""
     from tqdm import tqdm
 
