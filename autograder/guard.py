@@ -63,6 +63,10 @@ def __ganlab_guard_setup(check_packages):
     delattr_ = builtins.delattr
 
     torch_dir = os.path.dirname(torch.__file__) + os.sep
+    # The kernel's output streams: a student who closes or replaces them must not make the
+    # next test's messages fail to print. Put back silently (redirecting output is no cheat).
+    streams = {name: (getattr(sys, name), getattr(getattr(sys, name), "pub_thread", None))
+               for name in ("stdout", "stderr")}
 
     def own_wrapper(new, old):
         # torch._dynamo, once imported, rebinds torch.manual_seed to a wrapper of it defined in torch.
@@ -71,6 +75,10 @@ def __ganlab_guard_setup(check_packages):
 
     def verify():
         changed = []
+        for name, (stream, thread) in streams.items():
+            setattr_(sys, name, stream)
+            if thread is not None and getattr(stream, "pub_thread", thread) is None:
+                stream.pub_thread = thread  # ipykernel's OutStream.close() only drops its thread
         for name, module in modules.items():
             if sys.modules.get(name) is not module:
                 sys.modules[name] = module
