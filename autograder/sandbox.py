@@ -88,13 +88,22 @@ def _bwrap() -> str:
 
 
 def course_folders() -> list[str]:
-    """The folders of COURSE_PACKAGES that a kernel would import (as found from this process)."""
+    """The folders of COURSE_PACKAGES that a kernel would import.
+
+    First on the kernel's ``PYTHONPATH`` (it comes first on a kernel's ``sys.path``), then as
+    this process finds them (site-packages, an editable install's finder).
+    """
+    from importlib.machinery import PathFinder
+
+    entries = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
     folders = []
     for name in COURSE_PACKAGES:
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            spec = None
+        spec = PathFinder.find_spec(name, entries) if entries else None
+        if spec is None:
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError):
+                spec = None
         if spec is not None and spec.submodule_search_locations:
             folders += [os.path.realpath(path) for path in spec.submodule_search_locations]
     return folders
