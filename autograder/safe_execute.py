@@ -241,9 +241,9 @@ class SafeExecute(Execute):
         forkable = spec is not None and "ipykernel_launcher" in spec.argv
         path = zygote_path(self.sandbox) if self.fork_kernels and forkable else None
         if self.sandbox and forkable:
-            runtime = tempfile.mkdtemp(prefix="k", dir=os.path.join(os.path.dirname(path), "kernels")) if path else (
-                tempfile.mkdtemp(prefix="ganlab_kernel_run_")
-            )  # fmt: skip
+            kernels = os.path.join(os.path.dirname(path), "kernels") if path else ""
+            # In the sandboxed zygote's folder (bound into its sandbox); a folder of its own otherwise.
+            runtime = tempfile.mkdtemp(prefix="k", dir=kernels if os.path.isdir(kernels) else None)
             os.chmod(runtime, 0o700)
             self._runtimes.append(runtime)
             km.transport = "ipc"
@@ -298,7 +298,7 @@ class SafeExecute(Execute):
                     info = self.wait_for_reply(self.kc.kernel_info())
                     self.nb.metadata["language_info"] = info["content"]["language_info"]
                     self._prepare(
-                        limits_code(self.memory_limit_gb, self.no_network),
+                        limits_code(self.limits().memory_gb if self.sandbox else self.memory_limit_gb, self.no_network),
                         "apply its limits",
                         "no_network needs the grader to run as root; or change c.SafeExecute.no_network and "
                         "memory_limit_gb in autograder/nbgrader_config.py",

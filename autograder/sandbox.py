@@ -148,10 +148,10 @@ def base_argv(writable: list[str], scratch_mb: int) -> list[str]:
     MB each; the ``writable`` folders (the kernels' socket folders) appear at their own path.
     """
     args = [_bwrap(), "--unshare-all", "--die-with-parent", *_system_args()]
+    for tmpfs in (SCRATCH, "/tmp"):  # first: a folder bound below may live under /tmp
+        args += ["--size", str(scratch_mb << 20), "--tmpfs", tmpfs]
     for folder in _outermost([*_python_folders(), *course_folders()]):
         args += ["--ro-bind", folder, folder]
-    for tmpfs in (SCRATCH, "/tmp"):
-        args += ["--size", str(scratch_mb << 20), "--tmpfs", tmpfs]
     for sub in ("home", "tmp", "work"):
         args += ["--dir", f"{SCRATCH}/{sub}"]
     for folder in writable:
@@ -186,8 +186,7 @@ def kernel_argv(folder: str, connection_file: str, limits: Limits, command: list
     args = base_argv([folder], limits.scratch_mb)
     args += ["--ro-bind", connection_file, connection_file, "--chdir", f"{SCRATCH}/work", "--"]
     prlimit = [
-        shutil.which("prlimit") or "/usr/bin/prlimit", f"--as={int(limits.memory_gb * 2**30)}",
-        f"--nproc={limits.processes}", f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mb << 20}", "--core=0",
+        shutil.which("prlimit") or "/usr/bin/prlimit", f"--nproc={limits.processes}", f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mb << 20}", "--core=0",
         "--",
     ]  # fmt: skip
     return [*args, *prlimit, *command]
@@ -247,7 +246,11 @@ def _kept_flags(path: str) -> int:
 
 
 def apply_limits(limits: dict) -> None:
-    """Set this process's resource limits (inherited by everything it starts)."""
+    """Set this process's resource limits (inherited by everything it starts).
+
+    Not the address space: a kernel forked from the zygote inherits the zygote's large mappings
+    (torch), so ``SafeExecute`` caps it once the kernel has started, before any student cell.
+    """
     import resource
 
     def cap(kind: int, value: int) -> None:
@@ -255,7 +258,6 @@ def apply_limits(limits: dict) -> None:
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(kind, (value, value))
 
-    cap(resource.RLIMIT_AS, int(limits["memory_gb"] * 2**30))
     cap(resource.RLIMIT_NPROC, int(limits["processes"]))
     cap(resource.RLIMIT_CPU, int(limits["cpu_seconds"]))
     cap(resource.RLIMIT_FSIZE, int(limits["file_mb"]) << 20)
@@ -300,8 +302,8 @@ def enter_kernel(spec: dict) -> None:
     apply_limits(limits)
     child = os.fork()
     if child == 0:
-        # PID 1 of its namespace: killed when the waiting process outside dies (SIGKILL passes namespaces).
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        # PID 1 of its namespace, in a session of its own: kill(0) or killpg reach only its own processes.
+        os.setsid()
         # Its own /proc: it sees its own processes only (not the zygote, not other kernels).
         _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         # Give up the zygote's capabilities: in a user namespace of its own, it owns none of
@@ -311,10 +313,12 @@ def enter_kernel(spec: dict) -> None:
         for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
             with open(f"/proc/self/{name}", "w") as handle:
                 handle.write(text)
+        # Killed when the waiting process outside dies (set after the credentials changed: that clears it).
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no other process of this user reads its memory or files
         return
-    # The waiting process: an interrupt reaches the kernel through their common process group.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The waiting process, outside: passes interrupts on; any other signal ends it, and so the kernel.
+    signal.signal(signal.SIGINT, lambda _signum, _frame: os.kill(child, signal.SIGINT))
     while True:
         try:
             _, status = os.waitpid(child, 0)

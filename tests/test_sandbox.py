@@ -83,8 +83,8 @@ ATTEMPTS: dict[str, tuple[str, dict[str, float], bool]] = {
         {},
         True,
     ),
-    # A cell that kills its own kernel's process group costs that cell (and so the exercise it defines).
-    "kill_grader": ("os.kill(os.getppid(), 9)", {"test_to_unit_range": 2}, False),
+    # The kernel is PID 1 of its namespace: its parent is pid 0, and kill(0) reaches its own session only.
+    "kill_grader": ("os.kill(os.getppid(), 9)", {}, False),
     "kill_everything": ("import subprocess\nsubprocess.run(['kill', '-9', '-1'])", {}, False),
     "rebind_submodule_checks": (
         "import ganlab_solution.labcheck as lc, ganlab_solution.labcheck.core as core, "
