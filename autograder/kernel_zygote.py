@@ -141,7 +141,14 @@ class Zygote:
                 shutil.copy(module, os.path.join(folder, "kit"))
             script, prefix = os.path.join(folder, "kit", os.path.basename(script)), wrap(folder)
         process = subprocess.Popen(
-            [*prefix, sys.executable, script, "serve", os.path.join(folder, "zygote.sock")],
+            [
+                *prefix,
+                sys.executable,
+                script,
+                "serve",
+                os.path.join(folder, "zygote.sock"),
+                *(["sandboxed"] if wrap else []),
+            ],
             env=env,
             cwd=folder,
             stdin=subprocess.DEVNULL,
@@ -303,7 +310,7 @@ def _run_kernel(request: dict, fds: list[int], keep_closed: list[socket.socket])
             os._exit(code)
 
 
-def serve(path: str) -> None:
+def serve(path: str, sandboxed: bool = False) -> None:
     """The zygote: preload, then fork a kernel for each shim that connects, until told to stop."""
     import selectors
 
@@ -335,7 +342,7 @@ def serve(path: str) -> None:
     while not stopping and os.getppid() == parent:
         for key, _ in selector.select(timeout=0.05):
             if key.fileobj is listener:
-                _accept(listener, selector, kernels)
+                _accept(listener, selector, kernels, sandboxed)
             else:  # a shim passes on a signal (one byte each), or closed: it was killed, so its kernel goes too
                 pid = key.data
                 try:
@@ -359,7 +366,7 @@ def serve(path: str) -> None:
         time.sleep(0.05)
 
 
-def _accept(listener: socket.socket, selector, kernels: dict[int, socket.socket]) -> None:  # noqa: ANN001
+def _accept(listener: socket.socket, selector, kernels: dict[int, socket.socket], sandboxed: bool) -> None:  # noqa: ANN001
     import selectors
 
     conn, _ = listener.accept()
@@ -375,6 +382,9 @@ def _accept(listener: socket.socket, selector, kernels: dict[int, socket.socket]
         request = json.loads(_recv_exactly(conn, size))
         if not (isinstance(request.get("argv"), list) and isinstance(request.get("env"), dict)):
             raise ValueError("malformed request")
+        if sandboxed and not request["env"].get(sandbox.ENV_VAR):
+            # A zygote in the sandbox holds capabilities there: it forks only kernels that enter their own.
+            raise ValueError("a kernel without a sandbox of its own")
     except (OSError, ValueError, ConnectionError):
         conn.close()
         for fd in fds:
@@ -431,7 +441,7 @@ def _kill_group(pid: int, signum: int = signal.SIGKILL) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["kernel"]:
         sys.exit(shim(sys.argv[2:]))
-    if sys.argv[1:2] == ["serve"] and len(sys.argv) == 3:
-        serve(sys.argv[2])
+    if sys.argv[1:2] == ["serve"] and len(sys.argv) in (3, 4):
+        serve(sys.argv[2], sys.argv[3:] == ["sandboxed"])
         sys.exit(0)
     sys.exit("usage: kernel_zygote.py serve SOCKET | kernel -f CONNECTION_FILE")

@@ -8,6 +8,8 @@ is no zygote.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -23,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "autograder"))
 import kernel_zygote  # noqa: E402  (a script folder, not a package)
 import safe_execute  # noqa: E402
+import sandbox  # noqa: E402
 from safe_execute import SafeExecute  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -140,16 +143,22 @@ def test_killing_the_shim_kills_its_kernel(zygote, tmp_path: Path) -> None:
     # A folder the zygote's sandbox sees (its own), for the kernel's connection file.
     folder = Path(zygote.folder) / "kernels" / "shim_test"
     folder.mkdir()
-    env = {**os.environ, kernel_zygote.ENV_VAR: zygote.path}
+    connection = folder / "kernel.json"
+    ports = {f"{name}_port": port for port, name in enumerate(("shell", "iopub", "stdin", "control", "hb"), 1)}
+    connection.write_text(json.dumps({"transport": "ipc", "ip": str(folder / "kernel-ipc"), "key": "", **ports,
+                                      "signature_scheme": "hmac-sha256"}))  # fmt: skip
+    spec = {"limits": dataclasses.asdict(sandbox.Limits()), "runtime": str(folder), "connection_file": str(connection),
+            "hide": zygote.folder, "cold": ["false"]}  # fmt: skip
+    env = {**os.environ, kernel_zygote.ENV_VAR: zygote.path, sandbox.ENV_VAR: json.dumps(spec)}
+    parent = _zygote_pid(zygote)  # before the fork: a fork's command line is the zygote's
     shim = subprocess.Popen(
-        [sys.executable, "-S", kernel_zygote.__file__, "kernel", "-f", str(folder / "kernel.json")],
+        [sys.executable, "-S", kernel_zygote.__file__, "kernel", "-f", str(connection)],
         env=env,
         cwd="/",
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    parent = _zygote_pid(zygote)
     deadline = time.monotonic() + 60
     kernels: list[int] = []
     while time.monotonic() < deadline and not kernels:
@@ -169,7 +178,8 @@ def _zygote_pid(zygote) -> int:  # noqa: ANN001
     todo = [zygote.process.pid]
     while todo:
         pid = todo.pop()
-        if b"serve" in Path(f"/proc/{pid}/cmdline").read_bytes():
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if argv[0] == sys.executable.encode() and b"serve" in argv:  # not bwrap, whose arguments name it too
             return pid
         todo += _children(pid)
     raise AssertionError("no zygote process under its sandbox")
