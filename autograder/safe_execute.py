@@ -240,6 +240,11 @@ class SafeExecute(Execute):
         spec = km.kernel_spec
         forkable = spec is not None and "ipykernel_launcher" in spec.argv
         path = zygote_path(self.sandbox) if self.fork_kernels and forkable else None
+        if self.sandbox and not forkable:
+            raise GradingEnvironmentError(
+                f"the grading sandbox runs ipykernel kernels only, and this notebook asks for {km.kernel_name!r}, so "
+                "it was not graded: use the python3 kernel, or set c.SafeExecute.sandbox = False"
+            )
         if self.sandbox and forkable:
             kernels = os.path.join(os.path.dirname(path), "kernels") if path else ""
             # In the sandboxed zygote's folder (bound into its sandbox); a folder of its own otherwise.
