@@ -74,7 +74,7 @@ c.Autograde.autograde_preprocessors = [
 # then says the class was graded without a sandbox.
 c.SafeExecute.sandbox = True
 # Limits per sandboxed kernel; the cell that exceeds one fails, not the grading:
-# c.SafeExecute.memory_limit_gb = 6     # address space per process (MemoryError beyond)
+# c.SafeExecute.memory_limit_gb = 8     # address space per process (MemoryError beyond; torch maps 4.4 GB)
 # c.SafeExecute.scratch_mb = 512        # HOME, TMPDIR and the working folder (a tmpfs)
 # c.SafeExecute.max_processes = 256     # processes and threads (not enforced when grading as root)
 # c.SafeExecute.cpu_seconds = 1800      # CPU time per process

@@ -74,7 +74,7 @@ class Limits:
     """What one kernel may spend. Each limit makes the offending call fail (MemoryError, OSError, SIGXCPU)."""
 
     scratch_mb: int = 512  # the tmpfs holding HOME, TMPDIR and the working folder (it counts as memory)
-    memory_gb: float = 6.0  # address space per process (RLIMIT_AS)
+    memory_gb: float = 8.0  # address space per process (RLIMIT_AS): torch alone maps 4.4 GB
     processes: int = 256  # processes and threads of the kernel's user (RLIMIT_NPROC; not enforced for root)
     cpu_seconds: int = 1800  # CPU time per process (RLIMIT_CPU): a kernel past it is killed, costing one cell
     file_mb: int = 512  # largest file it may write (RLIMIT_FSIZE)
