@@ -349,3 +349,17 @@ def test_every_grading_path_refuses_without_a_sandbox(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "graded WITHOUT a sandbox" in done.stdout
     assert sum(score for score, _ in gr.read_result(course, "alice", NOTEBOOK).scores.values()) > 0
+
+
+def test_the_guard_verdict_is_read_from_the_reply_not_from_printed_text() -> None:
+    """guard.parse takes the kernel's record of the VERIFY expression; anything else means the guard is broken."""
+    import guard
+
+    assert guard.parse({"status": "ok", "data": {"text/plain": repr('["labcheck.core.check"]')}}) == [
+        "labcheck.core.check"
+    ]
+    assert guard.parse({"status": "ok", "data": {"text/plain": repr("[]")}}) == []
+    for broken in (None, {}, {"status": "error", "ename": "NameError"}, {"status": "ok", "data": {"text/plain": "[["}},
+                   {"status": "ok", "data": {"text/plain": repr('{"a": 1}')}}):  # fmt: skip
+        assert guard.parse(broken) is None
+    assert "print" not in guard.VERIFY and "ganlab_solution.labcheck" in guard.CHECK_PACKAGES
