@@ -2,7 +2,7 @@
 
     python bench/grading_throughput.py                          # 4 students x 7 notebooks, 1 vs 2 workers
     python bench/grading_throughput.py --students 6 --notebooks 01_data 02_critic
-    python bench/grading_throughput.py --sandbox both           # N workers without, then with the sandbox
+    python bench/grading_throughput.py --sandbox both --repeat 2  # N workers without/with the sandbox, ABBA
 
 ``--sandbox both`` grades copies of one class with N workers twice in this one invocation,
 first without the sandbox (``c.SafeExecute.sandbox = False``) then with it, and prints the
@@ -129,22 +129,37 @@ def grade(folder: Path, jobs: int) -> float:
     return spent
 
 
-def compare_sandbox(students: int, notebooks: list[str], jobs: int, projected: int = 200, cores: int = 16) -> int:
-    """Grade one class with ``jobs`` workers without, then with the sandbox; print the cost and a projection."""
+def compare_sandbox(
+    students: int, notebooks: list[str], jobs: int, repeat: int = 1, projected: int = 200, cores: int = 16
+) -> int:
+    """Grade one class with ``jobs`` workers without and with the sandbox; print the cost and a projection.
+
+    With ``repeat`` > 1 the order alternates (without-with, with-without, ...), so that a load
+    that rises or falls during the run weighs on both alike; the cost is that of the sums.
+    """
     base = Path(tempfile.mkdtemp(prefix="ganlab_bench_"))
+    spent = {False: 0.0, True: 0.0}
     try:
-        without = grade(course(base / "without", students, notebooks, sandboxed=False), jobs)
-        within = grade(course(base / "within", students, notebooks, sandboxed=True), jobs)
+        for round_ in range(repeat):
+            for boxed in (False, True) if round_ % 2 == 0 else (True, False):
+                folder = base / f"{'within' if boxed else 'without'}_{round_}"
+                took = grade(course(folder, students, notebooks, sandboxed=boxed), jobs)
+                spent[boxed] += took
+                print(f"  round {round_ + 1}: {'sandbox' if boxed else 'no sandbox':11s} {took:7.1f} s", flush=True)
+                shutil.rmtree(folder, ignore_errors=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    for label, spent in (("no sandbox", without), ("sandbox", within)):
-        print(f"{label:11s}: {spent:7.1f} s  {60 * students / spent:6.2f} students/min  {spent / students:6.1f} s/student "
-              f"({jobs} workers)")  # fmt: skip
-    print(f"sandbox cost: {100 * (within / without - 1):+.1f}% per student (target: at most +10%)")
+    graded = students * repeat
+    for label, boxed in (("no sandbox", False), ("sandbox", True)):
+        total = spent[boxed]
+        print(f"{label:11s}: {total:7.1f} s  {60 * graded / total:6.2f} students/min  {total / graded:6.1f} s/student "
+              f"({jobs} workers, {repeat} round(s))")  # fmt: skip
+    print(f"sandbox cost: {100 * (spent[True] / spent[False] - 1):+.1f}% per student (target: at most +10%)")
     # Workers = cores: a 16-core node grades cores/jobs times as many students at once as this machine.
-    node = projected * (within / students) * jobs / cores
+    per_student = spent[True] / graded
+    node = projected * per_student * jobs / cores
     print(f"projected: {projected} students on a {cores}-core node with {cores} workers, in the sandbox: "
-          f"{node / 60:.1f} min (from {within / students:.1f} s/student with {jobs} workers here)")  # fmt: skip
+          f"{node / 60:.1f} min (from {per_student:.1f} s/student with {jobs} workers here)")  # fmt: skip
     return 0
 
 
@@ -154,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebooks", nargs="+", help="notebooks each student hands in (default: all seven)")
     parser.add_argument("--jobs", type=int, default=2, help="workers of the parallel grading (default 2)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-phase breakdown")
+    parser.add_argument("--repeat", type=int, default=1, help="with --sandbox both: rounds, in alternating order")
     parser.add_argument(
         "--sandbox", choices=("on", "both"), default="on",
         help="on: grade in the sandbox (1 vs N workers); both: N workers without, then with the sandbox",
@@ -165,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.students} students x {len(notebooks)} notebooks; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}"
     )
     if args.sandbox == "both":
-        return compare_sandbox(args.students, notebooks, args.jobs)
+        return compare_sandbox(args.students, notebooks, args.jobs, args.repeat)
     base = Path(tempfile.mkdtemp(prefix="ganlab_bench_"))
     try:
         serial = grade(course(base / "serial", args.students, notebooks), 1)
