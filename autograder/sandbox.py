@@ -185,23 +185,24 @@ def kernel_argv(folder: str, connection_file: str, limits: Limits, command: list
     """
     args = base_argv([folder], limits.scratch_mb)
     args += ["--ro-bind", connection_file, connection_file, "--chdir", f"{SCRATCH}/work", "--"]
-    prlimit = [
-        shutil.which("prlimit") or "/usr/bin/prlimit", f"--nproc={limits.processes}", f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mb << 20}", "--core=0",
-        "--",
-    ]  # fmt: skip
+    prlimit = [shutil.which("prlimit") or "/usr/bin/prlimit", f"--nproc={limits.processes}"]
+    prlimit += [f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mb << 20}", "--core=0", "--"]
     return [*args, *prlimit, *command]
 
 
 def check_available() -> None:
-    """Raise SandboxUnavailable, naming the cause and the fix, when bwrap cannot build a sandbox here."""
-    argv = [
-        *base_argv([], 16),
-        "--",
-        sys.executable,
-        "-S",
-        "-c",
-        "import os; os.unshare(0) if hasattr(os, 'unshare') else None",
-    ]
+    """Raise SandboxUnavailable, naming the cause and the fix, when bwrap cannot build a sandbox here.
+
+    Tries what a zygote's fork does: inside a bwrap sandbox, new namespaces, then a nested user namespace.
+    """
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    probe = (
+        "import ctypes, os, sys\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        f"for flags in ({flags}, {CLONE_NEWUSER}):\n"
+        "    if libc.unshare(flags) != 0:\n"
+        "        sys.exit('nested namespaces: ' + os.strerror(ctypes.get_errno()))\n"
+    )
+    argv = [*base_argv([], 16), *ZYGOTE_CAPS, "--", sys.executable, "-S", "-c", probe]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as error:
