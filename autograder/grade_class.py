@@ -42,7 +42,7 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 ASSIGNMENT = "ganlab"
 # Files whose change means every student must be graded again.
-KIT_FILES = ("nbgrader_config.py", "safe_execute.py", "guard.py", "kernel_zygote.py")
+KIT_FILES = ("nbgrader_config.py", "safe_execute.py", "guard.py", "kernel_zygote.py", "sandbox.py")
 
 
 @dataclass
@@ -166,6 +166,33 @@ def check_kernels_find_the_course() -> None:
             f"install the course package for {sys.executable} (`pip install -e .` in the course repository), "
             "then grade again"
         )
+
+
+def sandboxed(course: Course) -> bool:
+    """Whether the course grades in the sandbox: ``c.SafeExecute.sandbox`` of its nbgrader_config.py (default True)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+    return bool(config.SafeExecute.get("sandbox", True))
+
+
+def check_sandbox(course: Course) -> bool:
+    """Whether the run is sandboxed; one clear error when it should be and this machine cannot build the sandbox."""
+    if not sandboxed(course):
+        return False
+    import sandbox  # next to this script
+
+    try:
+        sandbox.check_available()
+    except sandbox.SandboxUnavailable as error:
+        raise SystemExit(f"error: no grading sandbox, so nobody was graded: {error}") from None
+    return True
+
+
+WITHOUT_SANDBOX = (
+    "WARNING: this class was graded WITHOUT a sandbox (c.SafeExecute.sandbox = False in nbgrader_config.py): "
+    "student code could read and write whatever the grading user can"
+)
 
 
 def new_shard(course: Course, index: int) -> Path:
@@ -307,7 +334,7 @@ def run_shard(
     one run share; without it (a SLURM task) the shard starts a zygote of its own.
     """
     if env is None:
-        with kernel_zygote_env() as own:
+        with kernel_zygote_env(sandboxed(course)) as own:
             run_shard(course, index, students, report, own)
         return
     shard = new_shard(course, index)
@@ -334,20 +361,21 @@ def run_shard(
 
 
 @contextlib.contextmanager
-def kernel_zygote_env() -> Iterator[dict[str, str]]:
+def kernel_zygote_env(sandboxed: bool = True) -> Iterator[dict[str, str]]:
     """The environment of the grading processes, naming one kernel zygote kept for the whole run.
 
     Every notebook's kernel is then a fork of one process that imported torch and the course
     once (``kernel_zygote.py``) instead of a cold start. One zygote serves every worker of a
     run (it forks on request, for any number of them at once), so N workers do not pay N
     preloads at the same moment. Without a zygote (it failed to start) kernels start cold:
-    slower, same grades.
+    slower, same grades. With ``sandboxed`` the zygote runs in the sandbox (``sandbox.py``) and
+    each kernel forked from it in a sandbox of its own.
     """
     import kernel_zygote  # next to this script (its folder is on sys.path)
     from safe_execute import start_zygote
 
     try:
-        zygote = start_zygote()
+        zygote = start_zygote(sandboxed=sandboxed)
     except (OSError, RuntimeError) as error:
         print(f"note: no kernel zygote ({error}); kernels start cold", file=sys.stderr)
         yield dict(os.environ)
@@ -422,7 +450,7 @@ def copy_submission(shard, main, student: str) -> None:  # noqa: ANN001 (two nbg
     main.db.commit()
 
 
-def grade_locally(course: Course, students: list[str], jobs: int) -> tuple[list[Outcome], int]:
+def grade_locally(course: Course, students: list[str], jobs: int, sandboxed: bool = True) -> tuple[list[Outcome], int]:
     """Grade ``students`` with ``jobs`` worker threads (each drives a grading process into its own shard), then merge."""
     from tqdm import tqdm
 
@@ -448,7 +476,7 @@ def grade_locally(course: Course, students: list[str], jobs: int) -> tuple[list[
             for warning in outcome.warnings:
                 bar.write(f"note   {outcome.student}: {warning}")
 
-    with kernel_zygote_env() as env:
+    with kernel_zygote_env(sandboxed) as env:
         workers = [
             threading.Thread(target=run_shard, args=(course, index, work, report, env), daemon=True)
             for index in range(min(jobs, len(students)))
@@ -508,11 +536,15 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, AssertionError):
             raise SystemExit(f"error: --shard {args.shard!r} must be I/N with 0 <= I < N (e.g. 3/16)") from None
         mine = students[index::count]
+        boxed = True
         if mine:
+            boxed = check_sandbox(course)
             check_kernels_find_the_course()
         outcomes: list[Outcome] = []
         run_shard(course, index, mine, outcomes.append)
         print(f"shard {index}/{count}: {sum(o.ok for o in outcomes)} graded, {sum(not o.ok for o in outcomes)} failed")
+        if not boxed:
+            print(WITHOUT_SANDBOX)
         print("\n".join(summary(outcomes, 0).splitlines()[1:]))
         return 0  # a failed student is reported by the merge, and must not cancel the merge job
     if args.jobs < 1:
@@ -525,10 +557,13 @@ def main(argv: list[str] | None = None) -> int:
     if not students:
         print("nothing to grade: every submission is graded and unchanged (--force grades again)")
         return 0
+    boxed = check_sandbox(course)
     check_kernels_find_the_course()
-    outcomes, merged = grade_locally(course, students, args.jobs)
+    outcomes, merged = grade_locally(course, students, args.jobs, boxed)
     shutil.rmtree(course.shards, ignore_errors=True)
     print(summary(outcomes, merged))
+    if not boxed:
+        print(WITHOUT_SANDBOX)
     if any(o.fatal for o in outcomes):
         left = len(students) - len(outcomes)
         print(f"error: grading stopped ({left} students not started, still pending): fix the grading machine as "

@@ -34,6 +34,8 @@ import struct
 import sys
 import time
 
+import sandbox  # next to this file (standard library only)
+
 ENV_VAR = "GANLAB_KERNEL_ZYGOTE"  # the zygote's socket path, in the environment of the kernel launch
 HEADER = struct.Struct("!Q")  # length of the JSON request that follows the header
 PASSED_ON = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -51,7 +53,11 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
 
 
 def _cold_start(argv: list[str]) -> None:
-    """Become an ordinary ipykernel (no zygote to fork from)."""
+    """Become an ordinary ipykernel (no zygote to fork from): sandboxed by a bwrap of its own when asked for one."""
+    spec = os.environ.get(sandbox.ENV_VAR)
+    if spec:
+        cold = json.loads(spec)["cold"]  # never an unsandboxed kernel when a sandbox was asked for
+        os.execv(cold[0], cold)
     os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *argv])
 
 
@@ -71,8 +77,10 @@ def shim(argv: list[str]) -> int:
         return 1  # not reached
 
     def pass_on(signum: int, _frame: object) -> None:
+        # The zygote signals the kernel's process group: the pid it gave is in its own PID
+        # namespace when it runs in the sandbox, so it is no pid of ours.
         try:
-            os.killpg(pid, signum)  # the kernel leads its own process group (it called setsid)
+            sock.send(bytes([signum]))
         except OSError:
             pass
 
@@ -107,12 +115,17 @@ class Zygote:
         self.path = os.path.join(folder, "zygote.sock")
 
     @classmethod
-    def start(cls, make_env, timeout: float = 300) -> Zygote:  # noqa: ANN001
+    def start(cls, make_env, timeout: float = 300, wrap=None) -> Zygote:  # noqa: ANN001
         """Start a zygote and wait until it has preloaded.
 
         ``make_env(folder)`` gives its environment: a clean sandbox (own HOME and config folders)
         inside ``folder``, so that what the preloaded modules read at import is nobody's files.
+        ``wrap(folder)``, when given, is the command that runs the zygote inside a sandbox
+        (``sandbox.base_argv``, up to ``--``) with ``folder`` bound at its own path: the zygote
+        then runs a copy of this file and ``sandbox.py`` from ``folder/kit``, which its forks
+        no longer see, so the grading kit itself is never visible to a kernel.
         """
+        import shutil
         import subprocess
         import tempfile
         import threading
@@ -120,8 +133,22 @@ class Zygote:
         folder = tempfile.mkdtemp(prefix="ganlab_zygote_")
         env = make_env(os.path.join(folder, "sandbox"))
         env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # debugpy's import-time warning, once per zygote
+        script, prefix = os.path.abspath(__file__), []
+        if wrap is not None:
+            os.makedirs(os.path.join(folder, "kit"))
+            os.makedirs(os.path.join(folder, "kernels"))
+            for module in (script, os.path.abspath(sandbox.__file__)):
+                shutil.copy(module, os.path.join(folder, "kit"))
+            script, prefix = os.path.join(folder, "kit", os.path.basename(script)), wrap(folder)
         process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "serve", os.path.join(folder, "zygote.sock")],
+            [
+                *prefix,
+                sys.executable,
+                script,
+                "serve",
+                os.path.join(folder, "zygote.sock"),
+                *(["sandboxed"] if wrap else []),
+            ],
             env=env,
             cwd=folder,
             stdin=subprocess.DEVNULL,
@@ -159,6 +186,11 @@ class Zygote:
                 self.process.kill()
                 self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def sandboxed(path: str) -> bool:
+    """Whether the zygote listening at ``path`` runs in the sandbox (its folder then holds its code, ``kit/``)."""
+    return os.path.isdir(os.path.join(os.path.dirname(path), "kit"))
 
 
 def fork_spec(spec, path: str) -> None:  # noqa: ANN001 (a jupyter_client KernelSpec)
@@ -233,7 +265,7 @@ def _run_kernel(request: dict, fds: list[int], keep_closed: list[socket.socket])
     try:
         for sock in keep_closed:
             sock.close()  # the zygote's sockets: a student's kernel must not be able to serve forks
-        os.setsid()  # its own process group, which the shim signals
+        os.setsid()  # its own process group, which the zygote signals for the shim
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         for fd in fds:
@@ -241,9 +273,14 @@ def _run_kernel(request: dict, fds: list[int], keep_closed: list[socket.socket])
                 os.close(fd)
         for signum in (*PASSED_ON, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
+        env = dict(request["env"])
+        spec = env.pop(sandbox.ENV_VAR, None)
+        if spec:  # a sandbox of its own, nested in the zygote's; from here on it runs as PID 1 of its namespace
+            sandbox.enter_kernel(json.loads(spec))
+            request["cwd"] = sandbox.SCRATCH + "/work"
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.environ.clear()
-        os.environ.update(request["env"])
+        os.environ.update(env)
         os.chdir(request["cwd"])
         # What a cold kernel would compute from its own environment and folder.
         import importlib
@@ -281,7 +318,7 @@ def _run_kernel(request: dict, fds: list[int], keep_closed: list[socket.socket])
             os._exit(code)
 
 
-def serve(path: str) -> None:
+def serve(path: str, sandboxed: bool = False) -> None:
     """The zygote: preload, then fork a kernel for each shim that connects, until told to stop."""
     import selectors
 
@@ -313,9 +350,17 @@ def serve(path: str) -> None:
     while not stopping and os.getppid() == parent:
         for key, _ in selector.select(timeout=0.05):
             if key.fileobj is listener:
-                _accept(listener, selector, kernels)
-            else:  # a shim's connection closed: it was killed, so its kernel goes too
+                _accept(listener, selector, kernels, sandboxed)
+            else:  # a shim passes on a signal (one byte each), or closed: it was killed, so its kernel goes too
                 pid = key.data
+                try:
+                    signals = key.fileobj.recv(64)
+                except OSError:
+                    signals = b""
+                if signals:
+                    for signum in signals:
+                        _kill_group(pid, signum)
+                    continue
                 selector.unregister(key.fileobj)
                 key.fileobj.close()
                 kernels.pop(pid, None)
@@ -329,7 +374,7 @@ def serve(path: str) -> None:
         time.sleep(0.05)
 
 
-def _accept(listener: socket.socket, selector, kernels: dict[int, socket.socket]) -> None:  # noqa: ANN001
+def _accept(listener: socket.socket, selector, kernels: dict[int, socket.socket], sandboxed: bool) -> None:  # noqa: ANN001
     import selectors
 
     conn, _ = listener.accept()
@@ -345,6 +390,9 @@ def _accept(listener: socket.socket, selector, kernels: dict[int, socket.socket]
         request = json.loads(_recv_exactly(conn, size))
         if not (isinstance(request.get("argv"), list) and isinstance(request.get("env"), dict)):
             raise ValueError("malformed request")
+        if sandboxed and not request["env"].get(sandbox.ENV_VAR):
+            # A zygote in the sandbox holds capabilities there: it forks only kernels that enter their own.
+            raise ValueError("a kernel without a sandbox of its own")
     except (OSError, ValueError, ConnectionError):
         conn.close()
         for fd in fds:
@@ -389,10 +437,10 @@ def _reap(selector, kernels: dict[int, socket.socket]) -> None:  # noqa: ANN001
         conn.close()
 
 
-def _kill_group(pid: int) -> None:
+def _kill_group(pid: int, signum: int = signal.SIGKILL) -> None:
     for kill in (os.killpg, os.kill):
         try:
-            kill(pid, signal.SIGKILL)
+            kill(pid, signum)
             return
         except OSError:
             continue
@@ -401,7 +449,7 @@ def _kill_group(pid: int) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["kernel"]:
         sys.exit(shim(sys.argv[2:]))
-    if sys.argv[1:2] == ["serve"] and len(sys.argv) == 3:
-        serve(sys.argv[2])
+    if sys.argv[1:2] == ["serve"] and len(sys.argv) in (3, 4):
+        serve(sys.argv[2], sys.argv[3:] == ["sandboxed"])
         sys.exit(0)
     sys.exit("usage: kernel_zygote.py serve SOCKET | kernel -f CONNECTION_FILE")

@@ -67,9 +67,18 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
-# Optional limits per kernel (see README.md, "Isolation"):
-# c.SafeExecute.memory_limit_gb = 8     # a cell that allocates more fails alone (MemoryError)
-# c.SafeExecute.no_network = True       # needs root (a network namespace per kernel)
+# Every kernel runs in a bubblewrap sandbox (sandbox.py; README.md, "Isolation"): it sees the
+# system and the Python environment read-only, writes only its own size-limited scratch folder,
+# has no network and its own processes only. Grading stops with one error line on a machine that
+# cannot build it (no bwrap, no user namespaces). Only set this to False knowingly: every report
+# then says the class was graded without a sandbox.
+c.SafeExecute.sandbox = True
+# Limits per sandboxed kernel; the cell that exceeds one fails, not the grading:
+# c.SafeExecute.memory_limit_gb = 8     # address space per process (MemoryError beyond; torch maps 4.4 GB)
+# c.SafeExecute.scratch_mb = 512        # HOME, TMPDIR and the working folder (a tmpfs)
+# c.SafeExecute.max_processes = 256     # processes and threads (not enforced when grading as root)
+# c.SafeExecute.cpu_seconds = 1800      # CPU time per process
+# Without the sandbox only: c.SafeExecute.no_network = True needs root (a network namespace per kernel).
 
 # Feedback shows each test's score and message, never the source of a hidden test (feedback.py).
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

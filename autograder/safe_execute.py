@@ -24,14 +24,18 @@ from __future__ import annotations
 
 import atexit
 import copy
+import dataclasses
+import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import guard
 import kernel_zygote
+import sandbox as sandboxing  # the module; `sandbox` is SafeExecute's setting
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
@@ -58,11 +62,6 @@ def environment_error(log: str) -> str | None:
     marker = f"{GradingEnvironmentError.__name__}:"
     causes = [line.split(marker, 1)[1].strip() for line in log.splitlines() if marker in line]
     return causes[-1] if causes else None
-
-
-def stream_text(outputs: list[NotebookNode]) -> str:
-    """What a cell printed, from its outputs."""
-    return "".join(output.get("text", "") for output in outputs if output.get("output_type") == "stream")
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -128,36 +127,67 @@ def limits_code(memory_limit_gb: float, no_network: bool) -> str:
     return "\n".join(lines)
 
 
-_zygote: kernel_zygote.Zygote | None = None  # this process's own zygote, when the grader gave none
-_zygote_failed = False
+_zygotes: dict[
+    bool, kernel_zygote.Zygote
+] = {}  # this process's own zygotes (sandboxed or not), when the grader gave none
+_zygote_failed: set[bool] = set()
+_sandbox_checked = False
 
 
-def zygote_path() -> str | None:
+def require_sandbox() -> None:
+    """Raise GradingEnvironmentError (the cause and the fix) when this machine cannot build the sandbox."""
+    global _sandbox_checked
+    if _sandbox_checked:
+        return
+    try:
+        sandboxing.check_available()
+    except sandboxing.SandboxUnavailable as error:
+        raise GradingEnvironmentError(f"no grading sandbox, so nobody was graded: {error}") from None
+    _sandbox_checked = True
+
+
+def zygote_path(sandboxed: bool = False) -> str | None:
     """The socket of the zygote to fork kernels from: the grader's (``GANLAB_KERNEL_ZYGOTE``), or our own.
 
     ``grade_class.py`` starts one zygote per run and hands it to every grading process; a
     plain ``nbgrader autograde`` starts one for itself on its first notebook (and it stops
-    when the process exits). None when no zygote can be had: kernels then start cold.
+    when the process exits). A zygote runs in the sandbox exactly when ``sandboxed``. None
+    when no zygote can be had: kernels then start cold (in a bwrap of their own when sandboxed).
     """
-    global _zygote, _zygote_failed
     given = os.environ.get(kernel_zygote.ENV_VAR, "")
-    if given and os.path.exists(given):
+    if given and os.path.exists(given) and kernel_zygote.sandboxed(given) == sandboxed:
         return given
-    if _zygote_failed:
+    if sandboxed in _zygote_failed:
         return None
-    if _zygote is None or not _zygote.alive():
+    zygote = _zygotes.get(sandboxed)
+    if zygote is None or not zygote.alive():
         try:
-            _zygote = start_zygote()
+            _zygotes[sandboxed] = zygote = start_zygote(sandboxed=sandboxed)
         except (OSError, RuntimeError) as error:
-            _zygote_failed = True  # try once per process: a failed start costs seconds, not every notebook's
+            _zygote_failed.add(sandboxed)  # try once per process: a failed start costs seconds, not every notebook's
             logging.getLogger(__name__).warning("no kernel zygote (%s): kernels start cold", error)
             return None
-    return _zygote.path
+    return zygote.path
 
 
-def start_zygote(threads: int = KERNEL_THREADS) -> kernel_zygote.Zygote:
-    """A zygote that preloads in a clean sandbox of its own; stopped when this process exits."""
-    zygote = kernel_zygote.Zygote.start(lambda folder: sandbox_env(Path(folder), threads))
+def start_zygote(threads: int = KERNEL_THREADS, sandboxed: bool = False) -> kernel_zygote.Zygote:
+    """A zygote that preloads in a clean folder of its own (inside the sandbox when ``sandboxed``).
+
+    It is stopped when this process exits.
+    """
+    if sandboxed:
+        zygote = kernel_zygote.Zygote.start(
+            lambda _folder: sandboxing.kernel_env(dict(os.environ), threads),
+            wrap=lambda folder: [
+                *sandboxing.base_argv([folder], 64),
+                *sandboxing.ZYGOTE_CAPS,
+                "--chdir",
+                sandboxing.SCRATCH + "/work",
+                "--",
+            ],
+        )
+    else:
+        zygote = kernel_zygote.Zygote.start(lambda folder: sandbox_env(Path(folder), threads))
     atexit.register(zygote.close)
     return zygote
 
@@ -180,15 +210,63 @@ class SafeExecute(Execute):
     fork_kernels = Bool(
         True, help="Fork each kernel from a process that has already imported torch and the course (kernel_zygote.py)."
     ).tag(config=True)
+    sandbox = Bool(
+        True,
+        help="Run each kernel in a bubblewrap sandbox (sandbox.py): grading stops when one cannot be built. "
+        "False grades without one, and says so.",
+    ).tag(config=True)
+    scratch_mb = Integer(sandboxing.Limits.scratch_mb, help="Size of a sandboxed kernel's writable tmpfs (MB).").tag(
+        config=True
+    )
+    max_processes = Integer(sandboxing.Limits.processes, help="Processes and threads per sandboxed kernel.").tag(
+        config=True
+    )
+    cpu_seconds = Integer(sandboxing.Limits.cpu_seconds, help="CPU seconds per sandboxed kernel process.").tag(
+        config=True
+    )
+
+    def limits(self) -> sandboxing.Limits:
+        """What one sandboxed kernel may spend (nbgrader_config.py's settings)."""
+        memory = self.memory_limit_gb or sandboxing.Limits.memory_gb
+        return sandboxing.Limits(self.scratch_mb, memory, self.max_processes, self.cpu_seconds)
 
     def create_kernel_manager(self):  # noqa: ANN201
-        """nbclient's kernel manager, with an ipykernel launched as a fork of the zygote when there is one."""
+        """nbclient's kernel manager, with an ipykernel launched as a fork of the zygote when there is one.
+
+        In the sandbox the kernel speaks ZMQ over Unix sockets (``ipc``) in a folder of its own,
+        which is bound into its sandbox: TCP, even on loopback, cannot cross its network namespace.
+        """
         km = super().create_kernel_manager()
         spec = km.kernel_spec
-        if self.fork_kernels and spec is not None and "ipykernel_launcher" in spec.argv:
-            path = zygote_path()
-            if path:
-                kernel_zygote.fork_spec(spec, path)
+        forkable = spec is not None and "ipykernel_launcher" in spec.argv
+        path = zygote_path(self.sandbox) if self.fork_kernels and forkable else None
+        if self.sandbox and not forkable:
+            raise GradingEnvironmentError(
+                f"the grading sandbox runs ipykernel kernels only, and this notebook asks for {km.kernel_name!r}, so "
+                "it was not graded: use the python3 kernel, or set c.SafeExecute.sandbox = False"
+            )
+        if self.sandbox and forkable:
+            kernels = os.path.join(os.path.dirname(path), "kernels") if path else ""
+            # In the sandboxed zygote's folder (bound into its sandbox); a folder of its own otherwise.
+            runtime = tempfile.mkdtemp(prefix="k", dir=kernels if os.path.isdir(kernels) else None)
+            os.chmod(runtime, 0o700)
+            self._runtimes.append(runtime)
+            km.transport = "ipc"
+            km.connection_file = os.path.join(runtime, "kernel.json")
+            km.ip = os.path.join(runtime, "kernel-ipc")
+            tail = spec.argv[spec.argv.index("ipykernel_launcher") + 1 :]
+            # parent_handle=1: no polling of a parent pid that means nothing in the kernel's PID
+            # namespace; bwrap's --die-with-parent ties the kernel's life to its launcher instead.
+            command = [sys.executable, "-m", "ipykernel_launcher", *tail, "--IPKernelApp.parent_handle=1"]
+            cold = sandboxing.kernel_argv(runtime, km.connection_file, self.limits(), command)
+            cold = [part.replace("{connection_file}", km.connection_file) for part in cold]
+            details = {"limits": dataclasses.asdict(self.limits()), "runtime": runtime, "cold": cold,
+                       "connection_file": km.connection_file, "hide": os.path.dirname(path) if path else ""}  # fmt: skip
+            spec.env = {**(spec.env or {}), sandboxing.ENV_VAR: json.dumps(details)}
+            if not path:
+                spec.argv = cold
+        if path:
+            kernel_zygote.fork_spec(spec, path)
         return km
 
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km=None):  # noqa: ANN001
@@ -196,11 +274,22 @@ class SafeExecute(Execute):
         NotebookClient.__init__(self, nb, km)  # as ExecutePreprocessor.preprocess does
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
+        self._runtimes: list[str] = []
+        if self.sandbox:
+            require_sandbox()
+        else:
+            self.log.warning(
+                "graded WITHOUT a sandbox (c.SafeExecute.sandbox = False in nbgrader_config.py): student code can "
+                "read and write whatever the grader's user can"
+            )
         root = Path(tempfile.mkdtemp(prefix="ganlab_kernel_"))
         try:
-            self._run_all(nb, sandbox_env(root, self.kernel_threads))
+            env = sandboxing.kernel_env(dict(os.environ), self.kernel_threads) if self.sandbox else None
+            self._run_all(nb, env or sandbox_env(root, self.kernel_threads))
         finally:
             shutil.rmtree(root, ignore_errors=True)
+            for runtime in self._runtimes:
+                shutil.rmtree(runtime, ignore_errors=True)
         self.set_widgets_metadata()
         return self.nb, self.resources
 
@@ -214,7 +303,7 @@ class SafeExecute(Execute):
                     info = self.wait_for_reply(self.kc.kernel_info())
                     self.nb.metadata["language_info"] = info["content"]["language_info"]
                     self._prepare(
-                        limits_code(self.memory_limit_gb, self.no_network),
+                        limits_code(self.limits().memory_gb if self.sandbox else self.memory_limit_gb, self.no_network),
                         "apply its limits",
                         "no_network needs the grader to run as root; or change c.SafeExecute.no_network and "
                         "memory_limit_gb in autograder/nbgrader_config.py",
@@ -276,7 +365,13 @@ class SafeExecute(Execute):
             cell.outputs = [error_output("CheckFailed", guard.message(changed))]
 
     def _verify(self) -> list[str] | None:
-        return guard.parse(self._hidden(guard.VERIFY))
+        """What the guard found rebound, or None when it did not answer (the guard itself was broken).
+
+        The verdict travels in the reply to a request of its own (``user_expressions``), never
+        through stdout, where a student's thread may print anything at any time.
+        """
+        reply = self._request("", {"verdict": guard.VERIFY})
+        return guard.parse(reply.get("user_expressions", {}).get("verdict"))
 
     def _prepare(self, code: str, what: str, fix: str) -> None:
         """Run set-up ``code`` before any student cell; its failure is the grading environment's.
@@ -287,30 +382,22 @@ class SafeExecute(Execute):
         """
         if not code:
             return
-        outputs = self._hidden_outputs(code + f"\nprint({guard.MARK!r} + '[]')\n")
-        if guard.parse(stream_text(outputs)) is not None:
+        reply = self._request(code)
+        if reply.get("status") == "ok":
             return
-        errors = [f"{output.ename}: {output.evalue}" for output in outputs if output.get("output_type") == "error"]
+        error = f"{reply['ename']}: {reply['evalue']}" if "ename" in reply else "no reply"
         raise GradingEnvironmentError(
-            f"the grading kernel could not {what} ({errors[0] if errors else 'no reply'}) before any student "
+            f"the grading kernel could not {what} ({error}) before any student "
             f"code ran, so nobody was graded: {fix}, then grade again"
         )
 
-    def _hidden(self, code: str) -> str:
-        """Run ``code`` in the kernel outside the notebook; its printed text."""
-        return stream_text(self._hidden_outputs(code))
+    def _request(self, code: str, expressions: dict[str, str] | None = None) -> dict:
+        """Run ``code`` in the kernel outside the notebook (no history, no outputs kept); the reply's content.
 
-    def _hidden_outputs(self, code: str) -> list[NotebookNode]:
-        """Run ``code`` in the kernel outside the notebook; the outputs it made."""
-        if not code:
-            return []
-        cell = NotebookNode(cell_type="code", source=code, metadata={}, outputs=[], execution_count=None)
-        count = self.code_cells_executed
-        # nbclient stores the executed cell back at its index: give it a slot of its own, then remove it.
-        self.nb.cells.append(cell)
-        try:
-            self.execute_cell(cell, len(self.nb.cells) - 1, store_history=False)
-        finally:
-            self.nb.cells.pop()
-        self.code_cells_executed = count  # the student's cells keep their numbers
-        return list(cell.outputs)
+        The kernel dying meanwhile raises DeadKernelError, as for a cell.
+        """
+        msg_id = self.kc.execute(
+            code, silent=True, store_history=False, user_expressions=expressions or {}, allow_stdin=False
+        )
+        reply = self.wait_for_reply(msg_id)
+        return reply["content"] if reply else {}

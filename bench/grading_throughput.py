@@ -2,6 +2,12 @@
 
     python bench/grading_throughput.py                          # 4 students x 7 notebooks, 1 vs 2 workers
     python bench/grading_throughput.py --students 6 --notebooks 01_data 02_critic
+    python bench/grading_throughput.py --sandbox both --repeat 2  # N workers without/with the sandbox, ABBA
+
+``--sandbox both`` grades copies of one class with N workers twice in this one invocation,
+first without the sandbox (``c.SafeExecute.sandbox = False``) then with it, and prints the
+sandbox's cost per student and a projection for 200 students on a 16-core node (workers =
+cores, throughput assumed to scale with the cores, as it does from 1 to 2 workers here).
 
 Both gradings run in this one invocation, one after the other, on copies of the same scratch
 course (``autograder/grade_class.py --jobs 1`` then ``--jobs N``), so their ratio is
@@ -48,13 +54,13 @@ class TimedExecute(SafeExecute):
         self._first = True
         return super().preprocess(nb, resources, km)
 
-    def _hidden(self, code: str) -> str:
-        if hasattr(self, "_start"):  # the first hidden call comes right after the kernel started
+    def _request(self, code: str, expressions: dict[str, str] | None = None) -> dict:
+        if hasattr(self, "_start"):  # the first hidden request comes right after the kernel started
             self.phases["kernel start"] += time.perf_counter() - self._start
             del self._start
         began = time.perf_counter()
         try:
-            return super()._hidden(code)
+            return super()._request(code, expressions)
         finally:
             self.phases["guard (setup and verify)"] += time.perf_counter() - began
 
@@ -77,7 +83,7 @@ def breakdown(notebooks: list[str]) -> dict[str, float]:
     """
     phases: dict[str, float] = defaultdict(float)
     began = time.perf_counter()
-    zygote = start_zygote()
+    zygote = start_zygote(sandboxed=True)
     phases["zygote start (once per run)"] = time.perf_counter() - began
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     os.environ[kernel_zygote.ENV_VAR] = zygote.path
@@ -94,9 +100,12 @@ def breakdown(notebooks: list[str]) -> dict[str, float]:
     return dict(phases)
 
 
-def course(folder: Path, students: int, notebooks: list[str]) -> Path:
+def course(folder: Path, students: int, notebooks: list[str], sandboxed: bool = True) -> Path:
     """A released scratch course with ``students`` reference submissions of ``notebooks``."""
     gr.make_course(folder)
+    if not sandboxed:
+        with open(folder / "nbgrader_config.py", "a") as config:
+            config.write("c.SafeExecute.sandbox = False\n")
     gr.nbgrader(folder, "generate_assignment", gr.ASSIGNMENT, "--force")
     release = folder / "release" / gr.ASSIGNMENT
     filled = {name: gr.fill(release / f"{name}.ipynb", gr.reference_answers(name)) for name in notebooks}
@@ -120,18 +129,59 @@ def grade(folder: Path, jobs: int) -> float:
     return spent
 
 
+def compare_sandbox(
+    students: int, notebooks: list[str], jobs: int, repeat: int = 1, projected: int = 200, cores: int = 16
+) -> int:
+    """Grade one class with ``jobs`` workers without and with the sandbox; print the cost and a projection.
+
+    With ``repeat`` > 1 the order alternates (without-with, with-without, ...), so that a load
+    that rises or falls during the run weighs on both alike; the cost is that of the sums.
+    """
+    base = Path(tempfile.mkdtemp(prefix="ganlab_bench_"))
+    spent = {False: 0.0, True: 0.0}
+    try:
+        for round_ in range(repeat):
+            for boxed in (False, True) if round_ % 2 == 0 else (True, False):
+                folder = base / f"{'within' if boxed else 'without'}_{round_}"
+                took = grade(course(folder, students, notebooks, sandboxed=boxed), jobs)
+                spent[boxed] += took
+                print(f"  round {round_ + 1}: {'sandbox' if boxed else 'no sandbox':11s} {took:7.1f} s", flush=True)
+                shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    graded = students * repeat
+    for label, boxed in (("no sandbox", False), ("sandbox", True)):
+        total = spent[boxed]
+        print(f"{label:11s}: {total:7.1f} s  {60 * graded / total:6.2f} students/min  {total / graded:6.1f} s/student "
+              f"({jobs} workers, {repeat} round(s))")  # fmt: skip
+    print(f"sandbox cost: {100 * (spent[True] / spent[False] - 1):+.1f}% per student (target: at most +10%)")
+    # Workers = cores: a 16-core node grades cores/jobs times as many students at once as this machine.
+    per_student = spent[True] / graded
+    node = projected * per_student * jobs / cores
+    print(f"projected: {projected} students on a {cores}-core node with {cores} workers, in the sandbox: "
+          f"{node / 60:.1f} min (from {per_student:.1f} s/student with {jobs} workers here)")  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=4, help="students in the scratch class (default 4)")
     parser.add_argument("--notebooks", nargs="+", help="notebooks each student hands in (default: all seven)")
     parser.add_argument("--jobs", type=int, default=2, help="workers of the parallel grading (default 2)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-phase breakdown")
+    parser.add_argument("--repeat", type=int, default=1, help="with --sandbox both: rounds, in alternating order")
+    parser.add_argument(
+        "--sandbox", choices=("on", "both"), default="on",
+        help="on: grade in the sandbox (1 vs N workers); both: N workers without, then with the sandbox",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted(path.stem for path in gr.SOURCE.glob("*.ipynb"))
     print("$ python bench/grading_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]))
     print(
         f"{args.students} students x {len(notebooks)} notebooks; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}"
     )
+    if args.sandbox == "both":
+        return compare_sandbox(args.students, notebooks, args.jobs, args.repeat)
     base = Path(tempfile.mkdtemp(prefix="ganlab_bench_"))
     try:
         serial = grade(course(base / "serial", args.students, notebooks), 1)

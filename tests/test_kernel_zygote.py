@@ -8,6 +8,8 @@ is no zygote.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -23,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "autograder"))
 import kernel_zygote  # noqa: E402  (a script folder, not a package)
 import safe_execute  # noqa: E402
+import sandbox  # noqa: E402
 from safe_execute import SafeExecute  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -30,8 +33,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def zygote():
-    """One zygote for the module, handed to SafeExecute as grade_class.py hands it to nbgrader."""
-    started = safe_execute.start_zygote()
+    """One zygote for the module (in the sandbox), handed to SafeExecute as grade_class.py hands it to nbgrader."""
+    started = safe_execute.start_zygote(sandboxed=True)
     previous = os.environ.get(kernel_zygote.ENV_VAR)
     os.environ[kernel_zygote.ENV_VAR] = started.path
     yield started
@@ -71,17 +74,21 @@ def test_a_fork_starts_warm_in_its_own_sandbox(zygote, tmp_path: Path) -> None:
     second = run(tmp_path, [PROBE])
     (warm, cwd, home, leaked), (draw,) = (line.split() for line in text(first.cells[0]).splitlines())
     assert warm == "True", "the kernel imported torch itself: it was not forked from the zygote"
-    assert Path(cwd) == tmp_path, "the kernel does not run in the notebook's folder"
-    assert home != os.path.expanduser("~") and "ganlab_kernel_" in home, "the kernel has not its own sandbox HOME"
+    assert cwd == "/sandbox/work", "the kernel does not run in its sandbox's working folder"
+    assert home == "/sandbox/home", "the kernel has not its own sandbox HOME"
     assert leaked == "None", "the zygote's socket path reached the student's environment"
-    other_home, other_draw = text(second.cells[0]).split()[2], text(second.cells[0]).split()[-1]
-    assert other_home != home
+    other_draw = text(second.cells[0]).split()[-1]
     assert other_draw != draw, "two forks share the zygote's NumPy random stream"
+    # Each fork has a scratch folder of its own: what one writes, the next one does not see.
+    wrote = run(tmp_path, ["open('/sandbox/home/left_behind', 'w').write('x')"])
+    assert not errors(wrote.cells[0])
+    after = run(tmp_path, ["import os; print(os.path.exists('/sandbox/home/left_behind'))"])
+    assert text(after.cells[0]).strip() == "False"
 
 
 def test_the_zygote_is_single_threaded(zygote) -> None:
     """Forking copies only the calling thread: a zygote with other threads could hand its forks a held lock."""
-    assert len(list(Path(f"/proc/{zygote.process.pid}/task").iterdir())) == 1
+    assert len(list(Path(f"/proc/{_zygote_pid(zygote)}/task").iterdir())) == 1
 
 
 def test_a_fork_runs_the_kernels_own_thread_count(zygote, tmp_path: Path) -> None:
@@ -93,7 +100,7 @@ def test_a_fork_runs_the_kernels_own_thread_count(zygote, tmp_path: Path) -> Non
 
 def test_no_zygote_means_a_cold_kernel(tmp_path: Path, monkeypatch) -> None:
     """A socket that answers nobody: the shim becomes an ordinary kernel and the notebook runs."""
-    monkeypatch.setattr(safe_execute, "zygote_path", lambda: str(tmp_path / "nobody.sock"))
+    monkeypatch.setattr(safe_execute, "zygote_path", lambda *_: str(tmp_path / "nobody.sock"))
     nb = run(tmp_path, [PROBE])
     assert text(nb.cells[0]).split()[0] == "False"
 
@@ -133,11 +140,21 @@ print('zygote sockets:', found)
 
 def test_killing_the_shim_kills_its_kernel(zygote, tmp_path: Path) -> None:
     """jupyter_client's last resort is SIGKILL to the process it started: the fork must not outlive it."""
-    connection = tmp_path / "kernel.json"
-    env = {**os.environ, kernel_zygote.ENV_VAR: zygote.path}
+    # A folder the zygote's sandbox sees (its own), for the kernel's connection file.
+    folder = Path(zygote.folder) / "kernels" / "shim_test"
+    folder.mkdir()
+    connection = folder / "kernel.json"
+    ports = {f"{name}_port": port for port, name in enumerate(("shell", "iopub", "stdin", "control", "hb"), 1)}
+    connection.write_text(json.dumps({"transport": "ipc", "ip": str(folder / "kernel-ipc"), "key": "", **ports,
+                                      "signature_scheme": "hmac-sha256"}))  # fmt: skip
+    spec = {"limits": dataclasses.asdict(sandbox.Limits()), "runtime": str(folder), "connection_file": str(connection),
+            "hide": zygote.folder, "cold": ["false"]}  # fmt: skip
+    env = {**os.environ, kernel_zygote.ENV_VAR: zygote.path, sandbox.ENV_VAR: json.dumps(spec)}
+    parent = _zygote_pid(zygote)  # before the fork: a fork's command line is the zygote's
     shim = subprocess.Popen(
         [sys.executable, "-S", kernel_zygote.__file__, "kernel", "-f", str(connection)],
         env=env,
+        cwd="/",
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -145,15 +162,27 @@ def test_killing_the_shim_kills_its_kernel(zygote, tmp_path: Path) -> None:
     deadline = time.monotonic() + 60
     kernels: list[int] = []
     while time.monotonic() < deadline and not kernels:
-        kernels = [pid for pid in _children(zygote.process.pid)]
+        kernels = [pid for pid in _children(parent)]
         time.sleep(0.1)
     assert kernels, "the zygote forked no kernel for the shim"
     shim.send_signal(signal.SIGKILL)
     shim.wait()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _children(zygote.process.pid):
+    while time.monotonic() < deadline and _children(parent):
         time.sleep(0.1)
-    assert not _children(zygote.process.pid), "the kernel outlived its shim"
+    assert not _children(parent), "the kernel outlived its shim"
+
+
+def _zygote_pid(zygote) -> int:  # noqa: ANN001
+    """The zygote's own process: a descendant of the bwrap process that started it."""
+    todo = [zygote.process.pid]
+    while todo:
+        pid = todo.pop()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if argv[0] == sys.executable.encode() and b"serve" in argv:  # not bwrap, whose arguments name it too
+            return pid
+        todo += _children(pid)
+    raise AssertionError("no zygote process under its sandbox")
 
 
 def _children(pid: int) -> list[int]:
@@ -169,12 +198,22 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def test_in_the_sandbox_a_cell_cannot_signal_the_zygote(zygote, tmp_path: Path) -> None:
+    """A kernel is PID 1 of its own namespace and session: its 'parent' is pid 0, which means its own processes."""
+    nb = run(tmp_path, ["a = 1", "import os, signal; print(os.getppid()); os.kill(os.getppid(), signal.SIGKILL)",
+                        "import subprocess; subprocess.run(['kill', '-9', '-1'])", "print(a)"])  # fmt: skip
+    assert zygote.alive(), "a student's cell killed the zygote"
+    assert not any(errors(cell) for cell in nb.cells) and text(nb.cells[3]) == "1\n"
+    assert text(run(tmp_path, [PROBE]).cells[0]).split()[0] == "True", "the next kernel was not forked"
+
+
 def test_a_cell_that_kills_the_zygote_changes_nothing_but_speed(tmp_path: Path, monkeypatch) -> None:
-    """A hostile cell kills its kernel's parent (the zygote): its kernel goes on, later kernels start cold."""
+    """Without the sandbox a hostile cell can kill its kernel's parent (the zygote): its kernel goes on, later
+    kernels start cold."""
     own = safe_execute.start_zygote()
     try:
         monkeypatch.setenv(kernel_zygote.ENV_VAR, own.path)
-        monkeypatch.setattr(safe_execute, "_zygote_failed", True)  # no new zygote of SafeExecute's own
+        monkeypatch.setattr(safe_execute, "_zygote_failed", {False})  # no new zygote of SafeExecute's own
         nb = run(
             tmp_path,
             [
@@ -183,11 +222,12 @@ def test_a_cell_that_kills_the_zygote_changes_nothing_but_speed(tmp_path: Path, 
                 "import time; time.sleep(2)",
                 "print(a)",
             ],
+            sandbox=False,
         )
         assert own.process.wait(10) == -9, "the cell did not kill the zygote"
         assert not any(errors(cell) for cell in nb.cells), "a cell after the zygote's death was blamed for it"
         assert text(nb.cells[3]) == "1\n"
-        later = run(tmp_path, [PROBE])
+        later = run(tmp_path, [PROBE], sandbox=False)
         assert text(later.cells[0]).split()[0] == "False", "with the zygote dead the next kernel should start cold"
     finally:
         own.close()

@@ -32,7 +32,8 @@ def errors(cell: nbformat.NotebookNode) -> list[str]:
 
 
 @pytest.mark.slow
-def test_each_kernel_has_its_own_fresh_home(tmp_path: Path) -> None:
+@pytest.mark.parametrize("boxed", [True, False], ids=["sandbox", "no_sandbox"])
+def test_each_kernel_has_its_own_fresh_home(tmp_path: Path, boxed: bool) -> None:
     writer = [
         "import os; from pathlib import Path; print(os.environ['HOME'])",
         "startup = Path(get_ipython().profile_dir.startup_dir); startup.mkdir(parents=True, exist_ok=True)\n"
@@ -40,15 +41,17 @@ def test_each_kernel_has_its_own_fresh_home(tmp_path: Path) -> None:
         "(Path.home() / '.config' / 'matplotlib').mkdir(parents=True, exist_ok=True)\n"
         "(Path.home() / '.config' / 'matplotlib' / 'matplotlibrc').write_text('backend: nothing')\n",
     ]
-    first = run(tmp_path, writer, guard_checks=False)
+    first = run(tmp_path, writer, guard_checks=False, sandbox=boxed)
     home = text(first.cells[0]).strip()
     assert home != os.path.expanduser("~") and not errors(first.cells[1])
     assert not Path(home).exists(), "the sandbox is left behind"
     second = run(
-        tmp_path, ["import os, matplotlib; print('EVIL' in globals(), os.environ['HOME'])"], guard_checks=False
-    )
+        tmp_path, ["import os, matplotlib; print('EVIL' in globals(), os.environ['HOME'])"], guard_checks=False,
+        sandbox=boxed,
+    )  # fmt: skip
     evil, other_home = text(second.cells[0]).split()
-    assert evil == "False" and other_home != home
+    # In the sandbox every kernel has a tmpfs of its own at the same path; without it, another folder.
+    assert evil == "False" and (other_home == home == "/sandbox/home" if boxed else other_home != home)
 
 
 @pytest.mark.slow
