@@ -210,7 +210,7 @@ def run_notebooks(python: Path, folder: Path, steps: int | None = None) -> dict[
         "from nbclient import NotebookClient\n"
         "for path in sys.argv[1:]:\n"
         "    nb = nbformat.read(path, as_version=4)\n"
-        "    NotebookClient(nb, timeout=900, kernel_name='python3', resources={'metadata': {'path': '.'}}).execute()\n"
+        "    NotebookClient(nb, timeout=1800, kernel_name='python3', resources={'metadata': {'path': '.'}}).execute()\n"
         "    nbformat.write(nb, path)\n"
     )
     paths = sorted(p.name for p in folder.glob("*.ipynb"))
