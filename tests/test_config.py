@@ -7,7 +7,7 @@ import pytest
 from ganlab_solution.config import Config, load_config, parse_config
 from ganlab_solution.errors import GanlabError
 
-from .conftest import ROOT, run_cli, write_yaml
+from .helpers import ROOT, run_cli, write_yaml
 
 LAB_PAGE_YAML = """\
 data:

@@ -12,7 +12,7 @@ from ganlab_solution.export import OnnxGenerator, export_generator
 from ganlab_solution.generate import line_latents, plane_latents
 from ganlab_solution.models import Discriminator, Generator
 
-from .conftest import SHIPPED_ONNX, run_cli
+from .helpers import SHIPPED_ONNX, run_cli
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from ganlab_solution import classifier, fid
 from ganlab_solution.data import load_images
 from ganlab_solution.errors import GanlabError
 
-from .conftest import FASHION, SHIPPED_ONNX, run_cli
+from .helpers import FASHION, SHIPPED_ONNX, run_cli
 
 
 def test_frechet_distance_of_diagonal_gaussians_by_hand():
@@ -45,6 +45,7 @@ def features():
 
 
 @pytest.mark.slow
+@pytest.mark.dataset
 def test_fid_separates_real_and_generated_images_from_noise(features):
     test = load_images("FashionMNIST", FASHION, train=False)
     a, b = test[:100], test[100:200]
@@ -65,6 +66,7 @@ def test_fid_separates_real_and_generated_images_from_noise(features):
 
 
 @pytest.mark.slow
+@pytest.mark.dataset
 def test_real_statistics_are_cached(tmp_path, features, monkeypatch):
     first = fid.real_statistics("FashionMNIST", FASHION, 50, features=features, cache_dir=tmp_path)
     (cache,) = tmp_path.glob("fid_FashionMNIST_test_50_*.npz")
@@ -97,6 +99,7 @@ def test_fid_cli_needs_more_test_images_than_exist(cli):
     assert result.returncode == 2 and "choose between 2 and the 10000 images" in result.stderr
 
 
+@pytest.mark.dataset
 def test_shipped_classifier_is_accurate():
     assert classifier.accuracy(classifier.load_classifier(), FASHION) > 0.88
 

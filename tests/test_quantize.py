@@ -12,7 +12,7 @@ from ganlab_solution.errors import GanlabError
 from ganlab_solution.export import OnnxGenerator
 from ganlab_solution.quantize import float_end_nodes, quantize_generator
 
-from .conftest import SHIPPED_ONNX, run_cli
+from .helpers import SHIPPED_ONNX, run_cli
 
 
 @pytest.fixture(scope="module")

@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+from safe_execute import SafeExecute
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "autograder"))
-from safe_execute import SafeExecute  # noqa: E402  (a script folder, not a package)
+from .helpers import error_names, run_in_safe_execute, stream_text
 
-
-def run(tmp_path: Path, sources: list[str], **options: object) -> nbformat.NotebookNode:
-    nb = new_notebook(cells=[new_code_cell(source) for source in sources])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    executor = SafeExecute(timeout=120, **options)
-    executor.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
-    return nb
+pytestmark = [pytest.mark.slow, pytest.mark.grading]
 
 
-def text(cell: nbformat.NotebookNode) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-
-
-def errors(cell: nbformat.NotebookNode) -> list[str]:
-    return [o.ename for o in cell.outputs if o.output_type == "error"]
-
-
-@pytest.mark.slow
 def test_each_kernel_has_its_own_fresh_home(tmp_path: Path) -> None:
     writer = [
         "import os; from pathlib import Path; print(os.environ['HOME'])",
@@ -40,43 +22,39 @@ def test_each_kernel_has_its_own_fresh_home(tmp_path: Path) -> None:
         "(Path.home() / '.config' / 'matplotlib').mkdir(parents=True, exist_ok=True)\n"
         "(Path.home() / '.config' / 'matplotlib' / 'matplotlibrc').write_text('backend: nothing')\n",
     ]
-    first = run(tmp_path, writer, guard_checks=False)
-    home = text(first.cells[0]).strip()
-    assert home != os.path.expanduser("~") and not errors(first.cells[1])
+    first = run_in_safe_execute(tmp_path, writer, guard_checks=False)
+    home = stream_text(first.cells[0]).strip()
+    assert home != os.path.expanduser("~") and not error_names(first.cells[1])
     assert not Path(home).exists(), "the sandbox is left behind"
-    second = run(
+    second = run_in_safe_execute(
         tmp_path, ["import os, matplotlib; print('EVIL' in globals(), os.environ['HOME'])"], guard_checks=False
     )
-    evil, other_home = text(second.cells[0]).split()
+    evil, other_home = stream_text(second.cells[0]).split()
     assert evil == "False" and other_home != home
 
 
-@pytest.mark.slow
 def test_a_kernel_death_costs_its_cell_only(tmp_path: Path) -> None:
-    nb = run(tmp_path, ["a = 41", "print(a + 1)", "import os; os._exit(3)", "print(a)", "import sys; sys.exit(1)", "print('after')"],
+    nb = run_in_safe_execute(tmp_path, ["a = 41", "print(a + 1)", "import os; os._exit(3)", "print(a)", "import sys; sys.exit(1)", "print('after')"],
              guard_checks=False)  # fmt: skip
-    assert text(nb.cells[1]) == "42\n", "an output of the first run is lost"
-    assert errors(nb.cells[2]) == ["KernelDied"]
-    assert text(nb.cells[3]) == "41\n", "the cells before the death were not replayed"
-    assert errors(nb.cells[4]) == ["SystemExit"] and text(nb.cells[5]) == "after\n"
+    assert stream_text(nb.cells[1]) == "42\n", "an output of the first run is lost"
+    assert error_names(nb.cells[2]) == ["KernelDied"]
+    assert stream_text(nb.cells[3]) == "41\n", "the cells before the death were not replayed"
+    assert error_names(nb.cells[4]) == ["SystemExit"] and stream_text(nb.cells[5]) == "after\n"
 
 
-@pytest.mark.slow
 def test_memory_cap_fails_the_cell_not_the_kernel(tmp_path: Path) -> None:
-    nb = run(tmp_path, ["import numpy", "x = numpy.ones(50 * 2**30 // 8)", "print('alive')"], guard_checks=False,
+    nb = run_in_safe_execute(tmp_path, ["import numpy", "x = numpy.ones(50 * 2**30 // 8)", "print('alive')"], guard_checks=False,
              memory_limit_gb=4)  # fmt: skip
-    assert errors(nb.cells[1]) == ["MemoryError"] and text(nb.cells[2]) == "alive\n"
+    assert error_names(nb.cells[1]) == ["MemoryError"] and stream_text(nb.cells[2]) == "alive\n"
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace needs root")
 def test_no_network(tmp_path: Path) -> None:
-    nb = run(tmp_path, ["import socket\nprint(sorted(name for _, name in socket.if_nameindex()))"], guard_checks=False,
+    nb = run_in_safe_execute(tmp_path, ["import socket\nprint(sorted(name for _, name in socket.if_nameindex()))"], guard_checks=False,
              no_network=True)  # fmt: skip
-    assert text(nb.cells[0]).strip() == "['lo']"
+    assert stream_text(nb.cells[0]).strip() == "['lo']"
 
 
-@pytest.mark.slow
 def test_guard_fails_a_test_run_after_a_patch(tmp_path: Path) -> None:
     graded = {"nbgrader": {"grade": True, "grade_id": "test_x", "points": 1, "solution": False, "locked": True}}
     nb = new_notebook(
@@ -91,13 +69,12 @@ def test_guard_fails_a_test_run_after_a_patch(tmp_path: Path) -> None:
     )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     SafeExecute(timeout=120).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
-    assert not errors(nb.cells[1]) and not errors(nb.cells[4]), (
+    assert not error_names(nb.cells[1]) and not error_names(nb.cells[4]), (
         "an honest test failed, or the original was not restored"
     )
-    assert errors(nb.cells[3]) == ["CheckFailed"] and "torch.allclose" in nb.cells[3].outputs[0].evalue
+    assert error_names(nb.cells[3]) == ["CheckFailed"] and "torch.allclose" in nb.cells[3].outputs[0].evalue
 
 
-@pytest.mark.slow
 def test_a_kernel_without_the_course_stops_grading_and_blames_nobody(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, course_package_missing: Path
 ) -> None:
