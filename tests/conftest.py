@@ -34,6 +34,16 @@ SHARED_FIXTURES = {
 }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # One intra-op thread for the tests run in this process. The suite's processes share the
+    # cores (two xdist workers, grading kernels, subprocesses), and OpenMP threads that wait for
+    # a busy core spin: a tiny model's debug epoch took 14 s with 2 threads on a loaded 2-core
+    # machine, 0.4 s with 1. Subprocesses (the CLI trainer, notebooks) keep torch's default.
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("GANLAB_TEST_THREADS", "1")))
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.pluginmanager.hasplugin("xdist"):

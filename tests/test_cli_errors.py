@@ -450,7 +450,15 @@ CASES: dict[str, Case] = {
 
 # The cases whose error can only be reached by reading the real Fashion-MNIST (the others read a small
 # random set or nothing): the fast tier leaves them out, and without the dataset they fail at set-up.
-NEEDS_FASHION = {"train-mnist-on-fashion-folder"}
+NEEDS_FASHION = {
+    "train-mnist-on-fashion-folder",
+    # fid reads the real set's statistics before it looks at the model or the sample count
+    "fid-missing-model",
+    "fid-mnist-on-fashion-folder",
+    "fid-n-more-than-test-split",
+    "fid-no-model",
+    "fid-wrong-image-shape",
+}
 
 _held_locks: list[FileLock] = []
 

@@ -119,9 +119,13 @@ def test_cli_reports_one_error_line_and_writes_nothing(tmp_path, cli, content, e
     assert not logdir.exists() or not any(logdir.iterdir())
 
 
-def test_missing_config_file():
+@pytest.mark.slow
+def test_missing_config_file_in_a_real_process():
+    """The exit status and the one line as a shell sees them (the in-process catalogue covers the rest)."""
     result = run_cli("train", "/nonexistent/config.yaml")
-    assert result.returncode == 2 and "does not exist" in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: config file /nonexistent/config.yaml does not exist: pass the path")
 
 
 @pytest.mark.parametrize("content", ["", "# only a comment\n", "{}\n"])

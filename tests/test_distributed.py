@@ -50,7 +50,9 @@ def torchrun(config_path, tmp_path):
 @pytest.mark.training
 def test_two_process_torchrun_trains_in_sync_and_writes_once(tmp_path, fake_fashion):
     # About synchronisation and who writes, not the network: the tiny model on the small random set.
-    raw = debug_config(tmp_path, rootdir=fake_fashion, optim={"nepochs": 2}, logging={"onnx_every": 0}, model=TINY_MODEL)
+    raw = debug_config(
+        tmp_path, rootdir=fake_fashion, optim={"nepochs": 2}, logging={"onnx_every": 0}, model=TINY_MODEL
+    )
     config = write_yaml(tmp_path / "c.yaml", raw)
     result = torchrun(config, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -139,6 +139,7 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
     assert (run_dir / "generator.onnx").is_file()
 
 
+@pytest.mark.training
 def test_run_dir_option_starts_then_resumes(tmp_path, fake_fashion):
     run_dir = tmp_path / "runs" / "job"
     # About the run folder, not the network: the tiny model (the lab's trains for minutes on a loaded CPU).
