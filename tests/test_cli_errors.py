@@ -139,6 +139,16 @@ def _train_with(**sections: dict) -> Callable[[Inputs], list[str]]:
     return lambda i: ["train", str(i.config(**sections))]
 
 
+def _train_on_images(*files: tuple[str, bytes | None]) -> Callable[[Inputs], list[str]]:
+    """``train`` on an image folder of ``files`` (None: a decompression bomb), two images a batch."""
+
+    def build(i: Inputs) -> list[str]:
+        data = {"dataset": "ImageFolder", "rootdir": str(i.images(*files)), "image_size": 16, "batch_size": 2}
+        return ["train", str(i.config(data={**data, "num_workers": 0, "valid_ratio": 0.0}))]
+
+    return build
+
+
 def _resume_tampered(change: Callable[[Path], None]) -> Callable[[Inputs], list[str]]:
     def build(i: Inputs) -> list[str]:
         run = i.copy_run()
@@ -234,40 +244,12 @@ CASES: dict[str, Case] = {
         E,
     ),
     "train-image-folder-all-unreadable": (
-        lambda i: [
-            "train",
-            str(
-                i.config(
-                    data={
-                        "dataset": "ImageFolder",
-                        "rootdir": str(i.images(*[(f"bad{k}.jpg", b"\xff\xd8 not a jpeg") for k in range(4)])),
-                        "image_size": 16,
-                        "batch_size": 2,
-                        "num_workers": 0,
-                        "valid_ratio": 0.0,
-                    }
-                )
-            ),
-        ],
+        _train_on_images(*[(f"bad{k}.jpg", b"\xff\xd8 not a jpeg") for k in range(4)]),
         "epoch 1 had no readable image (4 unreadable files skipped)",
         E,
     ),
     "train-image-folder-decompression-bomb": (
-        lambda i: [
-            "train",
-            str(
-                i.config(
-                    data={
-                        "dataset": "ImageFolder",
-                        "rootdir": str(i.images(("bomb1.png", None), ("bomb2.png", None))),
-                        "image_size": 16,
-                        "batch_size": 2,
-                        "num_workers": 0,
-                        "valid_ratio": 0.0,
-                    }
-                )
-            ),
-        ],
+        _train_on_images(("bomb1.png", None), ("bomb2.png", None)),
         "had no readable image (2 unreadable files skipped)",
         E,
     ),

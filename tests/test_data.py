@@ -37,7 +37,8 @@ def test_idx_files_are_parsed_gzipped_and_in_torchvision_layout(tmp_path):
     images_name = IDX_FILES[False][0]
     header = (plain / images_name).read_bytes()[:16]
     assert header == bytes([0, 0, 8, 3]) + (24).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
-    expected = torch.from_numpy(np.frombuffer((plain / images_name).read_bytes()[16:], np.uint8).reshape(24, 1, 28, 28))
+    pixels = bytearray((plain / images_name).read_bytes()[16:])
+    expected = torch.frombuffer(pixels, dtype=torch.uint8).reshape(24, 1, 28, 28)
     assert torch.equal(load_images("FashionMNIST", plain, train=False), expected)
     # Debian's package gzips the files; torchvision keeps them raw under <root>/FashionMNIST/raw/.
     zipped, raw = tmp_path / "zipped", tmp_path / "tv" / "FashionMNIST" / "raw"
