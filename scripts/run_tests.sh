@@ -13,9 +13,6 @@ workers=${GANLAB_TEST_WORKERS:-2}
 parallel=()
 if [ "$workers" != 0 ]; then
   parallel=(-n "$workers" --dist loadgroup)
-  # One OpenMP thread per process (trainings, kernels, subprocesses): two workers already fill two
-  # cores, and threads that wait for a busy core spin instead of working.
-  export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 fi
 # --durations: the slowest tests at the end of the log, to keep CI well inside its time.
 python3 -m pytest "${parallel[@]}" --durations=25 "$@"
