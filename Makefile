@@ -26,7 +26,7 @@ test: setup                            ## every test (what CI runs)
 # The tiers are pytest markers (pyproject.toml); the fast tier needs only the installed package.
 FAST_TIER = not slow and not browser and not grading and not training and not dataset
 
-test-fast:                             ## the unit tests in under 2 minutes: no dataset, training, grading or browser
+test-fast:                             ## the unit tests (about 35 s of CPU): no dataset, training, grading or browser
 	$(PY) -m pytest -q -m "$(FAST_TIER)" --durations=10
 
 lint:
