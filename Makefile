@@ -1,7 +1,7 @@
 # The commands people actually run. The README's two commands are `make all` and `make test`.
 PY ?= python3
 
-.PHONY: all setup demo release book round test lint format bench
+.PHONY: all setup demo release book round test test-fast lint format bench
 
 all: setup demo release book          ## set up, a demo run with grids in out/, the student notebooks, the website
 
@@ -22,6 +22,12 @@ round:                                 ## a whole grading round on the catalogue
 
 test: setup                            ## every test (what CI runs)
 	bash scripts/run_tests.sh
+
+# The tiers are pytest markers (pyproject.toml); the fast tier needs only the installed package.
+FAST_TIER = not slow and not browser and not grading and not training and not dataset
+
+test-fast:                             ## the unit tests (about 35 s of CPU): no dataset, training, grading or browser
+	$(PY) -m pytest -q -m "$(FAST_TIER)" --durations=10
 
 lint:
 	ruff check . && ruff format --check .

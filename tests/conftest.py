@@ -1,4 +1,9 @@
-"""Shared fixtures: small real-data training configs and the shipped generator."""
+"""Fixtures and hooks shared by every test file (the plain helpers they use are in ``helpers.py``).
+
+Tiers are pytest markers (registered in pyproject.toml): ``make test-fast`` deselects ``slow``,
+``browser``, ``grading``, ``training`` and ``dataset``; ``make test`` runs everything. A test marked
+``dataset`` fails at set-up with one line when Fashion-MNIST is missing; nothing else needs it.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,55 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
-from ganlab.config import FASHION_MNIST_ROOT
+from .helpers import AUTOGRADER, FASHION_MISSING, ROOT, fashion_installed, run_cli, write_fake_fashion
 
-ROOT = Path(__file__).resolve().parents[1]
-FASHION = Path(FASHION_MNIST_ROOT)
-SHIPPED_ONNX = ROOT / "ganlab" / "assets" / "fashionmnist_generator.onnx"
+# autograder/ holds scripts, not a package: put it on the path once, for every test file that imports one.
+if str(AUTOGRADER) not in sys.path:
+    sys.path.insert(0, str(AUTOGRADER))
+
+# Under pytest-xdist (CI runs two workers) a session or module fixture is built once in each worker
+# that needs it. The tests that share an expensive one are kept on one worker (``--dist loadgroup``),
+# so the grading round, the site build and the recipe's training still happen once per run.
+SHARED_FIXTURES = {
+    "grading_round": "grading-round",
+    "recipe_run": "recipe-run",
+    "site": "site-build",
+    "class_graded": "class-grading",
+    "zygote": "zygote",
+    "features": "inception",
+}
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run ``python -m ganlab_solution ARGS`` and capture its output."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "ganlab_solution", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd or ROOT,
-        env=env,
-        timeout=timeout,
-    )
+def pytest_configure(config: pytest.Config) -> None:
+    # One intra-op thread for the tests run in this process. The suite's processes share the
+    # cores (two xdist workers, grading kernels, subprocesses), and OpenMP threads that wait for
+    # a busy core spin: a tiny model's debug epoch took 14 s with 2 threads on a loaded 2-core
+    # machine, 0.4 s with 1. Subprocesses (the CLI trainer, notebooks) keep torch's default.
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("GANLAB_TEST_THREADS", "1")))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        group = next((group for name, group in SHARED_FIXTURES.items() if name in fixtures), None)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("dataset") and not fashion_installed():
+        pytest.fail(f"{item.name} {FASHION_MISSING}", pytrace=False)
+    if item.get_closest_marker("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("needs a CUDA GPU")
 
 
 @pytest.fixture
@@ -39,7 +73,7 @@ def cli(
 
     The process's exit status is ``main``'s return value (``sys.exit(main())``), and capfd reads
     the file descriptors, so output written below Python is captured too. For the argument and
-    input checks; a few tests keep a real process (:func:`run_cli`) for what only it shows.
+    input checks; a few tests keep a real process (:func:`helpers.run_cli`) for what only it shows.
     """
     from ganlab_solution.__main__ import main
 
@@ -62,41 +96,44 @@ def course_package_missing(tmp_path: Path) -> Path:
     return package.parent
 
 
-def debug_config(tmp_path: Path, **sections: dict) -> dict:
-    """A debug run on the real Fashion-MNIST: 8 batches of 16 images per epoch, on CPU."""
-    config = {
-        "data": {"dataset": "FashionMNIST", "rootdir": str(FASHION), "debug": True, "batch_size": 16},
-        "optim": {"nepochs": 1},
-        "logging": {"logdir": str(tmp_path / "logs")},
-        "device": "cpu",
-        "seed": 0,
-    }
-    for key, values in sections.items():
-        config.setdefault(key, {}).update(values) if isinstance(values, dict) else config.update({key: values})
-    return config
-
-
-def write_yaml(path: Path, data: object) -> Path:
-    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
-    return path
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _needs_fashion_mnist() -> None:
-    if not FASHION.is_dir():
-        pytest.fail(f"{FASHION} is missing: run `make setup` (it installs Debian's dataset-fashion-mnist)")
+@pytest.fixture(scope="session")
+def fake_fashion(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small Fashion-MNIST-shaped folder of random images: for code paths, where no learning is judged."""
+    return write_fake_fashion(tmp_path_factory.mktemp("fake_fashion"))
 
 
 @pytest.fixture(scope="session")
 def grading_round(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """One real nbgrader round over the whole catalogue, shared by the grading and feedback tests.
+    """One real nbgrader round over the whole catalogue, shared by the grading, feedback and manual-grade tests.
 
     Returns the round's course folder and its results by (student, notebook).
     """
-    sys.path.insert(0, str(ROOT / "autograder"))
-    import grading_round as round_script  # a script folder, not a package
+    import grading_round as round_script  # autograder/grading_round.py
 
     workdir = tmp_path_factory.mktemp("round")
     # GANLAB_ROUND_NOTEBOOKS="01_data 02_critic" grades only those notebooks (a quicker local check).
     notebooks = os.environ.get("GANLAB_ROUND_NOTEBOOKS", "").split() or None
     return workdir, round_script.run_round(workdir, round_script.load_cases(), notebooks)
+
+
+@pytest.fixture(scope="session")
+def recipe_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The CPU recipe (configs/cpu_short.yaml, seed 0) trained once, as ``scripts/demo.sh`` trains it.
+
+    Every test that judges the recipe's result reads this run folder; none trains it again.
+    """
+    if not fashion_installed():
+        pytest.fail(f"recipe_run {FASHION_MISSING}", pytrace=False)
+    import yaml
+
+    from ganlab.recipes import CPU_SHORT
+
+    folder = tmp_path_factory.mktemp("recipe")
+    config = yaml.safe_load(CPU_SHORT.read_text())
+    config["logging"]["logdir"] = str(folder / "logs")
+    path = folder / "cpu_short.yaml"
+    path.write_text(yaml.safe_dump(config))
+    trained = run_cli("train", str(path), timeout=1800)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    (run_dir,) = (folder / "logs").iterdir()
+    return run_dir

@@ -2,37 +2,67 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
+import math
+import re
 import sys
 
 import pytest
 
-from .conftest import FASHION, ROOT
+from .helpers import ROOT, run_python
 
 pytestmark = pytest.mark.slow
 
 
 def run_bench(*args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    result = run_python(*args)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
+
+
+def _ms(value: str) -> float:
+    """A duration as torch.profiler's table prints it (``1.106s``, ``29.908ms``, ``426.088us``), in ms."""
+    number, unit = re.fullmatch(r"([\d.]+)(s|ms|us)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"s": 1000.0, "ms": 1.0, "us": 0.001}[unit]
+
+
+LATENCY = re.compile(
+    r"batch\s+(\d+): PyTorch eager\s+([\d.]+) ms, onnxruntime\s+([\d.]+) ms \(([\d.]+)x faster\), "
+    r"onnxruntime int8\s+([\d.]+) ms \(([\d.]+)x faster; mean \|int8 - float\| / mean \|float\| ([\d.]+)\)"
+)
 
 
 def test_generate_latency_compares_eager_float_and_int8():
     out = run_bench("bench/generate_latency.py", "--repeats", "8")
     assert out.startswith("command: python bench/generate_latency.py --repeats 8")
-    for batch in (1, 64):
-        line = next(line for line in out.splitlines() if line.startswith(f"batch {batch:3d}:"))
-        assert "PyTorch eager" in line and "onnxruntime int8" in line and "mean |int8 - float| / mean |float|" in line
+    rows = {int(m[1]): [float(v) for v in m.groups()[1:]] for m in LATENCY.finditer(out)}
+    assert sorted(rows) == [1, 64], out
+    for batch, (eager, ort, ort_speedup, int8, int8_speedup, error) in rows.items():
+        assert all(math.isfinite(t) and t > 0 for t in (eager, ort, int8)), (batch, out)
+        # The printed speed-ups are the ratios of the printed times (to their rounding).
+        assert math.isclose(eager / ort, ort_speedup, rel_tol=0.01, abs_tol=0.01), (batch, out)
+        assert math.isclose(eager / int8, int8_speedup, rel_tol=0.01, abs_tol=0.01), (batch, out)
+        # The int8 model draws the same images to a few percent (0.03 measured), not noise.
+        assert 0 < error < 0.1, (batch, out)
 
 
-def test_profile_step_prints_the_step_time_and_its_kernels():
+def test_profile_step_prints_the_step_time_and_its_kernels(fake_fashion):
     out = run_bench(
-        "bench/profile_step.py", "--device", "cpu", "--batch-size", "8", "--steps", "1", "--rootdir", str(FASHION)
+        "bench/profile_step.py", "--device", "cpu", "--batch-size", "8", "--steps", "2", "--rootdir", str(fake_fashion)
     )
-    assert "CPU time per step:" in out and "aten::convolution_backward" in out
+    step = float(re.search(r"CPU time per step: ([\d.]+) ms", out)[1])  # type: ignore[index]
+    total = _ms(re.search(r"Self CPU time total: (\S+)", out)[1])  # type: ignore[index]
+    assert math.isfinite(step) and step > 0
+    assert math.isclose(step * 2, total, rel_tol=0.01), "the step time is not the profile's total over 2 steps"
+    rows = [line.split() for line in out.splitlines() if line.startswith(" ") and line.split()[0].startswith("aten::")]
+    assert any(row[0] == "aten::convolution_backward" for row in rows), out
+    shares = []
+    for name, self_share, self_time, _, cpu_total, average, calls in (row[-7:] for row in rows):
+        assert int(calls) > 0 and _ms(self_time) <= _ms(cpu_total) * 1.001, name
+        # The average is the total over the calls, to the table's rounding.
+        assert math.isclose(_ms(cpu_total) / int(calls), _ms(average), rel_tol=0.02, abs_tol=0.002), name
+        assert math.isclose(_ms(self_time) / total * 100, float(self_share.rstrip("%")), abs_tol=0.05), name
+        shares.append(float(self_share.rstrip("%")))
+    assert 0 < sum(shares) <= 100.5
 
 
 def import_epoch_time():
@@ -44,17 +74,28 @@ def import_epoch_time():
     return epoch_time
 
 
-def test_epoch_time_smoke_run_prints_flops_and_rows():
+def test_epoch_time_smoke_run_prints_flops_and_rows(fake_fashion):
     out = run_bench(
         "bench/epoch_time.py", "--device", "cpu", "--batch-size", "8", "--debug", "--epochs", "1",
-        "--variants", "+ fused Adam", "--rootdir", str(FASHION),
+        "--variants", "+ fused Adam", "--rootdir", str(fake_fashion),
     )  # fmt: skip
     assert "one step at batch 8: 15.0 GFLOP; an epoch of " in out
+    steps = int(re.search(r"an epoch of (\d+) steps", out)[1])  # type: ignore[index]
     row = next(line for line in out.splitlines() if line.startswith("+ fused Adam"))
-    assert "s/epoch" in row and "TFLOP/s" in row and "critic loss" in row
+    found = re.search(
+        r"([\d.]+) s/epoch\s+\(\s*([\d.]+)x vs the first,\s+([\d.]+) TFLOP/s\)\s+"
+        r"last epoch: critic loss (\S+), generator loss (\S+)",
+        row,
+    )
+    assert found, row
+    seconds, speedup, tflops, critic, generator = (float(v) for v in found.groups())
+    assert math.isfinite(seconds) and seconds > 0 and speedup == 1.0  # the only variant is its own baseline
+    # The throughput is the epoch's FLOPs over its time (both printed rounded: 0.1 TFLOP/s of slack).
+    assert math.isclose(tflops, 15.0e9 * steps / seconds / 1e12, abs_tol=0.1), row
+    assert steps == 8 and math.isfinite(critic) and math.isfinite(generator) and critic > 0 and generator > 0
 
 
-def test_epoch_time_counts_exactly_the_passes_a_training_step_needs():
+def test_epoch_time_counts_exactly_the_passes_a_training_step_needs(fake_fashion):
     """With G and D the forward FLOPs of generator and critic (Gf, Df: their first
     layers), a step is: critic step G (no grad) + D on real and fake + their backward
     (weight grads 2D, input grads 2(D - Df)); generator step G + D + D's input grads only
@@ -68,7 +109,7 @@ def test_epoch_time_counts_exactly_the_passes_a_training_step_needs():
     from ganlab_solution.trainer import Trainer
 
     epoch_time = import_epoch_time()
-    args = argparse.Namespace(rootdir=str(FASHION), batch_size=8, debug=True, device="cpu")
+    args = argparse.Namespace(rootdir=str(fake_fashion), batch_size=8, debug=True, device="cpu")
     trainer = Trainer(epoch_time.bench_config(args), quiet=True)
     generator, critic = trainer.gan.generator, trainer.gan.discriminator
 

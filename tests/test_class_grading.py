@@ -14,12 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grading_round as gr
 import nbformat
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "autograder"))
-import grading_round as gr  # noqa: E402  (a script folder, not a package)
+from .helpers import AUTOGRADER
 
 NOTEBOOKS = ("01_data", "02_critic")
 CORRUPT = "zz_corrupt"
@@ -87,7 +86,7 @@ def export(folder: Path, skip: set[str] = frozenset()) -> list[str]:
 
 def script(folder: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(REPO / "autograder" / "grade_class.py"), "--course", str(folder), *args],
+        [sys.executable, str(AUTOGRADER / "grade_class.py"), "--course", str(folder), *args],
         capture_output=True,
         text=True,
         check=False,
@@ -95,7 +94,7 @@ def script(folder: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def class_graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("class")
     scratch = new_course(base / "release_only", {})
     students = build_class(scratch / "release" / gr.ASSIGNMENT)
@@ -113,7 +112,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     slurm = new_course(base / "slurm", few)
     tasks = [
         subprocess.Popen(
-            [sys.executable, str(REPO / "autograder" / "grade_class.py"), "--course", str(slurm), "--shard", f"{i}/2"],
+            [sys.executable, str(AUTOGRADER / "grade_class.py"), "--course", str(slurm), "--shard", f"{i}/2"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -129,11 +128,12 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 @pytest.mark.slow
-def test_two_workers_give_the_serial_grades(graded: dict) -> None:
-    serial, parallel = scores(graded["serial"], {CORRUPT}), scores(graded["parallel"], {CORRUPT})
-    assert set(student for student, _, _ in parallel) == set(graded["students"]), graded["run"].stdout
+@pytest.mark.grading
+def test_two_workers_give_the_serial_grades(class_graded: dict) -> None:
+    serial, parallel = scores(class_graded["serial"], {CORRUPT}), scores(class_graded["parallel"], {CORRUPT})
+    assert set(student for student, _, _ in parallel) == set(class_graded["students"]), class_graded["run"].stdout
     assert parallel == serial
-    assert export(graded["parallel"], {CORRUPT}) == export(graded["serial"], {CORRUPT})
+    assert export(class_graded["parallel"], {CORRUPT}) == export(class_graded["serial"], {CORRUPT})
     # The class is not trivial: some students lost points, some got everything.
     totals = {}
     for (student, _, _), (auto, _, _) in serial.items():
@@ -142,29 +142,34 @@ def test_two_workers_give_the_serial_grades(graded: dict) -> None:
 
 
 @pytest.mark.slow
-def test_a_crashing_student_is_reported_and_stops_nobody(graded: dict) -> None:
-    run = graded["run"]
+@pytest.mark.grading
+def test_a_crashing_student_is_reported_and_stops_nobody(class_graded: dict) -> None:
+    run = class_graded["run"]
     assert run.returncode == 1
     assert f"failed {CORRUPT}: nbgrader autograde failed" in run.stdout, run.stdout
-    assert f"{len(graded['students'])} students graded and merged" in run.stdout
+    assert f"{len(class_graded['students'])} students graded and merged" in run.stdout
     # The kernel killed by os._exit is named with its notebook and cell.
     assert "case_02_kernel_exit: 02_critic: cell cblock" in run.stdout, run.stdout
 
 
 @pytest.mark.slow
-def test_slurm_array_tasks_and_merge_give_the_serial_grades(graded: dict) -> None:
-    few = set(graded["few"])
-    assert graded["merged"].returncode == 0, graded["merged"].stdout + graded["merged"].stderr
-    assert "merged 6 students" in graded["merged"].stdout
-    serial = {key: value for key, value in scores(graded["serial"]).items() if key[0] in few}
-    assert scores(graded["slurm"]) == serial
-    wanted = [line for line in export(graded["serial"]) if ",student_id," in line or any(f",{s}," in line for s in few)]
-    assert export(graded["slurm"]) == wanted
+@pytest.mark.grading
+def test_slurm_array_tasks_and_merge_give_the_serial_grades(class_graded: dict) -> None:
+    few = set(class_graded["few"])
+    assert class_graded["merged"].returncode == 0, class_graded["merged"].stdout + class_graded["merged"].stderr
+    assert "merged 6 students" in class_graded["merged"].stdout
+    serial = {key: value for key, value in scores(class_graded["serial"]).items() if key[0] in few}
+    assert scores(class_graded["slurm"]) == serial
+    wanted = [
+        line for line in export(class_graded["serial"]) if ",student_id," in line or any(f",{s}," in line for s in few)
+    ]
+    assert export(class_graded["slurm"]) == wanted
 
 
 @pytest.mark.slow
-def test_only_new_or_changed_submissions_are_graded_again(graded: dict) -> None:
-    parallel = graded["parallel"]
+@pytest.mark.grading
+def test_only_new_or_changed_submissions_are_graded_again(class_graded: dict) -> None:
+    parallel = class_graded["parallel"]
     listed = script(parallel, "--list")
     assert listed.stdout.split() == [CORRUPT], "an unchanged, graded student would be graded again"
     path = parallel / "submitted" / "reference_01" / gr.ASSIGNMENT / "01_data.ipynb"
@@ -172,9 +177,10 @@ def test_only_new_or_changed_submissions_are_graded_again(graded: dict) -> None:
     nb.cells.append(nbformat.v4.new_markdown_cell("handed in again"))
     nbformat.write(nb, path)
     assert script(parallel, "--list").stdout.split() == ["reference_01", CORRUPT]
-    assert len(script(parallel, "--list", "--force").stdout.split()) == len(graded["students"]) + 1
+    assert len(script(parallel, "--list", "--force").stdout.split()) == len(class_graded["students"]) + 1
 
 
+@pytest.mark.grading
 def test_bad_shard_argument_is_one_clear_error(tmp_path: Path) -> None:
     course = new_course(tmp_path / "course", {})
     done = script(course, "--shard", "2/2")
@@ -205,6 +211,8 @@ def test_a_dead_grading_process_costs_its_student_only(tmp_path: Path, monkeypat
     assert (second.student, second.reason) == ("bob", "graded") and len(started) == 2
 
 
+@pytest.mark.slow
+@pytest.mark.grading
 def test_a_machine_whose_kernels_lack_the_course_grades_nobody(tmp_path: Path, course_package_missing: Path) -> None:
     """The run stops before the first student, with one error line, and every student stays pending."""
     course = new_course(tmp_path / "course", {})
@@ -212,7 +220,7 @@ def test_a_machine_whose_kernels_lack_the_course_grades_nobody(tmp_path: Path, c
     gr.submit(course, "alice", {"01_data": nbformat.read(release, as_version=4)})
     env = {**os.environ, "PYTHONPATH": str(course_package_missing)}
     done = subprocess.run(
-        [sys.executable, str(REPO / "autograder" / "grade_class.py"), "--course", str(course), "--jobs", "1"],
+        [sys.executable, str(AUTOGRADER / "grade_class.py"), "--course", str(course), "--jobs", "1"],
         capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     assert done.returncode != 0

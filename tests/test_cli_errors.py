@@ -9,14 +9,13 @@ the repository, not the inputs, not the current folder.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,14 +28,13 @@ from ganlab.config import parse_config
 from ganlab.errors import INTERRUPTED, USER_ERROR, Interrupted
 from ganlab.files import atomic_write
 from ganlab.interrupts import stop_on_signals
-from ganlab_solution.__main__ import main
+from ganlab_solution.__main__ import build_parser, main
 from ganlab_solution.trainer import train
 
-from .conftest import ROOT, SHIPPED_ONNX, debug_config
+from .helpers import FASHION, ROOT, SHIPPED_ONNX, TINY_MODEL, debug_config, png_bomb
 
-TINY_MODEL = {"generator_base_c": 8, "discriminator_base_c": 4, "latent_size": 8}
-# Not the project's own files. book/node_modules (npm's packages, there after `make setup`) holds
-# some 13,000 files: walking it twice per case took 75 of this file's 100 s in CI.
+# Not the project's own files, where there is no git to say so. book/node_modules (npm's packages,
+# there after `make setup`) holds some 13,000 files: walking it twice per case took 75 s in CI.
 IGNORED = {".git", "__pycache__", ".pytest_cache", ".ruff_cache", "_build", ".ipynb_checkpoints", "node_modules"}
 
 
@@ -81,40 +79,28 @@ def _onnx_model(path: Path, kind: str = "ok") -> Path:
     return path
 
 
-def _png_bomb(path: Path) -> Path:
-    """A PNG whose header claims 20000x20000 pixels (Pillow refuses it as a decompression bomb)."""
-    from PIL import Image
-
-    Image.new("RGB", (8, 8), "white").save(path)
-    data = bytearray(path.read_bytes())
-    ihdr = 8 + 8  # signature, then length and type of the IHDR chunk
-    data[ihdr : ihdr + 8] = struct.pack(">II", 20000, 20000)
-    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13])))
-    path.write_bytes(bytes(data))
-    return path
-
-
 @pytest.fixture(scope="session")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished one-epoch debug run of a tiny model on the real Fashion-MNIST."""
+def finished_run(tmp_path_factory: pytest.TempPathFactory, fake_fashion: Path) -> Path:
+    """A finished one-epoch debug run of a tiny model on a small random Fashion-MNIST-shaped set."""
     tmp = tmp_path_factory.mktemp("finished")
-    raw = debug_config(tmp, model=TINY_MODEL, logging={"onnx_every": 0})
+    raw = debug_config(tmp, rootdir=fake_fashion, model=TINY_MODEL, logging={"onnx_every": 0})
     return train(parse_config(raw), quiet=True)
 
 
 class Inputs:
     """Builders of the bad inputs, all inside one test's ``tmp_path/inputs``."""
 
-    def __init__(self, tmp_path: Path, finished: Callable[[], Path]) -> None:
+    def __init__(self, tmp_path: Path, finished: Callable[[], Path], data: Path) -> None:
         self.dir = tmp_path / "inputs"
         self.dir.mkdir()
         self.run = tmp_path / "run"
         self.run.mkdir()
         self._finished = finished
+        self._data = data  # the idx files a config reads (a small random set: no case learns anything)
         (self.dir / "afile").write_text("a file, not a folder\n")
 
     def config(self, name: str = "c.yaml", text: str | None = None, **sections: dict) -> Path:
-        raw = debug_config(self.run, **{"model": TINY_MODEL, **sections})
+        raw = debug_config(self.run, rootdir=self._data, **{"model": TINY_MODEL, **sections})
         path = self.dir / name
         path.write_text(text if text is not None else yaml.safe_dump(raw))
         return path
@@ -131,7 +117,7 @@ class Inputs:
         folder.mkdir(exist_ok=True)
         for name, content in files:
             if content is None:
-                _png_bomb(folder / name)
+                png_bomb(folder / name)
             else:
                 (folder / name).write_bytes(content)
         return folder
@@ -151,6 +137,16 @@ def _train_yaml(text: str) -> Callable[[Inputs], list[str]]:
 
 def _train_with(**sections: dict) -> Callable[[Inputs], list[str]]:
     return lambda i: ["train", str(i.config(**sections))]
+
+
+def _train_on_images(*files: tuple[str, bytes | None]) -> Callable[[Inputs], list[str]]:
+    """``train`` on an image folder of ``files`` (None: a decompression bomb), two images a batch."""
+
+    def build(i: Inputs) -> list[str]:
+        data = {"dataset": "ImageFolder", "rootdir": str(i.images(*files)), "image_size": 16, "batch_size": 2}
+        return ["train", str(i.config(data={**data, "num_workers": 0, "valid_ratio": 0.0}))]
+
+    return build
 
 
 def _resume_tampered(change: Callable[[Path], None]) -> Callable[[Inputs], list[str]]:
@@ -218,8 +214,8 @@ CASES: dict[str, Case] = {
     "train-unknown-loss": (_train_with(optim={"loss": "l2"}), "optim.loss: 'l2' is not allowed", E),
     "train-unknown-dataset": (_train_with(data={"dataset": "CIFAR10"}), "data.dataset: 'CIFAR10' is not allowed", E),
     "train-mnist-on-fashion-folder": (
-        _train_with(data={"dataset": "MNIST"}),
-        "data.dataset is MNIST but /usr/share/datasets/fashion-mnist holds FashionMNIST",
+        _train_with(data={"dataset": "MNIST", "rootdir": str(FASHION)}),
+        f"data.dataset is MNIST but {FASHION} holds FashionMNIST",
         E,
     ),
     "train-missing-rootdir": (_train_with(data={"rootdir": "/nonexistent/data"}), "no FashionMNIST data found", E),
@@ -248,40 +244,12 @@ CASES: dict[str, Case] = {
         E,
     ),
     "train-image-folder-all-unreadable": (
-        lambda i: [
-            "train",
-            str(
-                i.config(
-                    data={
-                        "dataset": "ImageFolder",
-                        "rootdir": str(i.images(*[(f"bad{k}.jpg", b"\xff\xd8 not a jpeg") for k in range(4)])),
-                        "image_size": 16,
-                        "batch_size": 2,
-                        "num_workers": 0,
-                        "valid_ratio": 0.0,
-                    }
-                )
-            ),
-        ],
+        _train_on_images(*[(f"bad{k}.jpg", b"\xff\xd8 not a jpeg") for k in range(4)]),
         "epoch 1 had no readable image (4 unreadable files skipped)",
         E,
     ),
     "train-image-folder-decompression-bomb": (
-        lambda i: [
-            "train",
-            str(
-                i.config(
-                    data={
-                        "dataset": "ImageFolder",
-                        "rootdir": str(i.images(("bomb1.png", None), ("bomb2.png", None))),
-                        "image_size": 16,
-                        "batch_size": 2,
-                        "num_workers": 0,
-                        "valid_ratio": 0.0,
-                    }
-                )
-            ),
-        ],
+        _train_on_images(("bomb1.png", None), ("bomb2.png", None)),
         "had no readable image (2 unreadable files skipped)",
         E,
     ),
@@ -462,6 +430,17 @@ CASES: dict[str, Case] = {
     "quantize-int-input": (lambda i: ["quantize", str(i.onnx("int_input"))], "its input is a tensor(int64)", E),
 }
 
+# The cases whose error can only be reached by reading the real Fashion-MNIST (the others read a small
+# random set or nothing): the fast tier leaves them out, and without the dataset they fail at set-up.
+NEEDS_FASHION = {
+    "train-mnist-on-fashion-folder",
+    # fid reads the real set's statistics before it looks at the model or the sample count
+    "fid-missing-model",
+    "fid-mnist-on-fashion-folder",
+    "fid-n-more-than-test-split",
+    "fid-no-model",
+    "fid-wrong-image-shape",
+}
 
 _held_locks: list[FileLock] = []
 
@@ -479,8 +458,28 @@ def _locked(run_dir: Path) -> Path:
     return run_dir
 
 
-def _snapshot(*roots: Path, skip: set[Path]) -> dict[Path, tuple[int, int]]:
-    files: dict[Path, tuple[int, int]] = {}
+def _project_files() -> list[Path] | None:
+    """The repository's own files, tracked or new, as git lists them (its ignored build outputs left out).
+
+    Other tests (a site build on another xdist worker) write ignored files under the repository
+    while a case runs: only what git would show as a change counts. None where there is no git.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True
+    )
+    if listed.returncode != 0:
+        return None
+    return [ROOT / name for name in listed.stdout.decode().split("\0") if name]
+
+
+def _snapshot(tmp_path: Path, skip: set[Path]) -> dict[Path, tuple[int, int] | None]:
+    """Size and modification time of every file of the repository and of ``tmp_path`` (but ``skip``)."""
+    files: dict[Path, tuple[int, int] | None] = {}
+    project = _project_files()
+    roots = [tmp_path] if project is not None else [ROOT, tmp_path]
+    for path in project or []:
+        stat = path.stat() if path.exists() else None  # a tracked file deleted by the case shows as None
+        files[path] = (stat.st_size, stat.st_mtime_ns) if stat else None
     for root in roots:
         for folder, dirs, names in os.walk(root):
             dirs[:] = [d for d in dirs if d not in IGNORED and Path(folder, d) not in skip]
@@ -490,8 +489,13 @@ def _snapshot(*roots: Path, skip: set[Path]) -> dict[Path, tuple[int, int]]:
     return files
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_bad_input_gives_one_error_line(name, tmp_path, monkeypatch, capfd, finished_run):
+def _case(name: str) -> object:
+    """A case's parameter, marked ``dataset`` when it reads the real Fashion-MNIST."""
+    return pytest.param(name, marks=pytest.mark.dataset) if name in NEEDS_FASHION else name
+
+
+@pytest.mark.parametrize("name", [_case(name) for name in sorted(CASES)])
+def test_bad_input_gives_one_error_line(name, tmp_path, monkeypatch, capfd, request, fake_fashion):
     build, expected, code = CASES[name]
     work = tmp_path / "cwd"
     work.mkdir()
@@ -499,10 +503,11 @@ def test_bad_input_gives_one_error_line(name, tmp_path, monkeypatch, capfd, fini
     # onnxruntime keeps a telemetry id under ~/.cache: a private HOME, not checked, keeps the real one clean.
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("GANLAB_DEBUG", raising=False)
-    inputs = Inputs(tmp_path, lambda: finished_run)
+    # The finished run is trained (once) only for the cases that copy it.
+    inputs = Inputs(tmp_path, lambda: request.getfixturevalue("finished_run"), fake_fashion)
     argv = build(inputs)
     skip = {inputs.run, tmp_path / "home"}
-    before = _snapshot(ROOT, tmp_path, skip=skip)
+    before = _snapshot(tmp_path, skip)
     capfd.readouterr()
     try:
         status = main(argv)
@@ -515,16 +520,24 @@ def test_bad_input_gives_one_error_line(name, tmp_path, monkeypatch, capfd, fini
     assert len(lines) == 1, err
     assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
     assert "Traceback" not in err
-    assert _snapshot(ROOT, tmp_path, skip=skip) == before, "a file outside tmp_path/run changed"
+    assert _snapshot(tmp_path, skip) == before, "a file outside tmp_path/run changed"
     assert not list(inputs.run.rglob(".*.tmp")), "a temporary file was left behind"
     # A run stopped before its first checkpoint leaves no folder behind (nothing in it could be resumed).
     assert all((d / "checkpoint.pt").is_file() for d in inputs.run.glob("logs/*")), "an empty run folder was left"
 
 
 def test_catalogue_covers_every_sub_command():
-    commands = {"train", "generate", "interpolate", "fid", "classifier", "animate", "quantize"}
+    """Every sub-command the CLI's parser defines has cases, and every case names a real command."""
+    (subparsers,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    commands = set(subparsers.choices)
+    assert {"train", "generate", "fid", "quantize"} <= commands  # the parser is the one of the CLI
+    # Case names start with their command; "resume" is train --resume, the other prefixes are top-level cases.
     prefixes = {name.split("-")[0] for name in CASES}
-    assert len(CASES) >= 60 and commands <= prefixes | {"resume"}
+    top_level = {"no", "unknown"}
+    assert prefixes - top_level - {"resume"} == commands, f"commands without a case: {commands - prefixes}"
+    for command in commands:
+        cases = [name for name in CASES if name.startswith(f"{command}-")]
+        assert len(cases) >= 3, f"{command}: only {cases}"
 
 
 def test_debug_flag_prints_the_traceback(tmp_path, capfd, monkeypatch):
@@ -575,6 +588,7 @@ def test_stray_files_in_samples_are_ignored(tmp_path):
     assert (tmp_path / "evolution.gif").is_file()
 
 
+@pytest.mark.dataset
 def test_unwritable_fid_cache_warns_and_still_prints_the_fid(tmp_path, capfd, monkeypatch):
     import numpy as np
 
@@ -648,9 +662,10 @@ def test_a_signal_during_a_write_waits_for_the_file_then_stops(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_sigterm_and_sigint_stop_training_cleanly_and_say_how_to_resume(tmp_path, sig):
+def test_sigterm_and_sigint_stop_training_cleanly_and_say_how_to_resume(tmp_path, fake_fashion, sig):
     config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump(debug_config(tmp_path, model=TINY_MODEL, optim={"nepochs": 1000})))
+    raw = debug_config(tmp_path, rootdir=fake_fashion, model=TINY_MODEL, optim={"nepochs": 1000})
+    config.write_text(yaml.safe_dump(raw))
     run_dir = tmp_path / "job"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(

@@ -10,13 +10,14 @@ from ganlab.errors import GanlabError
 from ganlab_solution.cuda_graphs import GraphedStep
 from ganlab_solution.trainer import Trainer
 
-from .conftest import debug_config
+from .helpers import debug_config
 
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+# On a GPU: the real Fashion-MNIST and debug epochs (tests/conftest.py skips `cuda` tests without a GPU).
+needs_cuda = pytest.mark.cuda
 
 
-def test_cuda_graph_on_cpu_is_one_clear_error(tmp_path):
-    config = Config.model_validate(debug_config(tmp_path, optim={"cuda_graph": True}))
+def test_cuda_graph_on_cpu_is_one_clear_error(tmp_path, fake_fashion):
+    config = Config.model_validate(debug_config(tmp_path, rootdir=fake_fashion, optim={"cuda_graph": True}))
     with pytest.raises(GanlabError, match="optim.cuda_graph needs a CUDA device"):
         Trainer(config, quiet=True)
 
@@ -71,6 +72,8 @@ def test_graphed_step_runs_a_batch_of_another_shape_eagerly():
 
 
 @needs_cuda
+@pytest.mark.dataset
+@pytest.mark.training
 def test_training_with_cuda_graphs_writes_its_run_and_keeps_learning(tmp_path):
     config = Config.model_validate(
         debug_config(
@@ -95,6 +98,8 @@ def test_training_with_cuda_graphs_writes_its_run_and_keeps_learning(tmp_path):
 
 
 @needs_cuda
+@pytest.mark.dataset
+@pytest.mark.training
 @pytest.mark.parametrize(
     ("sections", "frozen"),
     [

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -21,9 +21,10 @@ from ganlab.data import (
 from ganlab.errors import GanlabError
 from ganlab_solution.data import to_unit_range
 
-from .conftest import FASHION
+from .helpers import FASHION, IDX_FILES, png_bomb, write_fake_fashion, write_idx
 
 
+@pytest.mark.dataset
 def test_debian_idx_folder_loads_both_splits():
     train = load_images("FashionMNIST", FASHION, train=True)
     test = load_images("FashionMNIST", FASHION, train=False)
@@ -31,19 +32,34 @@ def test_debian_idx_folder_loads_both_splits():
     assert train.dtype == torch.uint8 and train.max() > 200
 
 
-def test_torchvision_root_layout_is_accepted(tmp_path):
-    raw = tmp_path / "FashionMNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in (
-        "t10k-images-idx3-ubyte",
-        "t10k-labels-idx1-ubyte",
-        "train-images-idx3-ubyte",
-        "train-labels-idx1-ubyte",
-    ):
-        with gzip.open(FASHION / f"{name}.gz") as src, open(raw / name, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-    images = load_images("FashionMNIST", tmp_path, train=False)
-    assert torch.equal(images, load_images("FashionMNIST", FASHION, train=False))
+def test_idx_files_are_parsed_gzipped_and_in_torchvision_layout(tmp_path):
+    plain = write_fake_fashion(tmp_path / "plain", train=40, test=24)
+    images_name = IDX_FILES[False][0]
+    header = (plain / images_name).read_bytes()[:16]
+    assert header == bytes([0, 0, 8, 3]) + (24).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    pixels = bytearray((plain / images_name).read_bytes()[16:])
+    expected = torch.frombuffer(pixels, dtype=torch.uint8).reshape(24, 1, 28, 28)
+    assert torch.equal(load_images("FashionMNIST", plain, train=False), expected)
+    # Debian's package gzips the files; torchvision keeps them raw under <root>/FashionMNIST/raw/.
+    zipped, raw = tmp_path / "zipped", tmp_path / "tv" / "FashionMNIST" / "raw"
+    for folder in (zipped, raw):
+        folder.mkdir(parents=True)
+    for name in (*IDX_FILES[True], *IDX_FILES[False]):
+        (zipped / f"{name}.gz").write_bytes(gzip.compress((plain / name).read_bytes()))
+        (raw / name).write_bytes((plain / name).read_bytes())
+    for root in (zipped, tmp_path / "tv"):
+        assert torch.equal(load_images("FashionMNIST", root, train=False), expected), root
+        assert load_images("FashionMNIST", root, train=True).shape == (40, 1, 28, 28)
+
+
+def test_an_idx_file_that_is_not_uint8_is_named(tmp_path):
+    folder = write_fake_fashion(tmp_path / "data", train=8, test=8)
+    path = folder / IDX_FILES[False][0]
+    data = bytearray(path.read_bytes())
+    data[2] = 0x0D  # the type byte: float32 instead of uint8
+    path.write_bytes(bytes(data))
+    with pytest.raises(GanlabError, match="is not a uint8 idx file"):
+        load_images("FashionMNIST", folder, train=False)
 
 
 def test_missing_data_names_the_folder_and_the_fix(tmp_path):
@@ -68,6 +84,7 @@ def test_split_is_seeded_disjoint_and_complete():
     assert not torch.equal(split_indices(1000, 0.2, seed=4)[1], a_valid)
 
 
+@pytest.mark.dataset
 def test_make_loaders_batches_in_range():
     loaders = make_loaders(DataConfig(rootdir=str(FASHION), batch_size=128), seed=0, to_unit_range=to_unit_range)
     batch = next(iter(loaders.train))
@@ -76,10 +93,17 @@ def test_make_loaders_batches_in_range():
     assert len(loaders.train) == 54000 // 128 and loaders.img_shape == (1, 28, 28)
 
 
-def test_debug_keeps_a_few_batches():
-    loaders = make_loaders(
-        DataConfig(rootdir=str(FASHION), batch_size=16, debug=True), seed=0, to_unit_range=to_unit_range
-    )
+def test_loaders_split_batch_and_map_a_small_set(fake_fashion):
+    loaders = make_loaders(DataConfig(rootdir=str(fake_fashion), batch_size=16), seed=0)
+    batches = list(loaders.train)
+    # 320 training images, 10% held out for validation: 288 in 18 batches of 16.
+    assert len(loaders.train) == 18 and all(b.shape == (16, 1, 28, 28) for b in batches)
+    assert all(b.dtype == torch.float32 and b.min() >= -1 and b.max() <= 1 for b in batches)
+    assert sum(len(b) for b in loaders.valid) == 32 and loaders.img_shape == (1, 28, 28)
+
+
+def test_debug_keeps_a_few_batches(fake_fashion):
+    loaders = make_loaders(DataConfig(rootdir=str(fake_fashion), batch_size=16, debug=True), seed=0)
     assert len(loaders.train) == 8
 
 
@@ -110,30 +134,19 @@ def test_image_folder_skips_non_images_and_unreadable_files(tmp_path):
     assert batch.min() >= -1 and batch.max() <= 1
 
 
-def _write_idx(path, array):
-    import numpy as np
-
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
-
-
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
 def test_mnist_and_fashion_mnist_are_told_apart(tmp_path):
-    import numpy as np
-
     from ganlab.data import identify
 
     # A stand-in for MNIST's test split: its label counts, and a mean pixel near its 33.8.
     labels = np.repeat(np.arange(10), MNIST_TEST_COUNTS)
-    _write_idx(tmp_path / "t10k-labels-idx1-ubyte", labels)
-    _write_idx(tmp_path / "t10k-images-idx3-ubyte", np.full((10000, 28, 28), 34, dtype=np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", labels)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.full((10000, 28, 28), 34, dtype=np.uint8))
     assert load_images("MNIST", tmp_path, train=False).shape == (10000, 1, 28, 28)
     with pytest.raises(GanlabError, match=f"data.dataset is FashionMNIST but {tmp_path} holds MNIST"):
         load_images("FashionMNIST", tmp_path, train=False)
-    with pytest.raises(GanlabError, match="holds FashionMNIST.*set data.dataset: FashionMNIST"):
-        load_images("MNIST", FASHION, train=False)
     # A subset of unknown make-up is not refused: only a recognised other dataset is.
     assert identify(np.zeros((5, 28, 28), np.uint8), np.arange(5)) is None
 
@@ -141,11 +154,15 @@ def test_mnist_and_fashion_mnist_are_told_apart(tmp_path):
 def test_decompression_bombs_and_broken_files_are_unreadable_not_fatal(tmp_path):
     from PIL import Image
 
-    from .test_cli_errors import _png_bomb
-
     Image.new("RGB", (40, 40), "white").save(tmp_path / "good.png")
-    _png_bomb(tmp_path / "bomb.png")
+    png_bomb(tmp_path / "bomb.png")
     (tmp_path / "cut.png").write_bytes((tmp_path / "good.png").read_bytes()[:40])
     dataset = ImageFiles(tmp_path, 16, augment=False)
     batch, unreadable = collate_images([dataset[i] for i in range(len(dataset))])
     assert batch.shape == (1, 3, 16, 16) and unreadable == 2
+
+
+@pytest.mark.dataset
+def test_fashion_mnist_asked_as_mnist_is_refused():
+    with pytest.raises(GanlabError, match="holds FashionMNIST.*set data.dataset: FashionMNIST"):
+        load_images("MNIST", FASHION, train=False)

@@ -12,7 +12,7 @@ import torch
 from ganlab.data import TensorLoader
 from ganlab_solution.data import to_unit_range
 
-from .conftest import ROOT, debug_config, write_yaml
+from .helpers import ROOT, TINY_MODEL, debug_config, write_yaml
 
 
 def test_tensor_loader_shards_are_disjoint_and_cover_the_set():
@@ -51,10 +51,12 @@ def torchrun(config_path, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_process_torchrun_trains_in_sync_and_writes_once(tmp_path):
-    # About synchronisation and who writes, not the network: the tiny model of the other code-path tests.
-    tiny = {"generator_base_c": 8, "discriminator_base_c": 4, "latent_size": 8}
-    raw = debug_config(tmp_path, optim={"nepochs": 2}, logging={"onnx_every": 0}, model=tiny)
+@pytest.mark.training
+def test_two_process_torchrun_trains_in_sync_and_writes_once(tmp_path, fake_fashion):
+    # About synchronisation and who writes, not the network: the tiny model on the small random set.
+    raw = debug_config(
+        tmp_path, rootdir=fake_fashion, optim={"nepochs": 2}, logging={"onnx_every": 0}, model=TINY_MODEL
+    )
     config = write_yaml(tmp_path / "c.yaml", raw)
     result = torchrun(config, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]

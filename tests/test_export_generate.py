@@ -12,7 +12,7 @@ from ganlab_solution.export import OnnxGenerator, export_generator
 from ganlab_solution.generate import line_latents, plane_latents
 from ganlab_solution.models import Discriminator, Generator
 
-from .conftest import SHIPPED_ONNX, run_cli
+from .helpers import SHIPPED_ONNX
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +60,9 @@ def test_interpolation_latents():
     assert torch.allclose(plane[8], z2 + z3 - z1, atol=1e-6)
 
 
-def test_generate_cli_writes_a_grid(tmp_path):
+def test_generate_cli_writes_a_grid(tmp_path, cli):
     out = tmp_path / "grid.png"
-    result = run_cli("generate", str(SHIPPED_ONNX), "-n", "16", "-o", str(out), "--seed", "3")
+    result = cli("generate", str(SHIPPED_ONNX), "-n", "16", "-o", str(out), "--seed", "3")
     assert result.returncode == 0, result.stderr
     assert Image.open(out).size == (4 * 30 + 2, 4 * 30 + 2)
 

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import html
 import re
-import sys
 from pathlib import Path
 
+import feedback
 import nbformat
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "autograder"))
-import feedback  # noqa: E402  (a script folder, not a package)
+from .helpers import LAB_NOTEBOOKS
 
-SOURCES = sorted((REPO / "notebooks" / "ganlab").glob("*.ipynb"))
+SOURCES = LAB_NOTEBOOKS
 
 
 def hidden_lines(path: Path, min_length: int = 12) -> set[str]:
@@ -48,6 +46,7 @@ def test_hide_blocks_keeps_everything_else() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.grading
 def test_feedback_shows_messages_and_never_a_hidden_test(grading_round: tuple[Path, dict]) -> None:
     workdir, results = grading_round
     secrets = {path.stem: hidden_lines(path) for path in SOURCES}

@@ -11,7 +11,7 @@ from ganlab.data import load_images
 from ganlab.errors import GanlabError
 from ganlab_solution import classifier, fid
 
-from .conftest import FASHION, SHIPPED_ONNX, run_cli
+from .helpers import FASHION, SHIPPED_ONNX
 
 
 def test_frechet_distance_of_diagonal_gaussians_by_hand():
@@ -46,6 +46,7 @@ def features():
 
 
 @pytest.mark.slow
+@pytest.mark.dataset
 def test_fid_separates_real_and_generated_images_from_noise(features):
     test = load_images("FashionMNIST", FASHION, train=False)
     a, b = test[:100], test[100:200]
@@ -66,6 +67,7 @@ def test_fid_separates_real_and_generated_images_from_noise(features):
 
 
 @pytest.mark.slow
+@pytest.mark.dataset
 def test_real_statistics_are_cached(tmp_path, features, monkeypatch):
     first = fid.real_statistics("FashionMNIST", FASHION, 50, features=features, cache_dir=tmp_path)
     (cache,) = tmp_path.glob("fid_FashionMNIST_test_50_*.npz")
@@ -79,10 +81,11 @@ def test_real_statistics_are_cached(tmp_path, features, monkeypatch):
     assert cache.stat().st_size > 2048 * 2048 * 8
 
 
-def test_fid_cli_refuses_a_corrupt_model(tmp_path):
+@pytest.mark.dataset
+def test_fid_cli_refuses_a_corrupt_model(tmp_path, cli):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx at all")
-    result = run_cli("fid", str(bad), "-n", "10")
+    result = cli("fid", str(bad), "-n", "10")
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()[-1:]
     assert line.startswith("error: ") and "not a loadable ONNX model" in line
@@ -93,15 +96,18 @@ def test_fid_cli_rejects_an_unknown_dataset(cli):
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 
+@pytest.mark.dataset
 def test_fid_cli_needs_more_test_images_than_exist(cli):
     result = cli("fid", "--real-vs-real", "-n", "20000", "--no-cache")
     assert result.returncode == 2 and "choose between 2 and the 10000 images" in result.stderr
 
 
+@pytest.mark.dataset
 def test_shipped_classifier_is_accurate():
     assert classifier.accuracy(load_classifier(), FASHION) > 0.88
 
 
+@pytest.mark.slow  # 2000 samples; test_short_run's classifier test covers the module in the fast tier
 def test_shipped_generator_covers_every_class():
     shares = classifier.model_class_histogram(SHIPPED_ONNX, n=2000, seed=0)
     assert shares.sum() == pytest.approx(1.0)

@@ -7,11 +7,10 @@ import os
 import nbformat
 import pytest
 import torch
-from nbclient import NotebookClient
 
 from ganlab.diagnostics import diversity_ratio, mean_pairwise_distance
 
-from .conftest import ROOT
+from .helpers import ROOT, execute_notebook, notebook_stream
 
 NOTEBOOK = ROOT / "notebooks" / "going_further" / "08_scaling_up.ipynb"
 
@@ -31,11 +30,12 @@ def test_notebook_is_stored_without_outputs():
 
 
 @pytest.mark.slow
+@pytest.mark.dataset
+@pytest.mark.training
 def test_going_further_notebook_executes(monkeypatch):
     monkeypatch.setenv("GANLAB_FAST", "1")
     monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
-    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout")
+    nb = execute_notebook(NOTEBOOK, timeout=600)
+    printed = notebook_stream(nb)
     assert "hinge + SN" in printed and "diversity ratio" in printed
     assert any(o.get("output_type") == "display_data" for c in nb.cells for o in c.get("outputs", []))

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 from pathlib import Path
 
+import grading_round
 import nbformat
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "autograder"))
-import grading_round  # noqa: E402  (a script folder, not a package)
+from .helpers import LAB_NOTEBOOKS
 
-NOTEBOOKS = sorted((REPO / "notebooks" / "ganlab").glob("*.ipynb"))
+NOTEBOOKS = LAB_NOTEBOOKS
 CASES = grading_round.load_cases()
 EXPECTED_STEMS = [
     "01_data",
@@ -153,6 +151,7 @@ def graded(grading_round: tuple[Path, dict]) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.grading
 @pytest.mark.parametrize("stem", EXPECTED_STEMS)
 def test_reference_answers_get_full_marks(graded: dict, stem: str) -> None:
     result = graded[("reference", stem)]
@@ -162,6 +161,7 @@ def test_reference_answers_get_full_marks(graded: dict, stem: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.grading
 @pytest.mark.parametrize("stem", EXPECTED_STEMS)
 def test_untouched_release_gets_zero_and_grading_goes_on(graded: dict, stem: str) -> None:
     result = graded[("blank", stem)]
@@ -172,6 +172,7 @@ def test_untouched_release_gets_zero_and_grading_goes_on(graded: dict, stem: str
 
 
 @pytest.mark.slow
+@pytest.mark.grading
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_submission_loses_exactly_its_points(graded: dict, case: grading_round.Case) -> None:
     result = graded[(grading_round.student_id(case.name), case.notebook)]
@@ -179,6 +180,7 @@ def test_submission_loses_exactly_its_points(graded: dict, case: grading_round.C
 
 
 @pytest.mark.slow
+@pytest.mark.grading
 def test_export_agrees_with_the_gradebook(graded: dict) -> None:
     full = sum(
         top for (student, _), result in graded.items() if student == "reference" for _, top in result.scores.values()
@@ -189,12 +191,14 @@ def test_export_agrees_with_the_gradebook(graded: dict) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.grading
 def test_huge_outputs_are_cut(graded: dict) -> None:
     result = graded[(grading_round.student_id("01_huge_output"), "01_data")]
     assert 0 < result.output_chars < 20_000, f"{result.output_chars} characters of printed output kept"
 
 
 @pytest.mark.slow
+@pytest.mark.grading
 def test_release_has_no_solution_and_no_hidden_test(graded: dict, tmp_path_factory: pytest.TempPathFactory) -> None:
     del graded  # the round made the release notebooks
     release = sorted(Path(tmp_path_factory.getbasetemp()).glob("round[0-9]*/release/ganlab/*.ipynb"))

@@ -17,18 +17,15 @@ import sys
 import time
 from pathlib import Path
 
+import kernel_zygote
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+import safe_execute
+import sandbox
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "autograder"))
-import kernel_zygote  # noqa: E402  (a script folder, not a package)
-import safe_execute  # noqa: E402
-import sandbox  # noqa: E402
-from safe_execute import SafeExecute  # noqa: E402
+from .helpers import error_names, run_in_safe_execute, stream_text
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.grading]
 
 
 @pytest.fixture(scope="module")
@@ -46,19 +43,8 @@ def zygote():
 
 
 def run(tmp_path: Path, sources: list[str], **options: object) -> nbformat.NotebookNode:
-    nb = new_notebook(cells=[new_code_cell(source) for source in sources])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    options = {"timeout": 120, "guard_checks": False, **options}
-    SafeExecute(**options).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
-    return nb
-
-
-def text(cell: nbformat.NotebookNode) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-
-
-def errors(cell: nbformat.NotebookNode) -> list[str]:
-    return [o.ename for o in cell.outputs if o.output_type == "error"]
+    """The notebook run by SafeExecute without its check guard (these cells are no graded tests)."""
+    return run_in_safe_execute(tmp_path, sources, **{"guard_checks": False, **options})
 
 
 PROBE = """
@@ -72,18 +58,19 @@ print(numpy.random.randint(2**62))
 def test_a_fork_starts_warm_in_its_own_sandbox(zygote, tmp_path: Path) -> None:
     first = run(tmp_path, [PROBE])
     second = run(tmp_path, [PROBE])
-    (warm, cwd, home, leaked), (draw,) = (line.split() for line in text(first.cells[0]).splitlines())
+    (warm, cwd, home, leaked), (draw,) = (line.split() for line in stream_text(first.cells[0]).splitlines())
     assert warm == "True", "the kernel imported torch itself: it was not forked from the zygote"
     assert cwd == "/sandbox/work", "the kernel does not run in its sandbox's working folder"
     assert home == "/sandbox/home", "the kernel has not its own sandbox HOME"
     assert leaked == "None", "the zygote's socket path reached the student's environment"
-    other_draw = text(second.cells[0]).split()[-1]
+    other_home, other_draw = stream_text(second.cells[0]).split()[2], stream_text(second.cells[0]).split()[-1]
+    assert other_home != home
     assert other_draw != draw, "two forks share the zygote's NumPy random stream"
     # Each fork has a scratch folder of its own: what one writes, the next one does not see.
     wrote = run(tmp_path, ["open('/sandbox/home/left_behind', 'w').write('x')"])
-    assert not errors(wrote.cells[0])
+    assert not error_names(wrote.cells[0])
     after = run(tmp_path, ["import os; print(os.path.exists('/sandbox/home/left_behind'))"])
-    assert text(after.cells[0]).strip() == "False"
+    assert stream_text(after.cells[0]).strip() == "False"
 
 
 def test_the_zygote_is_single_threaded(zygote) -> None:
@@ -94,15 +81,15 @@ def test_the_zygote_is_single_threaded(zygote) -> None:
 def test_a_fork_runs_the_kernels_own_thread_count(zygote, tmp_path: Path) -> None:
     """The zygote loaded OpenMP with one thread; a kernel configured for two gets two (and the default, one)."""
     code = "import torch; print(torch.get_num_threads())"
-    assert text(run(tmp_path, [code]).cells[0]).strip() == "1"
-    assert text(run(tmp_path, [code], kernel_threads=2).cells[0]).strip() == "2"
+    assert stream_text(run(tmp_path, [code]).cells[0]).strip() == "1"
+    assert stream_text(run(tmp_path, [code], kernel_threads=2).cells[0]).strip() == "2"
 
 
 def test_no_zygote_means_a_cold_kernel(tmp_path: Path, monkeypatch) -> None:
     """A socket that answers nobody: the shim becomes an ordinary kernel and the notebook runs."""
     monkeypatch.setattr(safe_execute, "zygote_path", lambda *_: str(tmp_path / "nobody.sock"))
     nb = run(tmp_path, [PROBE])
-    assert text(nb.cells[0]).split()[0] == "False"
+    assert stream_text(nb.cells[0]).split()[0] == "False"
 
 
 def test_a_fork_is_interrupted_and_survives_its_death(zygote, tmp_path: Path) -> None:
@@ -113,9 +100,11 @@ def test_a_fork_is_interrupted_and_survives_its_death(zygote, tmp_path: Path) ->
         interrupt_on_timeout=True,
     )
     # What a cold kernel shows too: the interrupt's KeyboardInterrupt, then nbclient's timeout error.
-    assert errors(nb.cells[1]) == ["KeyboardInterrupt", "CellTimeoutError"], "the timeout did not interrupt the fork"
-    assert text(nb.cells[2]) == "2\n"
-    assert errors(nb.cells[3]) == ["KernelDied"] and text(nb.cells[4]) == "1\n"
+    assert error_names(nb.cells[1]) == ["KeyboardInterrupt", "CellTimeoutError"], (
+        "the timeout did not interrupt the fork"
+    )
+    assert stream_text(nb.cells[2]) == "2\n"
+    assert error_names(nb.cells[3]) == ["KernelDied"] and stream_text(nb.cells[4]) == "1\n"
 
 
 def test_a_student_kernel_holds_none_of_the_zygotes_sockets(zygote, tmp_path: Path) -> None:
@@ -135,7 +124,7 @@ for fd in map(int, os.listdir('/proc/self/fd')):
 print('zygote sockets:', found)
 """
     nb = run(tmp_path, [code])
-    assert text(nb.cells[0]).strip() == "zygote sockets: []"
+    assert stream_text(nb.cells[0]).strip() == "zygote sockets: []"
 
 
 def test_killing_the_shim_kills_its_kernel(zygote, tmp_path: Path) -> None:
@@ -203,8 +192,8 @@ def test_in_the_sandbox_a_cell_cannot_signal_the_zygote(zygote, tmp_path: Path) 
     nb = run(tmp_path, ["a = 1", "import os, signal; print(os.getppid()); os.kill(os.getppid(), signal.SIGKILL)",
                         "import subprocess; subprocess.run(['kill', '-9', '-1'])", "print(a)"])  # fmt: skip
     assert zygote.alive(), "a student's cell killed the zygote"
-    assert not any(errors(cell) for cell in nb.cells) and text(nb.cells[3]) == "1\n"
-    assert text(run(tmp_path, [PROBE]).cells[0]).split()[0] == "True", "the next kernel was not forked"
+    assert not any(error_names(cell) for cell in nb.cells) and stream_text(nb.cells[3]) == "1\n"
+    assert stream_text(run(tmp_path, [PROBE]).cells[0]).split()[0] == "True", "the next kernel was not forked"
 
 
 def test_a_cell_that_kills_the_zygote_changes_nothing_but_speed(tmp_path: Path, monkeypatch) -> None:
@@ -225,9 +214,11 @@ def test_a_cell_that_kills_the_zygote_changes_nothing_but_speed(tmp_path: Path, 
             sandbox=False,
         )
         assert own.process.wait(10) == -9, "the cell did not kill the zygote"
-        assert not any(errors(cell) for cell in nb.cells), "a cell after the zygote's death was blamed for it"
-        assert text(nb.cells[3]) == "1\n"
-        later = run(tmp_path, [PROBE], sandbox=False)
-        assert text(later.cells[0]).split()[0] == "False", "with the zygote dead the next kernel should start cold"
+        assert not any(error_names(cell) for cell in nb.cells), "a cell after the zygote's death was blamed for it"
+        assert stream_text(nb.cells[3]) == "1\n"
+        later = run(tmp_path, [PROBE])
+        assert stream_text(later.cells[0]).split()[0] == "False", (
+            "with the zygote dead the next kernel should start cold"
+        )
     finally:
         own.close()

@@ -59,11 +59,21 @@ def test_no_smoothing_gives_one_hot_targets():
 
 
 def test_smoothed_critic_loss_is_random_but_bounded():
-    real, fake = torch.full((64, 2), 0.0), torch.full((64, 2), 0.0)
+    # Confident, right logits: 5 for the true column of every row, 0 for the other.
+    real, fake = torch.zeros(64, 2), torch.zeros(64, 2)
     real[:, REAL], fake[:, FAKE] = 5.0, 5.0
-    hard = critic_loss(real, fake, 0.0).item()
-    soft = critic_loss(real, fake, lblsmooth=0.2).item()
-    assert soft > hard  # confident logits are penalised once targets are below 1
+    hard = critic_loss(real, fake).item()
+    torch.manual_seed(0)
+    draws = [critic_loss(real, fake, lblsmooth=0.2).item() for _ in range(2)]
+    assert draws[0] != draws[1], "label smoothing drew the same targets twice"
+    # BCE is linear in the target: every true-column target in [0.8, 1] puts the loss between
+    # the hard loss (all targets 1) and the loss with all targets at 0.8, the smoothing's bound.
+    assert math.isclose(hard, bce_row([0.0, 5.0], [0, 1]), rel_tol=1e-6)
+    bound = bce_row([0.0, 5.0], [0, 0.8])
+    for soft in draws:
+        assert hard < soft < bound, (hard, soft, bound)
+    # Per-sample draws average out: the batch's loss sits well inside the interval, not at an end.
+    assert abs(sum(draws) / 2 - (hard + bound) / 2) < 0.25 * (bound - hard)
 
 
 def test_accuracy_counts_argmax_matches():

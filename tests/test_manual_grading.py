@@ -12,8 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((REPO / "notebooks" / "ganlab").glob("*.ipynb"))
+from .helpers import LAB_NOTEBOOKS
+
+NOTEBOOKS = LAB_NOTEBOOKS
 
 
 def manual_points() -> dict[str, float]:
@@ -32,6 +33,7 @@ def test_the_lab_has_hand_graded_questions() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.grading
 def test_a_manual_grade_reaches_the_export(grading_round: tuple[Path, dict], tmp_path: Path) -> None:
     from nbgrader.api import Gradebook
 

@@ -7,7 +7,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 # tomllib is Python 3.11+; pyproject still admits 3.10, where these checks are skipped.
 tomllib = pytest.importorskip("tomllib")

@@ -12,7 +12,7 @@ from ganlab.errors import GanlabError
 from ganlab_solution.export import OnnxGenerator
 from ganlab_solution.quantize import float_end_nodes, quantize_generator
 
-from .conftest import SHIPPED_ONNX, run_cli
+from .helpers import SHIPPED_ONNX
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +44,15 @@ def test_int8_images_stay_close_to_the_float_ones(quantized):
     assert error.reshape(128, -1).mean(axis=1).max() < 0.05
 
 
-def test_quantize_cli_writes_beside_the_model_and_generate_reads_it(tmp_path):
+def test_quantize_cli_writes_beside_the_model_and_generate_reads_it(tmp_path, cli):
     model = tmp_path / "generator.onnx"
     shutil.copy(SHIPPED_ONNX, model)
-    result = run_cli("quantize", str(model), "--calibration", "100")
+    result = cli("quantize", str(model), "--calibration", "100", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     int8 = tmp_path / "generator.int8.onnx"
     assert f"wrote {int8}" in result.stdout and "mean |int8 - float|" in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generator.int8.onnx", "generator.onnx"]
-    result = run_cli("generate", str(int8), "-n", "16", "-o", str(tmp_path / "grid.png"), "--seed", "0")
+    result = cli("generate", str(int8), "-n", "16", "-o", str(tmp_path / "grid.png"), "--seed", "0")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "grid.png").stat().st_size > 0
 

@@ -28,7 +28,7 @@ from ganlab_solution.resnet import (
 )
 from ganlab_solution.trainer import Trainer, build_gan, resume, train
 
-from .conftest import debug_config
+from .helpers import debug_config
 
 # (generator, critic) parameters at base width 64, latent 128; the report's 128 px networks
 # had 26,730,567 and 16,901,081.
@@ -155,6 +155,7 @@ def resnet_config(tmp_path, image_folder, loss):
 
 
 @pytest.mark.slow
+@pytest.mark.training
 @pytest.mark.parametrize("loss", ["bce", "hinge", "wgan-gp"])
 def test_debug_epoch_per_loss_on_an_image_folder(tmp_path, image_folder, loss):
     config = parse_config(resnet_config(tmp_path, image_folder, loss))
@@ -171,6 +172,7 @@ def test_debug_epoch_per_loss_on_an_image_folder(tmp_path, image_folder, loss):
 
 
 @pytest.mark.slow
+@pytest.mark.training
 def test_resnet_run_resumes_from_its_checkpoint(tmp_path, image_folder):
     raw = resnet_config(tmp_path, image_folder, "hinge")
     first = train(parse_config(raw), quiet=True)

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+from safe_execute import SafeExecute
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "autograder"))
-from safe_execute import SafeExecute  # noqa: E402  (a script folder, not a package)
+from .helpers import error_names as errors
+from .helpers import run_in_safe_execute as run
+from .helpers import stream_text as text
 
-
-def run(tmp_path: Path, sources: list[str], **options: object) -> nbformat.NotebookNode:
-    nb = new_notebook(cells=[new_code_cell(source) for source in sources])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    executor = SafeExecute(timeout=120, **options)
-    executor.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
-    return nb
-
-
-def text(cell: nbformat.NotebookNode) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-
-
-def errors(cell: nbformat.NotebookNode) -> list[str]:
-    return [o.ename for o in cell.outputs if o.output_type == "error"]
+pytestmark = [pytest.mark.slow, pytest.mark.grading]
 
 
 @pytest.mark.slow
@@ -85,7 +70,7 @@ def test_guard_fails_a_test_run_after_a_patch(tmp_path: Path) -> None:
     nb = new_notebook(
         cells=[
             # torch._dynamo rebinds torch.manual_seed to a wrapper of its own: not the student's doing.
-            new_code_cell("import torch\nimport torch._dynamo\nfrom ganlab_solution import labcheck"),
+            new_code_cell("import torch\nimport torch._dynamo\nfrom ganlab import labcheck"),
             new_code_cell("labcheck.check(True, 'fine')", metadata=graded),
             new_code_cell("torch.allclose = lambda *a, **k: True"),
             new_code_cell("labcheck.check(torch.allclose(torch.zeros(1), torch.ones(1)), 'differ')", metadata=graded),

@@ -1,4 +1,5 @@
-"""Training on the real Fashion-MNIST in debug mode: outputs, gradients, and kill-and-resume."""
+"""The trainer: a debug epoch and kill-and-resume on the real Fashion-MNIST; its steps, options and
+run folders on a small random set (about code paths: nothing is learnt there)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from ganlab.config import parse_config
 from ganlab_solution.trainer import Trainer, train
 
-from .conftest import ROOT, debug_config, write_yaml
+from .helpers import ROOT, TINY_MODEL, debug_config, write_yaml
 
 
+@pytest.mark.dataset
+@pytest.mark.training
 def test_one_debug_epoch_writes_every_output(tmp_path):
     run_dir = train(parse_config(debug_config(tmp_path)), quiet=True)
     assert run_dir.parent == tmp_path / "logs"
@@ -44,8 +47,8 @@ def test_one_debug_epoch_writes_every_output(tmp_path):
     assert not list(run_dir.glob(".*.tmp"))  # atomic writes leave no temporary files
 
 
-def test_each_run_gets_a_new_folder(tmp_path):
-    config = parse_config(debug_config(tmp_path))
+def test_each_run_gets_a_new_folder(tmp_path, fake_fashion):
+    config = parse_config(debug_config(tmp_path, rootdir=fake_fashion))
     a, b = Trainer(config, quiet=True).run_dir, Trainer(config, quiet=True).run_dir
     assert a != b and a.is_dir() and b.is_dir()
 
@@ -54,8 +57,8 @@ def _grads(module):
     return [p.grad for p in module.parameters()]
 
 
-def test_critic_step_updates_only_the_critic(tmp_path):
-    trainer = Trainer(parse_config(debug_config(tmp_path)), quiet=True)
+def test_critic_step_updates_only_the_critic(tmp_path, fake_fashion):
+    trainer = Trainer(parse_config(debug_config(tmp_path, rootdir=fake_fashion)), quiet=True)
     generator_before = [p.clone() for p in trainer.gan.generator.parameters()]
     critic_before = [p.clone() for p in trainer.gan.discriminator.parameters()]
     trainer.critic_step(next(iter(trainer.loaders.train)))
@@ -64,8 +67,8 @@ def test_critic_step_updates_only_the_critic(tmp_path):
     assert not all(torch.equal(a, b) for a, b in zip(critic_before, trainer.gan.discriminator.parameters()))
 
 
-def test_generator_step_updates_only_the_generator(tmp_path):
-    trainer = Trainer(parse_config(debug_config(tmp_path)), quiet=True)
+def test_generator_step_updates_only_the_generator(tmp_path, fake_fashion):
+    trainer = Trainer(parse_config(debug_config(tmp_path, rootdir=fake_fashion)), quiet=True)
     critic_before = [p.clone() for p in trainer.gan.discriminator.parameters()]
     trainer.generator_step(16)
     assert all(g is None for g in _grads(trainer.gan.discriminator))
@@ -74,17 +77,17 @@ def test_generator_step_updates_only_the_generator(tmp_path):
     assert all(p.requires_grad for p in trainer.gan.discriminator.parameters())  # switched back on
 
 
-def test_sample_grid_leaves_the_generator_in_its_mode(tmp_path):
+def test_sample_grid_leaves_the_generator_in_its_mode(tmp_path, fake_fashion):
     # Without EMA the grid comes from the generator being trained: a loop that draws grids
     # between steps (notebook 5) must go on training it with batch statistics.
-    trainer = Trainer(parse_config(debug_config(tmp_path, optim={"ema": 0.0})), quiet=True)
+    trainer = Trainer(parse_config(debug_config(tmp_path, rootdir=fake_fashion, optim={"ema": 0.0})), quiet=True)
     trainer.gan.train()
     assert trainer.sample_grid().shape[0] == 3
     assert trainer.gan.generator.training
 
 
-def test_weight_decay_uses_adamw_for_the_critic(tmp_path):
-    trainer = Trainer(parse_config(debug_config(tmp_path, optim={"wdecay": 1e-4})), quiet=True)
+def test_weight_decay_uses_adamw_for_the_critic(tmp_path, fake_fashion):
+    trainer = Trainer(parse_config(debug_config(tmp_path, rootdir=fake_fashion, optim={"wdecay": 1e-4})), quiet=True)
     assert isinstance(trainer.critic_opt, torch.optim.AdamW) and type(trainer.gen_opt) is torch.optim.Adam
     assert trainer.critic_opt.defaults["betas"] == (0.5, 0.999)
 
@@ -98,6 +101,8 @@ def _cli(*args):
 
 
 @pytest.mark.slow
+@pytest.mark.dataset
+@pytest.mark.training
 def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
     nepochs = 4
     # One thread: the same reduction order in every process, whatever the machine's load.
@@ -134,10 +139,11 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
     assert (run_dir / "generator.onnx").is_file()
 
 
-def test_run_dir_option_starts_then_resumes(tmp_path):
+@pytest.mark.training
+def test_run_dir_option_starts_then_resumes(tmp_path, fake_fashion):
     run_dir = tmp_path / "runs" / "job"
     # About the run folder, not the network: the tiny model (the lab's trains for minutes on a loaded CPU).
-    raw = debug_config(tmp_path, logging={"onnx_every": 0}, model=TINY_MODEL)
+    raw = debug_config(tmp_path, rootdir=fake_fashion, logging={"onnx_every": 0}, model=TINY_MODEL)
     assert train(parse_config(raw), quiet=True, run_dir=run_dir) == run_dir
     raw["optim"]["nepochs"] = 2
     assert train(parse_config(raw), quiet=True, run_dir=run_dir) == run_dir  # a requeued job
@@ -151,13 +157,10 @@ def test_slurm_template_is_valid_bash_and_resumes_by_run_dir():
     assert "--requeue" in text and "--run-dir" in text and "torchrun" in text
 
 
-TINY_MODEL = {"generator_base_c": 8, "discriminator_base_c": 4, "latent_size": 8}
-
-
-def test_critic_steps_count_across_epochs(tmp_path):
+def test_critic_steps_count_across_epochs(tmp_path, fake_fashion):
     # 8 batches per epoch and 5 critic updates per generator update: the per-epoch count
     # never reached 5 twice in one epoch and restarted, so the generator trained once per epoch.
-    raw = debug_config(tmp_path, optim={"critic_steps": 5, "nepochs": 2}, model=TINY_MODEL)
+    raw = debug_config(tmp_path, rootdir=fake_fashion, optim={"critic_steps": 5, "nepochs": 2}, model=TINY_MODEL)
     trainer = Trainer(parse_config(raw), quiet=True)
     for _ in range(2):
         trainer.train_epoch()
@@ -166,10 +169,10 @@ def test_critic_steps_count_across_epochs(tmp_path):
     assert trainer.checkpoint()["generator_updates"] == 3
 
 
-def test_an_untrained_generator_is_never_exported(tmp_path):
+def test_an_untrained_generator_is_never_exported(tmp_path, fake_fashion):
     from torch.utils.tensorboard import SummaryWriter
 
-    trainer = Trainer(parse_config(debug_config(tmp_path, model=TINY_MODEL)), quiet=True)
+    trainer = Trainer(parse_config(debug_config(tmp_path, rootdir=fake_fashion, model=TINY_MODEL)), quiet=True)
     trainer.epoch = 1
     trainer.writer = SummaryWriter(str(trainer.run_dir))
     with pytest.warns(UserWarning, match="the generator has not been updated yet, no ONNX written"):
@@ -178,9 +181,9 @@ def test_an_untrained_generator_is_never_exported(tmp_path):
     assert (trainer.run_dir / "checkpoint.pt").is_file() and not (trainer.run_dir / "generator.onnx").exists()
 
 
-def test_a_critic_steps_that_cannot_train_the_generator_is_rejected(tmp_path):
+def test_a_critic_steps_that_cannot_train_the_generator_is_rejected(tmp_path, fake_fashion):
     from ganlab.errors import GanlabError
 
-    raw = debug_config(tmp_path, optim={"critic_steps": 17, "nepochs": 2}, model=TINY_MODEL)
+    raw = debug_config(tmp_path, rootdir=fake_fashion, optim={"critic_steps": 17, "nepochs": 2}, model=TINY_MODEL)
     with pytest.raises(GanlabError, match="more than the 16 batches of the whole run"):
         Trainer(parse_config(raw), quiet=True)

@@ -1,0 +1,91 @@
+"""Does the CPU recipe learn for other seeds too? Trains configs/cpu_short.yaml per seed and judges each run.
+
+CI trains the recipe once (seed 0, through the command line, tests/test_short_run.py); this
+script checks its robustness to the seed, with notebook 5's loop (critic step, generator step,
+EMA update), at the recipe's own length: about three minutes per seed on two CPU cores. Each
+run must end with neither the critic winning outright nor the samples collapsing, by the same
+judges as the tests (tests/test_short_run.py's thresholds and the shipped classifier).
+
+    python bench/recipe_seeds.py            # seeds 1 and 2, as CI checked them before
+    python bench/recipe_seeds.py --seeds 3 4 5
+
+Exit status 1 when a seed fails; every seed's verdict is printed with the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the tests' judges (tests/test_short_run.py)
+
+from ganlab.diagnostics import diagnose  # noqa: E402
+from ganlab.recipes import cpu_short_config  # noqa: E402
+from ganlab_solution.trainer import Trainer  # noqa: E402
+from tests.test_short_run import MAX_CRITIC_ACC, check_samples  # noqa: E402
+
+
+def notebook_loop(trainer: Trainer, steps: int) -> dict[str, list[float]]:
+    """The recipe's loop, one public ``Trainer.step`` per batch (critic step, generator step, EMA), without plots."""
+    history: dict[str, list[float]] = {"critic_acc_real": [], "critic_acc_fake": []}
+    trainer.gan.train()
+    while len(history["critic_acc_real"]) < steps:
+        for real in trainer.batches():
+            metrics = trainer.step(real)
+            for key in history:
+                history[key].append(metrics[key].item())
+            if len(history["critic_acc_real"]) == steps:
+                break
+    return history
+
+
+def judge(seed: int, logdir: str) -> list[str]:
+    """Train the recipe with ``seed``; the problems found (empty for a run that learnt)."""
+    trainer = Trainer(cpu_short_config(seed=seed, logging={"logdir": logdir}), quiet=True)
+    steps = trainer.config.optim.nepochs * len(trainer.loaders.train)
+    history = notebook_loop(trainer, steps)
+    problems = [
+        f"{key}: the critic won outright (mean of the last 50 steps {np.mean(values[-50:]):.2f})"
+        for key, values in history.items()
+        if np.mean(values[-50:]) >= MAX_CRITIC_ACC
+    ]
+    generator = trainer.export_model().eval()
+    with torch.no_grad():
+        grid = generator(trainer.fixed_noise, None)
+        z = torch.randn(512, generator.latent_size, generator=torch.Generator().manual_seed(1))
+        images = generator(z, None)
+    verdict = diagnose(history, grid)
+    if not verdict.healthy:
+        problems.append(verdict.message)
+    try:
+        check_samples(images)
+    except AssertionError as failure:
+        problems.append(f"samples: {failure}")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (the recipe was tuned on 2 cores)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"command: python {shlex.join(sys.argv)}")
+    failed = 0
+    for seed in args.seeds:
+        with tempfile.TemporaryDirectory() as logdir:
+            problems = judge(seed, logdir)
+        failed += bool(problems)
+        print(f"seed {seed}: " + ("learnt, no collapse" if not problems else "FAILED: " + "; ".join(problems)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
