@@ -98,3 +98,8 @@ def grading_round(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]
     # GANLAB_ROUND_NOTEBOOKS="01_data 02_critic" grades only those notebooks (a quicker local check).
     notebooks = os.environ.get("GANLAB_ROUND_NOTEBOOKS", "").split() or None
     return workdir, round_script.run_round(workdir, round_script.load_cases(), notebooks)
+
+
+# The built website, its server and Chromium: one build per test session, shared by the
+# browser test modules (test_book.py, test_train_live.py).
+from tests.site_browser import browser, server, site  # noqa: E402, F401

@@ -8,93 +8,23 @@ each control and compute what Python's onnxruntime computes for the same latent.
 
 from __future__ import annotations
 
-import functools
 import html
-import http.server
-import os
 import re
 import statistics
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pytest
 
+from tests.site_browser import Watched
+
 REPO = Path(__file__).resolve().parents[1]
-SITE = REPO / "_build" / "html"
-CHROMIUM = "/usr/bin/chromium"
 sys.path.insert(0, str(REPO / "autograder"))
 import grading_round  # noqa: E402  (a script folder, not a package)
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def site() -> Path:
-    """The whole site, built from the repository as the README's main command builds it."""
-    env = dict(os.environ)
-    if (REPO / "book" / "node_modules").is_dir():
-        env.setdefault("BOOK_SKIP_NPM", "1")  # the lock file's packages are already installed
-    done = subprocess.run(["bash", "book/build.sh"], cwd=REPO, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, f"book/build.sh failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    assert (SITE / "index.html").is_file()
-    return SITE
-
-
-@pytest.fixture(scope="module")
-def server(site: Path) -> Iterator[str]:
-    """The built site on http://127.0.0.1:<port>/."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's Chromium, headless (Playwright's own browser download does not work offline)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/setup.sh does it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
-class Watched:
-    """A page with its console errors and its requests to other origins recorded."""
-
-    def __init__(self, browser: object, server: str) -> None:
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-        self.errors: list[str] = []
-        self.foreign: list[str] = []
-        origin = urlparse(server).netloc
-        # A console error names no resource by itself ("Failed to load resource: ... 404"): add its URL.
-        self.page.on(
-            "console",
-            lambda msg: msg.type == "error" and self.errors.append(f"{msg.text} ({msg.location.get('url', '?')})"),
-        )
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("response", lambda r: r.status >= 400 and self.errors.append(f"HTTP {r.status} for {r.url}"))
-
-        def request(req: object) -> None:
-            url = urlparse(req.url)  # type: ignore[attr-defined]
-            if url.scheme in ("http", "https", "ws", "wss") and url.netloc != origin:
-                self.foreign.append(req.url)  # type: ignore[attr-defined]
-
-        self.page.on("request", request)
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 def site_pages(site: Path) -> list[str]:
