@@ -169,3 +169,26 @@ def test_the_site_holds_no_solution_and_no_hidden_test(site: Path) -> None:
             assert marker not in text, f"{path.relative_to(site)} contains {marker!r}"
         for line in secrets:
             assert line not in text, f"{path.relative_to(site)} shows a line of a solution or hidden test: {line!r}"
+
+
+AXE = REPO / "book" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def test_no_page_has_a_serious_accessibility_violation(site: Path, server: str, browser: object) -> None:
+    """axe-core (npm, the lock's version) on every page: no serious or critical WCAG 2.1 A/AA violation."""
+    assert AXE.is_file(), f"{AXE} is missing: run npm ci in book/ (book/build.sh does it)"
+    problems = []
+    for name in site_pages(site):
+        watched = Watched(browser, server)
+        watched.page.goto(server + name, wait_until="networkidle")
+        watched.page.add_script_tag(path=str(AXE))
+        violations = watched.page.evaluate(
+            """tags => axe.run(document, {runOnly: {type: 'tag', values: tags}}).then(r => r.violations
+                 .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => `${v.id} x${v.nodes.length}: ${v.nodes[0].target.join(' ')}`))""",
+            WCAG,
+        )
+        problems += [f"{name}: {v}" for v in violations]
+        watched.page.close()
+    assert not problems, "\n".join(problems)

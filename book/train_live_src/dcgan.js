@@ -37,8 +37,8 @@
   // Zeros between rows and between columns: [B, H, W, C] -> [B, 2H - 1, 2W - 1, C].
   function dilate2(x) {
     const [b, h, w, c] = x.shape;
-    const rows = tf.stack([x, tf.zerosLike(x)], 2).reshape([b, 2 * h, w, c]);
-    const both = tf.stack([rows, tf.zerosLike(rows)], 3).reshape([b, 2 * h, 2 * w, c]);
+    const rows = tf.concat([tf.expandDims(x, 2), tf.zeros([b, h, 1, w, c])], 2).reshape([b, 2 * h, w, c]);
+    const both = tf.concat([tf.expandDims(rows, 3), tf.zeros([b, 2 * h, w, 1, c])], 3).reshape([b, 2 * h, 2 * w, c]);
     return tf.slice(both, [0, 0, 0, 0], [b, 2 * h - 1, 2 * w - 1, c]);
   }
   function inputGrad(dy, w, xShape, stride) {
@@ -60,47 +60,55 @@
     const g = tf.conv2d(xp, kernel, 1, "valid", "NHWC", stride); // [Cin, >=k, >=k, Cout]
     return tf.transpose(tf.slice(g, [0, 0, 0, 0], [g.shape[0], k, k, g.shape[3]]), [1, 2, 0, 3]);
   }
-  const convByStride = {};
-  function conv(x, w, stride = 1, bias = null) {
-    if (!convByStride[stride]) {
-      convByStride[stride] = tf.customGrad((xi, wi, save) => {
+  // One differentiable convolution per (stride, trained) pair. With `trained` false (the
+  // critic during the generator's step, whose weights the step leaves alone) the filter
+  // gradient, as costly as the convolution itself, is skipped: zeros stand in for it.
+  const convOps = {};
+  function conv(x, w, stride = 1, bias = null, trained = true) {
+    const key = `${stride}/${trained}`;
+    if (!convOps[key]) {
+      convOps[key] = tf.customGrad((xi, wi, save) => {
         save([xi, wi]);
         return {
           value: tf.conv2d(padded(xi, (wi.shape[0] - 1) / 2), wi, stride, "valid"),
-          gradFunc: (dy, [xs, ws]) => [inputGrad(dy, ws, xs.shape, stride), filterGrad(xs, dy, ws.shape[0], stride)],
+          gradFunc: (dy, [xs, ws]) => [
+            inputGrad(dy, ws, xs.shape, stride),
+            trained ? filterGrad(xs, dy, ws.shape[0], stride) : tf.zerosLike(ws),
+          ],
         };
       });
     }
-    const y = convByStride[stride](x, w);
+    const y = convOps[key](x, w);
     return bias ? tf.add(y, bias) : y;
   }
 
   // nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False): output pixel 2i is
   // 3/4 of input i and 1/4 of input i - 1, pixel 2i + 1 is 3/4 of i and 1/4 of i + 1 (edges
-  // repeated). Written with slices rather than tf.image.resizeBilinear, whose forward pass
-  // is right (halfPixelCenters) but whose gradient kernel (ResizeBilinearGrad, 4.22) knows
-  // only alignCorners: it would train a different network from the lab's.
-  function double(x, axis) {
-    const n = x.shape[axis];
-    const begin = [0, 0, 0, 0];
-    const size = x.shape.slice();
-    const part = (from, length) => {
-      const b = begin.slice();
-      const sz = size.slice();
-      b[axis] = from;
-      sz[axis] = length;
-      return tf.slice(x, b, sz);
-    };
-    const before = tf.concat([part(0, 1), part(0, n - 1)], axis);
-    const after = tf.concat([part(1, n - 1), part(n - 1, 1)], axis);
-    const even = tf.add(tf.mul(x, 0.75), tf.mul(before, 0.25));
-    const odd = tf.add(tf.mul(x, 0.75), tf.mul(after, 0.25));
-    const shape = x.shape.slice();
-    shape[axis] = 2 * n;
-    return tf.stack([even, odd], axis + 1).reshape(shape);
+  // repeated). tf.image.resizeBilinear computes this forward (halfPixelCenters), but its
+  // gradient kernel (ResizeBilinearGrad, 4.22) knows only alignCorners and would train
+  // another network than the lab's; interleaving slices instead leaves gradients to Unpack
+  // and SplitV, slow on wasm. So: one small matrix per axis, [n, 2n], applied by matMul.
+  const upsampleMatrices = {};
+  function upsampleMatrix(n) {
+    if (!upsampleMatrices[n]) {
+      const m = new Float32Array(n * 2 * n);
+      for (let i = 0; i < n; i++) {
+        m[i * 2 * n + 2 * i] += 0.75;
+        m[Math.max(i - 1, 0) * 2 * n + 2 * i] += 0.25;
+        m[i * 2 * n + 2 * i + 1] += 0.75;
+        m[Math.min(i + 1, n - 1) * 2 * n + 2 * i + 1] += 0.25;
+      }
+      upsampleMatrices[n] = tf.keep(tf.tensor2d(m, [n, 2 * n]));
+    }
+    return upsampleMatrices[n];
   }
   function upsample2(x) {
-    return double(double(x, 1), 2);
+    const [b, h, w, c] = x.shape;
+    // [B, H, W, C] -> rows last, doubled -> columns last, doubled -> back to NHWC.
+    const byRows = tf.matMul(tf.transpose(x, [0, 2, 3, 1]).reshape([b * w * c, h]), upsampleMatrix(h));
+    const rowsDone = tf.transpose(byRows.reshape([b, w, c, 2 * h]), [0, 3, 2, 1]); // [B, 2H, C, W]
+    const byCols = tf.matMul(rowsDone.reshape([b * 2 * h * c, w]), upsampleMatrix(w));
+    return tf.transpose(byCols.reshape([b, 2 * h, c, 2 * w]), [0, 1, 3, 2]);
   }
 
   // -- parameters --------------------------------------------------------------------------
@@ -179,9 +187,10 @@
     if (mode.train && recipe.dnoise > 0) h = tf.add(h, tf.randomNormal(h.shape, 0, recipe.dnoise, "float32", rng()));
     for (let b = 0; b < 3; b++) {
       const pre = `discriminator.features.${b}`;
-      h = tf.leakyRelu(batchNorm(conv(h, params[`${pre}.0.weight`]), params, `${pre}.1`, mode), LEAK);
-      h = tf.leakyRelu(batchNorm(conv(h, params[`${pre}.3.weight`]), params, `${pre}.4`, mode), LEAK);
-      h = tf.leakyRelu(conv(h, params[`${pre}.6.weight`], 2, params[`${pre}.6.bias`]), LEAK);
+      const t = !mode.frozen;
+      h = tf.leakyRelu(batchNorm(conv(h, params[`${pre}.0.weight`], 1, null, t), params, `${pre}.1`, mode), LEAK);
+      h = tf.leakyRelu(batchNorm(conv(h, params[`${pre}.3.weight`], 1, null, t), params, `${pre}.4`, mode), LEAK);
+      h = tf.leakyRelu(conv(h, params[`${pre}.6.weight`], 2, params[`${pre}.6.bias`], t), LEAK);
       if (mode.train && recipe.dropout > 0) h = tf.dropout(h, recipe.dropout, null, rng());
     }
     // Flatten in PyTorch's (C, H, W) order so that the Linear weight is PyTorch's.
@@ -263,6 +272,7 @@
     }
     const generatorMode = { train: true, onStats: updateStats };
     const criticMode = { train: true };
+    const frozenCriticMode = { train: true, frozen: true }; // the generator's step
 
     function latents(n) {
       return tf.randomNormal([n, recipe.latentSize], 0, 1, "float32", seeds());
@@ -300,7 +310,7 @@
         const generatorLoss = optG.minimize(
           () => {
             const images = generator(params.generator, zg, recipe, generatorMode);
-            return bce(critic(params.critic, images, recipe, criticMode, rng), 1, null);
+            return bce(critic(params.critic, images, recipe, frozenCriticMode, rng), 1, null);
           },
           true,
           generatorVars
