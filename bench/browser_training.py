@@ -133,13 +133,17 @@ def main(argv: list[str] | None = None) -> int:
             train_for(page, args.backend_seconds)
             step = page.evaluate("window.ganlabTrainer.step")
             speeds.setdefault(backend, []).append(step / args.backend_seconds)
-            print(f"seed {args.seeds[0]} {backend} {args.backend_seconds:.0f} s: step {step} ({step / args.backend_seconds:.2f} steps/s)")
+            print(
+                f"seed {args.seeds[0]} {backend} {args.backend_seconds:.0f} s: step {step} ({step / args.backend_seconds:.2f} steps/s)"
+            )
             page.close()
         browser.close()
     print(f"recipe: {recipe}")
     for backend, values in speeds.items():
         print(f"steps/s {backend}: median {np.median(values):.2f} over {len(values)} measurements")
-    print("reference: the CPU short run (PyTorch, 656 steps of 64) reaches about 32% recognised with confidence, 8 classes")
+    print(
+        "reference: the CPU short run (PyTorch, 656 steps of 64) reaches about 32% recognised with confidence, 8 classes"
+    )
     return 0
 
 

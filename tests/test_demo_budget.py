@@ -32,9 +32,14 @@ def test_the_training_demo_stops_at_its_budget_and_says_so(tmp_path: Path, monke
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     notebook = _page_notebook()
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     printed = "".join(
-        output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []) if output.output_type == "stream"
+        output.get("text", "")
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if output.output_type == "stream"
     )
     match = re.search(r"stopped at step (\d+) of (\d+): this machine used up the build's budget of 2 s", printed)
     assert match, printed[-2000:]

@@ -1,4 +1,4 @@
-""""Watch a GAN learn": the built site's live trainer, driven in Debian's Chromium.
+"""The "Watch a GAN learn" page: the built site's live trainer, driven in Debian's Chromium.
 
 The page must load cleanly and stay on its origin, train (the step counter moves and the
 grid changes), stop when paused, and compute what PyTorch computes: a few steps of the page's
@@ -126,7 +126,13 @@ def same_model_losses(page: object, site: Path, steps: int = REPLAY_STEPS) -> tu
     in_browser = page.evaluate(  # type: ignore[attr-defined]
         "spec => window.ganlabTrainer.replay(spec)",
         {
-            "recipe": {"dropout": 0, "dnoise": 0, "lblsmooth": 0, "criticLr": recipe["criticLr"], "generatorLr": recipe["generatorLr"]},
+            "recipe": {
+                "dropout": 0,
+                "dnoise": 0,
+                "lblsmooth": 0,
+                "criticLr": recipe["criticLr"],
+                "generatorLr": recipe["generatorLr"],
+            },
             "state": {k: {"shape": list(v.shape), "data": v.flatten().tolist()} for k, v in state.items()},
             "batches": [reals[k].flatten().tolist() for k in range(steps)],
             "zCritic": [noise[0, k].flatten().tolist() for k in range(steps)],
