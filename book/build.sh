@@ -37,7 +37,7 @@ NM=$BOOK/node_modules
 say "vendoring into book/_extra"
 rm -rf "$EXTRA"
 mkdir -p "$EXTRA/vendor/onnxruntime-web" "$EXTRA/vendor/requirejs" "$EXTRA/vendor/html-manager" \
-    "$EXTRA/vendor/mathjax" "$EXTRA/models" "$EXTRA/explorer" "$EXTRA/vendor/tfjs" "$EXTRA/train_live"
+    "$EXTRA/vendor/mathjax" "$EXTRA/models" "$EXTRA/explorer" "$EXTRA/vendor/tfjs" "$EXTRA/train_live" "$EXTRA/common"
 ORT=$NM/onnxruntime-web/dist
 # The plain-wasm build of onnxruntime-web: the script, and the module + binary it
 # imports from ort.env.wasm.wasmPaths (the same file serves single-threaded use).
@@ -51,6 +51,7 @@ find "$NM/@jupyter-widgets/html-manager/dist" -maxdepth 1 -type f ! -name '*.map
 cp -r "$NM/mathjax/es5/." "$EXTRA/vendor/mathjax/"
 cp "$ROOT/ganlab_solution/assets/fashionmnist_generator.onnx" "$EXTRA/models/"
 cp "$BOOK/explorer_src/explorer.js" "$BOOK/explorer_src/explorer.css" "$EXTRA/explorer/"
+cp "$BOOK/common_src/seeded_random.js" "$EXTRA/common/"  # used by the explorer and the live trainer
 # TensorFlow.js for "Watch a GAN learn": the bundle (cpu and webgl backends) and the wasm
 # backend with its three binaries (plain, SIMD, threaded SIMD: it picks one at run time).
 TFJS=$NM/@tensorflow
@@ -97,7 +98,8 @@ for f in index.html book/index.html book/explorer.html book/setup.html book/demo
     models/fashionmnist_generator.onnx explorer/explorer.js favicon.ico \
     book/train_live.html vendor/tfjs/tf.min.js vendor/tfjs/tf-backend-wasm.min.js \
     vendor/tfjs/tfjs-backend-wasm-simd.wasm models/fashionmnist_classifier.onnx \
-    train_live/fashion-mnist-train.u8 train_live/fashion-mnist-LICENSE.txt train_live/train_live.js; do
+    train_live/fashion-mnist-train.u8 train_live/fashion-mnist-LICENSE.txt train_live/train_live.js \
+    common/seeded_random.js; do
     if [[ ! -s $HTML/$f ]]; then
         echo "[book] ERROR: $HTML/$f is missing or empty" >&2
         missing=1

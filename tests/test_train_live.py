@@ -9,6 +9,9 @@ batches and latents, give the same losses. The 5-minute learning run is a benchm
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,3 +172,16 @@ def test_same_model_same_numbers_as_pytorch(trainer: Watched, site: Path) -> Non
     assert gap.max() < LOSS_TOLERANCE, f"browser {in_browser}\npytorch {in_torch}"
     # The comparison means something: the losses move over the steps in both.
     assert np.ptp(np.array(in_torch)[:, 1]) > 10 * LOSS_TOLERANCE
+
+
+def test_the_browser_bench_runs(site: Path) -> None:
+    """bench/browser_training.py at tiny settings: it trains, pauses, judges and reports."""
+    root = Path(__file__).resolve().parents[1]
+    args = ["bench/browser_training.py", "--site", str(site), "--checkpoints", "3", "--seeds", "0", "--backends"]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("command: python bench/browser_training.py --site")
+    assert any(line.startswith("seed 0 wasm  0.1 min: step") and "recognised with confidence" in line for line in lines)
+    assert any(line.startswith("steps/s wasm: median") for line in lines)

@@ -10,7 +10,7 @@
  * layout changes meaning (the generator's reshape to (C, 7, 7), the critic's flatten) go
  * through NCHW, so the Linear layers keep PyTorch's ordering.
  *
- * Exposes window.ganlabDCGAN = { createGAN(recipe, seed) }.
+ * Needs ../common/seeded_random.js. Exposes window.ganlabDCGAN = { createGAN(recipe, seed) }.
  */
 (function () {
   "use strict";
@@ -230,24 +230,13 @@
   }
 
   // -- a GAN in training -----------------------------------------------------------------------
-  function mulberry32(seed) {
-    let a = seed >>> 0;
-    return function () {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   /**
    * A GAN with its optimizers. recipe: {criticWidth, generatorWidth, latentSize, batch,
    * criticLr, generatorLr, lblsmooth, dnoise, dropout, ema}. Every random number (weights,
    * latents, noise, dropout, smoothing) derives from `seed`.
    */
   function createGAN(recipe, seed) {
-    const rand = mulberry32(seed);
+    const rand = ganlabRandom.mulberry32(seed);
     const seeds = () => Math.floor(rand() * 2 ** 31);
     const params = makeParams(recipe, seeds);
     const criticVars = Object.values(params.critic);
@@ -378,5 +367,5 @@
     };
   }
 
-  window.ganlabDCGAN = { createGAN, mulberry32 };
+  window.ganlabDCGAN = { createGAN };
 })();

@@ -4,7 +4,8 @@
  * asks the shipped classifier (onnxruntime-web) what it recognises in the samples.
  *
  * The page loads, from the site itself: ../vendor/tfjs/tf.min.js, tf-backend-wasm.min.js,
- * ../vendor/onnxruntime-web/ort.wasm.min.js, ../train_live/dcgan.js, then this file.
+ * ../vendor/onnxruntime-web/ort.wasm.min.js, ../common/seeded_random.js, ../train_live/dcgan.js,
+ * then this file.
  *
  * Handle for tests and benchmarks: window.ganlabTrainer
  *   .ready            Promise: data, classifier and backend loaded, first grid drawn
@@ -43,7 +44,7 @@
     ema: 0.99,
   };
   const GRID_EVERY = 10; // steps between two redraws of the fixed-noise grid
-  const VERDICT_EVERY_S = 30; // seconds of training between two classifier verdicts
+  const VERDICT_EVERY_S = 60; // seconds of training between two classifier verdicts
   const VERDICT_SAMPLES = 512;
   const CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
   const params = new URLSearchParams(window.location.search);
@@ -126,15 +127,7 @@
   function latentsFor(n) {
     const size = recipe.latentSize;
     if (!fixedLatents || fixedLatents.length < n * size) {
-      const rand = window.ganlabDCGAN.mulberry32(20240611);
-      const z = new Float32Array(Math.max(n, 64) * size);
-      for (let i = 0; i < z.length; i += 2) {
-        const u = Math.max(rand(), 1e-12);
-        const v = rand();
-        const r = Math.sqrt(-2 * Math.log(u));
-        z[i] = r * Math.cos(2 * Math.PI * v);
-        if (i + 1 < z.length) z[i + 1] = r * Math.sin(2 * Math.PI * v);
-      }
+      const z = ganlabRandom.normal(ganlabRandom.mulberry32(20240611), Math.max(n, 64) * size);
       fixedLatents = z;
     }
     return fixedLatents.subarray(0, n * size);
@@ -331,7 +324,7 @@
     $("gt-seed").value = String(seed);
     if (gan) gan.dispose();
     gan = window.ganlabDCGAN.createGAN(recipe, seed);
-    shuffle = window.ganlabDCGAN.mulberry32(seed ^ 0x5bd1e995);
+    shuffle = ganlabRandom.mulberry32(seed ^ 0x5bd1e995);
     order = null;
     api.step = 0;
     api.stepsPerSecond = 0;
@@ -339,7 +332,7 @@
     lastVerdictAt = 0;
     recent = [];
     for (const key of Object.keys(history)) history[key].length = 0;
-    $("gt-verdict").textContent = "The classifier looks at the samples every 30 seconds of training.";
+    $("gt-verdict").textContent = "The classifier looks at the samples every minute of training.";
     await redrawGrid();
     drawAllCurves();
     showSpeed();
