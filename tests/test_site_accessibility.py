@@ -34,6 +34,14 @@ def test_each_collapsible_summary_is_named_after_its_chapter() -> None:
     assert '<summary aria-label="Sections of Demos">' in fixed
 
 
+def test_the_current_chapters_summary_is_named_too() -> None:
+    current = NAV.replace(
+        'class="reference internal" href="exercises/index.html"', 'class="current reference internal" href="#"'
+    )
+    fixed = ganlab_site.accessible(current.replace("<details>", '<details open="open">'))
+    assert '<details open="open"><summary aria-label="Sections of Notebooks &amp; grading">' in fixed
+
+
 def test_labelled_buttons_hide_what_their_label_does_not_say() -> None:
     fixed = ganlab_site.accessible(SEARCH + MODE)
     assert '<span class="search-button__kbd-shortcut" aria-hidden="true">' in fixed

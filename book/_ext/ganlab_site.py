@@ -38,8 +38,11 @@ def _unique_scripts(app: Any, pagename: str, templatename: str, context: dict[st
     context["script_files"] = kept
 
 
-# A chapter's link, then the theme's <details><summary> that folds its sections.
-_SUMMARY = re.compile(r'(<a class="reference internal" href="[^"]*">(?P<title>[^<]*)</a><details[^>]*>)<summary>')
+# A chapter's link (class "current reference internal" on its own page), then the theme's
+# <details><summary> that folds its sections.
+_SUMMARY = re.compile(
+    r'(<a class="[^"]*reference internal[^"]*" href="[^"]*">(?P<title>[^<]*)</a><details[^>]*>)<summary>'
+)
 _KBD_HINT = re.compile(r'<span class="search-button__kbd-shortcut">')
 _MODE_ICON = re.compile(r'<i class="theme-switch (?P<rest>[^"]*)"(?P<attrs>[^>]*?) title="[^"]*"></i>')
 
