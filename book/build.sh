@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build the course website into _build/html (what `make book` runs).
 #
-#   1. npm ci in book/: onnxruntime-web, MathJax 3, require.js and the ipywidgets
-#      html-manager, pinned by book/package-lock.json (nothing vendored is committed);
-#   2. copy them, the shipped generator ONNX and the explorer's script into
-#      book/_extra/, which Sphinx copies to the site root (html_extra_path), so the
+#   1. npm ci in book/: onnxruntime-web, TensorFlow.js (+ its WebAssembly backend), MathJax 3,
+#      require.js, the ipywidgets html-manager and axe-core (for the tests only), pinned by
+#      book/package-lock.json (nothing vendored is committed);
+#   2. copy them, the shipped generator ONNX, the explorer's and the live trainer's scripts,
+#      and the live trainer's data (training images, classifier ONNX: book/train_live_assets.py)
+#      into book/_extra/, which Sphinx copies to the site root (html_extra_path), so the
 #      site never asks another origin for anything;
 #   3. make the release notebooks (make -C autograder release) and copy them into
 #      book/exercises/_release/ with a download link on top (rendered, never executed);
@@ -37,7 +39,7 @@ NM=$BOOK/node_modules
 say "vendoring into book/_extra"
 rm -rf "$EXTRA"
 mkdir -p "$EXTRA/vendor/onnxruntime-web" "$EXTRA/vendor/requirejs" "$EXTRA/vendor/html-manager" \
-    "$EXTRA/vendor/mathjax" "$EXTRA/models" "$EXTRA/explorer"
+    "$EXTRA/vendor/mathjax" "$EXTRA/models" "$EXTRA/explorer" "$EXTRA/vendor/tfjs" "$EXTRA/train_live" "$EXTRA/common"
 ORT=$NM/onnxruntime-web/dist
 # The plain-wasm build of onnxruntime-web: the script, and the module + binary it
 # imports from ort.env.wasm.wasmPaths (the same file serves single-threaded use).
@@ -51,6 +53,18 @@ find "$NM/@jupyter-widgets/html-manager/dist" -maxdepth 1 -type f ! -name '*.map
 cp -r "$NM/mathjax/es5/." "$EXTRA/vendor/mathjax/"
 cp "$ROOT/ganlab/assets/fashionmnist_generator.onnx" "$EXTRA/models/"
 cp "$BOOK/explorer_src/explorer.js" "$BOOK/explorer_src/explorer.css" "$EXTRA/explorer/"
+cp "$BOOK/common_src/seeded_random.js" "$EXTRA/common/"  # used by the explorer and the live trainer
+# TensorFlow.js for "Watch a GAN learn": the bundle (cpu and webgl backends) and the wasm
+# backend with its three binaries (plain, SIMD, threaded SIMD: it picks one at run time).
+TFJS=$NM/@tensorflow
+cp "$TFJS/tfjs/dist/tf.min.js" "$TFJS/tfjs-backend-wasm/dist/tf-backend-wasm.min.js" \
+    "$TFJS/tfjs-backend-wasm/dist/"*.wasm "$EXTRA/vendor/tfjs/"
+cp "$TFJS/tfjs/LICENSE" "$EXTRA/vendor/tfjs/LICENSE" 2>/dev/null || true
+cp "$BOOK/train_live_src/"*.js "$BOOK/train_live_src/"*.css "$EXTRA/train_live/"
+# Its data: the first 10,000 Fashion-MNIST training images (raw bytes) with their licence, and
+# the shipped classifier as ONNX for onnxruntime-web.
+"$PY" "$BOOK/train_live_assets.py" "$EXTRA/train_live" --images 10000
+mv "$EXTRA/train_live/fashionmnist_classifier.onnx" "$EXTRA/models/"
 # /favicon.ico at the site root: the pages link the favicon, but the root index.html is a bare
 # redirect that links nothing, and a browser then asks for /favicon.ico (a 404 in its console).
 "$PY" -c "import sys; from PIL import Image; Image.open(sys.argv[1]).save(sys.argv[2], sizes=[(16, 16), (32, 32)])" \
@@ -88,7 +102,11 @@ missing=0
 for f in index.html book/index.html book/explorer.html book/setup.html book/demos/samples.html \
     vendor/onnxruntime-web/ort.wasm.min.js vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm \
     vendor/mathjax/tex-chtml.js vendor/requirejs/require.min.js vendor/html-manager/embed-amd.js \
-    models/fashionmnist_generator.onnx explorer/explorer.js favicon.ico; do
+    models/fashionmnist_generator.onnx explorer/explorer.js favicon.ico \
+    book/train_live.html vendor/tfjs/tf.min.js vendor/tfjs/tf-backend-wasm.min.js \
+    vendor/tfjs/tfjs-backend-wasm-simd.wasm models/fashionmnist_classifier.onnx \
+    train_live/fashion-mnist-train.u8 train_live/fashion-mnist-LICENSE.txt train_live/train_live.js \
+    common/seeded_random.js; do
     if [[ ! -s $HTML/$f ]]; then
         echo "[book] ERROR: $HTML/$f is missing or empty" >&2
         missing=1

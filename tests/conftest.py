@@ -137,3 +137,8 @@ def recipe_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert trained.returncode == 0, trained.stderr[-2000:]
     (run_dir,) = (folder / "logs").iterdir()
     return run_dir
+
+
+# The built website, its server and Chromium: one build per test session, shared by the
+# browser test modules (test_book.py, test_train_live.py).
+from tests.site_browser import browser, server, site  # noqa: E402, F401

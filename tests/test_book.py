@@ -8,92 +8,23 @@ each control and compute what Python's onnxruntime computes for the same latent.
 
 from __future__ import annotations
 
-import functools
 import html
-import http.server
-import os
 import re
 import statistics
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import grading_round
 import numpy as np
 import pytest
 
+from tests.site_browser import Watched
+
 from .helpers import ROOT, SHIPPED_ONNX
 
-SITE = ROOT / "_build" / "html"
-CHROMIUM = "/usr/bin/chromium"
+REPO = ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-@pytest.fixture(scope="module")
-def site() -> Path:
-    """The whole site, built from the repository as the README's main command builds it."""
-    env = dict(os.environ)
-    if (ROOT / "book" / "node_modules").is_dir():
-        env.setdefault("BOOK_SKIP_NPM", "1")  # the lock file's packages are already installed
-    done = subprocess.run(["bash", "book/build.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, f"book/build.sh failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    assert (SITE / "index.html").is_file()
-    return SITE
-
-
-@pytest.fixture(scope="module")
-def server(site: Path) -> Iterator[str]:
-    """The built site on http://127.0.0.1:<port>/."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's Chromium, headless (Playwright's own browser download does not work offline)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/setup.sh does it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
-class Watched:
-    """A page with its console errors and its requests to other origins recorded."""
-
-    def __init__(self, browser: object, server: str) -> None:
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-        self.errors: list[str] = []
-        self.foreign: list[str] = []
-        origin = urlparse(server).netloc
-        # A console error names no resource by itself ("Failed to load resource: ... 404"): add its URL.
-        self.page.on(
-            "console",
-            lambda msg: msg.type == "error" and self.errors.append(f"{msg.text} ({msg.location.get('url', '?')})"),
-        )
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("response", lambda r: r.status >= 400 and self.errors.append(f"HTTP {r.status} for {r.url}"))
-
-        def request(req: object) -> None:
-            url = urlparse(req.url)  # type: ignore[attr-defined]
-            if url.scheme in ("http", "https", "ws", "wss") and url.netloc != origin:
-                self.foreign.append(req.url)  # type: ignore[attr-defined]
-
-        self.page.on("request", request)
 
 
 def site_pages(site: Path) -> list[str]:
@@ -254,3 +185,28 @@ def test_the_site_holds_no_solution_and_no_hidden_test(site: Path) -> None:
             assert marker not in text, f"{path.relative_to(site)} contains {marker!r}"
         for line in secrets:
             assert line not in text, f"{path.relative_to(site)} shows a line of a solution or hidden test: {line!r}"
+
+
+AXE = REPO / "book" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def test_no_page_has_a_serious_accessibility_violation(site: Path, server: str, browser: object) -> None:
+    """axe-core (npm, the lock's version) on every page: no serious or critical WCAG 2.1 A/AA violation."""
+    assert AXE.is_file(), f"{AXE} is missing: run npm ci in book/ (book/build.sh does it)"
+    problems = []
+    for name in site_pages(site):
+        watched = Watched(browser, server)
+        watched.page.goto(server + name, wait_until="networkidle")
+        watched.page.add_script_tag(path=str(AXE))
+        violations = watched.page.evaluate(
+            # label-content-name-mismatch (WCAG 2.5.3) is among axe's "experimental" rules: asked for by name.
+            """tags => axe.run(document, {runOnly: {type: 'tag', values: tags},
+                                         rules: {'label-content-name-mismatch': {enabled: true}}}).then(r => r.violations
+                 .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => `${v.id} x${v.nodes.length}: ${v.nodes[0].target.join(' ')}`))""",
+            WCAG,
+        )
+        problems += [f"{name}: {v}" for v in violations]
+        watched.page.close()
+    assert not problems, "\n".join(problems)

@@ -94,7 +94,7 @@ def test_make_loaders_batches_in_range():
 
 
 def test_loaders_split_batch_and_map_a_small_set(fake_fashion):
-    loaders = make_loaders(DataConfig(rootdir=str(fake_fashion), batch_size=16), seed=0)
+    loaders = make_loaders(DataConfig(rootdir=str(fake_fashion), batch_size=16), seed=0, to_unit_range=to_unit_range)
     batches = list(loaders.train)
     # 320 training images, 10% held out for validation: 288 in 18 batches of 16.
     assert len(loaders.train) == 18 and all(b.shape == (16, 1, 28, 28) for b in batches)
@@ -103,7 +103,9 @@ def test_loaders_split_batch_and_map_a_small_set(fake_fashion):
 
 
 def test_debug_keeps_a_few_batches(fake_fashion):
-    loaders = make_loaders(DataConfig(rootdir=str(fake_fashion), batch_size=16, debug=True), seed=0)
+    loaders = make_loaders(
+        DataConfig(rootdir=str(fake_fashion), batch_size=16, debug=True), seed=0, to_unit_range=to_unit_range
+    )
     assert len(loaders.train) == 8
 
 

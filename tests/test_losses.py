@@ -62,7 +62,7 @@ def test_smoothed_critic_loss_is_random_but_bounded():
     # Confident, right logits: 5 for the true column of every row, 0 for the other.
     real, fake = torch.zeros(64, 2), torch.zeros(64, 2)
     real[:, REAL], fake[:, FAKE] = 5.0, 5.0
-    hard = critic_loss(real, fake).item()
+    hard = critic_loss(real, fake, 0.0).item()
     torch.manual_seed(0)
     draws = [critic_loss(real, fake, lblsmooth=0.2).item() for _ in range(2)]
     assert draws[0] != draws[1], "label smoothing drew the same targets twice"

@@ -3,8 +3,8 @@
  * onnxruntime-web (the site's own copy, single-threaded WebAssembly) and draws
  * G(z) on canvases as sliders move z.
  *
- * Markup: book/explorer.md. The page loads ../vendor/onnxruntime-web/ort.wasm.min.js
- * first, then this file. Everything is served by the site itself.
+ * Markup: book/explorer.md. The page loads ../vendor/onnxruntime-web/ort.wasm.min.js and
+ * ../common/seeded_random.js first, then this file. Everything is served by the site itself.
  *
  * Test hook (tests/test_book.py): window.ganlabExplorer
  *   .ready                 Promise resolved once the model is loaded and drawn
@@ -33,29 +33,9 @@
   ort.env.wasm.proxy = false;
   ort.env.logLevel = "error";
 
-  // -- random latents: N(0, 1) by Box-Muller over a small seeded generator -------
-  function mulberry32(seed) {
-    let a = seed >>> 0;
-    return function () {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-  let rand = mulberry32(2024); // a fixed first picture; later points are new draws
-  function randn(n) {
-    const z = new Float32Array(n);
-    for (let i = 0; i < n; i += 2) {
-      const u = Math.max(rand(), 1e-12);
-      const v = rand();
-      const r = Math.sqrt(-2 * Math.log(u));
-      z[i] = r * Math.cos(2 * Math.PI * v);
-      if (i + 1 < n) z[i + 1] = r * Math.sin(2 * Math.PI * v);
-    }
-    return z;
-  }
+  // -- random latents: N(0, 1) from the site's seeded generator (../common/seeded_random.js)
+  const rand = ganlabRandom.mulberry32(2024); // a fixed first picture; later points are new draws
+  const randn = (n) => ganlabRandom.normal(rand, n);
 
   // -- drawing -------------------------------------------------------------------
   // Generator output is in [-1, 1] (tanh); shown as x * 0.5 + 0.5, like to_display.

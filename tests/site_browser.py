@@ -1,0 +1,90 @@
+"""The built course website, served on 127.0.0.1 and opened in Debian's Chromium.
+
+Session fixtures (registered in ``tests/conftest.py``), so that the site is built once for
+every browser test module (``test_book.py``, ``test_train_live.py``):
+
+- ``site``: ``book/build.sh`` run from the repository, the path of ``_build/html``;
+- ``server``: that folder on ``http://127.0.0.1:<port>/``;
+- ``browser``: Debian's Chromium, headless, through Playwright.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SITE = REPO / "_build" / "html"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    """The whole site, built from the repository as the README's main command builds it."""
+    env = dict(os.environ)
+    if (REPO / "book" / "node_modules").is_dir():
+        env.setdefault("BOOK_SKIP_NPM", "1")  # the lock file's packages are already installed
+    done = subprocess.run(["bash", "book/build.sh"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"book/build.sh failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert (SITE / "index.html").is_file()
+    return SITE
+
+
+@pytest.fixture(scope="session")
+def server(site: Path) -> Iterator[str]:
+    """The built site on http://127.0.0.1:<port>/."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless (Playwright's own browser download does not work offline)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/setup.sh does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+class Watched:
+    """A page with its console errors and its requests to other origins recorded."""
+
+    def __init__(self, browser: object, server: str) -> None:
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        origin = urlparse(server).netloc
+        # A console error names no resource by itself ("Failed to load resource: ... 404"): add its URL.
+        self.page.on(
+            "console",
+            lambda msg: msg.type == "error" and self.errors.append(f"{msg.text} ({msg.location.get('url', '?')})"),
+        )
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("response", lambda r: r.status >= 400 and self.errors.append(f"HTTP {r.status} for {r.url}"))
+
+        def request(req: object) -> None:
+            url = urlparse(req.url)  # type: ignore[attr-defined]
+            if url.scheme in ("http", "https", "ws", "wss") and url.netloc != origin:
+                self.foreign.append(req.url)  # type: ignore[attr-defined]
+
+        self.page.on("request", request)

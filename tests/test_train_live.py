@@ -1,0 +1,187 @@
+"""The "Watch a GAN learn" page: the built site's live trainer, driven in Debian's Chromium.
+
+The page must load cleanly and stay on its origin, train (the step counter moves and the
+grid changes), stop when paused, and compute what PyTorch computes: a few steps of the page's
+TensorFlow.js network and of ``ganlab_solution.models`` from the same weights, on the same
+batches and latents, give the same losses. The 5-minute learning run is a benchmark
+(``bench/browser_training.py``), not a test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.site_browser import Watched
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+PAGE = "book/train_live.html"
+IMAGES = "train_live/fashion-mnist-train.u8"
+# Same model, same numbers. The first step's losses agree to 1e-6 (float32 summed in other
+# orders). Adam's first updates move every weight by about +-lr whatever the size of its
+# gradient, so rounding in near-zero gradients grows with lr squared over the next steps:
+# measured gaps after 4 steps, 5e-3 at lr 1e-3, 1.4e-4 at lr 1e-4, 2e-6 at lr 1e-5, the
+# signature of amplified rounding (a wrong formula would grow linearly). The replay uses
+# lr 1e-4 for both networks, the gradients themselves are compared at every step that way.
+LOSS_TOLERANCE = 1e-3
+REPLAY_LR = 1e-4
+REPLAY_STEPS = 4
+
+
+@pytest.fixture(scope="module")
+def trainer(server: str, browser: object) -> Iterator[Watched]:
+    watched = Watched(browser, server)
+    watched.page.goto(server + PAGE, wait_until="networkidle")
+    watched.page.wait_for_function("window.ganlabTrainer && window.ganlabTrainer.ready", timeout=60_000)
+    watched.page.evaluate("window.ganlabTrainer.ready")
+    yield watched
+    watched.page.evaluate("window.ganlabTrainer.pause()")
+    assert not watched.errors, watched.errors
+    assert not watched.foreign, watched.foreign
+    watched.page.close()
+
+
+def _grid(page: object) -> bytes:
+    return bytes(
+        page.evaluate(  # type: ignore[attr-defined]
+            "() => { const c = document.querySelector('#gt-grid');"
+            " return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }"
+        )
+    )
+
+
+def test_the_page_loads_with_its_data_and_backend(trainer: Watched) -> None:
+    page = trainer.page
+    assert page.evaluate("window.ganlabTrainer.backend") == "wasm"
+    assert page.evaluate("window.ganlabTrainer.step") == 0
+    assert "Press Start" in page.inner_text("#gt-status")
+    assert not trainer.errors and not trainer.foreign
+
+
+def test_training_moves_the_counter_and_the_grid_and_pause_stops_it(trainer: Watched) -> None:
+    page = trainer.page
+    before = _grid(page)
+    page.click("#gt-start")
+    page.wait_for_function("window.ganlabTrainer.step >= 12", timeout=180_000)
+    page.click("#gt-pause")
+    page.wait_for_function("!window.ganlabTrainer.running")
+    page.wait_for_timeout(300)  # a step under way when Pause was pressed has finished
+    stopped = page.evaluate("window.ganlabTrainer.step")
+    page.wait_for_timeout(1500)
+    assert page.evaluate("window.ganlabTrainer.step") == stopped, "training went on after Pause"
+    assert _grid(page) != before, "the fixed-noise grid was not redrawn"
+    history = page.evaluate("window.ganlabTrainer.history")
+    assert len(history["critic_loss"]) == stopped
+    assert all(np.isfinite(history[key]).all() for key in history)
+    speed = page.inner_text("#gt-speed")
+    assert f"step {stopped}" in speed and "steps/s" in speed and "backend wasm" in speed
+
+
+def test_samples_come_from_fixed_latents_in_range(trainer: Watched) -> None:
+    page = trainer.page
+    first = np.array(page.evaluate("window.ganlabTrainer.samples(8).then(a => Array.from(a))"), np.float32)
+    again = np.array(page.evaluate("window.ganlabTrainer.samples(3).then(a => Array.from(a))"), np.float32)
+    assert first.shape == (8 * 28 * 28,)
+    assert np.abs(first).max() <= 1.0 and first.std() > 0
+    # The same fixed latents: the first 3 of 8 are the 3 of a call for 3.
+    np.testing.assert_allclose(again, first[: 3 * 784], atol=1e-5)
+    assert page.evaluate("window.ganlabTrainer.samples(4) instanceof Promise")
+
+
+def test_the_classifier_gives_its_verdict_in_the_training_pages_words(trainer: Watched) -> None:
+    page = trainer.page
+    verdict = page.evaluate("window.ganlabTrainer.verdict()")
+    assert 0.0 <= verdict["confident"] <= 1.0 and 1 <= verdict["classes"] <= 10
+    assert abs(sum(verdict["histogram"]) - 1.0) < 1e-6
+
+
+def _torch_gan(recipe: dict[str, float], seed: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    # The reference networks (the instructor's package): imported here only.
+    from ganlab_solution.models import Discriminator, Generator
+
+    torch.manual_seed(seed)
+    critic = Discriminator((1, 28, 28), dropout=0.0, base_c=int(recipe["criticWidth"]), dnoise=0.0, num_classes=2)
+    generator = Generator((1, 28, 28), latent_size=int(recipe["latentSize"]), base_c=int(recipe["generatorWidth"]))
+    return critic, generator
+
+
+def same_model_losses(page: object, site: Path, steps: int = REPLAY_STEPS) -> tuple[list, list]:
+    """[critic_loss, generator_loss] per step in the page (replay) and in PyTorch, same start and data."""
+    from ganlab_solution.losses import critic_loss, generator_loss
+
+    recipe = page.evaluate("window.ganlabTrainer.recipe()")  # type: ignore[attr-defined]
+    recipe |= {"criticLr": REPLAY_LR, "generatorLr": REPLAY_LR}
+    batch, latent = 16, int(recipe["latentSize"])
+    critic, generator = _torch_gan(recipe, seed=3)
+    state = {f"discriminator.{k}": v for k, v in critic.state_dict().items()}
+    state |= {f"generator.{k}": v for k, v in generator.state_dict().items()}
+    pixels = np.fromfile(site / IMAGES, np.uint8, count=steps * batch * 784).astype(np.float32) / 127.5 - 1
+    reals = torch.from_numpy(pixels).view(steps, batch, 1, 28, 28)
+    noise = torch.randn(2, steps, batch, latent, generator=torch.Generator().manual_seed(4))
+    in_browser = page.evaluate(  # type: ignore[attr-defined]
+        "spec => window.ganlabTrainer.replay(spec)",
+        {
+            "recipe": {
+                "dropout": 0,
+                "dnoise": 0,
+                "lblsmooth": 0,
+                "criticLr": recipe["criticLr"],
+                "generatorLr": recipe["generatorLr"],
+            },
+            "state": {k: {"shape": list(v.shape), "data": v.flatten().tolist()} for k, v in state.items()},
+            "batches": [reals[k].flatten().tolist() for k in range(steps)],
+            "zCritic": [noise[0, k].flatten().tolist() for k in range(steps)],
+            "zGenerator": [noise[1, k].flatten().tolist() for k in range(steps)],
+        },
+    )
+    # The trainer's critic_step and generator_step with the given latents.
+    critic_opt = torch.optim.Adam(critic.parameters(), lr=recipe["criticLr"], betas=(0.5, 0.999))
+    generator_opt = torch.optim.Adam(generator.parameters(), lr=recipe["generatorLr"], betas=(0.5, 0.999))
+    critic.train()
+    generator.train()
+    in_torch = []
+    for k in range(steps):
+        with torch.no_grad():
+            fake = generator(noise[0, k], None)
+        loss_c = critic_loss(critic(reals[k]), critic(fake), lblsmooth=0.0)
+        critic_opt.zero_grad()
+        loss_c.backward()
+        critic_opt.step()
+        critic.requires_grad_(False)
+        loss_g = generator_loss(critic(generator(noise[1, k], None)))
+        generator_opt.zero_grad()
+        loss_g.backward()
+        generator_opt.step()
+        critic.requires_grad_(True)
+        in_torch.append([loss_c.item(), loss_g.item()])
+    return in_browser, in_torch
+
+
+def test_same_model_same_numbers_as_pytorch(trainer: Watched, site: Path) -> None:
+    in_browser, in_torch = same_model_losses(trainer.page, site)
+    assert len(in_browser) == len(in_torch) == REPLAY_STEPS
+    gap = np.abs(np.array(in_browser) - np.array(in_torch))
+    assert gap.max() < LOSS_TOLERANCE, f"browser {in_browser}\npytorch {in_torch}"
+    # The comparison means something: the losses move over the steps in both.
+    assert np.ptp(np.array(in_torch)[:, 1]) > 10 * LOSS_TOLERANCE
+
+
+def test_the_browser_bench_runs(site: Path) -> None:
+    """bench/browser_training.py at tiny settings: it trains, pauses, judges and reports."""
+    root = Path(__file__).resolve().parents[1]
+    args = ["bench/browser_training.py", "--site", str(site), "--checkpoints", "3", "--seeds", "0", "--backends"]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("command: python bench/browser_training.py --site")
+    assert any(line.startswith("seed 0 wasm  0.1 min: step") and "recognised with confidence" in line for line in lines)
+    assert any(line.startswith("steps/s wasm: median") for line in lines)
