@@ -31,6 +31,8 @@ SHARED_FIXTURES = {
     "class_graded": "class-grading",
     "zygote": "zygote",
     "features": "inception",
+    "escapes": "sandbox-escapes",
+    "student_setup": "student-environment",
 }
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from .conftest import FASHION, ROOT
+from .helpers import FASHION, ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 import inception_pack  # noqa: E402  (a script folder, not a package)
@@ -62,6 +62,9 @@ def test_an_unknown_option_stops_gpu_run_before_anything_runs(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.dataset
+@pytest.mark.training
+@pytest.mark.grading
 def test_the_dry_run_runs_every_step_and_leaves_its_outputs_in_out(tmp_path):
     sys.path.insert(0, str(ROOT / "autograder"))
     try:

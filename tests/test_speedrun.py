@@ -10,7 +10,7 @@ import torch
 
 from ganlab_solution.trainer import Trainer
 
-from .conftest import FASHION, ROOT
+from .helpers import FASHION, ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 import speedrun  # noqa: E402  (a script folder, not a package)
@@ -68,6 +68,8 @@ def fake_time(monkeypatch: pytest.MonkeyPatch):
     return make
 
 
+@pytest.mark.dataset
+@pytest.mark.training
 def test_the_clock_stops_at_the_first_evaluation_at_or_under_the_target(fake_time):
     fake = fake_time([90.0, 40.0, 15.0, 3.0])
     result, trainer = fake.run(eval_every=3)
@@ -83,6 +85,8 @@ def test_the_clock_stops_at_the_first_evaluation_at_or_under_the_target(fake_tim
     assert "FID 15 reached after 9.00 s of training (step 9" in speedrun.describe(result)
 
 
+@pytest.mark.dataset
+@pytest.mark.training
 def test_keep_going_trains_past_the_target_and_keeps_the_first_crossing(fake_time):
     fake = fake_time([20.0, 12.0, 30.0, 8.0, 7.0])
     result, _ = fake.run(eval_every=2, max_steps=8, keep_going=True)
@@ -91,6 +95,8 @@ def test_keep_going_trains_past_the_target_and_keeps_the_first_crossing(fake_tim
     assert result.train_seconds == 8.0
 
 
+@pytest.mark.dataset
+@pytest.mark.training
 def test_a_training_time_budget_stops_a_run_that_never_reaches_the_target(fake_time):
     fake = fake_time([50.0] * 10)
     result, _ = fake.run(eval_every=2, max_train_seconds=5.0)
@@ -99,6 +105,8 @@ def test_a_training_time_budget_stops_a_run_that_never_reaches_the_target(fake_t
     assert "NOT reached (best 50.00" in speedrun.describe(result)
 
 
+@pytest.mark.dataset
+@pytest.mark.training
 def test_critic_steps_and_ema_follow_the_recipe(fake_time):
     fake = fake_time([99.0, 1.0])
     config, _ = speedrun.build_config([*TINY, "optim.critic_steps=2", "optim.ema=0.5"], "cpu", str(FASHION))
@@ -139,6 +147,8 @@ def test_shift_moves_each_image_by_its_own_offset_and_fills_the_background():
 
 
 @pytest.mark.slow
+@pytest.mark.dataset
+@pytest.mark.training
 def test_the_script_runs_end_to_end_with_the_real_fid(tmp_path, capsys):
     """The real Inception FID (16 samples): a target no tiny run misses stops it at the first evaluation."""
     out = tmp_path / "speedrun.json"

@@ -24,7 +24,7 @@ import pytest
 from ganlab.answers import EXERCISES, load_answers
 
 from . import student_notebooks
-from .conftest import ROOT
+from .helpers import ROOT
 
 STUDENT_PACKAGE = ROOT / "ganlab"
 ANSWER_NAMES = {name for names in EXERCISES.values() for name in names}
@@ -256,6 +256,9 @@ def distinct_run(student_setup: tuple[Path, Path], tmp_path_factory: pytest.Temp
 
 
 @pytest.mark.slow
+@pytest.mark.dataset
+@pytest.mark.training
+@pytest.mark.grading
 def test_the_student_environment_has_no_answers(student_setup: tuple[Path, Path]):
     python, release_dir = student_setup
     result = subprocess.run(
@@ -265,6 +268,9 @@ def test_the_student_environment_has_no_answers(student_setup: tuple[Path, Path]
 
 
 @pytest.mark.slow
+@pytest.mark.dataset
+@pytest.mark.training
+@pytest.mark.grading
 def test_the_release_notebooks_run_on_the_students_own_answers(student_run: dict):
     outputs = student_run["outputs"]
     assert "Discriminator from 02_critic.ipynb" in outputs["04_gan_and_losses"]
@@ -277,6 +283,9 @@ def test_the_release_notebooks_run_on_the_students_own_answers(student_run: dict
 
 
 @pytest.mark.slow
+@pytest.mark.dataset
+@pytest.mark.training
+@pytest.mark.grading
 def test_notebook_5_trains_the_students_gan_to_garments(student_run: dict):
     """The whole CPU recipe on the student's networks: healthy, and garments for the classifier."""
     printed = student_run["outputs"]["05_training"]
@@ -289,6 +298,9 @@ def test_notebook_5_trains_the_students_gan_to_garments(student_run: dict):
 
 
 @pytest.mark.slow
+@pytest.mark.dataset
+@pytest.mark.training
+@pytest.mark.grading
 def test_notebook_5_trains_and_exports_the_students_own_generator(distinct_run: dict):
     """The student's distinctive generator (0.5 * tanh) is what notebook 5 trained and exported."""
     import onnxruntime as ort
