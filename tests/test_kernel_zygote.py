@@ -63,8 +63,7 @@ def test_a_fork_starts_warm_in_its_own_sandbox(zygote, tmp_path: Path) -> None:
     assert cwd == "/sandbox/work", "the kernel does not run in its sandbox's working folder"
     assert home == "/sandbox/home", "the kernel has not its own sandbox HOME"
     assert leaked == "None", "the zygote's socket path reached the student's environment"
-    other_home, other_draw = stream_text(second.cells[0]).split()[2], stream_text(second.cells[0]).split()[-1]
-    assert other_home != home
+    other_draw = stream_text(second.cells[0]).split()[-1]
     assert other_draw != draw, "two forks share the zygote's NumPy random stream"
     # Each fork has a scratch folder of its own: what one writes, the next one does not see.
     wrote = run(tmp_path, ["open('/sandbox/home/left_behind', 'w').write('x')"])
@@ -216,7 +215,7 @@ def test_a_cell_that_kills_the_zygote_changes_nothing_but_speed(tmp_path: Path, 
         assert own.process.wait(10) == -9, "the cell did not kill the zygote"
         assert not any(error_names(cell) for cell in nb.cells), "a cell after the zygote's death was blamed for it"
         assert stream_text(nb.cells[3]) == "1\n"
-        later = run(tmp_path, [PROBE])
+        later = run(tmp_path, [PROBE], sandbox=False)
         assert stream_text(later.cells[0]).split()[0] == "False", (
             "with the zygote dead the next kernel should start cold"
         )

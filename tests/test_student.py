@@ -234,25 +234,16 @@ def student_setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
 
 @pytest.fixture(scope="module")
 def student_run(student_setup: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The seven release notebooks, filled with correct answers, run top to bottom in one folder:
-    notebook 5 trains the whole CPU recipe (656 steps) on the student's own networks."""
+    """The seven release notebooks run top to bottom in one folder, every answer correct but one
+    recognisable change that passes the visible checks: the student's generator ends with a 3x3
+    convolution where the lab's has a 1x1 one, and the generator notebook 5 trains and exports (and
+    notebooks 6 and 7 explore) must have it. The training cells are cut to 40 steps here; ``bench/student_run.py`` runs the
+    whole recipe and judges its garments."""
     python, release_dir = student_setup
     folder = tmp_path_factory.mktemp("work")
-    student_notebooks.fill(release_dir, folder)
-    return {"python": python, "folder": folder, "outputs": run_notebooks(python, folder)}
-
-
-@pytest.fixture(scope="module")
-def distinct_run(student_setup: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Notebooks 1 to 5 of a student whose generator ends with 0.5 * tanh (every image in [-0.5, 0.5]),
-    notebook 5 cut to 40 steps: what notebook 5 trains and exports must be that generator."""
-    python, release_dir = student_setup
-    folder = tmp_path_factory.mktemp("distinct")
-    change = ("return self.to_image(self.blocks(features))", "return 0.5 * self.to_image(self.blocks(features))")
+    change = ("nn.Conv2d(widths[-1], channels, 1)", "nn.Conv2d(widths[-1], channels, 3, padding=1)")
     student_notebooks.fill(release_dir, folder, {"generator": change})
-    for late in ("06_generation", "07_going_further"):
-        (folder / f"{late}.ipynb").unlink()
-    return {"folder": folder, "outputs": run_notebooks(python, folder, steps=40)}
+    return {"python": python, "folder": folder, "outputs": run_notebooks(python, folder, steps=40)}
 
 
 @pytest.mark.slow
@@ -286,31 +277,18 @@ def test_the_release_notebooks_run_on_the_students_own_answers(student_run: dict
 @pytest.mark.dataset
 @pytest.mark.training
 @pytest.mark.grading
-def test_notebook_5_trains_the_students_gan_to_garments(student_run: dict):
-    """The whole CPU recipe on the student's networks: healthy, and garments for the classifier."""
-    printed = student_run["outputs"]["05_training"]
-    assert "656 steps in" in printed, printed[-2000:]
-    assert "healthy: critic accuracy" in printed and "collapsed" not in printed, printed[-2000:]
-    found = re.search(r"(\d+)% recognised with confidence, (\d+) classes", printed)
-    assert found, printed[-2000:]
-    confident, classes = int(found.group(1)) / 100, int(found.group(2))
-    assert confident >= 0.15 and classes >= 5, found.group(0)  # the CPU recipe's bounds (tests/test_short_run.py)
-
-
-@pytest.mark.slow
-@pytest.mark.dataset
-@pytest.mark.training
-@pytest.mark.grading
-def test_notebook_5_trains_and_exports_the_students_own_generator(distinct_run: dict):
-    """The student's distinctive generator (0.5 * tanh) is what notebook 5 trained and exported."""
+def test_notebook_5_trains_and_exports_the_students_own_generator(student_run: dict):
+    """The student's distinctive generator (a 3x3 last convolution) is what notebook 5 trained and exported."""
+    import onnx
     import onnxruntime as ort
+    from onnx import numpy_helper
 
-    session = ort.InferenceSession(
-        str(distinct_run["folder"] / "my_generator.onnx"), providers=["CPUExecutionProvider"]
-    )
-    z = np.random.default_rng(0).standard_normal((256, 100)).astype(np.float32) * 50  # saturate the tanh
-    images = session.run(None, {"input": z})[0]
-    assert images.shape == (256, 1, 28, 28)
-    assert np.abs(images).max() <= 0.5 + 1e-4, "the exported generator is not the student's"
-    assert np.abs(images).max() > 0.45, "the student's generator should reach its +-0.5 ends for huge latents"
-    assert "40 steps in" in distinct_run["outputs"]["05_training"]
+    path = student_run["folder"] / "my_generator.onnx"
+    weights = [numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer]
+    last = [w for w in weights if w.ndim == 4 and w.shape[0] == 1]  # the convolution that makes the one channel
+    assert [w.shape for w in last] == [(1, 16, 3, 3)], "the exported generator is not the student's"
+    assert float(np.abs(last[0]).max()) > 0, "an empty layer"
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    images = session.run(None, {"input": np.random.default_rng(0).standard_normal((8, 100)).astype(np.float32)})[0]
+    assert images.shape == (8, 1, 28, 28) and np.abs(images).max() <= 1
+    assert "40 steps in" in student_run["outputs"]["05_training"]
