@@ -27,7 +27,6 @@ from ganlab_solution.export import OnnxGenerator
 
 from .helpers import FASHION, ROOT, SHIPPED_ONNX, run_python
 
-NOTEBOOK = ROOT / "notebooks" / "ganlab" / "05_training.ipynb"
 # What a run of the recipe must reach. Measured: confident share 0.25 to 0.35, 8 to 10
 # classes, pixel spread about 0.45, critic accuracies 0.6 to 0.8. A collapsed run: spread
 # below 0.1, one class, critic accuracy 1.0. The shipped 80-epoch generator: 68%, 10 classes.
