@@ -9,6 +9,7 @@ y classes"). Then each further backend trains for ``--backend-seconds`` to measu
 (WebGL here is Chromium's software renderer, SwiftShader: no GPU).
 
     python bench/browser_training.py [--checkpoints 60 120 300] [--seeds 0 1 2] [--backends webgl]
+                                     [--grids out/browser] [--isolated]
 
 Every figure is printed with the command that made it. The CPU short run's verdict (PyTorch,
 ``configs/cpu_short.yaml``, 656 steps of 64, about 3 minutes on 2 cores) is about 32%
@@ -33,6 +34,7 @@ import torch
 
 # The course package's verdict: imported here only.
 from ganlab.diagnostics import sample_quality
+from ganlab.grids import save_grid
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -43,12 +45,22 @@ CHROMIUM_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swi
 
 
 @contextmanager
-def serve(site: Path) -> Iterator[str]:
-    """The site on http://127.0.0.1:<port>/ for the duration of the block."""
+def serve(site: Path, isolated: bool = False) -> Iterator[str]:
+    """The site on http://127.0.0.1:<port>/ for the duration of the block.
+
+    ``isolated`` adds the two headers of cross-origin isolation (COOP and COEP), under which
+    the browser allows SharedArrayBuffer and TensorFlow.js's wasm backend runs its threaded build.
+    """
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
+
+        def end_headers(self) -> None:
+            if isolated:
+                self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+                self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+            super().end_headers()
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -82,10 +94,15 @@ def train_for(page: object, seconds: float) -> None:
     page.evaluate("window.ganlabTrainer.pause()")  # type: ignore[attr-defined]
 
 
-def verdict(page: object) -> tuple[float, int]:
-    """(share recognised with confidence, classes with 5% or more) of 512 fixed-latent samples."""
+def verdict(page: object, grid: Path | None = None) -> tuple[float, int]:
+    """(share recognised with confidence, classes with 5% or more) of 512 fixed-latent samples.
+
+    ``grid``: also save the first 64 samples there, as the page draws them, to look at.
+    """
     values = page.evaluate(f"window.ganlabTrainer.samples({SAMPLES}).then(a => Array.from(a))")  # type: ignore[attr-defined]
     images = torch.tensor(np.asarray(values, np.float32)).view(SAMPLES, 1, 28, 28)
+    if grid is not None:
+        save_grid(images[:64], grid, nrow=8)
     quality = sample_quality(images)
     return quality.confident, quality.classes_seen
 
@@ -97,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--backends", nargs="*", default=["webgl"], help="further backends timed (wasm always runs)")
     parser.add_argument("--backend-seconds", type=float, default=60)
+    parser.add_argument("--grids", type=Path, help="a folder for each seed's sample grid at each checkpoint (PNG)")
+    parser.add_argument(
+        "--isolated",
+        action="store_true",
+        help="serve with cross-origin isolation headers (COOP/COEP): the wasm backend may then use threads",
+    )
     args = parser.parse_args(argv)
     if not (args.site / PAGE).is_file():
         print(f"error: {args.site / PAGE} is missing: build the site first (bash book/build.sh)", file=sys.stderr)
@@ -105,22 +128,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
         return 1
     checkpoints = sorted(args.checkpoints)
+    if args.grids:
+        args.grids.mkdir(parents=True, exist_ok=True)
     print("command: python bench/browser_training.py " + shlex.join(argv if argv is not None else sys.argv[1:]))
     from playwright.sync_api import sync_playwright
 
     speeds: dict[str, list[float]] = {}
-    with serve(args.site) as server, sync_playwright() as playwright:
+    with serve(args.site, args.isolated) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         recipe = None
         for seed in args.seeds:
             page = open_trainer(browser, server, "wasm", seed)
             recipe = recipe or page.evaluate("window.ganlabTrainer.recipe()")
+            if seed == args.seeds[0]:
+                isolated, threads = page.evaluate("[window.crossOriginIsolated, tf.wasm.getThreadsCount()]")
+                print(f"cross-origin isolated: {isolated}; wasm threads: {threads}", flush=True)
             trained = 0.0
             for at in checkpoints:
                 train_for(page, at - trained)
                 trained = at
                 step = page.evaluate("window.ganlabTrainer.step")
-                confident, classes = verdict(page)
+                grid = args.grids / f"seed{seed}_{at:g}s.png" if args.grids else None
+                confident, classes = verdict(page, grid)
                 speeds.setdefault("wasm", []).append(step / trained)
                 print(
                     f"seed {seed} wasm {at / 60:4.1f} min: step {step:5d} ({step / trained:.2f} steps/s), "

@@ -73,10 +73,9 @@ def tf_bilinear_resize(images: torch.Tensor, size: int = INCEPTION_SIZE) -> torc
 
 
 class InceptionFeatures:
-    """Inception-v3 pool features of uint8 images, batched, on every CPU core."""
+    """Inception-v3 pool features of uint8 images, batched (on torch's threads: all cores unless OMP_NUM_THREADS says)."""
 
     def __init__(self, device: str = "cpu", batch_size: int = 50) -> None:
-        torch.set_num_threads(os.cpu_count() or 1)
         with open(weights_path(), "rb") as f:
             model = torch.jit.load(io.BytesIO(f.read()), map_location=device).eval()
         # Freezing folds BatchNorm and constants; channels_last input is ~1.4x faster on CPU.

@@ -13,6 +13,11 @@ workers=${GANLAB_TEST_WORKERS:-2}
 parallel=()
 if [ "$workers" != 0 ]; then
   parallel=(-n "$workers" --dist loadgroup)
+  # One OpenMP thread per process (the CLI trainer, notebook kernels, the site build, benches):
+  # the two workers already fill the two cores, and a torch process with two threads on a busy
+  # core waits at every parallel region for a thread the scheduler has parked. The gpu_run.sh
+  # dry run took 36 s alone and 177 s beside the other worker with two threads.
+  export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 fi
 # --durations: the slowest tests at the end of the log, to keep CI well inside its time.
 python3 -m pytest "${parallel[@]}" --durations=25 "$@"

@@ -174,10 +174,11 @@ def test_same_model_same_numbers_as_pytorch(trainer: Watched, site: Path) -> Non
     assert np.ptp(np.array(in_torch)[:, 1]) > 10 * LOSS_TOLERANCE
 
 
-def test_the_browser_bench_runs(site: Path) -> None:
-    """bench/browser_training.py at tiny settings: it trains, pauses, judges and reports."""
+def test_the_browser_bench_runs(site: Path, tmp_path: Path) -> None:
+    """bench/browser_training.py at tiny settings: it trains, pauses, judges, reports and saves the grid."""
     root = Path(__file__).resolve().parents[1]
     args = ["bench/browser_training.py", "--site", str(site), "--checkpoints", "3", "--seeds", "0", "--backends"]
+    args += ["--grids", str(tmp_path / "grids")]
     env = {**os.environ, "PYTHONPATH": str(root)}
     done = subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -185,3 +186,8 @@ def test_the_browser_bench_runs(site: Path) -> None:
     assert lines[0].startswith("command: python bench/browser_training.py --site")
     assert any(line.startswith("seed 0 wasm  0.1 min: step") and "recognised with confidence" in line for line in lines)
     assert any(line.startswith("steps/s wasm: median") for line in lines)
+    assert "cross-origin isolated: False; wasm threads: 1" in lines  # a plain static server
+    from PIL import Image
+
+    with Image.open(tmp_path / "grids" / "seed0_3s.png") as grid:  # 8 x 8 samples of 28 pixels, 2 apart
+        assert grid.size == (8 * 30 + 2, 8 * 30 + 2)
