@@ -5,7 +5,7 @@ of a fresh environment with the student package only, notebook 5 training the wh
 
 Prints each notebook's wall time, notebook 5's own report (steps, seconds, the collapse verdict
 and the shipped classifier's verdict on 512 samples), and exits 1 when notebook 5's samples are
-not garments by the CPU recipe's bounds (those of tests/test_short_run.py). CI runs the same
+not garments by the CPU recipe's bounds (those of ganlab.diagnostics). CI runs the same
 notebooks with the training cut to 40 steps (tests/test_student.py); this is the full run.
 """
 
@@ -21,8 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from ganlab.diagnostics import MIN_CLASSES, MIN_CONFIDENT  # noqa: E402
 from tests import student_notebooks  # noqa: E402
-from tests.test_short_run import MIN_CLASSES, MIN_CONFIDENT  # noqa: E402
 from tests.test_student import run_notebooks, student_environment  # noqa: E402
 
 
