@@ -18,10 +18,7 @@ A missing data set or classifier is one error line naming the fix, exit status 1
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import sys
-import warnings
 from pathlib import Path
 
 import torch
@@ -32,6 +29,7 @@ from ganlab.config import FASHION_MNIST_ROOT as ROOTDIR
 from ganlab.data import load_images
 from ganlab.errors import GanlabError
 from ganlab.files import atomic_write
+from ganlab_solution.export import export_onnx
 
 IMAGES_FILE = "fashion-mnist-train.u8"
 LICENSE_FILE = "fashion-mnist-LICENSE.txt"
@@ -65,27 +63,9 @@ def write_license(outdir: Path) -> Path:
 
 def write_classifier(outdir: Path) -> Path:
     """The shipped classifier as ONNX, with a dynamic batch size."""
-    model = load_classifier().eval()
-    example = torch.zeros(2, 1, 28, 28)
-
-    def write(tmp: Path) -> None:
-        # The exporter prints progress and warns about its internals; errors still propagate.
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                (example,),
-                str(tmp),
-                input_names=["images"],
-                output_names=["logits"],
-                dynamic_shapes={"input": {0: torch.export.Dim("batch")}},
-                dynamo=True,
-                external_data=False,
-            )
-
-    path = outdir / CLASSIFIER_FILE
-    atomic_write(path, write)
-    return path
+    return export_onnx(
+        load_classifier().eval(), torch.zeros(2, 1, 28, 28), outdir / CLASSIFIER_FILE, "images", "logits"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

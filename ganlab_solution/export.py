@@ -33,6 +33,29 @@ class _LatentToImage(nn.Module):
         return self.generator(z, None)
 
 
+def export_onnx(model: nn.Module, example: torch.Tensor, path: str | Path, input_name: str, output_name: str) -> Path:
+    """Export ``model`` (one tensor in, one out) to ONNX at ``path`` atomically, with a dynamic batch dimension."""
+
+    def write(tmp: Path) -> None:
+        # The exporter prints progress lines and warns about its own internals; keep logs
+        # clean, errors still propagate.
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                (example,),
+                str(tmp),
+                input_names=[input_name],
+                output_names=[output_name],
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                dynamo=True,
+                external_data=False,
+            )
+
+    atomic_write(Path(path), write)
+    return Path(path)
+
+
 def export_generator(generator: nn.Module, path: str | Path) -> Path:
     """Export ``generator`` (any device, any mode) to ONNX at ``path``, atomically.
 
@@ -41,25 +64,7 @@ def export_generator(generator: nn.Module, path: str | Path) -> Path:
     model = _LatentToImage(copy.deepcopy(generator).float().cpu().eval()).eval()
     # A private generator: exporting must not move the training RNG (resume reproducibility).
     z = torch.randn(2, generator.latent_size, generator=torch.Generator().manual_seed(0))
-
-    def write(tmp: Path) -> None:
-        # The exporter prints progress lines and warns about its own internals; keep the
-        # training log clean, errors still propagate.
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                (z,),
-                str(tmp),
-                input_names=["input"],
-                output_names=["output"],
-                dynamic_shapes={"z": {0: torch.export.Dim("batch")}},
-                dynamo=True,
-                external_data=False,
-            )
-
-    atomic_write(Path(path), write)
-    return Path(path)
+    return export_onnx(model, z, path, "input", "output")
 
 
 class OnnxGenerator:
