@@ -261,7 +261,8 @@ class SafeExecute(Execute):
             cold = sandboxing.kernel_argv(runtime, km.connection_file, self.limits(), command)
             cold = [part.replace("{connection_file}", km.connection_file) for part in cold]
             details = {"limits": dataclasses.asdict(self.limits()), "runtime": runtime, "cold": cold,
-                       "connection_file": km.connection_file, "hide": os.path.dirname(path) if path else ""}  # fmt: skip
+                       "connection_file": km.connection_file, "hide": os.path.dirname(path) if path else "",
+                       "keep": sandboxing.folders_under_tmp()}  # fmt: skip
             spec.env = {**(spec.env or {}), sandboxing.ENV_VAR: json.dumps(details)}
             if not path:
                 spec.argv = cold

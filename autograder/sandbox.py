@@ -130,6 +130,16 @@ def _outermost(paths) -> list[str]:  # noqa: ANN001 (any iterable of paths)
     return kept
 
 
+def read_only_folders() -> list[str]:
+    """The folders every sandbox shows read-only at their own path: the Python installation and the course packages."""
+    return _outermost([*_python_folders(), *course_folders()])
+
+
+def folders_under_tmp() -> list[str]:
+    """Those of :func:`read_only_folders` below ``/tmp`` (a kit checked out there): a kernel's fresh ``/tmp`` would cover them."""
+    return [folder for folder in read_only_folders() if folder.startswith("/tmp/")]
+
+
 def _system_args() -> list[str]:
     """bwrap arguments of the read-only system: /usr, /etc, the merged-/usr links, /proc, /dev."""
     args = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
@@ -150,7 +160,7 @@ def base_argv(writable: list[str], scratch_mb: int) -> list[str]:
     args = [_bwrap(), "--unshare-all", "--die-with-parent", *_system_args()]
     for tmpfs in (SCRATCH, "/tmp"):  # first: a folder bound below may live under /tmp
         args += ["--size", str(scratch_mb << 20), "--tmpfs", tmpfs]
-    for folder in _outermost([*_python_folders(), *course_folders()]):
+    for folder in read_only_folders():
         args += ["--ro-bind", folder, folder]
     for sub in ("home", "tmp", "work"):
         args += ["--dir", f"{SCRATCH}/{sub}"]
@@ -269,9 +279,10 @@ def enter_kernel(spec: dict) -> None:
     """In a fork of the zygote (single-threaded): become a kernel in a sandbox of its own.
 
     ``spec`` (``SafeExecute``'s, through the kernel's environment): ``limits`` (Limits as a dict),
-    ``runtime`` (the folder of this kernel's connection file and sockets), ``connection_file``
-    and ``hide`` (the zygote's folder, holding every kernel's runtime folder, the zygote's
-    socket and its code). Returns in a new process, PID 1 of a new PID namespace, whose end ends
+    ``runtime`` (the folder of this kernel's connection file and sockets), ``connection_file``,
+    ``hide`` (the zygote's folder, holding every kernel's runtime folder, the zygote's socket and
+    its code) and ``keep`` (:func:`folders_under_tmp`, read-only folders the fresh ``/tmp`` must
+    not cover). Returns in a new process, PID 1 of a new PID namespace, whose end ends
     every process it started; the calling process stays outside, waits for it and exits with
     its status (the zygote reports that to the shim).
     """
@@ -286,16 +297,25 @@ def enter_kernel(spec: dict) -> None:
     _mount(libc, "tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits['scratch_mb']}m,mode=0700")
     for sub in ("home", "tmp", "work", ".runtime"):
         os.mkdir(f"{SCRATCH}/{sub}")
-    # Of the zygote's folder, only this kernel's runtime folder stays: kept aside, everything
-    # covered, then put back at its own path (the connection file names that path).
-    _mount(libc, runtime, f"{SCRATCH}/.runtime", None, MS_BIND | MS_REC)
+    # Of the zygote's folder, only this kernel's runtime folder stays; of the zygote's /tmp, only
+    # the read-only folders that live there (a kit checked out under /tmp). Each is kept aside,
+    # everything is covered, then each is put back at its own path (the connection file names
+    # the runtime's; Python imports the others from theirs).
+    aside = [(runtime, f"{SCRATCH}/.runtime", 0)]
+    aside += [(folder, f"{SCRATCH}/.keep{i}", MS_RDONLY) for i, folder in enumerate(spec.get("keep", ()))]
+    for folder, hold, _ in aside:
+        os.makedirs(hold, exist_ok=True)
+        _mount(libc, folder, hold, None, MS_BIND | MS_REC)
     _mount(libc, f"{SCRATCH}/tmp", "/tmp", None, MS_BIND)
     if os.path.exists(hide):  # the zygote's folder was not under /tmp
         _mount(libc, "tmpfs", hide, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-    os.makedirs(runtime, exist_ok=True)
-    _mount(libc, f"{SCRATCH}/.runtime", runtime, None, MS_BIND | MS_REC)
-    _call(libc.umount2(f"{SCRATCH}/.runtime".encode(), 2), "umount")  # MNT_DETACH
-    os.rmdir(f"{SCRATCH}/.runtime")
+    for folder, hold, readonly in aside:
+        os.makedirs(folder, exist_ok=True)
+        _mount(libc, hold, folder, None, MS_BIND | MS_REC)
+        if readonly:
+            _mount(libc, None, folder, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _kept_flags(folder))
+        _call(libc.umount2(hold.encode(), 2), "umount")  # MNT_DETACH
+        os.rmdir(hold)
     connection = spec["connection_file"]
     _mount(libc, connection, connection, None, MS_BIND)
     _mount(libc, None, connection, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _kept_flags(connection))

@@ -23,7 +23,7 @@ import pytest
 import safe_execute
 import sandbox
 
-from .helpers import error_names, run_in_safe_execute, stream_text
+from .helpers import ROOT, error_names, run_in_safe_execute, stream_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.grading]
 
@@ -221,3 +221,40 @@ def test_a_cell_that_kills_the_zygote_changes_nothing_but_speed(tmp_path: Path, 
         )
     finally:
         own.close()
+
+
+def test_a_kit_checked_out_under_tmp_stays_readable_in_a_fork(tmp_path: Path, monkeypatch) -> None:
+    """Each fork gets a fresh /tmp; the course packages of a checkout below /tmp must still show, read-only.
+
+    The zygote has imported them already, so a check reads their files (a source, an asset) to see them.
+    """
+    import shutil
+    import tempfile
+
+    kit = Path(tempfile.mkdtemp(prefix="ganlab_kit_", dir="/tmp"))
+    try:
+        for package in ("ganlab", "ganlab_solution"):
+            shutil.copytree(ROOT / package, kit / package, ignore=shutil.ignore_patterns("__pycache__"))
+        monkeypatch.setenv("PYTHONPATH", str(kit))
+        assert sandbox.folders_under_tmp() == [str(kit / "ganlab"), str(kit / "ganlab_solution")]
+        started = safe_execute.start_zygote(sandboxed=True)
+        monkeypatch.setenv(kernel_zygote.ENV_VAR, started.path)
+        try:
+            probe = (
+                "import inspect, os, ganlab, ganlab_solution.losses\n"
+                "assets = os.path.join(os.path.dirname(ganlab.__file__), 'assets')\n"
+                "source = inspect.getsource(ganlab_solution.losses.critic_loss)\n"
+                "print(ganlab.__file__, os.access(ganlab.__file__, os.W_OK), len(os.listdir(assets)) > 0,\n"
+                "      source.startswith('def critic_loss'), sorted(os.listdir('/tmp')))"
+            )
+            nb = run(tmp_path, [probe])
+        finally:
+            started.close()
+        assert not error_names(nb.cells[0]), stream_text(nb.cells[0])
+        path, writable, assets, source, listed = stream_text(nb.cells[0]).split(" ", 4)
+        assert path == str(kit / "ganlab" / "__init__.py") and writable == "False"
+        assert assets == "True" and source == "True"
+        # The kit's folder shows in the fork's /tmp; the machine's other files there do not.
+        assert repr(kit.name) in listed and "pytest-of" not in listed, listed
+    finally:
+        shutil.rmtree(kit)
