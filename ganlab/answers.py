@@ -19,8 +19,9 @@ Two other sources:
   or failing is then taken from it, and the notebook says so. Your working answers are
   always used first.
 
-:data:`EXERCISES` is the one list of the lab's exercises: which notebook asks for which
-name. The student package holds none of these names (a test checks it).
+Which notebook asks for which name, and where the reference defines it, is the declaration
+:data:`ganlab.exercises.EXERCISES`. The student package holds none of these answers (a test
+checks it).
 """
 
 from __future__ import annotations
@@ -36,25 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# notebook -> {name a student writes: exercise number}
-EXERCISES: dict[str, dict[str, str]] = {
-    "01_data": {"to_unit_range": "1.1", "to_display": "1.2"},
-    "02_critic": {"conv_output_size": "2.1", "CBlock": "2.2", "Discriminator": "2.3"},
-    "03_generator": {"GBlock": "3.1", "Generator": "3.2"},
-    "04_gan_and_losses": {
-        "GAN": "4.1",
-        "smooth_targets": "4.2",
-        "critic_loss": "4.3",
-        "generator_loss": "4.4",
-        "make_optimizers": "4.5",
-        "critic_step": "4.6",
-        "generator_step": "4.7",
-    },
-    "05_training": {"critic_accuracy": "5.1", "export_generator": "5.2"},
-    "06_generation": {"generate_images": "6.1", "line_latents": "6.2", "plane_latents": "6.3"},
-    "07_going_further": {"hinge_critic_loss": "7.1", "hinge_generator_loss": "7.2"},
-}
-REFERENCE_PACKAGE = "ganlab_solution"
+from .exercises import answer_names, exercise_of
+
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 _RED, _GREEN, _YELLOW, _RESET = "\x1b[0;31m", "\x1b[0;32m", "\x1b[0;33m", "\x1b[0m"
 
@@ -84,14 +68,6 @@ class MissingAnswer:
         return f"<missing {self._name}: {self._problem}>"
 
 
-def exercise_of(name: str) -> tuple[str, str]:
-    """(notebook, exercise number) of an answer name, e.g. ``("02_critic", "2.3")``."""
-    for notebook, names in EXERCISES.items():
-        if name in names:
-            return notebook, names[name]
-    raise KeyError(f"{name!r} is not an answer of any notebook of the lab")
-
-
 def grading() -> bool:
     """True inside nbgrader's autograder (it sets ``NBGRADER_EXECUTION``)."""
     return bool(os.environ.get("NBGRADER_EXECUTION"))
@@ -99,8 +75,9 @@ def grading() -> bool:
 
 def reference_answer(name: str) -> Any:
     """The reference package's answer ``name`` (raises ImportError where it is not installed)."""
-    module = importlib.import_module(f"{REFERENCE_PACKAGE}.answers")
-    return module.reference(name)
+    exercise = exercise_of(name)
+    module = importlib.import_module(exercise.reference_module or "")
+    return getattr(module, exercise.reference.split(":")[1])
 
 
 @dataclass
@@ -165,7 +142,7 @@ def _run_notebook(path: Path) -> _Loaded:
                 raise
             error = exc
         if is_answer:
-            defined_by[cell_id] = _defines(source, EXERCISES.get(path.stem, {}))
+            defined_by[cell_id] = _defines(source, answer_names(path.stem))
             if error is not None:
                 for name in defined_by[cell_id]:
                     loaded.problems.setdefault(name, _first_line(error))
@@ -177,7 +154,7 @@ def _run_notebook(path: Path) -> _Loaded:
 
 
 def _problem_text(notebook: str, name: str, problem: str) -> str:
-    number = EXERCISES[notebook][name]
+    number = answer_names(notebook)[name]
     if "NotImplementedError" in problem:
         problem = "not written yet (the cell still raises NotImplementedError)"
     return f"{name} of {notebook}.ipynb (exercise {number}): {problem}"
@@ -189,9 +166,9 @@ def load_answers(namespace: dict[str, Any], notebook: str, *names: str, folder: 
     Prints one line saying where each answer came from, or which exercise to fix. ``folder``
     defaults to the current one (where Jupyter runs the notebook).
     """
-    unknown = [n for n in names if n not in EXERCISES.get(notebook, {})]
+    unknown = [n for n in names if n not in answer_names(notebook)]
     if unknown:
-        raise ValueError(f"{', '.join(unknown)} not answers of {notebook} (see ganlab.answers.EXERCISES)")
+        raise ValueError(f"{', '.join(unknown)} not answers of {notebook} (see ganlab.exercises.EXERCISES)")
     if grading():
         namespace.update({name: reference_answer(name) for name in names})
         print(f"graded run: {', '.join(names)} from the reference, so only this notebook's own answers count")
@@ -220,3 +197,30 @@ def load_answers(namespace: dict[str, Any], notebook: str, *names: str, folder: 
         except ImportError:
             namespace[name] = MissingAnswer(name, f"fix {text}")
             print(f"{_RED}fix{_RESET} {text}")
+
+
+def collect_answers(folder: str | Path, names: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Your answers ``names`` from the notebooks in ``folder``, as ``{name: object}`` (for ``python -m ganlab train``).
+
+    Runs each notebook's set-up, answer and visible test cells in that folder (as
+    :func:`load_answers` does), never the reference. Raises :class:`AnswerMissing` naming the
+    notebook and exercise of the first answer that is missing or fails its visible test.
+    """
+    folder = Path(folder).resolve()
+    found: dict[str, Any] = {}
+    for name in names:
+        notebook, _ = exercise_of(name)
+        path = folder / f"{notebook}.ipynb"
+        if not path.is_file():
+            raise AnswerMissing(
+                _problem_text(notebook, name, f"{path.name} is not in {folder}: pass the folder of your notebooks")
+            )
+        with contextlib.chdir(folder):  # the notebook's own load_answers reads the earlier ones from there
+            loaded = _run_notebook(path)
+        problem = loaded.problems.get(name)
+        if problem is None and name not in loaded.namespace:
+            problem = "not defined: run its cell in that notebook and save it"
+        if problem is not None:
+            raise AnswerMissing(f"{_problem_text(notebook, name, problem)}: fix it there, save, and run again")
+        found[name] = loaded.namespace[name]
+    return found

@@ -43,3 +43,23 @@ def atomic_write(path: Path, write: Any) -> None:
                     f"no space left on device while writing {path} ({kept}): free some space and run again"
                 ) from exc
             raise
+
+
+def onnx_in_one_file(path: str | Path) -> Path:
+    """Fold the weights an ONNX export wrote beside ``path`` (``path.data``) back into ``path``, atomically.
+
+    ``torch.onnx.export`` writes the weights to a second file unless ``external_data=False``;
+    a model file that is copied or uploaded alone is then broken. A file that is already
+    self-contained is left as it is.
+    """
+    import onnx
+
+    path = Path(path)
+    beside = [p for p in path.parent.glob(f"{path.name}.data")]
+    if not beside:
+        return path
+    model = onnx.load(str(path))  # reads the external weights into the model
+    atomic_write(path, lambda tmp: onnx.save_model(model, str(tmp), save_as_external_data=False))
+    for extra in beside:
+        extra.unlink()
+    return path

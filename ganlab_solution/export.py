@@ -8,7 +8,6 @@ generator is exported in eval mode (BatchNorm uses its running statistics).
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import warnings
 from pathlib import Path
@@ -20,6 +19,8 @@ from torch import nn
 
 from ganlab.errors import GanlabError
 from ganlab.files import atomic_write
+
+from .generate import generate_images
 
 
 class _LatentToImage(nn.Module):
@@ -56,15 +57,33 @@ def export_onnx(model: nn.Module, example: torch.Tensor, path: str | Path, input
     return Path(path)
 
 
-def export_generator(generator: nn.Module, path: str | Path) -> Path:
-    """Export ``generator`` (any device, any mode) to ONNX at ``path``, atomically.
+def export_generator(generator: torch.nn.Module, path: str) -> None:
+    """Write ``generator`` to ``path`` as ONNX: input "input" (B, latent), output "output", any B.
 
-    A CPU float32 copy in eval mode is exported, so training is not disturbed.
+    One self-contained file (``external_data=False``: the weights inside, no ``.onnx.data``
+    beside it), exported in eval mode (BatchNorm's running statistics); the generator's mode
+    is put back afterwards.
     """
-    model = _LatentToImage(copy.deepcopy(generator).float().cpu().eval()).eval()
-    # A private generator: exporting must not move the training RNG (resume reproducibility).
-    z = torch.randn(2, generator.latent_size, generator=torch.Generator().manual_seed(0))
-    return export_onnx(model, z, path, "input", "output")
+    ### BEGIN SOLUTION
+    was_training = generator.training
+    generator.eval()
+    z = torch.randn(2, generator.latent_size)
+    torch.onnx.export(
+        generator,
+        (z,),
+        path,
+        input_names=["input"],
+        output_names=["output"],
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+        dynamo=True,
+        external_data=False,
+        verbose=False,
+    )
+    generator.train(was_training)
+    ### END SOLUTION
+
+
+# -- beside the answer: running an exported generator safely -------------------------------
 
 
 class OnnxGenerator:
@@ -144,11 +163,11 @@ def load_generator(model: str | Path) -> OnnxGenerator:
     return generator
 
 
-def generate_images(session: OnnxGenerator, z: np.ndarray | torch.Tensor, *, batch_size: int = BATCH) -> np.ndarray:
+def generate_in_batches(session: OnnxGenerator, z: np.ndarray | torch.Tensor, *, batch_size: int = BATCH) -> np.ndarray:
     """Images (B, C, H, W) in [-1, 1] for latents ``z`` of shape (B, L), ``batch_size`` latents at a time.
 
     The one path by which the kit samples an ONNX generator (the CLI, the FID, the classifier
-    verdict); notebook 6 asks students to write its core, one ``session.run``.
+    verdict); its core is notebook 6's :func:`~ganlab_solution.generate.generate_images`.
 
     A generator exported with a fixed batch size B is run B latents at a time, the
     last batch padded. Raises :class:`GanlabError` if the images have the wrong
@@ -164,7 +183,7 @@ def generate_images(session: OnnxGenerator, z: np.ndarray | torch.Tensor, *, bat
         if count < step and step != batch_size:
             part = torch.cat([part, part.new_zeros(step - count, part.shape[1])])
         try:
-            chunks.append(session(part)[:count])
+            chunks.append(generate_images(session, part)[:count])
         except Exception as exc:  # onnxruntime raises its own exception types
             first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             raise GanlabError(
@@ -190,4 +209,4 @@ def sample_model(model: str | Path, n: int, seed: int = 0, batch_size: int = BAT
     """``n`` images in [-1, 1] from a generator ONNX file, latents drawn with ``seed`` (what the metrics sample)."""
     session = load_generator(model)
     z = torch.randn(n, session.latent_size, generator=torch.Generator().manual_seed(seed))
-    return generate_images(session, z, batch_size=batch_size)
+    return generate_in_batches(session, z, batch_size=batch_size)

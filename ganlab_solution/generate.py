@@ -11,38 +11,48 @@ import math
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import torch
 
 from ganlab.errors import GanlabError
 from ganlab.grids import image_format, sample_latents, save_grid
 
-from .export import generate_images, load_generator
+
+def generate_images(session: ort.InferenceSession, z) -> np.ndarray:
+    """Images (B, C, H, W) in [-1, 1] for latents z of shape (B, L)."""
+    ### BEGIN SOLUTION
+    z = np.asarray(z, dtype=np.float32)
+    return session.run(None, {session.get_inputs()[0].name: z})[0]
+    ### END SOLUTION
 
 
 def line_latents(z1: torch.Tensor, z2: torch.Tensor, steps: int) -> torch.Tensor:
-    """(steps, L) latents on the segment from ``z1`` (alpha=0) to ``z2`` (alpha=1)."""
+    """(steps, L) points from z1 (first row) to z2 (last row), evenly spaced."""
+    ### BEGIN SOLUTION
     alpha = torch.linspace(0, 1, steps).unsqueeze(1)
     return z1 + alpha * (z2 - z1)
+    ### END SOLUTION
 
 
 def plane_latents(z1: torch.Tensor, z2: torch.Tensor, z3: torch.Tensor, steps: int) -> torch.Tensor:
-    """(steps*steps, L) latents z1 + alpha (z2 - z1) + beta (z3 - z1); rows vary beta."""
-    grid = torch.linspace(0, 1, steps)
-    beta, alpha = torch.meshgrid(grid, grid, indexing="ij")
-    return z1 + alpha.reshape(-1, 1) * (z2 - z1) + beta.reshape(-1, 1) * (z3 - z1)
+    """(steps * steps, L) points z1 + alpha (z2 - z1) + beta (z3 - z1), row i = beta_i, column j = alpha_j."""
+    ### BEGIN SOLUTION
+    values = torch.linspace(0, 1, steps)
+    points = [z1 + alpha * (z2 - z1) + beta * (z3 - z1) for beta in values for alpha in values]
+    return torch.stack(points)
+    ### END SOLUTION
 
 
-def to_display(x: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Generator output in [-1, 1] -> displayable [0, 1] (``x * 0.5 + 0.5``), clamped."""
-    x = torch.as_tensor(x)
-    return (x * 0.5 + 0.5).clamp(0, 1)
+# -- beside the answers: the command line's sampling and interpolation grids ---------------
 
 
 def generate(model: str | Path, n: int = 64, out: str | Path = "samples.png", seed: int | None = None) -> Path:
     """Sample ``n`` images from a generator ONNX file into a grid image."""
     image_format(out)  # a bad extension fails before any work
+    from .export import generate_in_batches, load_generator
+
     generator = load_generator(model)
-    images = generate_images(generator, sample_latents(n, generator.latent_size, seed))
+    images = generate_in_batches(generator, sample_latents(n, generator.latent_size, seed))
     return save_grid(images, out, nrow=max(1, round(math.sqrt(n))))
 
 
@@ -60,6 +70,8 @@ def interpolate(
     ``mode="grid"``: a steps x steps plane spanned by three random latents.
     """
     image_format(out)
+    from .export import generate_in_batches, load_generator
+
     generator = load_generator(model)
     if mode == "line":
         z = sample_latents(2 * rows, generator.latent_size, seed)
@@ -69,4 +81,4 @@ def interpolate(
         latents = plane_latents(z1, z2, z3, steps)
     else:
         raise GanlabError(f"--mode {mode!r}: choose line or grid")
-    return save_grid(generate_images(generator, latents), out, nrow=steps)
+    return save_grid(generate_in_batches(generator, latents), out, nrow=steps)

@@ -1,14 +1,19 @@
-"""The adversarial losses on the critic's two logits.
+"""The adversarial losses on the critic's logits.
 
-The critic outputs two logits per image; class 1 means "real", class 0 "fake".
-Targets are one-hot rows, and :func:`torch.nn.functional.binary_cross_entropy_with_logits`
-averages over both columns, as ``nn.BCEWithLogitsLoss()`` does.
+The lab's critic outputs two logits per image; class 1 means "real", class 0 "fake"
+(:data:`ganlab.harness.REAL`, :data:`ganlab.harness.FAKE`). Targets are one-hot rows, and
+:func:`torch.nn.functional.binary_cross_entropy_with_logits` averages over both columns, as
+``nn.BCEWithLogitsLoss()`` does.
 
 In the book's notation, with :math:`r_i` and :math:`f_i` the critic's logits on
 real and generated images,
 
 * critic: :math:`\\mathcal{L}_c = \\tfrac12\\,[\\mathrm{BCE}(r, 1) + \\mathrm{BCE}(f, 0)]`
 * generator: :math:`\\mathcal{L}_g = \\mathrm{BCE}(f, 1)` (hard targets).
+
+The functions down to :func:`hinge_generator_loss` are answers of the lab, as the notebooks
+show them (``python -m ganlab_solution.notebooks``); the Wasserstein loss and its gradient
+penalty, for the scaling track, come after.
 """
 
 from __future__ import annotations
@@ -16,47 +21,69 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-REAL = 1
-FAKE = 0
+from ganlab.harness import FAKE, REAL
 
 
-def smooth_targets(
-    labels: torch.Tensor, num_classes: int, lblsmooth: float, *, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """One-hot targets whose true-class entry is drawn per sample in [1 - lblsmooth, 1].
+def smooth_targets(labels: torch.Tensor, num_classes: int, lblsmooth: float) -> torch.Tensor:
+    """One-hot rows whose true-class entry is 1 - u, u ~ U(0, lblsmooth) drawn per sample.
 
-    Each row gets its own draw (the original lab drew one value for the whole batch).
+    Each row gets its own draw (the original lab drew one value for the whole batch);
     ``lblsmooth=0`` gives hard one-hot targets.
     """
+    ### BEGIN SOLUTION
     targets = F.one_hot(labels, num_classes).float()
-    if lblsmooth > 0:
-        drop = lblsmooth * torch.rand(labels.shape[0], device=labels.device, generator=generator)
-        targets[torch.arange(labels.shape[0], device=labels.device), labels] -= drop
-    return targets
-
-
-def _targets(logits: torch.Tensor, cls: int, lblsmooth: float) -> torch.Tensor:
-    labels = torch.full((logits.shape[0],), cls, dtype=torch.long, device=logits.device)
-    return smooth_targets(labels, logits.shape[1], lblsmooth)
+    drop = lblsmooth * torch.rand(labels.shape[0], device=labels.device)
+    return targets - targets * drop[:, None]
+    ### END SOLUTION
 
 
 def critic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, lblsmooth: float) -> torch.Tensor:
-    """Mean of BCE(real logits, "real") and BCE(fake logits, "fake"), with label smoothing.
-
-    Equal to one BCE over the concatenated batch when both halves have the same size.
-    """
-    real_term = F.binary_cross_entropy_with_logits(real_logits, _targets(real_logits, REAL, lblsmooth))
-    fake_term = F.binary_cross_entropy_with_logits(fake_logits, _targets(fake_logits, FAKE, lblsmooth))
-    return 0.5 * (real_term + fake_term)
+    """Mean of BCE(real logits, smoothed "real") and BCE(fake logits, smoothed "fake")."""
+    ### BEGIN SOLUTION
+    real_labels = torch.full((real_logits.shape[0],), REAL, dtype=torch.long, device=real_logits.device)
+    fake_labels = torch.full((fake_logits.shape[0],), FAKE, dtype=torch.long, device=fake_logits.device)
+    num_classes = real_logits.shape[1]
+    real_term = F.binary_cross_entropy_with_logits(real_logits, smooth_targets(real_labels, num_classes, lblsmooth))
+    fake_term = F.binary_cross_entropy_with_logits(fake_logits, smooth_targets(fake_labels, num_classes, lblsmooth))
+    return (real_term + fake_term) / 2
+    ### END SOLUTION
 
 
 def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """BCE of the critic's logits on generated images against hard "real" targets.
 
-    This is the non-saturating loss of Goodfellow et al.: the generator maximises
-    log D(G(z)) rather than minimising log(1 - D(G(z))).
+    The non-saturating loss of Goodfellow et al.: the generator maximises log D(G(z))
+    rather than minimising log(1 - D(G(z))).
     """
-    return F.binary_cross_entropy_with_logits(fake_logits, _targets(fake_logits, REAL, 0.0))
+    ### BEGIN SOLUTION
+    targets = torch.zeros_like(fake_logits)
+    targets[:, REAL] = 1.0
+    return F.binary_cross_entropy_with_logits(fake_logits, targets)
+    ### END SOLUTION
+
+
+def critic_accuracy(logits: torch.Tensor, cls: int) -> torch.Tensor:
+    """Share of images whose larger logit is the one of class ``cls``."""
+    ### BEGIN SOLUTION
+    return (logits.argmax(dim=1) == cls).float().mean()
+    ### END SOLUTION
+
+
+def hinge_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """mean(relu(1 - D(x))) + mean(relu(1 + D(G(z)))) (Lim and Ye 2017; SAGAN, BigGAN)."""
+    ### BEGIN SOLUTION
+    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+    ### END SOLUTION
+
+
+def hinge_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """-mean(D(G(z))): the generator raises the critic's scores of its images (hinge and Wasserstein GANs)."""
+    ### BEGIN SOLUTION
+    return -fake_scores.mean()
+    ### END SOLUTION
+
+
+# -- beside the answers: the scaling track's losses ---------------------------------------
 
 
 def critic_score(logits: torch.Tensor) -> torch.Tensor:
@@ -65,22 +92,9 @@ def critic_score(logits: torch.Tensor) -> torch.Tensor:
     return logits[:, 0] if logits.shape[1] == 1 else logits[:, REAL] - logits[:, FAKE]
 
 
-def critic_accuracy(logits: torch.Tensor, cls: int) -> torch.Tensor:
-    """Share of images the critic assigns to class ``cls``.
-
-    With two logits that is the argmax; with one score, positive means real.
-    """
+def score_accuracy(logits: torch.Tensor, cls: int) -> torch.Tensor:
+    """:func:`critic_accuracy` for any critic: the share of images whose score says ``cls`` (positive: real)."""
     return ((critic_score(logits) > 0) == (cls == REAL)).float().mean()
-
-
-def hinge_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    """Hinge loss (Lim and Ye 2017; SAGAN, BigGAN) on one score per image: E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]."""
-    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
-
-
-def hinge_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
-    """Generator loss of the hinge and Wasserstein GANs: -E[D(G(z))], the scores of its images raised."""
-    return -fake_scores.mean()
 
 
 def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,12 @@
 """The DCGAN of the lab: critic blocks, generator blocks, and the GAN that joins them.
 
-Read top to bottom: the two building blocks first (:class:`CBlock`, :class:`GBlock`),
-then the networks that stack them, then :class:`GAN`. Running
-``python -m ganlab_solution.models`` performs the lab's shape checks.
+Read top to bottom: the size formula and the two building blocks first (:class:`CBlock`,
+:class:`GBlock`), then the networks that stack them, then :class:`GAN`. Each of these is an
+answer of the lab, written exactly as the source notebooks show it (the lines between
+``### BEGIN SOLUTION`` and ``### END SOLUTION`` are what students write):
+``python -m ganlab_solution.notebooks`` copies them into the notebooks. What the command-line
+trainer needs beyond the lab (initialisation, size checks, other upsampling, ResNet networks)
+lives beside them, never inside. ``python -m ganlab_solution.models`` runs the lab's shape checks.
 
 Choices where the lab page and the original solution disagree follow the page:
 bilinear upsampling then a 3x3 convolution (never a transposed convolution),
@@ -18,73 +22,175 @@ import sys
 import torch
 from torch import nn
 
-from ganlab.harness import count_parameters, init_weights
-
-# Image shapes are (channels, height, width), as in the lab.
-ImgShape = tuple[int, int, int]
-
-
-def conv_bn_lrelu(cin: int, cout: int) -> list[nn.Module]:
-    """3x3 convolution (no bias: BatchNorm follows), BatchNorm, LeakyReLU(0.2)."""
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
-
-
-def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
-    """3x3 convolution (no bias: BatchNorm follows), BatchNorm, ReLU."""
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
-
-
-class CBlock(nn.Module):
-    """Critic block: two conv-BN-LeakyReLU, a stride-2 conv that halves the size, dropout.
-
-    The stride-2 convolution downsamples with learned weights (instead of a pooling);
-    it has a bias because no BatchNorm follows it.
-    """
-
-    def __init__(self, cin: int, cout: int, dropout: float) -> None:
-        super().__init__()
-        self.layers = nn.Sequential(
-            *conv_bn_lrelu(cin, cout),
-            *conv_bn_lrelu(cout, cout),
-            nn.Conv2d(cout, cout, 3, stride=2, padding=1),
-            nn.LeakyReLU(0.2),
-            nn.Dropout(dropout),
-        )
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        return self.layers(X)
-
-
-class GBlock(nn.Module):
-    """Generator block: bilinear x2 upsampling, then two conv-BN-ReLU.
-
-    Upsample-then-convolve avoids the checkerboard artifacts of transposed
-    convolutions (Odena, Dumoulin and Olah, 2016). ``upsample`` is the going-further
-    track's option (``nearest``); the lab uses ``bilinear``.
-    """
-
-    def __init__(self, cin: int, cout: int, *, upsample: str = "bilinear") -> None:
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Upsample(scale_factor=2, mode=upsample, **({"align_corners": False} if upsample == "bilinear" else {})),
-            *conv_bn_relu(cin, cout),
-            *conv_bn_relu(cout, cout),
-        )
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        return self.layers(X)
+from ganlab.harness import count_parameters
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int, padding: int) -> int:
     """Width (or height) of a convolution's output for an input of width ``size``."""
+    ### BEGIN SOLUTION
     return (size + 2 * padding - kernel_size) // stride + 1
+    ### END SOLUTION
+
+
+class CBlock(nn.Module):
+    """Two conv-BN-LeakyReLU(0.2), a stride-2 conv with LeakyReLU(0.2), then dropout.
+
+    The stride-2 convolution downsamples with learned weights (instead of a pooling);
+    it keeps its bias because no BatchNorm follows it.
+    """
+
+    def __init__(self, cin: int, cout: int, dropout: float) -> None:
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.layers = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(cout, cout, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
+        )
+        ### END SOLUTION
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        ### BEGIN SOLUTION
+        return self.layers(X)
+        ### END SOLUTION
+
+
+class Discriminator(nn.Module):
+    """CBlock(k) - CBlock(2k) - CBlock(3k) - Linear(num_classes), with instance noise in training.
+
+    ``img_shape`` is (channels, height, width); ``base_c`` is k (32 in the lab); ``dnoise`` the
+    standard deviation of the Gaussian noise added to the input in training mode only;
+    ``num_classes`` the number of logits (2: fake is class 0, real is class 1).
+    """
+
+    def __init__(
+        self, img_shape: tuple[int, int, int], dropout: float, base_c: int, dnoise: float, num_classes: int
+    ) -> None:
+        super().__init__()
+        ### BEGIN SOLUTION
+        channels, height, width = img_shape
+        self.dnoise = dnoise
+        self.blocks = nn.Sequential(
+            CBlock(channels, base_c, dropout),
+            CBlock(base_c, 2 * base_c, dropout),
+            CBlock(2 * base_c, 3 * base_c, dropout),
+        )
+        for _ in range(3):  # each block's stride-2 convolution (kernel 3, padding 1)
+            height = conv_output_size(height, 3, 2, 1)
+            width = conv_output_size(width, 3, 2, 1)
+        self.head = nn.Linear(3 * base_c * height * width, num_classes)
+        ### END SOLUTION
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        ### BEGIN SOLUTION
+        if self.training and self.dnoise > 0:
+            X = X + self.dnoise * torch.randn_like(X)
+        # flatten(1), not squeeze: a batch of one stays (1, num_classes).
+        return self.head(self.blocks(X).flatten(1))
+        ### END SOLUTION
+
+
+class GBlock(nn.Module):
+    """Bilinear x2 upsampling, then two conv-BN-ReLU layers.
+
+    Upsampling then convolving avoids the checkerboard artifacts of transposed
+    convolutions (Odena, Dumoulin and Olah, 2016).
+    """
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.layers = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="bilinear"),
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+        )
+        ### END SOLUTION
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        ### BEGIN SOLUTION
+        return self.layers(X)
+        ### END SOLUTION
+
+
+class Generator(nn.Module):
+    """Linear - ReLU, reshape, GBlocks (channels halved each time), 1x1 conv - Tanh.
+
+    ``forward(X, batch_size)`` takes either latents ``X`` of shape (B, latent_size), or
+    ``X=None`` and a ``batch_size`` to draw z from N(0, 1) itself. Images are in [-1, 1].
+    """
+
+    def __init__(self, img_shape: tuple[int, int, int], latent_size: int, base_c: int) -> None:
+        super().__init__()
+        ### BEGIN SOLUTION
+        channels, height, _ = img_shape
+        start, nblocks = height, 0
+        while start > 8 and start % 2 == 0:  # 28 -> 14 -> 7, 32 -> 16 -> 8
+            start //= 2
+            nblocks += 1
+        self.latent_size = latent_size
+        self.start_shape = (base_c, start, start)
+        self.project = nn.Sequential(nn.Linear(latent_size, base_c * start * start), nn.ReLU())
+        widths = [base_c // 2**i for i in range(nblocks + 1)]
+        self.blocks = nn.Sequential(*[GBlock(cin, cout) for cin, cout in zip(widths, widths[1:])])
+        self.to_image = nn.Sequential(nn.Conv2d(widths[-1], channels, 1), nn.Tanh())
+        ### END SOLUTION
+
+    def forward(self, X: torch.Tensor | None, batch_size: int | None = None) -> torch.Tensor:
+        ### BEGIN SOLUTION
+        if X is None:
+            X = torch.randn(batch_size, self.latent_size, device=self.project[0].weight.device)
+        features = self.project(X).view(-1, *self.start_shape)
+        return self.to_image(self.blocks(features))
+        ### END SOLUTION
+
+
+class GAN(nn.Module):
+    """A critic and a generator; forward scores real images or freshly generated ones.
+
+    ``forward(X, None)`` with real images returns ``(critic logits, X)``;
+    ``forward(None, batch_size)`` generates that many images and returns ``(logits, images)``.
+    """
+
+    def __init__(
+        self,
+        img_shape: tuple[int, int, int],
+        dropout: float = 0.5,
+        discriminator_base_c: int = 32,
+        dnoise: float = 0.1,
+        num_classes: int = 2,
+        latent_size: int = 100,
+        generator_base_c: int = 256,
+    ) -> None:
+        super().__init__()
+        self.discriminator = Discriminator(img_shape, dropout, discriminator_base_c, dnoise, num_classes)
+        self.generator = Generator(img_shape, latent_size, generator_base_c)
+
+    def forward(self, X: torch.Tensor | None, batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        ### BEGIN SOLUTION
+        images = X if X is not None else self.generator(None, batch_size)
+        return self.discriminator(images), images
+        ### END SOLUTION
+
+
+# -- beside the answers: what the command line adds --------------------------------------
 
 
 def generator_start_size(size: int) -> tuple[int, int]:
-    """The (start size, number of doublings) that reach ``size`` from 7 or 8.
+    """The (start size, number of doublings) that reach ``size`` from 7 or 8, as :class:`Generator` computes them.
 
-    28 -> (7, 2), 32 -> (8, 2), 64 -> (8, 3). Raises ``ValueError`` for sizes
-    whose repeated halvings never reach 7 or 8 (e.g. 30 or 100).
+    28 -> (7, 2), 32 -> (8, 2), 64 -> (8, 3). Raises ``ValueError`` for sizes whose repeated
+    halvings never reach 7 or 8 (e.g. 30 or 100): the trainer checks a config's image size with it.
     """
     start, ndoublings = size, 0
     while start > 8 and start % 2 == 0:
@@ -98,131 +204,12 @@ def generator_start_size(size: int) -> tuple[int, int]:
     return start, ndoublings
 
 
-class Discriminator(nn.Module):
-    """The critic: CBlock(k) - CBlock(2k) - CBlock(3k) - Linear(num_classes).
-
-    Args:
-        img_shape: (channels, height, width) of the images, e.g. (1, 28, 28).
-        dropout: dropout probability at the end of each block.
-        base_c: width k of the first block (the lab uses 32).
-        dnoise: standard deviation of the Gaussian "instance noise" added to the
-            input in training mode only; evaluation sees the clean image.
-        num_classes: number of logits (2: fake is class 0, real is class 1).
-
-    ``forward`` maps (B, C, H, W) images in [-1, 1] to (B, num_classes) logits.
-    """
-
-    def __init__(self, img_shape: ImgShape, dropout: float, base_c: int, dnoise: float, num_classes: int) -> None:
-        super().__init__()
-        channels, height, width = img_shape
-        self.img_shape = tuple(img_shape)
-        self.dnoise = dnoise
-        widths = [base_c, 2 * base_c, 3 * base_c]
-        self.blocks = nn.Sequential(
-            CBlock(channels, widths[0], dropout),
-            CBlock(widths[0], widths[1], dropout),
-            CBlock(widths[1], widths[2], dropout),
-        )
-        for _ in self.blocks:  # each block's stride-2 convolution (kernel 3, padding 1)
-            height, width = conv_output_size(height, 3, 2, 1), conv_output_size(width, 3, 2, 1)
-        self.head = nn.Linear(widths[2] * height * width, num_classes)
-        self.apply(init_weights)
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        if X.shape[1:] != self.img_shape:
-            raise ValueError(
-                f"the critic expects images of shape (B, {', '.join(map(str, self.img_shape))}), got {tuple(X.shape)}"
-            )
-        if self.training and self.dnoise > 0:
-            X = X + self.dnoise * torch.randn_like(X)
-        # flatten(1) (not squeeze) keeps a batch of one as (1, num_classes).
-        return self.head(self.blocks(X).flatten(1))
-
-
-class Generator(nn.Module):
-    """The generator: Linear - ReLU, reshape, one GBlock per doubling, 1x1 conv - Tanh.
-
-    Args:
-        img_shape: (channels, height, width) of the images to make; the height must be
-            7 or 8 times a power of two (28, 32, 64...).
-        latent_size: dimension of the latent vector z.
-        base_c: channels of the first feature map; halved by each GBlock.
-
-    ``forward(X, batch_size)`` takes either a (B, latent_size) latent tensor ``X``, or
-    ``X=None`` and a ``batch_size`` to draw z from N(0, 1) itself. Images are in [-1, 1].
-    """
-
-    def __init__(self, img_shape: ImgShape, latent_size: int, base_c: int, *, upsample: str = "bilinear") -> None:
-        super().__init__()
-        channels, height, width = img_shape
-        if height != width:
-            raise ValueError(f"the generator makes square images, got {height}x{width}")
-        start, ndoublings = generator_start_size(height)
-        if base_c >> ndoublings < 1:
-            raise ValueError(f"base_c={base_c} is too small for {ndoublings} halvings of the channels")
-        self.img_shape = tuple(img_shape)
-        self.latent_size = latent_size
-        self.start_shape = (base_c, start, start)
-        self.project = nn.Sequential(nn.Linear(latent_size, base_c * start * start), nn.ReLU())
-        widths = [base_c >> i for i in range(ndoublings + 1)]
-        self.blocks = nn.Sequential(*(GBlock(cin, cout, upsample=upsample) for cin, cout in zip(widths, widths[1:])))
-        self.to_image = nn.Sequential(nn.Conv2d(widths[-1], channels, 1), nn.Tanh())
-        self.apply(init_weights)
-
-    def forward(self, X: torch.Tensor | None, batch_size: int | None = None) -> torch.Tensor:
-        if (X is None) == (batch_size is None):
-            raise ValueError("give the generator either a latent tensor X or a batch_size, not both nor neither")
-        if X is None:
-            X = torch.randn(batch_size, self.latent_size, device=self.project[0].weight.device)
-        elif X.ndim != 2 or X.shape[1] != self.latent_size:
-            raise ValueError(f"the generator expects latents of shape (B, {self.latent_size}), got {tuple(X.shape)}")
-        features = self.project(X).view(-1, *self.start_shape)
-        if len(self.blocks) and self.blocks[0].layers[1].weight.is_contiguous(memory_format=torch.channels_last):
-            # A channels_last model (trainer option) gets channels_last features: CUDA's
-            # bilinear upsampling kernel for the default layout is many times slower.
-            features = features.contiguous(memory_format=torch.channels_last)
-        return self.to_image(self.blocks(features))
-
-
-class GAN(nn.Module):
-    """A critic and a generator; ``forward`` scores real images or fresh fakes.
-
-    ``forward(X, batch_size)``: with real images ``X`` (and ``batch_size=None``) it
-    returns ``(critic logits, X)``; with ``X=None`` and a ``batch_size`` it generates
-    that many images and returns ``(critic logits, generated images)``.
-    """
-
-    def __init__(
-        self,
-        img_shape: ImgShape,
-        dropout: float = 0.5,
-        discriminator_base_c: int = 32,
-        dnoise: float = 0.1,
-        num_classes: int = 2,
-        latent_size: int = 100,
-        generator_base_c: int = 256,
-    ) -> None:
-        super().__init__()
-        self.img_shape = tuple(img_shape)
-        self.latent_size = latent_size
-        self.discriminator = Discriminator(img_shape, dropout, discriminator_base_c, dnoise, num_classes)
-        self.generator = Generator(img_shape, latent_size, generator_base_c)
-
-    def forward(self, X: torch.Tensor | None, batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        if (X is None) == (batch_size is None):
-            raise ValueError("give the GAN either real images X or a batch_size, not both nor neither")
-        images = X if X is not None else self.generator(None, batch_size)
-        return self.discriminator(images), images
-
-    @classmethod
-    def from_networks(cls, discriminator: nn.Module, generator: nn.Module) -> GAN:
-        """A GAN around networks built elsewhere (e.g. the ResNet ones), same ``forward``."""
-        gan = cls.__new__(cls)
-        nn.Module.__init__(gan)
-        gan.img_shape = tuple(generator.img_shape)
-        gan.latent_size = generator.latent_size
-        gan.discriminator, gan.generator = discriminator, generator
-        return gan
+def join_networks(discriminator: nn.Module, generator: nn.Module) -> GAN:
+    """A :class:`GAN` around networks built elsewhere (e.g. the ResNet ones), with the same ``forward``."""
+    gan = GAN.__new__(GAN)
+    nn.Module.__init__(gan)
+    gan.discriminator, gan.generator = discriminator, generator
+    return gan
 
 
 def _shape_checks() -> list[str]:

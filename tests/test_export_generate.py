@@ -18,8 +18,11 @@ from .helpers import SHIPPED_ONNX
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     generator = Generator((1, 28, 28), 100, 256)
-    generator.train()  # exporting must switch to eval mode on its own copy
-    path = export_generator(generator, tmp_path_factory.mktemp("onnx") / "g.onnx")
+    generator.train()  # exporting must switch to eval mode, then back
+    path = tmp_path_factory.mktemp("onnx") / "g.onnx"
+    export_generator(generator, str(path))
+    assert generator.training
+    assert sorted(p.name for p in path.parent.iterdir()) == ["g.onnx"]  # one self-contained file
     return generator, path
 
 

@@ -18,6 +18,8 @@
   const BN_EPS = 1e-5; // nn.BatchNorm2d's default
   const BN_MOMENTUM = 0.1;
   const LEAK = 0.2;
+  const REAL = 1; // class indices of the critic's two logits (ganlab.harness.REAL, FAKE)
+  const FAKE = 0;
 
   // -- convolution ---------------------------------------------------------------------
   // PyTorch's Conv2d(k, stride, padding=(k-1)/2): symmetric padding, then a valid convolution
@@ -224,8 +226,8 @@
     if (drop) targets = tf.sub(targets, tf.mul(tf.oneHot(tf.fill([b], cls, "int32"), 2).toFloat(), drop.reshape([b, 1])));
     return tf.losses.sigmoidCrossEntropy(targets, logits, undefined, 0, tf.Reduction.MEAN);
   }
-  // Share of images the critic puts in class `cls` (argmax of the two logits).
-  function accuracy(logits, cls) {
+  // critic_accuracy (exercise 5.1): the share of images the critic puts in class `cls` (argmax of the two logits).
+  function criticAccuracy(logits, cls) {
     return tf.equal(tf.argMax(logits, 1), tf.scalar(cls, "int32")).toFloat().mean();
   }
 
@@ -288,9 +290,9 @@
           () => {
             const realLogits = critic(params.critic, real, recipe, criticMode, rng);
             const fakeLogits = critic(params.critic, fake, recipe, criticMode, rng);
-            accReal = tf.keep(accuracy(realLogits, 1));
-            accFake = tf.keep(accuracy(fakeLogits, 0));
-            return tf.mul(0.5, tf.add(bce(realLogits, 1, dropReal), bce(fakeLogits, 0, dropFake)));
+            accReal = tf.keep(criticAccuracy(realLogits, REAL));
+            accFake = tf.keep(criticAccuracy(fakeLogits, FAKE));
+            return tf.mul(0.5, tf.add(bce(realLogits, REAL, dropReal), bce(fakeLogits, FAKE, dropFake)));
           },
           true,
           criticVars
@@ -299,7 +301,7 @@
         const generatorLoss = optG.minimize(
           () => {
             const images = generator(params.generator, zg, recipe, generatorMode);
-            return bce(critic(params.critic, images, recipe, frozenCriticMode, rng), 1, null);
+            return bce(critic(params.critic, images, recipe, frozenCriticMode, rng), REAL, null);
           },
           true,
           generatorVars

@@ -17,14 +17,15 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
-from ganlab.answers import EXERCISES, REFERENCE_PACKAGE
+from ganlab.answers import reference_answer
+from ganlab.exercises import EXERCISES, REFERENCE_PACKAGE
 from ganlab.labcheck.core import fail
 
 # Every answer name of the lab, and the reference helpers that do an answer's whole work under
 # another name: using one of them is not the student's work. Every other helper may be used.
 ANSWER_NAMES: frozenset[str] = frozenset(
-    {name for names in EXERCISES.values() for name in names}
-    | {"OnnxGenerator", "_LatentToImage", "generate", "interpolate"}
+    {name for exercise in EXERCISES for name in exercise.names}
+    | {"OnnxGenerator", "_LatentToImage", "generate", "interpolate", "generate_in_batches", "sample_model"}
 )
 
 
@@ -93,11 +94,8 @@ _REFERENCE_CODE: dict[tuple[Any, ...], str] = {}
 def _reference_code() -> dict[tuple[Any, ...], str]:
     """Every code object of the reference's answers, by signature (built once)."""
     if not _REFERENCE_CODE:
-        import importlib
-
-        answers = importlib.import_module(f"{REFERENCE_PACKAGE}.answers")
-        for name in sorted({n for names in EXERCISES.values() for n in names}):
-            for function in _functions_of(answers.reference(name)):
+        for name in sorted({n for exercise in EXERCISES for n in exercise.names}):
+            for function in _functions_of(reference_answer(name)):
                 for code in _code_objects(function.__code__):
                     _REFERENCE_CODE.setdefault(_signature(code), name)
     return _REFERENCE_CODE
