@@ -27,21 +27,13 @@ from pathlib import Path
 import nbformat
 import similarity
 
+from ganlab import exercises as lab
+
 HERE = Path(__file__).resolve().parent
 ASSIGNMENT = "ganlab"
 EXAMPLES = 3  # anonymised examples linked from each group of failure messages
 SHOWN_PAIRS = 300  # similar pairs drawn side by side in the page (all of them are in summary.json)
 TEMPLATE = HERE / "class_report.html.j2"
-
-
-@dataclass
-class Exercise:
-    """One graded test cell and the answer cells it grades."""
-
-    notebook: str
-    test: str
-    max_points: float
-    answers: list[str]  # answer cell grade_ids between the previous test cell and this one
 
 
 @dataclass
@@ -58,8 +50,8 @@ class ClassData:
     """Everything the report needs, read once from the gradebook and the course folder."""
 
     assignment: str
-    notebooks: dict[str, list[Exercise]]  # notebook -> its exercises, in notebook order
-    manual: dict[str, list[tuple[str, float]]]  # notebook -> (question grade_id, points)
+    notebooks: dict[str, list[lab.Exercise]]  # notebook -> its autograded exercises (ganlab/exercises.py), in order
+    manual: dict[str, list[lab.Exercise]]  # notebook -> its questions graded by hand
     students: list[str]
     # (student, notebook, cell) -> (score, max score, waiting for a manual grade)
     grades: dict[tuple[str, str, str], tuple[float, float, bool]]
@@ -78,21 +70,6 @@ def fail(message: str) -> None:
 
 def _meta(cell: nbformat.NotebookNode) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def structure(notebook: nbformat.NotebookNode, name: str) -> tuple[list[Exercise], list[tuple[str, float]]]:
-    """The exercises (test cells with the answer cells before them) and the hand-graded questions."""
-    exercises, manual, pending = [], [], []
-    for cell in notebook.cells:
-        meta = _meta(cell)
-        if meta.get("solution") and meta.get("grade"):
-            manual.append((meta["grade_id"], float(meta.get("points", 0))))
-        elif meta.get("solution") and cell.cell_type == "code":
-            pending.append(meta["grade_id"])
-        elif meta.get("grade"):
-            exercises.append(Exercise(name, meta["grade_id"], float(meta.get("points", 0)), pending))
-            pending = []
-    return exercises, manual
 
 
 def errors_of(cell: nbformat.NotebookNode) -> list[tuple[str, str]]:
@@ -202,11 +179,12 @@ def collect(course: Path, assignment: str, source: Path | None, gradebook_url: s
         gradebook_url = f"sqlite:///{database}"
     release = course / "release" / assignment
     if not release.is_dir():
-        fail(f"no release notebooks in {release}: run `make release` (the report reads the exercises from them)")
+        fail(f"no release notebooks in {release}: run `make release` (the report reads the code students got)")
     notebooks, manual, given = {}, {}, {}
     for path in sorted(release.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        notebooks[path.stem], manual[path.stem] = structure(nb, path.stem)
+        notebooks[path.stem] = [e for e in lab.of_notebook(path.stem) if not e.manual]
+        manual[path.stem] = [e for e in lab.of_notebook(path.stem) if e.manual]
         given[path.stem] = [cell.source for cell in nb.cells if cell.cell_type == "code"]
     model = {}
     if source is not None and source.is_dir():
@@ -237,16 +215,15 @@ def collect(course: Path, assignment: str, source: Path | None, gradebook_url: s
                     if ename == "KernelDied" and not message.startswith("not run"):
                         deaths.append({"student": student, "notebook": name, "cell": cell_id, "message": message})
             for exercise in exercises:
-                for answer in exercise.answers:
-                    if answer in cells:
-                        answers[(name, answer)][student] = cells[answer].source
-                score, top, _ = grades.get((student, name, exercise.test), (0.0, exercise.max_points, False))
+                test, answer = exercise.test_id, exercise.answer_id
+                if answer in cells:
+                    answers[(name, answer)][student] = cells[answer].source
+                score, top, _ = grades.get((student, name, test), (0.0, exercise.points, False))
                 if score >= top:
                     continue
-                test_errors = errors_of(cells[exercise.test]) if exercise.test in cells else []
-                answer_errors = [e for answer in exercise.answers if answer in cells for e in errors_of(cells[answer])]
-                kind, message = classify(test_errors, answer_errors)
-                failures[(name, exercise.test)].append(Failure(student, kind, message))
+                test_errors = errors_of(cells[test]) if test in cells else []
+                kind, message = classify(test_errors, errors_of(cells[answer]) if answer in cells else [])
+                failures[(name, test)].append(Failure(student, kind, message))
     return ClassData(assignment, notebooks, manual, students, grades, status, failures, deaths, answers, given, model)
 
 
@@ -265,30 +242,33 @@ def summarise(
     exercises, notebooks = [], []
     for name, items in data.notebooks.items():
         graded = [s for s in data.students if data.status[(s, name)] == "graded"]
-        totals = {s: sum(data.grades.get((s, name, e.test), (0, 0, 0))[0] for e in items) for s in graded}
+        totals = {s: sum(data.grades.get((s, name, e.test_id), (0, 0, 0))[0] for e in items) for s in graded}
         notebooks.append({
             "notebook": name,
-            "max_points": sum(e.max_points for e in items),
+            "max_points": sum(e.points for e in items),
             "graded": len(graded),
             "not_handed_in": sum(data.status[(s, name)] == "not handed in" for s in data.students),
             "not_graded": sorted(s for s in data.students if data.status[(s, name)] == "not graded"),
             "scores": sorted(totals.values()),
         })  # fmt: skip
         for exercise in items:
-            scores = [data.grades.get((s, name, exercise.test), (0.0, exercise.max_points, False))[0] for s in graded]
-            lost = data.failures.get((name, exercise.test), [])
+            top = exercise.points
+            scores = [data.grades.get((s, name, exercise.test_id), (0.0, top, False))[0] for s in graded]
+            lost = data.failures.get((name, exercise.test_id), [])
             groups: dict[tuple[str, str], list[Failure]] = defaultdict(list)
             for failure in lost:
                 key = mistake_key(failure.message) if failure.kind in ("mistake", "error") else failure.kind
                 groups[(failure.kind, key)].append(failure)
             exercises.append({
                 "notebook": name,
-                "test": exercise.test,
-                "answer_cells": exercise.answers,
-                "max_points": exercise.max_points,
+                "number": exercise.number,
+                "title": exercise.title,
+                "test": exercise.test_id,
+                "answer_cells": [exercise.answer_id],
+                "max_points": top,
                 "graded": len(graded),
-                "full": sum(score >= exercise.max_points for score in scores),
-                "partial": sum(0 < score < exercise.max_points for score in scores),
+                "full": sum(score >= top for score in scores),
+                "partial": sum(0 < score < top for score in scores),
                 "zero": sum(score <= 0 for score in scores),
                 "scores": scores,
                 "groups": [
@@ -304,7 +284,8 @@ def summarise(
             })  # fmt: skip
     manual = []
     for name, questions in data.manual.items():
-        for question, points in questions:
+        for exercise in questions:
+            question, points = exercise.test_id, exercise.points
             entries = [
                 data.grades.get((s, name, question)) for s in data.students if data.status[(s, name)] == "graded"
             ]
@@ -312,7 +293,7 @@ def summarise(
                 s for s in data.students if data.status[(s, name)] == "graded" and data.grades[(s, name, question)][2]
             )
             manual.append({
-                "notebook": name, "question": question, "max_points": points,
+                "notebook": name, "number": exercise.number, "question": question, "max_points": points,
                 "graded": sum(1 for e in entries if e and not e[2]), "waiting": len(waiting), "waiting_students": waiting,
             })  # fmt: skip
     totals = dict.fromkeys(data.students, 0.0)  # every grade counts, hand-graded ones too, as in `nbgrader export`
@@ -322,13 +303,11 @@ def summarise(
     for name, items in data.notebooks.items():
         for exercise in items:
             for s in data.students:
-                score = data.grades.get((s, name, exercise.test), (0.0, exercise.max_points, False))[0]
-                if data.status[(s, name)] == "graded" and score < exercise.max_points:
-                    by_student[s].append({"notebook": name, "test": exercise.test,
-                                          "lost": exercise.max_points - score})  # fmt: skip
-    maximum = sum(e.max_points for items in data.notebooks.values() for e in items) + sum(
-        points for questions in data.manual.values() for _, points in questions
-    )
+                score = data.grades.get((s, name, exercise.test_id), (0.0, exercise.points, False))[0]
+                if data.status[(s, name)] == "graded" and score < exercise.points:
+                    by_student[s].append({"notebook": name, "number": exercise.number, "test": exercise.test_id,
+                                          "lost": exercise.points - score})  # fmt: skip
+    maximum = sum(lab.max_points(name) for name in data.notebooks)
     rank = ranks(totals)
     ranking = [
         {
@@ -414,7 +393,8 @@ def write_report(summary: dict, data: ClassData, out: Path) -> None:
         for index, exercise in enumerate(summary["exercises"]):
             if exercise["graded"]:
                 exercise["image"] = f"img/{exercise['notebook']}-{exercise['test']}.png"
-                histogram(work / exercise["image"], exercise["scores"], exercise["max_points"], exercise["test"])
+                label = f"{exercise['number']} {exercise['title']}".replace("`", "")
+                histogram(work / exercise["image"], exercise["scores"], exercise["max_points"], label)
             for number, group in enumerate(exercise["groups"]):
                 group["examples"] = []
                 for k, student in enumerate(group["students"][:EXAMPLES]):

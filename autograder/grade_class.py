@@ -168,25 +168,17 @@ def check_kernels_find_the_course() -> None:
         )
 
 
-def sandboxed(course: Course) -> bool:
-    """Whether the course grades in the sandbox: ``c.SafeExecute.sandbox`` of its nbgrader_config.py (default True)."""
-    from traitlets.config.loader import PyFileConfigLoader
+def executor(course: Course):  # noqa: ANN201 (a SafeExecute)
+    """The course's ``SafeExecute`` (its sandbox switch); one clear error when this machine cannot build the sandbox."""
+    from safe_execute import GradingEnvironmentError, configured, require_sandbox  # next to this script
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
-    return bool(config.SafeExecute.get("sandbox", True))
-
-
-def check_sandbox(course: Course) -> bool:
-    """Whether the run is sandboxed; one clear error when it should be and this machine cannot build the sandbox."""
-    if not sandboxed(course):
-        return False
-    import sandbox  # next to this script
-
+    execute = configured(course.root)
     try:
-        sandbox.check_available()
-    except sandbox.SandboxUnavailable as error:
-        raise SystemExit(f"error: no grading sandbox, so nobody was graded: {error}") from None
-    return True
+        if execute.sandbox:
+            require_sandbox()
+    except GradingEnvironmentError as error:
+        raise SystemExit(f"error: {error}") from None
+    return execute
 
 
 WITHOUT_SANDBOX = (
@@ -326,17 +318,12 @@ def run_shard(
     index: int,
     students: queue.Queue[str] | list[str],
     report,  # noqa: ANN001 (a callable taking an Outcome)
-    env: dict[str, str] | None = None,
+    env: dict[str, str],
 ) -> None:
     """Grade students (a list, or a queue shared with other workers) into shard ``index``; write its manifest.
 
-    ``env`` is the grading processes' environment, naming the kernel zygote that the workers of
-    one run share; without it (a SLURM task) the shard starts a zygote of its own.
+    ``env`` is the grading processes' environment, naming the kernel zygote of the run.
     """
-    if env is None:
-        with kernel_zygote_env(sandboxed(course)) as own:
-            run_shard(course, index, students, report, own)
-        return
     shard = new_shard(course, index)
     manifest_path = course.shards / f"shard_{index}.json"
     manifest: dict = {"db": shard.name, "graded": {}, "failed": {}}
@@ -361,21 +348,20 @@ def run_shard(
 
 
 @contextlib.contextmanager
-def kernel_zygote_env(sandboxed: bool = True) -> Iterator[dict[str, str]]:
+def kernel_zygote_env(execute) -> Iterator[dict[str, str]]:  # noqa: ANN001 (a SafeExecute)
     """The environment of the grading processes, naming one kernel zygote kept for the whole run.
 
     Every notebook's kernel is then a fork of one process that imported torch and the course
     once (``kernel_zygote.py``) instead of a cold start. One zygote serves every worker of a
     run (it forks on request, for any number of them at once), so N workers do not pay N
     preloads at the same moment. Without a zygote (it failed to start) kernels start cold:
-    slower, same grades. With ``sandboxed`` the zygote runs in the sandbox (``sandbox.py``) and
-    each kernel forked from it in a sandbox of its own.
+    slower, same grades. It runs in the sandbox when the course's ``SafeExecute`` (``execute``) does.
     """
     import kernel_zygote  # next to this script (its folder is on sys.path)
     from safe_execute import start_zygote
 
     try:
-        zygote = start_zygote(sandboxed=sandboxed)
+        zygote = start_zygote(execute.sandbox, execute.kernel_threads)
     except (OSError, RuntimeError) as error:
         print(f"note: no kernel zygote ({error}); kernels start cold", file=sys.stderr)
         yield dict(os.environ)
@@ -450,7 +436,7 @@ def copy_submission(shard, main, student: str) -> None:  # noqa: ANN001 (two nbg
     main.db.commit()
 
 
-def grade_locally(course: Course, students: list[str], jobs: int, sandboxed: bool = True) -> tuple[list[Outcome], int]:
+def grade_locally(course: Course, students: list[str], jobs: int, execute) -> tuple[list[Outcome], int]:  # noqa: ANN001
     """Grade ``students`` with ``jobs`` worker threads (each drives a grading process into its own shard), then merge."""
     from tqdm import tqdm
 
@@ -476,7 +462,7 @@ def grade_locally(course: Course, students: list[str], jobs: int, sandboxed: boo
             for warning in outcome.warnings:
                 bar.write(f"note   {outcome.student}: {warning}")
 
-    with kernel_zygote_env(sandboxed) as env:
+    with kernel_zygote_env(execute) as env:
         workers = [
             threading.Thread(target=run_shard, args=(course, index, work, report, env), daemon=True)
             for index in range(min(jobs, len(students)))
@@ -536,14 +522,14 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, AssertionError):
             raise SystemExit(f"error: --shard {args.shard!r} must be I/N with 0 <= I < N (e.g. 3/16)") from None
         mine = students[index::count]
-        boxed = True
-        if mine:
-            boxed = check_sandbox(course)
-            check_kernels_find_the_course()
+        execute = executor(course)
         outcomes: list[Outcome] = []
-        run_shard(course, index, mine, outcomes.append)
+        if mine:
+            check_kernels_find_the_course()
+            with kernel_zygote_env(execute) as env:
+                run_shard(course, index, mine, outcomes.append, env)
         print(f"shard {index}/{count}: {sum(o.ok for o in outcomes)} graded, {sum(not o.ok for o in outcomes)} failed")
-        if not boxed:
+        if not execute.sandbox:
             print(WITHOUT_SANDBOX)
         print("\n".join(summary(outcomes, 0).splitlines()[1:]))
         return 0  # a failed student is reported by the merge, and must not cancel the merge job
@@ -557,12 +543,12 @@ def main(argv: list[str] | None = None) -> int:
     if not students:
         print("nothing to grade: every submission is graded and unchanged (--force grades again)")
         return 0
-    boxed = check_sandbox(course)
+    execute = executor(course)
     check_kernels_find_the_course()
-    outcomes, merged = grade_locally(course, students, args.jobs, boxed)
+    outcomes, merged = grade_locally(course, students, args.jobs, execute)
     shutil.rmtree(course.shards, ignore_errors=True)
     print(summary(outcomes, merged))
-    if not boxed:
+    if not execute.sandbox:
         print(WITHOUT_SANDBOX)
     if any(o.fatal for o in outcomes):
         left = len(students) - len(outcomes)

@@ -1,42 +1,54 @@
-"""Code run inside each grading kernel (never shown to students) that keeps the checks pristine.
+"""The check guard: a tripwire inside each grading kernel (never shown to students) that keeps the checks pristine.
 
-``SETUP`` runs before the student's first cell: it imports the modules the checks rely on
-and records the identity of every function and method in them (every module of the check
-packages ``CHECK_PACKAGES``, ``torch``, ``torch.nn.functional``, ``torch.Tensor``, every
-``torch.nn`` layer class, ``numpy`` and the builtins). ``VERIFY`` runs before and after each
-graded test cell, as an expression of a request of its own: it puts back anything the student
-rebound and returns which names those were, in the kernel's reply (not on stdout), so the
-grader can fail that test with a message naming them.
+Kernel side: :func:`watch` runs before the student's first cell. It records the identity of
+every function and method the checks rely on (every module of ``CHECK_PACKAGES``, ``torch``,
+``torch.nn.functional``, ``torch.Tensor``, every ``torch.nn`` layer class, ``numpy``, the
+builtins) and returns ``verify``, which puts back whatever was rebound and names it. Grader
+side: the kit is not visible in the sandbox, so :func:`setup_code` sends the kernel this file's
+source; ``VERIFY``, evaluated before and after each graded test cell, brings the names back in
+the kernel's reply (not on stdout), and :func:`parse` and :func:`message` turn them into a failed test.
 
-This is a tripwire, not a sandbox: student code runs in the same process and a student who
-reads this file can find and disable the record (see the instructor guide).
+A tripwire, not a sandbox: student code runs in the same process, and a student who reads this
+file can find and disable the record (see the instructor guide).
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
+import importlib
 import json
+import os
+import pkgutil
+import sys
+import types
 
 # The packages of checks the test cells call: every module in them is watched (the package and
 # each submodule: a student who rebinds ``labcheck.core.check`` is caught as one who rebinds
-# ``labcheck.check``). The first is what the notebooks call ``labcheck``: the student package's
-# visible checks; the second the hidden ones of the reference package.
-CHECK_PACKAGES = ("ganlab.labcheck", "ganlab_solution.labcheck")
+# ``labcheck.check``). The first is what the notebooks call ``labcheck``.
+from ganlab.exercises import CHECK_PACKAGES
 
-SETUP = r"""
-def __ganlab_guard_setup(check_packages):
-    import builtins, importlib, os, pkgutil, sys, types
-    import numpy, torch, torch.nn, torch.nn.functional
+# Names that change on their own: IPython's last results (builtins._), the input() ipykernel
+# rebinds for each request, class bookkeeping.
+IGNORED = {"_", "__", "___", "input", "raw_input", "get_ipython", "__dict__", "__weakref__", "__doc__"}
 
-    check_modules = {}
+
+def watch(check_packages: tuple[str, ...], user_ns: dict | None = None):  # noqa: ANN201 (the verify function)
+    """Record what the checks rely on; return ``verify()``, which puts back what was rebound and names it.
+
+    ``user_ns`` is the notebook's namespace (``get_ipython().user_ns``): its names ``labcheck``,
+    ``torch`` and ``nn`` are put back too when a student rebinds them to another module.
+    """
+    import numpy
+    import torch.nn.functional
+
+    check_modules = {}  # every module of the check packages: each package and its submodules
     for package_name in check_packages:
-        package = importlib.import_module(package_name)
-        check_modules[package_name] = package
+        package = check_modules[package_name] = importlib.import_module(package_name)
         for info in pkgutil.walk_packages(package.__path__, package_name + "."):
             check_modules[info.name] = importlib.import_module(info.name)
-    labcheck = check_modules[check_packages[0]]
     watched = {"builtins": builtins, "torch": torch, "torch.nn.functional": torch.nn.functional,
-               "numpy": numpy, "torch.Tensor": torch.Tensor, "torch.nn.Module": torch.nn.Module}
+               "numpy": numpy, "torch.Tensor": torch.Tensor, "torch.nn.Module": torch.nn.Module}  # fmt: skip
     for name in dir(torch.nn):
         value = getattr(torch.nn, name)
         if isinstance(value, type) and issubclass(value, torch.nn.Module):
@@ -56,25 +68,20 @@ def __ganlab_guard_setup(check_packages):
     names |= {name.rpartition(".")[0] for name in check_modules if "." in name}
     modules = {name: sys.modules[name] for name in names}
     attributes = {key: dict(vars(owner)) for key, owner in watched.items()}
-    bindings = {"labcheck": labcheck, "torch": torch, "nn": torch.nn}
-    # Names that change on their own: IPython's last results (builtins._), the input() ipykernel
-    # rebinds for each request, class bookkeeping.
-    ignored = {"_", "__", "___", "input", "raw_input", "get_ipython", "__dict__", "__weakref__", "__doc__"}
+    bindings = {"labcheck": check_modules[check_packages[0]], "torch": torch, "nn": torch.nn}
     setattr_ = builtins.setattr
-    delattr_ = builtins.delattr
-
     torch_dir = os.path.dirname(torch.__file__) + os.sep
     # The kernel's output streams: a student who closes or replaces them must not make the
     # next test's messages fail to print. Put back silently (redirecting output is no cheat).
     streams = {name: (getattr(sys, name), getattr(getattr(sys, name), "pub_thread", None))
-               for name in ("stdout", "stderr")}
+               for name in ("stdout", "stderr")}  # fmt: skip
 
-    def own_wrapper(new, old):
+    def own_wrapper(new: object, old: object) -> bool:
         # torch._dynamo, once imported, rebinds torch.manual_seed to a wrapper of it defined in torch.
         code = getattr(new, "__code__", None)
         return getattr(new, "__wrapped__", None) is old and code is not None and code.co_filename.startswith(torch_dir)
 
-    def verify():
+    def verify() -> list[str]:
         changed = []
         for name, (stream, thread) in streams.items():
             setattr_(sys, name, stream)
@@ -83,13 +90,11 @@ def __ganlab_guard_setup(check_packages):
         for name, module in modules.items():
             if sys.modules.get(name) is not module:
                 sys.modules[name] = module
-                changed.append("sys.modules[" + repr(name) + "]")
+                changed.append(f"sys.modules[{name!r}]")
         for key, owner in watched.items():
             now = vars(owner)
             for name, value in attributes[key].items():
-                if name in now and now[name] is value:
-                    continue
-                if name in ignored:
+                if (name in now and now[name] is value) or name in IGNORED:
                     continue
                 if name in now and own_wrapper(now[name], value):
                     attributes[key][name] = now[name]  # torch wrapped its own function (torch._dynamo does)
@@ -98,33 +103,43 @@ def __ganlab_guard_setup(check_packages):
                     setattr_(owner, name, value)
                 except (AttributeError, TypeError):
                     continue
-                changed.append(key + "." + name)
+                changed.append(f"{key}.{name}")
         for name, (f, code, defaults, kwdefaults) in codes.items():
             if f.__code__ is not code or f.__defaults__ is not defaults or f.__kwdefaults__ is not kwdefaults:
                 f.__code__, f.__defaults__, f.__kwdefaults__ = code, defaults, kwdefaults
-                changed.append("the body of " + name)
+                changed.append(f"the body of {name}")
         for module_name, module in check_modules.items():
             parent, _, child = module_name.rpartition(".")
             if parent and getattr(sys.modules[parent], child, module) is not module:
                 setattr_(sys.modules[parent], child, module)
                 changed.append(module_name)
-        user = get_ipython().user_ns
         for name, value in bindings.items():
-            if name in user and user[name] is not value and isinstance(user[name], types.ModuleType):
-                user[name] = value
-                changed.append("the name " + name)
+            if isinstance((user_ns or {}).get(name), types.ModuleType) and user_ns[name] is not value:
+                user_ns[name] = value
+                changed.append(f"the name {name}")
         return changed
 
     return verify
 
-__ganlab_verify = __ganlab_guard_setup(CHECK_PACKAGES)
-del __ganlab_guard_setup
-import sys as __ganlab_sys
-__ganlab_sys.modules["__ganlab_guard__"] = type(__ganlab_sys)("__ganlab_guard__")
-__ganlab_sys.modules["__ganlab_guard__"].verify = __ganlab_verify
-get_ipython().user_ns_hidden.update(dict.fromkeys(["__ganlab_verify", "__ganlab_sys"]))
-del __ganlab_verify, __ganlab_sys
-""".replace("(CHECK_PACKAGES)", "(" + repr(CHECK_PACKAGES) + ")")
+
+def setup_code() -> str:
+    """Kernel code, run before the student's first cell: this file as the module ``__ganlab_guard__``, watching.
+
+    The kernel gets the source itself: the grading kit is not visible inside the sandbox.
+    """
+    with open(__file__, encoding="utf-8") as handle:
+        source = handle.read()
+    return (
+        "def __ganlab_guard(source, packages):\n"
+        "    import sys, types\n"
+        "    module = types.ModuleType('__ganlab_guard__')\n"
+        "    exec(compile(source, module.__name__, 'exec'), vars(module))\n"
+        "    module.verify = module.watch(packages, get_ipython().user_ns)\n"
+        "    sys.modules[module.__name__] = module\n"
+        f"__ganlab_guard({source!r}, {CHECK_PACKAGES!r})\n"
+        "del __ganlab_guard\n"
+    )
+
 
 # An expression, evaluated by the kernel after an empty request (``user_expressions``): its
 # value comes back in the reply, so nothing a student prints can be mistaken for it.

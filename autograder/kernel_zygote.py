@@ -18,7 +18,7 @@ When the shim itself is killed (SIGKILL cannot be passed on), the zygote sees it
 close and kills the kernel. When no zygote answers, the shim becomes an ordinary cold kernel
 (``exec python -m ipykernel_launcher``): a fork is an optimisation, never a requirement.
 
-    python kernel_zygote.py serve SOCKET      # the zygote (started by ``start``, not by hand)
+    python kernel_zygote.py serve SOCKET MODULE...   # the zygote (started by ``start``, not by hand)
     python -S kernel_zygote.py kernel ARGS    # the shim, as the kernel spec runs it
 
 Everything above ``# -- zygote`` must stay light: the shim imports only the standard library.
@@ -115,15 +115,14 @@ class Zygote:
         self.path = os.path.join(folder, "zygote.sock")
 
     @classmethod
-    def start(cls, make_env, timeout: float = 300, wrap=None) -> Zygote:  # noqa: ANN001
-        """Start a zygote and wait until it has preloaded.
+    def start(cls, make_env, sandboxed: bool, timeout: float = 300) -> Zygote:  # noqa: ANN001
+        """Start a zygote and wait until it has preloaded :func:`preload_list`.
 
         ``make_env(folder)`` gives its environment: a clean sandbox (own HOME and config folders)
         inside ``folder``, so that what the preloaded modules read at import is nobody's files.
-        ``wrap(folder)``, when given, is the command that runs the zygote inside a sandbox
-        (``sandbox.base_argv``, up to ``--``) with ``folder`` bound at its own path: the zygote
-        then runs a copy of this file and ``sandbox.py`` from ``folder/kit``, which its forks
-        no longer see, so the grading kit itself is never visible to a kernel.
+        ``sandboxed``: it runs in the grading sandbox with ``folder`` bound at its own path, from a
+        copy of this file and ``sandbox.py`` in ``folder/kit`` that its forks no longer see, and
+        knows it from ``sandbox.ENV_VAR`` in its environment, as its kernels do.
         """
         import shutil
         import subprocess
@@ -134,21 +133,23 @@ class Zygote:
         env = make_env(os.path.join(folder, "sandbox"))
         env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # debugpy's import-time warning, once per zygote
         script, prefix = os.path.abspath(__file__), []
-        if wrap is not None:
+        env.pop(sandbox.ENV_VAR, None)
+        if sandboxed:
             os.makedirs(os.path.join(folder, "kit"))
             os.makedirs(os.path.join(folder, "kernels"))
             for module in (script, os.path.abspath(sandbox.__file__)):
                 shutil.copy(module, os.path.join(folder, "kit"))
-            script, prefix = os.path.join(folder, "kit", os.path.basename(script)), wrap(folder)
+            script = os.path.join(folder, "kit", os.path.basename(script))
+            prefix = [
+                *sandbox.base_argv([folder], 64),
+                *sandbox.ZYGOTE_CAPS,
+                "--chdir",
+                sandbox.SCRATCH + "/work",
+                "--",
+            ]
+            env[sandbox.ENV_VAR] = json.dumps({"zygote": folder})
         process = subprocess.Popen(
-            [
-                *prefix,
-                sys.executable,
-                script,
-                "serve",
-                os.path.join(folder, "zygote.sock"),
-                *(["sandboxed"] if wrap else []),
-            ],
+            [*prefix, sys.executable, script, "serve", os.path.join(folder, "zygote.sock"), *preload_list()],
             env=env,
             cwd=folder,
             stdin=subprocess.DEVNULL,
@@ -188,11 +189,6 @@ class Zygote:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def sandboxed(path: str) -> bool:
-    """Whether the zygote listening at ``path`` runs in the sandbox (its folder then holds its code, ``kit/``)."""
-    return os.path.isdir(os.path.join(os.path.dirname(path), "kit"))
-
-
 def fork_spec(spec, path: str) -> None:  # noqa: ANN001 (a jupyter_client KernelSpec)
     """Make an ipykernel ``spec`` launch through the shim and the zygote at ``path`` (in place)."""
     tail = spec.argv[spec.argv.index("ipykernel_launcher") + 1 :]
@@ -200,62 +196,78 @@ def fork_spec(spec, path: str) -> None:  # noqa: ANN001 (a jupyter_client Kernel
     spec.env = {**(spec.env or {}), ENV_VAR: path}
 
 
-# -- zygote: everything below runs only in the zygote and its forks --------------------------
-
-# What the lab's notebooks and checks import, imported once in the zygote (a module a notebook
-# imports that is not here is simply imported by that kernel, as it would be cold).
-PRELOAD = (
-    "numpy",
-    "torch",
-    "torch.nn",
-    "torch.nn.functional",
-    "torchvision",
-    "torchvision.utils",
-    "matplotlib",
-    "matplotlib.pyplot",
-    "PIL.Image",
-    "ipywidgets",
-    "onnx",
-    # Not onnxruntime: importing it starts a native thread, and a process with threads must not
-    # fork (a lock held by that thread stays locked forever in the child). It imports in 0.03 s.
-    "onnxscript",
-    "torch.onnx._internal.exporter._core",  # torch.onnx.export(dynamo=True) imports it at its first call: 0.6 s
-    "ganlab",
-    "ganlab.answers",
-    "ganlab.classifier",
-    "ganlab.data",
-    "ganlab.diagnostics",
-    "ganlab.harness",
-    "ganlab.labcheck",
-    "ganlab.plots",
-    "ganlab.recipes",
-    "ganlab_solution",
-    "ganlab_solution.answers",
-    "ganlab_solution.data",
-    "ganlab_solution.export",
-    "ganlab_solution.generate",
-    "ganlab_solution.labcheck",
-    "ganlab_solution.losses",
-    "ganlab_solution.models",
-    "ganlab_solution.steps",
+# What every kernel imports whatever the notebooks say: IPython's kernel, and what an exercise's
+# library imports only at its first call.
+KERNEL_MODULES = (
     "IPython",
     "ipykernel.ipkernel",
     "ipykernel.kernelapp",
     "ipykernel.debugger",  # imported by every kernel's initialisation (debugpy: 0.09 s)
     "matplotlib_inline.backend_inline",
+    "onnx",
+    "onnxscript",
+    "torch.onnx._internal.exporter._core",  # torch.onnx.export(dynamo=True) imports it at its first call: 0.6 s
 )
+# Never preloaded, nor any module that imports them at its top (``ganlab_solution.generate``):
+# importing onnxruntime starts a native thread, and a process with threads must not fork (a lock
+# held by that thread stays locked forever in the child). The kernels import them, in 0.03 s.
+NOT_PRELOADED = ("onnxruntime",)
+NOTEBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks", "ganlab")
 
 
-def preload() -> list[str]:
-    """Import PRELOAD; the names that failed (a missing optional module only costs its kernel time)."""
+def preload_list(notebooks: str = NOTEBOOKS) -> list[str]:
+    """What the zygote imports once: the course's packages, reference answers and checks
+    (``ganlab/exercises.py``), what the lab's notebooks import (``from a import b``: ``a`` and
+    ``a.b``, which the zygote skips when it is no module), then :data:`KERNEL_MODULES`.
+    """
+    import ast
+    import glob
+
+    from ganlab import exercises as lab
+
+    names = [*lab.COURSE_PACKAGES, *lab.CHECK_PACKAGES, *(e.reference_module or "" for e in lab.EXERCISES)]
+    names += [f"{lab.REFERENCE_PACKAGE}.{check.split(':')[0]}" for e in lab.EXERCISES for check in e.hidden]
+    for path in sorted(glob.glob(os.path.join(notebooks, "*.ipynb"))):
+        with open(path, encoding="utf-8") as handle:
+            cells = [cell["source"] for cell in json.load(handle)["cells"] if cell["cell_type"] == "code"]
+        for lines in ("".join(source).splitlines() for source in cells):
+            try:  # IPython's magics and shell escapes are no Python
+                tree = ast.parse("\n".join(line for line in lines if not line.lstrip().startswith(("%", "!"))))
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names += [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+    names += KERNEL_MODULES
+    return [name for name in dict.fromkeys(names) if name and name.split(".")[0] not in NOT_PRELOADED]
+
+
+# -- zygote: everything below runs only in the zygote and its forks --------------------------
+
+
+def preload(names: list[str]) -> list[str]:
+    """Import ``names``; those that failed (a missing optional module only costs its kernel time).
+
+    A name that is no module (``a.b`` of ``from a import b`` where ``b`` is a function) is skipped.
+    """
     import importlib
 
     failed = []
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 (any import error: the kernel will meet it itself, if it needs the module)
-            failed.append(name)
+    sys.modules.update(dict.fromkeys(NOT_PRELOADED))  # None: importing them raises ImportError, here only
+    try:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError as error:
+                if error.name != name:
+                    failed.append(name)
+            except Exception:  # noqa: BLE001 (any import error: the kernel meets it itself, if it needs the module)
+                failed.append(name)
+    finally:
+        for name in NOT_PRELOADED:
+            sys.modules.pop(name, None)
     return failed
 
 
@@ -318,11 +330,16 @@ def _run_kernel(request: dict, fds: list[int], keep_closed: list[socket.socket])
             os._exit(code)
 
 
-def serve(path: str, sandboxed: bool = False) -> None:
-    """The zygote: preload, then fork a kernel for each shim that connects, until told to stop."""
+def serve(path: str, names: list[str]) -> None:
+    """The zygote: preload ``names``, then fork a kernel for each shim that connects, until told to stop.
+
+    In the grading sandbox (``sandbox.ENV_VAR`` set) it forks only kernels that enter a sandbox of
+    their own, and outside it only kernels that do not: a shim it refuses starts its kernel cold.
+    """
     import selectors
 
-    failed = preload()
+    sandboxed = bool(os.environ.pop(sandbox.ENV_VAR, ""))
+    failed = preload(names)
     threads = len(os.listdir(f"/proc/{os.getpid()}/task")) if os.path.isdir("/proc") else 1
     if threads > 1:
         # Only the forking thread survives a fork: a lock another thread holds would never be released.
@@ -390,9 +407,9 @@ def _accept(listener: socket.socket, selector, kernels: dict[int, socket.socket]
         request = json.loads(_recv_exactly(conn, size))
         if not (isinstance(request.get("argv"), list) and isinstance(request.get("env"), dict)):
             raise ValueError("malformed request")
-        if sandboxed and not request["env"].get(sandbox.ENV_VAR):
+        if bool(request["env"].get(sandbox.ENV_VAR)) != sandboxed:
             # A zygote in the sandbox holds capabilities there: it forks only kernels that enter their own.
-            raise ValueError("a kernel without a sandbox of its own")
+            raise ValueError("a kernel whose sandbox is not the zygote's")
     except (OSError, ValueError, ConnectionError):
         conn.close()
         for fd in fds:
@@ -449,7 +466,7 @@ def _kill_group(pid: int, signum: int = signal.SIGKILL) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["kernel"]:
         sys.exit(shim(sys.argv[2:]))
-    if sys.argv[1:2] == ["serve"] and len(sys.argv) in (3, 4):
-        serve(sys.argv[2], sys.argv[3:] == ["sandboxed"])
+    if sys.argv[1:2] == ["serve"] and len(sys.argv) >= 3:
+        serve(sys.argv[2], sys.argv[3:])
         sys.exit(0)
-    sys.exit("usage: kernel_zygote.py serve SOCKET | kernel -f CONNECTION_FILE")
+    sys.exit("usage: kernel_zygote.py serve SOCKET MODULE... | kernel -f CONNECTION_FILE")

@@ -103,7 +103,7 @@ class LmsExporter(ExportPlugin):
     needed_any: tuple[str, ...] = ()
     default_to = "grades_lms.csv"
 
-    def grade_column(self, assignment: str, max_score: float) -> str:  # pragma: no cover (overridden)
+    def grade_column(self, assignment: str) -> str:  # pragma: no cover (overridden)
         raise NotImplementedError
 
     def export(self, gradebook: Gradebook) -> None:
@@ -128,15 +128,15 @@ class LmsExporter(ExportPlugin):
             )
         wanted = [str(s) for s in self.student] or sorted(set(students) | set(roster))
         total = scores(gradebook, assignment, [s for s in wanted if s in students])
-        max_score = gradebook.find_assignment(assignment).max_score
-        header = [*self.identity, self.grade_column(assignment, max_score)]
+        header = [*self.identity, self.grade_column(assignment)]
         rows = [
             [roster.get(student, {}).get(column, "") for column in self.identity] + [f"{total.get(student, 0.0):g}"]
             for student in wanted
         ]
         dest = self.to or self.default_to
         write_atomic(dest, header, rows)
-        self.log.info("Wrote %d students' grades for %s to %s", len(rows), assignment, dest)
+        maximum = gradebook.find_assignment(assignment).max_score  # the LMS grade item's maximum
+        self.log.info("Wrote %d students' grades for %s (out of %g) to %s", len(rows), assignment, maximum, dest)
 
 
 class CanvasExporter(LmsExporter):
@@ -149,7 +149,7 @@ class CanvasExporter(LmsExporter):
     needed_any = ("ID", "SIS User ID", "SIS Login ID")
     default_to = "grades_canvas.csv"
 
-    def grade_column(self, assignment: str, max_score: float) -> str:
+    def grade_column(self, assignment: str) -> str:
         return f"{assignment} ({self.canvas_assignment_id})" if self.canvas_assignment_id else assignment
 
 
@@ -160,5 +160,5 @@ class MoodleExporter(LmsExporter):
     needed_any = ("Email address", "ID number", "Username")
     default_to = "grades_moodle.csv"
 
-    def grade_column(self, assignment: str, max_score: float) -> str:
+    def grade_column(self, assignment: str) -> str:
         return assignment

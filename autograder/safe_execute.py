@@ -13,7 +13,7 @@ and adds three things to it:
   ``exit()``), that cell gets an error output naming the cause, a new kernel replays every
   earlier cell (their outputs and grades are kept), and grading goes on after the cell. The
   notebook is graded as if the offending cell had raised an exception.
-- **The checks stay pristine.** ``guard.SETUP`` runs before the student's first cell and
+- **The checks stay pristine.** ``guard.setup_code()`` runs before the student's first cell and
   ``guard.VERIFY`` before and after each graded test cell, out of band (nothing is added to the
   notebook, so the feedback never shows it): a test run after the student's code rebound a
   check, torch or tensor function fails with a message naming what was rebound, and the
@@ -127,9 +127,7 @@ def limits_code(memory_limit_gb: float, no_network: bool) -> str:
     return "\n".join(lines)
 
 
-_zygotes: dict[
-    bool, kernel_zygote.Zygote
-] = {}  # this process's own zygotes (sandboxed or not), when the grader gave none
+_zygotes: dict[bool, kernel_zygote.Zygote] = {}  # this process's own zygotes (by sandbox), when the grader gave none
 _zygote_failed: set[bool] = set()
 _sandbox_checked = False
 
@@ -146,23 +144,24 @@ def require_sandbox() -> None:
     _sandbox_checked = True
 
 
-def zygote_path(sandboxed: bool = False) -> str | None:
+def zygote_path(sandboxed: bool) -> str | None:
     """The socket of the zygote to fork kernels from: the grader's (``GANLAB_KERNEL_ZYGOTE``), or our own.
 
-    ``grade_class.py`` starts one zygote per run and hands it to every grading process; a
-    plain ``nbgrader autograde`` starts one for itself on its first notebook (and it stops
-    when the process exits). A zygote runs in the sandbox exactly when ``sandboxed``. None
-    when no zygote can be had: kernels then start cold (in a bwrap of their own when sandboxed).
+    ``grade_class.py`` starts one zygote per run (from the same ``nbgrader_config.py``, so in the
+    sandbox exactly when ``sandboxed``) and hands it to every grading process; a plain ``nbgrader
+    autograde`` starts one for itself on its first notebook (and it stops when the process exits).
+    None when no zygote can be had: kernels then start cold (in a bwrap of their own when
+    sandboxed). A zygote forks only kernels sandboxed as it is: any other starts cold.
     """
     given = os.environ.get(kernel_zygote.ENV_VAR, "")
-    if given and os.path.exists(given) and kernel_zygote.sandboxed(given) == sandboxed:
+    if given and os.path.exists(given):
         return given
     if sandboxed in _zygote_failed:
         return None
     zygote = _zygotes.get(sandboxed)
     if zygote is None or not zygote.alive():
         try:
-            _zygotes[sandboxed] = zygote = start_zygote(sandboxed=sandboxed)
+            _zygotes[sandboxed] = zygote = start_zygote(sandboxed)
         except (OSError, RuntimeError) as error:
             _zygote_failed.add(sandboxed)  # try once per process: a failed start costs seconds, not every notebook's
             logging.getLogger(__name__).warning("no kernel zygote (%s): kernels start cold", error)
@@ -170,26 +169,29 @@ def zygote_path(sandboxed: bool = False) -> str | None:
     return zygote.path
 
 
-def start_zygote(threads: int = KERNEL_THREADS, sandboxed: bool = False) -> kernel_zygote.Zygote:
+def start_zygote(sandboxed: bool, threads: int = KERNEL_THREADS) -> kernel_zygote.Zygote:
     """A zygote that preloads in a clean folder of its own (inside the sandbox when ``sandboxed``).
 
     It is stopped when this process exits.
     """
-    if sandboxed:
-        zygote = kernel_zygote.Zygote.start(
-            lambda _folder: sandboxing.kernel_env(dict(os.environ), threads),
-            wrap=lambda folder: [
-                *sandboxing.base_argv([folder], 64),
-                *sandboxing.ZYGOTE_CAPS,
-                "--chdir",
-                sandboxing.SCRATCH + "/work",
-                "--",
-            ],
-        )
-    else:
-        zygote = kernel_zygote.Zygote.start(lambda folder: sandbox_env(Path(folder), threads))
+
+    def make_env(folder: str) -> dict[str, str]:
+        return sandboxing.kernel_env(dict(os.environ), threads) if sandboxed else sandbox_env(Path(folder), threads)
+
+    zygote = kernel_zygote.Zygote.start(make_env, sandboxed)
     atexit.register(zygote.close)
     return zygote
+
+
+def configured(course: Path) -> SafeExecute:
+    """``SafeExecute`` as nbgrader builds it from ``course``'s ``nbgrader_config.py``.
+
+    For a grader that runs no nbgrader command of its own (``grade_class.py``): it reads the
+    sandbox switch and the kernels' settings where nbgrader does, from the traitlets.
+    """
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return SafeExecute(config=PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config())
 
 
 class SafeExecute(Execute):
@@ -311,7 +313,7 @@ class SafeExecute(Execute):
                     )
                     if self.guard_checks:
                         self._prepare(
-                            guard.SETUP,
+                            guard.setup_code(),
                             "set up the check guard",
                             "install the course package where nbgrader's kernels run (`pip install -e .` in the "
                             "course repository)",

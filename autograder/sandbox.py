@@ -37,10 +37,6 @@ from pathlib import Path
 
 # Where the sandbox's writable tmpfs is mounted, inside: HOME, TMPDIR and the working folder.
 SCRATCH = "/sandbox"
-# Packages a kernel imports besides the Python environment: their folders are bound read-only.
-# (Only the package folder: an editable install's repository, with the instructor's notebooks
-# and the grading kit, stays invisible.) Add the student package here when it exists.
-COURSE_PACKAGES = ("ganlab_solution", "ganlab")
 # The environment a sandboxed kernel inherits from the grader (everything else is dropped:
 # the grader's environment may hold tokens and paths).
 PASSED_ENV = (
@@ -88,12 +84,15 @@ def _bwrap() -> str:
 
 
 def course_folders() -> list[str]:
-    """The folders of COURSE_PACKAGES that a kernel would import.
+    """The folders of the course packages (``ganlab.exercises.COURSE_PACKAGES``) that a kernel would import.
 
-    First on the kernel's ``PYTHONPATH`` (it comes first on a kernel's ``sys.path``), then as
-    this process finds them (site-packages, an editable install's finder).
+    Only those folders: an editable install's repository (notebooks, grading kit) stays invisible.
+    First on the kernel's ``PYTHONPATH`` (it comes first on a kernel's ``sys.path``), then as this
+    process finds them (site-packages, an editable install's finder).
     """
     from importlib.machinery import PathFinder
+
+    from ganlab.exercises import COURSE_PACKAGES
 
     entries = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
     folders = []

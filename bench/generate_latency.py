@@ -47,7 +47,8 @@ def main() -> None:
     torch.manual_seed(0)
     torch_generator = Generator((1, 28, 28), 100, 256).eval()
     with tempfile.TemporaryDirectory() as tmp:
-        path = export_generator(torch_generator, Path(tmp) / "generator.onnx")
+        path = Path(tmp) / "generator.onnx"
+        export_generator(torch_generator, str(path))
         ort_generator = OnnxGenerator(path)
         int8_generator = OnnxGenerator(quantize_generator(path))
     for batch in (1, 64):

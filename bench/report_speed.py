@@ -38,6 +38,8 @@ import class_report  # noqa: E402  (a script folder, not a package)
 import grading_round as gr  # noqa: E402
 import similarity  # noqa: E402
 
+from ganlab import exercises as lab  # noqa: E402
+
 NAMES = ("x", "out", "size", "layers", "block", "channels", "value", "images")
 
 
@@ -64,8 +66,8 @@ def build(course: Path, students: int, seed: int) -> None:
     gr.nbgrader(course, "generate_assignment", gr.ASSIGNMENT, "--force")
     release = course / "release" / gr.ASSIGNMENT
     names = sorted(path.stem for path in release.glob("*.ipynb"))
-    structure = {name: class_report.structure(nbformat.read(release / f"{name}.ipynb", as_version=4), name)
-                 for name in names}  # fmt: skip
+    structure = {name: ([e for e in lab.of_notebook(name) if not e.manual],
+                        [(e.test_id, e.points) for e in lab.of_notebook(name) if e.manual]) for name in names}  # fmt: skip
     cases = gr.load_cases()
     reference = {name: gr.reference_answers(name) for name in names}
     ids = [f"student_{i:03d}" for i in range(students)]
@@ -85,12 +87,12 @@ def build(course: Path, students: int, seed: int) -> None:
                     grade.needs_manual_grade = grade.manual_score is None
                 if rng.random() < 0.03:  # did not hand this notebook in: nbgrader records zeros
                     for exercise in exercises:
-                        grades[(name, exercise.test)].auto_score = 0.0
-                        grades[(name, exercise.test)].needs_manual_grade = False
+                        grades[(name, exercise.test_id)].auto_score = 0.0
+                        grades[(name, exercise.test_id)].needs_manual_grade = False
                     continue
                 cells, outputs = {}, {}
                 for exercise in exercises:
-                    wrong = [c for c in cases if c.notebook == name and c.expect_lost.get(exercise.test)]
+                    wrong = [c for c in cases if c.notebook == name and c.expect_lost.get(exercise.test_id)]
                     roll = rng.random()
                     if student in copied:
                         cells.update(answers_of[copied[student]].get(name, {}))
@@ -99,22 +101,22 @@ def build(course: Path, students: int, seed: int) -> None:
                         case = rng.choice(wrong)
                         # The catalogue's mistake in the student's own words: renamed, with lines of their own.
                         cells.update({a: variant(case.cells.get(a, reference[name][a]), rng) + "\n" + own_lines(rng)
-                                      for a in exercise.answers})  # fmt: skip
-                        lost = case.expect_lost[exercise.test]
+                                      for a in [exercise.answer_id]})  # fmt: skip
+                        lost = case.expect_lost[exercise.test_id]
                         message = f"the answer differs from the lab's ({case.name}, seen at {rng.random():.3f})"
                     elif roll < 0.35 or student in copied.values():  # the sources of the copies write their own
-                        cells.update({a: own_lines(rng) for a in exercise.answers})
+                        cells.update({a: own_lines(rng) for a in [exercise.answer_id]})
                         lost, message = 0.0, None
                     else:
-                        cells.update({a: variant(reference[name][a], rng) for a in exercise.answers})
+                        cells.update({a: variant(reference[name][a], rng) for a in [exercise.answer_id]})
                         lost, message = 0.0, None
-                    grade = grades[(name, exercise.test)]
-                    grade.auto_score = exercise.max_points - lost
+                    grade = grades[(name, exercise.test_id)]
+                    grade.auto_score = exercise.points - lost
                     grade.needs_manual_grade = False
                     if message:
-                        outputs[exercise.test] = ("CheckFailed", message)
+                        outputs[exercise.test_id] = ("CheckFailed", message)
                     elif rng.random() < 0.005:
-                        outputs[exercise.answers[0]] = ("KernelDied", "this cell stopped the Python kernel")
+                        outputs[exercise.answer_id] = ("KernelDied", "this cell stopped the Python kernel")
                         grade.auto_score = 0.0
                 answers_of[student][name] = cells
                 nb = gr.fill(release / f"{name}.ipynb", cells)

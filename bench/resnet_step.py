@@ -11,14 +11,26 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import tempfile
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from ganlab.config import parse_config
-from ganlab_solution.models import count_parameters
-from ganlab_solution.steps import make_optimizers
-from ganlab_solution.trainer import build_gan
+from ganlab.harness import count_parameters
+from ganlab_solution.trainer import Trainer
+
+
+def image_folder(folder: Path, size: int, count: int) -> Path:
+    """``count`` random RGB images of ``size`` pixels: the data the trainer's loader needs to exist."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(folder / f"{index}.png")
+    return folder
 
 
 def main() -> None:
@@ -33,12 +45,19 @@ def main() -> None:
     print(
         f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, batch {args.batch_size}"
     )
-    from ganlab_solution.trainer import Trainer
-
+    scratch = tempfile.TemporaryDirectory(prefix="ganlab_resnet_step_")
+    images = image_folder(Path(scratch.name), args.size, args.batch_size)
     for loss in args.losses:
         config = parse_config(
             {
-                "data": {"dataset": "ImageFolder", "image_size": args.size, "batch_size": args.batch_size},
+                "data": {
+                    "dataset": "ImageFolder",
+                    "rootdir": str(images),
+                    "image_size": args.size,
+                    "batch_size": args.batch_size,
+                    "valid_ratio": 0.0,
+                    "num_workers": 0,
+                },
                 "model": {
                     "architecture": "resnet",
                     "generator_base_c": 64,
@@ -47,31 +66,19 @@ def main() -> None:
                     "spectral_norm": loss == "hinge",
                 },
                 "optim": {"loss": loss},
+                "logging": {"logdir": str(Path(scratch.name) / "logs")},
                 "device": args.device,
             }
         )
-        # A trainer without data: the step methods only need the networks and optimizers.
-        trainer = Trainer.__new__(Trainer)
-        trainer.config, trainer.device = config, torch.device(args.device)
-        from ganlab_solution import distributed
-
-        trainer.dist = distributed.DistInfo()
-        trainer.gan = build_gan(config, (3, args.size, args.size)).to(trainer.device)
-        trainer.memory_format = torch.contiguous_format
-        trainer.critic_opt, trainer.gen_opt = make_optimizers(
-            trainer.gan, config.critic_lr, config.optim.wdecay, generator_lr=config.generator_lr
-        )
-        trainer.ema = None
-        trainer._wrap_networks()
+        # The trainer's public step, on random batches (the step's cost does not depend on the pixels).
+        trainer = Trainer(config, quiet=True)
         real = torch.rand(args.batch_size, 3, args.size, args.size, device=trainer.device) * 2 - 1
-        trainer.critic_step(real)
-        trainer.generator_step(args.batch_size)  # warm-up
+        trainer.step(real)  # warm-up
         sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
         sync()
         start = time.perf_counter()
         for _ in range(args.steps):
-            trainer.critic_step(real)
-            trainer.generator_step(args.batch_size)
+            trainer.step(real)
         sync()
         seconds = (time.perf_counter() - start) / args.steps
         params = f"G {count_parameters(trainer.gan.generator) / 1e6:.1f}M, D {count_parameters(trainer.gan.discriminator) / 1e6:.1f}M"

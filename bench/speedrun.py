@@ -48,9 +48,10 @@ from torch import nn
 from ganlab.config import Config
 from ganlab.data import to_uint8
 from ganlab.errors import GanlabError
+from ganlab.trainer import resolve_device
 from ganlab_solution.export import export_generator
 from ganlab_solution.fid import InceptionFeatures, frechet_distance, real_statistics, statistics
-from ganlab_solution.trainer import Trainer, resolve_device
+from ganlab_solution.trainer import Trainer
 
 ROOTDIR = "/usr/share/datasets/fashion-mnist"
 GPU_OPTIONS = ("amp", "channels_last", "cuda_graph", "compile")
@@ -222,10 +223,7 @@ def run(
             begin = time.perf_counter()
             generator = trainer.export_model()
             fid = float(score(generator))
-            losses = {
-                k: float(metrics[k].detach()) if k in metrics else float("nan")
-                for k in ("critic_loss", "generator_loss")
-            }
+            losses = {k: float(metrics[k]) if k in metrics else float("nan") for k in ("critic_loss", "generator_loss")}
             evaluation = Evaluation(
                 step, step / per_epoch, result.train_seconds, fid, time.perf_counter() - begin, **losses
             )

@@ -2,13 +2,11 @@
 
 Both train the lab's DCGAN (batch 256 by default) on the real Fashion-MNIST, on the same
 device and threads, in the same process, alternating rounds so that machine noise hits
-both. The textbook loop is what one writes first: a ``DataLoader`` over a dataset with
-per-sample ``ToTensor``/``Normalize`` transforms, a critic pass for the real batch and
-another for the fakes (generated with autograd on, then detached), and a generator step
-that also computes the critic's weight gradients. The package's step keeps the data on
-the device as one tensor, generates the critic's fakes under ``no_grad``, freezes the
-critic's weights during the generator step, and (by default here) uses bf16 autocast and
-channels_last.
+both. Both train through the engine's public step (``Trainer.step``). The textbook run is
+what the lab writes: a ``DataLoader`` over a dataset with per-sample ``ToTensor``/``Normalize``
+transforms, and the lab's own ``critic_step``/``generator_step`` (a config that asks for
+nothing beyond the lab). The package's run keeps the data on the device as one tensor and
+uses the engine's accelerated steps, with (by default here) bf16 autocast and channels_last.
 
     python bench/train_throughput.py [--steps 6] [--batch-size 256] [--amp/--no-amp]
 """
@@ -16,16 +14,17 @@ channels_last.
 from __future__ import annotations
 
 import argparse
+import itertools
 import shlex
 import sys
 import time
+from collections.abc import Iterator
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ganlab.config import FASHION_MNIST_ROOT, Config
 from ganlab.data import load_images
-from ganlab_solution.losses import critic_loss, generator_loss
 from ganlab_solution.trainer import Trainer
 
 ROOTDIR = FASHION_MNIST_ROOT
@@ -49,35 +48,12 @@ class PerSampleDataset(Dataset):
         return self.transform(Image.fromarray(self.images[index, 0].numpy(), mode="L"))
 
 
-def textbook_steps(trainer: Trainer, loader: DataLoader, steps: int) -> float:
-    """Seconds for ``steps`` textbook steps on the trainer's (fp32) models."""
-    gan, critic_opt, gen_opt = trainer.gan, trainer.critic_opt, trainer.gen_opt
-    gan.train()
-    batches = iter(loader)
-    start = time.perf_counter()
-    for _ in range(steps):
-        real = next(batches)
-        fake = gan.generator(None, real.shape[0])
-        loss = critic_loss(gan.discriminator(real), gan.discriminator(fake.detach()), 0.2)
-        critic_opt.zero_grad()
-        loss.backward()
-        critic_opt.step()
-        loss = generator_loss(gan.discriminator(gan.generator(None, real.shape[0])))
-        gen_opt.zero_grad()
-        loss.backward()
-        gen_opt.step()
-    return time.perf_counter() - start
-
-
-def package_steps(trainer: Trainer, steps: int) -> float:
-    """Seconds for ``steps`` steps of the package's ``critic_step`` + ``generator_step``."""
+def timed_steps(trainer: Trainer, batches: Iterator[torch.Tensor], steps: int) -> float:
+    """Seconds for ``steps`` of the trainer's public step (critic update, generator update) on ``batches``."""
     trainer.gan.train()
-    batches = iter(trainer.loaders.train)
     start = time.perf_counter()
     for _ in range(steps):
-        real = next(batches)
-        trainer.critic_step(real)
-        trainer.generator_step(real.shape[0])
+        trainer.step(next(batches))
     return time.perf_counter() - start
 
 
@@ -112,12 +88,13 @@ def main() -> None:
     textbook = make_trainer(args)
     package = make_trainer(args, amp=args.amp, channels_last=args.channels_last)
     # Warm-up: allocator, oneDNN primitive caches.
-    textbook_steps(textbook, loader, 1)
-    package_steps(package, 1)
+    textbook_batches, package_batches = itertools.cycle(loader), itertools.cycle(package.loaders.train)
+    timed_steps(textbook, textbook_batches, 1)
+    timed_steps(package, package_batches, 1)
     totals = {"textbook": 0.0, "package": 0.0}
     for _ in range(args.rounds):
-        totals["textbook"] += textbook_steps(textbook, loader, args.steps)
-        totals["package"] += package_steps(package, args.steps)
+        totals["textbook"] += timed_steps(textbook, textbook_batches, args.steps)
+        totals["package"] += timed_steps(package, package_batches, args.steps)
     nimages = args.rounds * args.steps * args.batch_size
     rates = {name: nimages / seconds for name, seconds in totals.items()}
     for name, rate in rates.items():

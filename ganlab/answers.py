@@ -209,7 +209,7 @@ def collect_answers(folder: str | Path, names: list[str] | tuple[str, ...]) -> d
     folder = Path(folder).resolve()
     found: dict[str, Any] = {}
     for name in names:
-        notebook, _ = exercise_of(name)
+        notebook = exercise_of(name).notebook
         path = folder / f"{notebook}.ipynb"
         if not path.is_file():
             raise AnswerMissing(

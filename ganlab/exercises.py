@@ -71,7 +71,9 @@ class Exercise:
         return f"{REFERENCE_PACKAGE}.{self.reference.split(':')[0]}" if self.reference else None
 
 
-def _code(number: str, notebook: str, name: str, points: float, reference: str, hidden: str, page: str, **kw) -> Exercise:
+def _code(
+    number: str, notebook: str, name: str, points: float, reference: str, hidden: str, page: str, **kw
+) -> Exercise:
     """An exercise whose answer is one object ``name`` of the reference module ``reference``."""
     answer_id = kw.pop("answer_id", name.lower())
     return Exercise(
@@ -96,34 +98,84 @@ _LAB = "book/lab"
 EXERCISES: tuple[Exercise, ...] = (
     _code("1.1", _DATA, "to_unit_range", 2, "data", "data:check_to_unit_range", f"{_LAB}/01_adversarial_game.md"),
     _code("1.2", _DATA, "to_display", 1, "data", "data:check_to_display", f"{_LAB}/01_adversarial_game.md"),
-    Exercise("1.3", _DATA, "where the course package maps pixels", 1, "test_find_the_mapping", "find_the_mapping",
-             page=f"{_LAB}/01_adversarial_game.md"),
+    Exercise(
+        "1.3",
+        _DATA,
+        "where the course package maps pixels",
+        1,
+        "test_find_the_mapping",
+        "find_the_mapping",
+        page=f"{_LAB}/01_adversarial_game.md",
+    ),
     Exercise("1.4", _DATA, "question: where pixels reach [-1, 1], and why", 2, "q_unit_range"),
     _code("2.1", _CRITIC, "conv_output_size", 1, "models", "", f"{_LAB}/02_critic.md"),
-    _code("2.2", _CRITIC, "CBlock", 3, "models", "networks:check_block critic:cblock_variants", f"{_LAB}/02_critic.md",
-          twin=True),
-    _code("2.3", _CRITIC, "Discriminator", 4, "models", "critic:check_discriminator", f"{_LAB}/02_critic.md", twin=True),
+    _code(
+        "2.2",
+        _CRITIC,
+        "CBlock",
+        3,
+        "models",
+        "networks:check_block critic:cblock_variants",
+        f"{_LAB}/02_critic.md",
+        twin=True,
+    ),
+    _code(
+        "2.3", _CRITIC, "Discriminator", 4, "models", "critic:check_discriminator", f"{_LAB}/02_critic.md", twin=True
+    ),
     Exercise("2.4", _CRITIC, "question: why a stride-2 convolution downsamples", 2, "q_stride_downsample"),
-    _code("3.1", _GEN, "GBlock", 3, "models", "networks:check_block generator:gblock_variants",
-          f"{_LAB}/03_generator.md", twin=True),
+    _code(
+        "3.1",
+        _GEN,
+        "GBlock",
+        3,
+        "models",
+        "networks:check_block generator:gblock_variants",
+        f"{_LAB}/03_generator.md",
+        twin=True,
+    ),
     _code("3.2", _GEN, "Generator", 5, "models", "generator:check_generator", f"{_LAB}/03_generator.md", twin=True),
-    _code("4.1", _GAN, "GAN", 2, "models", "gan:check_gan_forward", f"{_LAB}/04_stabilising.md", answer_id="gan_forward",
-          title="`GAN.forward`", twin=True),
-    _code("4.2", _GAN, "smooth_targets", 2, "losses", "gan:check_smooth_targets", f"{_LAB}/04_stabilising.md", twin=True),
+    _code(
+        "4.1",
+        _GAN,
+        "GAN",
+        2,
+        "models",
+        "gan:check_gan_forward",
+        f"{_LAB}/04_stabilising.md",
+        answer_id="gan_forward",
+        title="`GAN.forward`",
+        twin=True,
+    ),
+    _code(
+        "4.2", _GAN, "smooth_targets", 2, "losses", "gan:check_smooth_targets", f"{_LAB}/04_stabilising.md", twin=True
+    ),
     _code("4.3", _GAN, "critic_loss", 3, "losses", "gan:check_critic_loss", f"{_LAB}/04_stabilising.md", twin=True),
-    _code("4.4", _GAN, "generator_loss", 1, "losses", "gan:check_generator_loss", f"{_LAB}/04_stabilising.md", twin=True),
+    _code(
+        "4.4", _GAN, "generator_loss", 1, "losses", "gan:check_generator_loss", f"{_LAB}/04_stabilising.md", twin=True
+    ),
     _code("4.5", _GAN, "make_optimizers", 2, "steps", "gan:check_optimizers", f"{_LAB}/05_training.md", twin=True),
     _code("4.6", _GAN, "critic_step", 3, "steps", "gan:check_critic_step", f"{_LAB}/05_training.md", twin=True),
     _code("4.7", _GAN, "generator_step", 2, "steps", "gan:check_generator_step", f"{_LAB}/05_training.md", twin=True),
-    _code("5.1", _TRAIN, "critic_accuracy", 2, "losses", "training:check_accuracy", f"{_LAB}/05_training.md", twin=True),
+    _code(
+        "5.1", _TRAIN, "critic_accuracy", 2, "losses", "training:check_accuracy", f"{_LAB}/05_training.md", twin=True
+    ),
     _code("5.2", _TRAIN, "export_generator", 3, "export", "training:check_export", f"{_LAB}/06_generation.md"),
     Exercise("5.3", _TRAIN, "question: why the critic's accuracy stays high", 2, "q_critic_accuracy"),
-    _code("6.1", _EXPLORE, "generate_images", 1, "generate", "generation:check_generate_images",
-          f"{_LAB}/06_generation.md"),
-    _code("6.2", _EXPLORE, "line_latents", 2, "generate", "generation:check_line_latents",
-          f"{_LAB}/07_interpolation.md"),
-    _code("6.3", _EXPLORE, "plane_latents", 2, "generate", "generation:check_plane_latents",
-          f"{_LAB}/07_interpolation.md"),
+    _code(
+        "6.1",
+        _EXPLORE,
+        "generate_images",
+        1,
+        "generate",
+        "generation:check_generate_images",
+        f"{_LAB}/06_generation.md",
+    ),
+    _code(
+        "6.2", _EXPLORE, "line_latents", 2, "generate", "generation:check_line_latents", f"{_LAB}/07_interpolation.md"
+    ),
+    _code(
+        "6.3", _EXPLORE, "plane_latents", 2, "generate", "generation:check_plane_latents", f"{_LAB}/07_interpolation.md"
+    ),
     _code("7.1", _FURTHER, "hinge_critic_loss", 2, "losses", "", "book/going_further.md"),
     _code("7.2", _FURTHER, "hinge_generator_loss", 1, "losses", "", "book/going_further.md"),
 )

@@ -2,7 +2,7 @@
 
 The lab's training iteration is :func:`training_step`: one critic step on a batch of real
 images, one generator step on as many fakes, then one step of the generator's moving
-average (EMA). The instructor's trainer (``ganlab_solution.trainer``), notebook 5, the
+average (EMA). The training engine (:mod:`ganlab.trainer`, both command lines), notebook 5, the
 site's training page and the tests all train through it.
 
 :class:`Harness` wraps it for a notebook: batches from a loader, per-step history, the
@@ -314,10 +314,14 @@ class Harness:
             path = self.run_dir / CHECKPOINT
         return save_checkpoint(path, self.checkpoint())
 
-    def resume(self, path: str | Path) -> None:
-        """Go on from a checkpoint written by :meth:`save` (same networks and optimizers)."""
+    def resume(self, path: str | Path, needed: Iterable[str] = ()) -> dict[str, Any]:
+        """Go on from a checkpoint written by :meth:`save` (same networks and optimizers); returns it.
+
+        ``needed``: keys the caller's checkpoints add (the trainer's ``epoch``), checked with the others.
+        """
         path = Path(path)
-        state = load_checkpoint(path, {"step", "gan", "optimizers", "fixed_noise", "history", "rng"}, self.device)
+        keys = {"step", "gan", "optimizers", "fixed_noise", "history", "rng", *needed}
+        state = load_checkpoint(path, keys, self.device)
         pairs: list[tuple[Any, Any]] = [(self.gan, state["gan"])]
         pairs += [(opt, state["optimizers"][name]) for name, opt in self.optimizers.items()]
         if self.ema is not None and state.get("ema_generator") is not None:
@@ -325,3 +329,4 @@ class Harness:
         load_state_dicts(path, pairs)
         self.step, self.fixed_noise, self.history = state["step"], state["fixed_noise"], state["history"]
         set_rng_state(state["rng"])
+        return state

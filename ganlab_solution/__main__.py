@@ -1,47 +1,32 @@
 """Command line: ``python -m ganlab_solution {train,generate,interpolate,...}``.
 
-Every failure a user can cause (bad config or arguments, missing data, broken model
-file, permissions, full disk, an interrupted run) is printed as one
-``error: <what is wrong>: <how to fix it>`` line on stderr with a non-zero exit
-status (see :mod:`.errors` for the codes), not a traceback. ``--debug`` or
-``GANLAB_DEBUG=1`` also prints the traceback; an unexpected error always does,
-and says it is a bug.
+``train`` is the student package's engine (:mod:`ganlab.trainer`) with the reference answers
+(:mod:`.trainer`). Every failure a user can cause (bad config or arguments, missing data,
+broken model file, permissions, full disk, an interrupted run) is one
+``error: <what is wrong>: <how to fix it>`` line on stderr (:func:`ganlab.cliargs.run_command`).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import traceback
-import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from ganlab.errors import BUG, GanlabError, describe_os_error, is_disk_full
-
-from .cliargs import SEED, OneLineParser, bounded
-
-Handler = Callable[[argparse.Namespace], None]
+from ganlab.cliargs import (
+    SEED,
+    OneLineParser,
+    add_train_command,
+    bounded,
+    run_command,
+    train_command,
+    with_debug_option,
+)
 
 
 def _train(args: argparse.Namespace) -> None:
-    from ganlab.config import load_config, parse_config
+    from .trainer import OPTIONS, reference_answers
 
-    from .trainer import resume, train
-
-    config = load_config(args.config) if args.config else None
-    if args.device and config is not None:
-        config = parse_config({**config.to_dict(), "device": args.device}, "--device")
-    if args.resume and args.run_dir:
-        raise GanlabError("--resume and --run-dir both name a run folder: pass only one")
-    if args.resume:
-        run_dir = resume(args.resume, config, device=args.device)
-    elif config is None:
-        raise GanlabError("train needs a config file (e.g. configs/fashionmnist.yaml) or --resume RUN_DIR")
-    else:
-        run_dir = train(config, run_dir=args.run_dir)
-    print(f"done: {run_dir}")
+    train_command(args, lambda _run_dir: reference_answers(), **OPTIONS)
 
 
 def _generate(args: argparse.Namespace) -> None:
@@ -61,17 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m ganlab_solution", description="The ganlab DCGAN reference implementation.")
     parser.add_argument("--debug", action="store_true", help="print the traceback of errors (or set GANLAB_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    # --debug is also accepted after the command; SUPPRESS keeps the main parser's value.
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    sub.add_parser = _with_parent(sub.add_parser, common)  # type: ignore[method-assign]
-
-    p = sub.add_parser("train", help="train a GAN from a YAML config")
-    p.add_argument("config", nargs="?", help="YAML config (optional with --resume: the run's own config is used)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint.pt")
-    p.add_argument("--run-dir", help="write into this folder; resume from it if it holds a checkpoint (requeued jobs)")
-    p.add_argument("--device", help="override the config's (or the resumed run's) device: auto, cpu, cuda, cuda:1...")
-    p.set_defaults(handler=_train)
+    with_debug_option(sub)
+    add_train_command(sub, _train)
 
     p = sub.add_parser("generate", help="sample a grid of images from a generator ONNX file")
     p.add_argument("model", help="generator .onnx file")
@@ -127,63 +103,9 @@ def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     return found
 
 
-def _with_parent(add_parser: Callable[..., Any], parent: argparse.ArgumentParser) -> Callable[..., Any]:
-    def add(name: str, **kwargs: Any) -> Any:
-        return add_parser(name, parents=[*kwargs.pop("parents", []), parent], **kwargs)
-
-    return add
-
-
-def _one_line_warning(
-    message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
-) -> None:
-    """Warnings as ``warning: <message>`` lines (not the file, line and source of the warning call)."""
-    print(f"warning: {message}", file=sys.stderr)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and run the sub-command; returns the exit status (see :mod:`.errors`)."""
-    from ganlab.interrupts import stop_on_signals
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv or os.environ.get("GANLAB_DEBUG", "") not in ("", "0")
-    try:
-        with warnings.catch_warnings(), stop_on_signals():
-            warnings.showwarning = _one_line_warning
-            args = build_parser().parse_args(argv)
-            args.handler(args)
-    except GanlabError as exc:
-        if debug:
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:  # a second Ctrl-C while stopping, or one outside the handlers
-        if debug:
-            traceback.print_exc()
-        print("error: interrupted: run the command again", file=sys.stderr)
-        return 130
-    except OSError as exc:  # the environment: permissions, missing folders, full disk
-        if debug:
-            traceback.print_exc()
-        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
-        return 2
-    except MemoryError:
-        if debug:
-            traceback.print_exc()
-        print("error: out of memory: use a smaller -n, batch_size or model", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        if is_disk_full(exc):
-            print(f"error: no space left on device ({exc}): free some space and run again", file=sys.stderr)
-            return 2
-        traceback.print_exc()
-        print(
-            f"error: internal error ({type(exc).__name__}: {str(exc)[:200]}): this is a bug, please report it "
-            "with the traceback above",
-            file=sys.stderr,
-        )
-        return BUG
-    return 0
+    """Parse ``argv`` and run the sub-command; returns the exit status (see :mod:`ganlab.errors`)."""
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,9 @@ import argparse
 import re
 from pathlib import Path
 
+from ganlab.cliargs import bounded
 from ganlab.errors import GanlabError
 from ganlab.files import atomic_write
-
-from .cliargs import bounded
 
 FRAME = re.compile(r"epoch_(\d+)\.png")
 # GIF frame delays are in hundredths of a second and viewers slow down delays under 2.

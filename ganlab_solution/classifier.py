@@ -17,11 +17,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ganlab.classifier import CLASSES, SHIPPED, SmallCNN, class_histogram, predict, read_labels
+from ganlab.cliargs import bounded
 from ganlab.data import FASHION_MNIST_ROOT, load_images
 from ganlab.errors import GanlabError
 from ganlab.files import atomic_write
 
-from .cliargs import bounded
 from .data import to_unit_range
 from .export import sample_model
 

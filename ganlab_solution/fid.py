@@ -29,11 +29,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ganlab.cliargs import SEED, bounded
 from ganlab.data import FASHION_MNIST_ROOT, to_uint8
 from ganlab.errors import GanlabError
 from ganlab.files import atomic_write
 
-from .cliargs import SEED, bounded
 from .export import sample_model
 
 FEATURES = 2048

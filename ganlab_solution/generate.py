@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
 from ganlab.errors import GanlabError
 from ganlab.grids import image_format, sample_latents, save_grid
+
+if TYPE_CHECKING:  # onnxruntime starts a thread on import: the grading zygote must fork before any
+    import onnxruntime as ort
 
 
 def generate_images(session: ort.InferenceSession, z) -> np.ndarray:

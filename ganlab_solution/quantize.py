@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ganlab.cliargs import SEED, bounded
 from ganlab.errors import GanlabError
 from ganlab.files import atomic_write
 
-from .cliargs import SEED, bounded
 from .export import OnnxGenerator
 
 CALIBRATION_BATCH = 64

@@ -78,3 +78,28 @@ def outputs(notebook: Path) -> str:
             elif "text/plain" in output.get("data", {}):
                 texts.append("".join(output["data"]["text/plain"]))
     return "\n".join(texts)
+
+
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
+
+
+def answered(dest: Path, changes: dict[str, tuple[str, str]] | None = None) -> Path:
+    """The source notebooks in ``dest`` with hidden tests removed and every answer filled (what a good student has).
+
+    No nbgrader run: quicker than :func:`release` + :func:`fill`, for tests of the answer loader
+    and the student's command line. ``changes`` as in :func:`fill`.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    for source in sorted(SOURCE.glob("*.ipynb")):
+        notebook = json.loads(source.read_text())
+        answers = solutions(source)
+        for cell in notebook["cells"]:
+            text = HIDDEN.sub("", "".join(cell["source"]))
+            grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+            if grade_id in answers:
+                text = answers[grade_id]
+                if changes and grade_id in changes:
+                    text = text.replace(*changes[grade_id])
+            cell["source"] = text
+        (dest / source.name).write_text(json.dumps(notebook))
+    return dest

@@ -246,6 +246,6 @@ def test_a_fault_of_the_machine_stops_every_worker(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(grade_class.Grader, "_start", start)
     monkeypatch.setattr(grade_class, "kernel_zygote_env", lambda *_: contextlib.nullcontext(dict(os.environ)))
     students = [f"student_{i:02d}" for i in range(12)]
-    outcomes, merged = grade_class.grade_locally(grade_class.Course(tmp_path), students, jobs=2)
+    outcomes, merged = grade_class.grade_locally(grade_class.Course(tmp_path), students, 2, execute=None)
     assert merged == 0 and 1 <= len(outcomes) <= 2, [o.student for o in outcomes]
     assert all(o.fatal and not o.ok for o in outcomes)

@@ -28,6 +28,8 @@ import class_report  # noqa: E402  (a script folder, not a package)
 import grading_round as gr  # noqa: E402
 import similarity  # noqa: E402
 
+from ganlab import exercises as lab  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 COPIES = ("copy_a", "copy_b")
 CORRUPT, NOBODY = "zz_corrupt", "zz_nobody"
@@ -265,6 +267,7 @@ def test_per_exercise_counts_equal_the_gradebook(graded_class: Path) -> None:
     assert got == expected
     cblock = next(e for e in summary["exercises"] if e["test"] == "test_cblock")
     assert cblock["zero"] >= 5 and cblock["full"] >= 3  # not a trivial class
+    assert (cblock["number"], cblock["title"]) == ("2.2", "`CBlock`")  # labelled as ganlab/exercises.py says
 
 
 @pytest.mark.slow
@@ -307,7 +310,7 @@ def test_failures_group_by_the_catalogues_named_mistakes(graded_class: Path) -> 
     ranking = {r["student"]: r for r in summary["ranking"]}
     every_test = sum(e["max_points"] for e in summary["exercises"] if e["graded"])  # the reference passes them all
     assert ranking["reference"]["rank"] == 1 and ranking["reference"]["total"] == pytest.approx(every_test + 1.5)
-    assert {"notebook": "02_critic", "test": "test_cblock", "lost": 3.0} in ranking["copy_a"]["lost"]
+    assert {"notebook": "02_critic", "number": "2.2", "test": "test_cblock", "lost": 3.0} in ranking["copy_a"]["lost"]
 
 
 @pytest.mark.slow
@@ -336,6 +339,11 @@ def test_canvas_and_moodle_exports_carry_every_student_once(graded_class: Path, 
 
     with Gradebook(f"sqlite:///{graded_class / 'gradebook.db'}") as gradebook:
         students = sorted(student.id for student in gradebook.students)
+        assignment = gradebook.find_assignment(gr.ASSIGNMENT)
+        maxima = {notebook.name: notebook.max_score for notebook in assignment.notebooks}
+        maximum = assignment.max_score
+    # The maximum the exports announce (the gradebook's, from the release) is the declaration's.
+    assert maxima == {name: lab.max_points(name) for name in lab.NOTEBOOKS} and maximum == lab.max_points()
     roster = write_roster(tmp_path / "roster.csv", students)
     gr.nbgrader(graded_class, "export", "--to", str(tmp_path / "grades.csv"))
     nbgrader_totals = {row["student_id"]: float(row["score"]) for row in csv.DictReader(open(tmp_path / "grades.csv"))}
@@ -346,6 +354,7 @@ def test_canvas_and_moodle_exports_carry_every_student_once(graded_class: Path, 
         extra = ["--CanvasExporter.canvas_assignment_id=123"] if exporter == "CanvasExporter" else []
         done = nbgrader_export(graded_class, exporter, f"--{exporter}.roster={roster}", "--to", str(out), *extra)
         assert done.returncode == 0, done.stderr
+        assert f"(out of {maximum:g})" in done.stderr
         rows = list(csv.DictReader(out.open()))
         assert list(rows[0])[-1] == column
         by_id = {row[key]: float(row[column]) for row in rows}

@@ -611,7 +611,7 @@ def test_unwritable_fid_cache_warns_and_still_prints_the_fid(tmp_path, capfd, mo
 
 
 def test_resume_takes_the_device_option(tmp_path, finished_run, monkeypatch):
-    import ganlab_solution.trainer as trainer
+    import ganlab.trainer as trainer
 
     seen = {}
 

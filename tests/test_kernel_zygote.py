@@ -72,6 +72,17 @@ def test_a_fork_starts_warm_in_its_own_sandbox(zygote, tmp_path: Path) -> None:
     assert stream_text(after.cells[0]).strip() == "False"
 
 
+def test_the_zygote_preloads_what_the_declaration_and_the_notebooks_name() -> None:
+    """The preload list is derived (ganlab/exercises.py, the notebooks' imports), never onnxruntime (a thread)."""
+    from ganlab import exercises as lab
+
+    names = kernel_zygote.preload_list()
+    declared = {e.reference_module for e in lab.EXERCISES if e.reference_module} | set(lab.CHECK_PACKAGES)
+    declared |= {f"{lab.REFERENCE_PACKAGE}.{check.split(':')[0]}" for e in lab.EXERCISES for check in e.hidden}
+    assert declared | set(lab.COURSE_PACKAGES) | {"torch", "numpy", "ipykernel.kernelapp"} <= set(names)
+    assert not [name for name in names if name.startswith("onnxruntime")]
+
+
 def test_the_zygote_is_single_threaded(zygote) -> None:
     """Forking copies only the calling thread: a zygote with other threads could hand its forks a held lock."""
     assert len(list(Path(f"/proc/{_zygote_pid(zygote)}/task").iterdir())) == 1
@@ -198,7 +209,7 @@ def test_in_the_sandbox_a_cell_cannot_signal_the_zygote(zygote, tmp_path: Path) 
 def test_a_cell_that_kills_the_zygote_changes_nothing_but_speed(tmp_path: Path, monkeypatch) -> None:
     """Without the sandbox a hostile cell can kill its kernel's parent (the zygote): its kernel goes on, later
     kernels start cold."""
-    own = safe_execute.start_zygote()
+    own = safe_execute.start_zygote(False)
     try:
         monkeypatch.setenv(kernel_zygote.ENV_VAR, own.path)
         monkeypatch.setattr(safe_execute, "_zygote_failed", {False})  # no new zygote of SafeExecute's own

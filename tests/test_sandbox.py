@@ -364,3 +364,34 @@ def test_the_guard_verdict_is_read_from_the_reply_not_from_printed_text() -> Non
         assert guard.parse(broken) is None
     assert "print" not in guard.VERIFY
     assert {"ganlab.labcheck", "ganlab_solution.labcheck"} <= set(guard.CHECK_PACKAGES)
+
+
+def test_the_guard_names_and_puts_back_what_a_student_rebound() -> None:
+    """The guard's kernel side, run here as a kernel runs it (setup_code, then VERIFY): no kernel needed."""
+    import types
+
+    import guard
+    import numpy
+    import torch
+
+    from ganlab import labcheck
+    from ganlab.labcheck import core
+
+    namespace: dict = {"labcheck": labcheck, "torch": torch}
+    namespace["get_ipython"] = lambda: types.SimpleNamespace(user_ns=namespace)
+    allclose, body = torch.allclose, core.check.__code__
+    try:
+        exec(guard.setup_code(), namespace)  # what SafeExecute sends before the student's first cell
+        assert "__ganlab_guard" not in namespace, "the set-up left a name in the student's namespace"
+        verdict = lambda: guard.parse({"status": "ok", "data": {"text/plain": repr(eval(guard.VERIFY))}})  # noqa: E731
+        assert verdict() == []
+        torch.allclose = lambda *a, **k: True
+        core.check.__code__ = (lambda *a, **k: None).__code__
+        namespace["torch"] = numpy
+        changed = verdict()
+        assert {"torch.allclose", "the body of labcheck.core.check", "the name torch"} <= set(changed), changed
+        assert torch.allclose is allclose and core.check.__code__ is body and namespace["torch"] is torch
+        assert verdict() == []
+    finally:
+        torch.allclose, core.check.__code__ = allclose, body
+        sys.modules.pop("__ganlab_guard__", None)

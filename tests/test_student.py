@@ -21,13 +21,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ganlab.answers import EXERCISES, load_answers
+from ganlab.answers import load_answers
+from ganlab.exercises import EXERCISES
 
 from . import student_notebooks
 from .helpers import ROOT
 
 STUDENT_PACKAGE = ROOT / "ganlab"
-ANSWER_NAMES = {name for names in EXERCISES.values() for name in names}
+ANSWER_NAMES = {name for exercise in EXERCISES for name in exercise.names}
 
 
 def student_sources() -> dict[Path, str]:
@@ -132,7 +133,8 @@ def test_a_missing_answer_is_named_in_one_line_and_fails_only_where_used(
             )
     (folder / "02_critic.ipynb").write_text(json.dumps(notebook))
     # Without the reference package, as on a student's machine.
-    monkeypatch.setitem(sys.modules, "ganlab_solution.answers", None)
+    for module in ("ganlab_solution", "ganlab_solution.models"):
+        monkeypatch.setitem(sys.modules, module, None)
     namespace: dict = {}
     load_answers(namespace, "02_critic", "CBlock", "Discriminator", folder=folder)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]

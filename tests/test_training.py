@@ -43,7 +43,8 @@ def test_one_debug_epoch_writes_every_output(tmp_path):
     assert "samples" in events.Tags()["images"]
     checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=False)
     assert checkpoint["epoch"] == 1
-    assert {"gan", "critic_optimizer", "generator_optimizer", "rng", "config", "fixed_noise"} <= set(checkpoint)
+    assert {"gan", "optimizers", "rng", "config", "fixed_noise"} <= set(checkpoint)
+    assert set(checkpoint["optimizers"]) == {"critic", "generator"}
     assert not list(run_dir.glob(".*.tmp"))  # atomic writes leave no temporary files
 
 
@@ -155,6 +156,14 @@ def test_slurm_template_is_valid_bash_and_resumes_by_run_dir():
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     text = script.read_text()
     assert "--requeue" in text and "--run-dir" in text and "torchrun" in text
+
+
+def test_student_slurm_template_trains_the_students_answers_on_one_gpu_and_resumes_by_run_dir():
+    script = ROOT / "slurm" / "student_train.sbatch"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    text = script.read_text()
+    assert "--requeue" in text and "--gres=gpu:1" in text and "configs/fashionmnist.yaml" in text
+    assert "python -m ganlab train" in text and "--answers" in text and '--run-dir "$RUN_DIR"' in text
 
 
 def test_critic_steps_count_across_epochs(tmp_path, fake_fashion):
