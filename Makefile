@@ -1,7 +1,7 @@
 # The commands people actually run. The README's two commands are `make all` and `make test`.
 PY ?= python3
 
-.PHONY: all setup demo release book round test test-fast lint format bench
+.PHONY: all setup demo release book round notebooks test test-fast lint format bench
 
 all: setup demo release book          ## set up, a demo run with grids in out/, the student notebooks, the website
 
@@ -16,6 +16,9 @@ release:                               ## the student notebooks, in autograder/r
 
 book:                                  ## the course website in _build/html (npm assets, demos executed, release notebooks)
 	bash book/build.sh
+
+notebooks:                             ## write the reference answers into the source notebooks' answer cells
+	$(PY) -m ganlab_solution.notebooks
 
 round:                                 ## a whole grading round on the catalogue of test submissions
 	$(PY) autograder/grading_round.py

@@ -93,8 +93,7 @@ def step_flops(trainer: Trainer) -> int:
     """
     real = next(iter(trainer.batches()))
     with FlopCounterMode(display=False) as counter:
-        trainer.critic_step(real)
-        trainer.generator_step(real.shape[0])
+        trainer.step(real)
     return counter.get_total_flops()
 
 

@@ -61,9 +61,7 @@ def main() -> None:
     batches = iter(trainer.loaders.train)
 
     def step() -> None:
-        real = next(batches).to(trainer.device)
-        trainer.critic_step(real)
-        trainer.generator_step(real.shape[0])
+        trainer.step(next(batches).to(trainer.device))
 
     for _ in range(5):
         step()

@@ -327,15 +327,15 @@ class Trainer:
             optim.amp or optim.channels_last or optim.compile or optim.cuda_graph or self.dist.enabled
         )
         self._wrap_networks()
-        self._critic_update: Callable[[torch.Tensor], Metrics] = self.critic_step
-        self._generator_update: Callable[[int], Metrics] = self.generator_step
+        self._critic_update: Callable[[torch.Tensor], Metrics] = self.update_critic
+        self._generator_update: Callable[[int], Metrics] = self.update_generator
         if optim.cuda_graph:
             if self.device.type != "cuda":
                 raise GanlabError("optim.cuda_graph needs a CUDA device: set it to false for CPU runs")
             if self.dist.enabled:
                 raise GanlabError("optim.cuda_graph is not supported under torchrun: set it to false")
-            self._critic_update = GraphedStep(self.fast_critic_step)
-            self._generator_update = GraphedStep(self.fast_generator_step)
+            self._critic_update = GraphedStep(self.fast_update_critic)
+            self._generator_update = GraphedStep(self.fast_update_generator)
         self.harness = Harness(
             self.gan,
             self._critic_update,
@@ -393,15 +393,15 @@ class Trainer:
             self.critic_train, self.generator_train = critic, generator
 
     # -- one batch --------------------------------------------------------------
-    def critic_step(self, real: torch.Tensor) -> Metrics:
+    def update_critic(self, real: torch.Tensor) -> Metrics:
         """One update of the critic on ``real`` and as many fakes: the lab's step or the accelerated one."""
-        return self.lab_critic_step(real) if self.lab_steps else self.fast_critic_step(real)
+        return self.lab_update_critic(real) if self.lab_steps else self.fast_update_critic(real)
 
-    def generator_step(self, batch: int) -> Metrics:
+    def update_generator(self, batch: int) -> Metrics:
         """One update of the generator on ``batch`` fakes: the lab's step or the accelerated one."""
-        return self.lab_generator_step(batch) if self.lab_steps else self.fast_generator_step(batch)
+        return self.lab_update_generator(batch) if self.lab_steps else self.fast_update_generator(batch)
 
-    def lab_critic_step(self, real: torch.Tensor) -> Metrics:
+    def lab_update_critic(self, real: torch.Tensor) -> Metrics:
         """The answers' ``critic_step``; the critic's accuracies read from what it output meanwhile."""
         recorder = LogitRecorder(self.gan.discriminator)
         try:
@@ -416,7 +416,7 @@ class Trainer:
             metrics["critic_acc_fake"] = self.accuracy(fake_logits, FAKE)
         return metrics
 
-    def lab_generator_step(self, batch: int) -> Metrics:
+    def lab_update_generator(self, batch: int) -> Metrics:
         """The answers' ``generator_step``, with the critic's weights frozen (they need no gradient)."""
         with self._critic_frozen():
             return {"generator_loss": self.answers["generator_step"](self.gan, self.gen_opt, batch)}
@@ -443,7 +443,7 @@ class Trainer:
             cache_enabled=not self.config.optim.cuda_graph,
         )
 
-    def fast_critic_step(self, real: torch.Tensor) -> Metrics:
+    def fast_update_critic(self, real: torch.Tensor) -> Metrics:
         """Update the critic, e.g. for BCE: minimise 1/2 [BCE(D(x), real) + BCE(D(G(z)), fake)]."""
         batch = real.shape[0]
         real = real.contiguous(memory_format=self.memory_format)
@@ -471,7 +471,7 @@ class Trainer:
             "critic_acc_fake": self.accuracy(fake_logits, FAKE),
         }
 
-    def fast_generator_step(self, batch: int) -> Metrics:
+    def fast_update_generator(self, batch: int) -> Metrics:
         """Update the generator, e.g. for BCE: minimise BCE(D(G(z)), real) with fresh z."""
         with self._critic_frozen():
             with self.autocast():

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.slow
 def _page_notebook() -> nbformat.NotebookNode:
     cells = re.findall(r"```\{code-cell\} ipython3\n(.*?)```", PAGE.read_text(), flags=re.S)
     assert len(cells) >= 4, "the training page's code cells were not found"
+    # A cell's MyST options (":tags: [remove-cell]") are the page's, not code.
+    cells = [re.sub(r"\A(?::[\w-]+:.*\n)+", "", code) for code in cells]
     return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in cells])
 
 

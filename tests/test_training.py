@@ -62,7 +62,7 @@ def test_critic_step_updates_only_the_critic(tmp_path, fake_fashion):
     trainer = Trainer(parse_config(debug_config(tmp_path, rootdir=fake_fashion)), quiet=True)
     generator_before = [p.clone() for p in trainer.gan.generator.parameters()]
     critic_before = [p.clone() for p in trainer.gan.discriminator.parameters()]
-    trainer.critic_step(next(iter(trainer.loaders.train)))
+    trainer.update_critic(next(iter(trainer.loaders.train)))
     assert all(g is None for g in _grads(trainer.gan.generator))
     assert all(torch.equal(a, b) for a, b in zip(generator_before, trainer.gan.generator.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(critic_before, trainer.gan.discriminator.parameters()))
@@ -71,7 +71,7 @@ def test_critic_step_updates_only_the_critic(tmp_path, fake_fashion):
 def test_generator_step_updates_only_the_generator(tmp_path, fake_fashion):
     trainer = Trainer(parse_config(debug_config(tmp_path, rootdir=fake_fashion)), quiet=True)
     critic_before = [p.clone() for p in trainer.gan.discriminator.parameters()]
-    trainer.generator_step(16)
+    trainer.update_generator(16)
     assert all(g is None for g in _grads(trainer.gan.discriminator))
     assert all(g is not None for g in _grads(trainer.gan.generator))
     assert all(torch.equal(a, b) for a, b in zip(critic_before, trainer.gan.discriminator.parameters()))
