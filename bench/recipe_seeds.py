@@ -51,9 +51,9 @@ def judge(seed: int, logdir: str) -> list[str]:
         for key, values in history.items()
         if np.mean(values[-50:]) >= MAX_CRITIC_ACC
     ]
-    generator = trainer.export_model().eval()
+    generator = trainer.harness.export_model().eval()
     with torch.no_grad():
-        grid = generator(trainer.fixed_noise, None)
+        grid = generator(trainer.harness.fixed_noise, None)
         z = torch.randn(512, generator.latent_size, generator=torch.Generator().manual_seed(1))
         images = generator(z, None)
     verdict = diagnose(history, grid)

@@ -221,7 +221,7 @@ def run(
                 continue
             result.steps, result.train_seconds = step, clock.pause()
             begin = time.perf_counter()
-            generator = trainer.export_model()
+            generator = trainer.harness.export_model()
             fid = float(score(generator))
             losses = {k: float(metrics[k]) if k in metrics else float("nan") for k in ("critic_loss", "generator_loss")}
             evaluation = Evaluation(
@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.grid:
         from torchvision.utils import save_image
 
-        save_image(trainer.sample_grid(), str(args.grid))
+        save_image(trainer.harness.sample_grid(), str(args.grid))
     if args.onnx and best:
         export_generator(best["generator"], args.onnx)
         print(f"best generator (step {best['step']}, FID {best['fid']:.2f}) exported to {args.onnx}")

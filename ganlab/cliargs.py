@@ -114,26 +114,19 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
             warnings.showwarning = _one_line_warning
             args = parser.parse_args(argv)
             args.handler(args)
-    except GanlabError as exc:
+    except (GanlabError, KeyboardInterrupt, OSError, MemoryError) as exc:
         if debug:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:  # a second Ctrl-C while stopping, or one outside the handlers
-        if debug:
-            traceback.print_exc()
-        print("error: interrupted: run the command again", file=sys.stderr)
-        return 130
-    except OSError as exc:  # the environment: permissions, missing folders, full disk
-        if debug:
-            traceback.print_exc()
-        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
-        return 2
-    except MemoryError:
-        if debug:
-            traceback.print_exc()
-        print("error: out of memory: use a smaller -n, batch_size or model", file=sys.stderr)
-        return 2
+        if isinstance(exc, GanlabError):
+            status, message = exc.exit_code, str(exc)
+        elif isinstance(exc, KeyboardInterrupt):  # a second Ctrl-C while stopping, or one outside the handlers
+            status, message = 130, "interrupted: run the command again"
+        elif isinstance(exc, OSError):  # the environment: permissions, missing folders, full disk
+            status, message = 2, describe_os_error(exc)
+        else:
+            status, message = 2, "out of memory: use a smaller -n, batch_size or model"
+        print(f"error: {message}", file=sys.stderr)
+        return status
     except Exception as exc:
         if is_disk_full(exc):
             print(f"error: no space left on device ({exc}): free some space and run again", file=sys.stderr)

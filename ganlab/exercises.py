@@ -201,14 +201,6 @@ def exercise_of(name: str) -> Exercise:
     raise KeyError(f"{name!r} is not an answer of any notebook of the lab")
 
 
-def by_grade_id(notebook: str, grade_id: str) -> Exercise | None:
-    """The exercise graded (or answered) by the cell ``grade_id`` of ``notebook``, if any."""
-    for exercise in of_notebook(notebook):
-        if grade_id in (exercise.test_id, exercise.answer_id):
-            return exercise
-    return None
-
-
 def max_points(notebook: str | None = None) -> float:
     """The points of ``notebook`` (of the whole lab when None), hand-graded questions included."""
     return sum(e.points for e in EXERCISES if notebook is None or e.notebook == notebook)

@@ -7,23 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import torch
-
-from .grids import image_grid
-
-
-def show_images(images: np.ndarray | torch.Tensor, nrow: int = 8, title: str = "") -> None:
-    """Draw a batch of images in [-1, 1] as one grid."""
-    import matplotlib.pyplot as plt
-
-    grid = image_grid(images, nrow)
-    width = min(12.0, 0.8 * nrow)
-    plt.figure(figsize=(width, width * grid.shape[1] / grid.shape[2]))
-    plt.imshow(grid.permute(1, 2, 0).numpy())
-    plt.title(title)
-    plt.axis("off")
-    plt.show()
 
 
 def show_training(history: Mapping[str, Sequence[float]], grid: torch.Tensor, step: int) -> None:

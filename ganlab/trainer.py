@@ -8,8 +8,7 @@ Two commands run it, with two sources of answers:
   reference has (ResNet networks, spectral norm, the WGAN-GP loss) as :class:`Extensions`.
 
 The answers are a mapping ``{name: object}`` with the names of :mod:`ganlab.exercises`
-(:data:`LAB_ANSWERS`; :data:`HINGE_ANSWERS` too for ``optim.loss: hinge``). This module holds
-none: it builds the networks with ``Discriminator``/``Generator``, joins them with ``GAN``'s
+(:func:`answer_names`). This module holds none: it builds the networks with ``Discriminator``/``Generator``, joins them with ``GAN``'s
 forward, and trains with the lab's own ``critic_step``/``generator_step`` when the config asks
 for nothing beyond the lab. Otherwise (other losses, bf16, channels_last, torch.compile, CUDA
 graphs, several GPUs) it trains with its accelerated steps, around the answers' losses, chosen
@@ -50,28 +49,19 @@ from .config import Config, ModelConfig, dump_config, load_config, parse_config
 from .cuda_graphs import GraphedStep
 from .data import ImgShape, image_shape, make_loaders
 from .errors import GanlabError, Interrupted, NoSpaceError
-from .files import atomic_write
+from .exercises import EXERCISES, NOTEBOOKS
+from .files import atomic_write, onnx_in_one_file
 from .harness import FAKE, REAL, Harness, LogitRecorder, batches, count_parameters, init_weights, training_step
 from .runfolder import RunFolderLocked, locked_run_folder, new_run_dir
 
 ONNX_NAME = "generator.onnx"
 ANSWERS_FILE = "answers.txt"  # the student's notebooks folder, so that --resume RUN_DIR finds the answers again
 STUDENT_COMMAND = "python -m ganlab train"
-# The answers every run needs (names of ganlab.exercises), and those optim.loss: hinge adds.
-LAB_ANSWERS = (
-    "to_unit_range",
-    "Discriminator",
-    "Generator",
-    "GAN",
-    "critic_loss",
-    "generator_loss",
-    "make_optimizers",
-    "critic_step",
-    "generator_step",
-    "critic_accuracy",
-    "export_generator",
-)
-HINGE_ANSWERS = ("hinge_critic_loss", "hinge_generator_loss")
+# The answers every run needs (those of notebooks 1-5), and those optim.loss: hinge adds (notebook 7's).
+# The answers a run trains with: notebook 1's pixel mapping and every answer of notebooks 2 to 5 (the
+# networks, losses, optimizers, steps, accuracy, export); notebook 7's hinge losses for optim.loss: hinge.
+LAB_ANSWERS = ("to_unit_range", *(name for e in EXERCISES if e.notebook in NOTEBOOKS[1:5] for name in e.names))
+HINGE_ANSWERS = tuple(name for e in EXERCISES if e.notebook == NOTEBOOKS[6] for name in e.names)
 Metrics = dict[str, Any]
 
 
@@ -85,11 +75,9 @@ def answer_names(config: Config) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Objective:
-    """One adversarial loss: what the critic and the generator minimise, from the critic's outputs.
+    """One adversarial loss: what the critic and the generator minimise, and the critic's outputs per image.
 
-    ``critic(real_logits, fake_logits, lblsmooth)`` and ``generator(fake_logits)``; ``outputs`` is
-    the number of outputs per image the critic needs; ``penalty(critic, real, fake, weight)``, if
-    any, is added to the critic's loss (in float32).
+    ``penalty(critic, real, fake, weight)``, if any, is added to the critic's loss (in float32).
     """
 
     critic: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
@@ -123,12 +111,8 @@ def objectives(answers: Mapping[str, Any], extra: Mapping[str, Objective] | None
 
 @dataclass(frozen=True)
 class Extensions:
-    """What the instructor's package adds to the lab's answers (``ganlab_solution.trainer.EXTENSIONS``).
-
-    ``networks(config, img_shape, outputs) -> (critic, generator)`` builds ``model.architecture:
-    resnet``; ``prepare_critic(critic, config)`` changes a built critic (spectral norm...);
-    ``objectives`` adds losses (``wgan-gp``).
-    """
+    """What the instructor's package adds to the answers: ResNet ``networks``, a ``prepare_critic`` (spectral
+    norm...), more ``objectives`` (``wgan-gp``); see ``ganlab_solution.trainer.EXTENSIONS``."""
 
     networks: Callable[[Config, ImgShape, int], tuple[nn.Module, nn.Module]] | None = None
     prepare_critic: Callable[[nn.Module, Config], None] | None = None
@@ -160,20 +144,32 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def generator_start_size(size: int) -> tuple[int, int]:
+    """The (start size, number of doublings) that reach ``size`` from 7 or 8: 28 -> (7, 2), 64 -> (8, 3).
+
+    Raises ``ValueError`` for sizes whose halvings never reach 7 or 8 (e.g. 30 or 100).
+    """
+    start, doublings = size, 0
+    while start > 8 and start % 2 == 0:
+        start //= 2
+        doublings += 1
+    if start not in (7, 8):
+        raise ValueError(
+            f"the generator cannot make {size}x{size} images: the size must be 7 or 8 times a power "
+            "of two (28, 32, 56, 64, 128...)"
+        )
+    return start, doublings
+
+
 def check_image_size(img_shape: ImgShape, model: ModelConfig) -> None:
     """Raise :class:`GanlabError` for images the lab's generator cannot make (it doubles 7 or 8 up to their size)."""
     _, height, width = img_shape
     if height != width:
         raise GanlabError(f"model: the generator makes square images, got {height}x{width}")
-    start, doublings = height, 0
-    while start > 8 and start % 2 == 0:
-        start //= 2
-        doublings += 1
-    if start not in (7, 8):
-        raise GanlabError(
-            f"model: the generator cannot make {height}x{height} images: the size must be 7 or 8 times a power "
-            "of two (28, 32, 56, 64, 128...)"
-        )
+    try:
+        _, doublings = generator_start_size(height)
+    except ValueError as exc:
+        raise GanlabError(f"model: {exc}") from None
     if model.generator_base_c >> doublings < 1:
         raise GanlabError(
             f"model: base_c={model.generator_base_c} is too small for {doublings} halvings of the channels"
@@ -260,16 +256,10 @@ class EpochStats:
 
 
 class Trainer:
-    """The networks, optimizers, data and run folder of one training run of ``config``.
+    """The networks, optimizers, data and run folder of one training run of ``config``, with ``answers``.
 
-    Args:
-        config: the run's configuration.
-        answers: ``{name: object}`` for :func:`answer_names` (``config``).
-        extensions: what the instructor's package adds (ResNet, spectral norm, WGAN-GP).
-        run_dir: the run folder (default: a new one under ``logging.logdir``).
-        quiet: no progress bar or epoch lines.
-        command: the command that runs it, named where a message says how to resume.
-        answers_from: the notebooks folder the answers came from (kept in the run folder).
+    ``run_dir`` defaults to a new folder under ``logging.logdir``; ``command`` is named where a message
+    says how to resume; ``answers_from``, the student's notebooks folder, is kept in the run folder.
     """
 
     def __init__(
@@ -356,16 +346,6 @@ class Trainer:
             run_dir = new_run_dir(config.logging.logdir, config.data.dataset)
         self.run_dir: Path = distributed.broadcast_object(run_dir, self.dist)
         self.writer: Any = None
-
-    @property
-    def ema(self) -> Any:
-        """The EMA of the generator's weights (None without ``optim.ema``)."""
-        return self.harness.ema
-
-    @property
-    def fixed_noise(self) -> torch.Tensor:
-        """The 64 latents of the sample grids."""
-        return self.harness.fixed_noise
 
     def _wrap_networks(self) -> None:
         """The callables the accelerated steps use: compiled and/or DDP-wrapped views of the networks.
@@ -484,15 +464,11 @@ class Trainer:
         return {"generator_loss": loss}
 
     def step(self, real: torch.Tensor) -> Metrics:
-        """One training iteration (:func:`ganlab.harness.training_step`) on a batch of real images.
-
-        Every batch trains the critic; every ``optim.critic_steps``-th critic update (counted over
-        the whole run, not per epoch) also trains the generator and steps the EMA. The EMA steps
-        outside the generator step: AveragedModel branches on a GPU counter, which a CUDA graph
-        cannot capture.
+        """One :func:`ganlab.harness.training_step`: the generator (and EMA) train every ``optim.critic_steps``-th
+        critic update, counted over the whole run. The EMA steps outside the (maybe CUDA-graphed) generator step.
         """
         train_generator = (self.critic_updates + 1) % self.config.optim.critic_steps == 0
-        metrics = training_step(real, self._critic_update, self._generator_update, self.ema, train_generator)
+        metrics = training_step(real, self._critic_update, self._generator_update, self.harness.ema, train_generator)
         self.critic_updates += 1
         self.generator_updates += int(train_generator)
         self.harness.step += 1
@@ -511,10 +487,7 @@ class Trainer:
         return batches(self.loaders.train, self.device, count)
 
     def train_epoch(self) -> dict[str, float]:
-        """One pass over the training set; returns the mean metrics.
-
-        Raises :class:`GanlabError` if no batch could be read (nothing is saved then).
-        """
+        """One pass over the training set; returns the mean metrics (GanlabError if no batch could be read)."""
         self.gan.train()
         stats = EpochStats()
         bar = tqdm(
@@ -554,23 +527,12 @@ class Trainer:
                 stats.add(valid_critic_loss=self.answers["critic_loss"](real_logits, fake_logits, 0.0))
         return stats.means()
 
-    def sample_grid(self) -> torch.Tensor:
-        """The 8x8 grid of the fixed noise, from the EMA generator when there is one."""
-        return self.harness.sample_grid()
-
-    def export_model(self) -> nn.Module:
-        """The generator to sample from and export: the EMA copy if enabled."""
-        return self.harness.export_model()
-
     # -- files ------------------------------------------------------------------
     def export_onnx(self, path: Path) -> Path:
-        """Write :meth:`export_model` to ``path`` with the answers' ``export_generator``: one file, atomically.
-
-        A CPU float32 copy is exported, and the random state is put back: exporting must not
-        disturb training (nor a resumed run's reproducibility).
-        """
+        """Export a CPU float32 copy of the harness's ``export_model()`` to ``path`` with the answers'
+        ``export_generator``: one file, atomically, the random state put back (a resumed run reproduces)."""
         export = self.answers["export_generator"]
-        model = copy.deepcopy(self.export_model()).float().cpu().eval()
+        model = copy.deepcopy(self.harness.export_model()).float().cpu().eval()
 
         def write(tmp: Path) -> None:
             # The exporter prints progress lines and warns about its own internals: keep logs clean.
@@ -578,7 +540,7 @@ class Trainer:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     export(model, str(tmp))
-            _inline_external_data(tmp)
+            onnx_in_one_file(tmp)
 
         atomic_write(path, write)
         return path
@@ -618,7 +580,7 @@ class Trainer:
         epoch = self.epoch
         for key, value in metrics.items():
             self.writer.add_scalar(key, value, epoch)
-        grid = self.sample_grid()
+        grid = self.harness.sample_grid()
         self.writer.add_image("samples", grid, epoch)
         png = self.run_dir / "samples" / f"epoch_{epoch:03d}.png"
         atomic_write(png, lambda tmp: save_image(grid, str(tmp), format="png"))
@@ -687,20 +649,6 @@ class Trainer:
                 self.writer.close()
             distributed.cleanup(self.dist)
         return self.run_dir
-
-
-def _inline_external_data(path: Path) -> None:
-    """Fold a ``PATH.data`` file of weights that the exporter wrote beside ``path`` into ``path`` itself."""
-    data = path.with_name(f"{path.name}.data")
-    if not data.exists():
-        return
-    import onnx
-
-    try:
-        model = onnx.load(str(path))  # reads the weights from the .data file
-        onnx.save(model, str(path))
-    finally:
-        data.unlink(missing_ok=True)
 
 
 # -- a run folder, from start (or resume) to the end --------------------------------------------

@@ -51,12 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="sample a grid of images from a generator ONNX file")
     p.add_argument("model", help="generator .onnx file")
-    p.add_argument(
-        "-n",
-        type=bounded(int, 1, 10_000, "a grid of more images is too large to look at; fid and classifier take more"),
-        default=64,
-        help="number of images, 1 to 10000 (default 64)",
-    )
+    count = bounded(int, 1, 10_000, "a grid of more images is too large to look at; fid and classifier take more")
+    p.add_argument("-n", type=count, default=64, help="number of images, 1 to 10000 (default 64)")
     p.add_argument("-o", "--output", default="samples.png", help="output image file (default samples.png)")
     p.add_argument("--seed", type=SEED, default=None, help="random seed for the latents")
     p.set_defaults(handler=_generate)
@@ -66,18 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--mode", choices=["line", "grid"], default="grid", help="1-D walks z1->z2, or the 2-D plane of 3 latents"
     )
-    p.add_argument(
-        "--steps",
-        type=bounded(int, 2, 100, "a walk needs both ends; beyond 100 images per side the grid is too large"),
-        default=10,
-        help="images per walk / per side of the grid, 2 to 100 (default 10)",
-    )
-    p.add_argument(
-        "--rows",
-        type=bounded(int, 1, 100, "more walks make a grid too large to look at"),
-        default=8,
-        help="number of walks in line mode, 1 to 100 (default 8)",
-    )
+    steps = bounded(int, 2, 100, "a walk needs both ends; beyond 100 images per side the grid is too large")
+    p.add_argument("--steps", type=steps, default=10, help="images per walk or grid side, 2 to 100 (default 10)")
+    rows = bounded(int, 1, 100, "more walks make a grid too large to look at")
+    p.add_argument("--rows", type=rows, default=8, help="number of walks in line mode, 1 to 100 (default 8)")
     p.add_argument("-o", "--output", default="interpolation.png", help="output image file")
     p.add_argument("--seed", type=SEED, default=None, help="random seed for the latents")
     p.set_defaults(handler=_interpolate)

@@ -75,16 +75,8 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("animate", help="GIF of a run's sample grids across epochs")
     p.add_argument("run_dir", help="a training run folder (holds samples/epoch_NNN.png)")
     p.add_argument("-o", "--output", help="output .gif (default RUN_DIR/evolution.gif)")
-    p.add_argument(
-        "--fps",
-        type=bounded(float, 0.1, MAX_FPS, "a GIF cannot show frames faster than 50 per second"),
-        default=4.0,
-        help="frames per second, 0.1 to 50 (default 4)",
-    )
-    p.add_argument(
-        "--every",
-        type=bounded(int, 1, 100_000, "1 keeps every epoch, k every k-th"),
-        default=1,
-        help="keep every k-th epoch (the last is always kept)",
-    )
+    fps = bounded(float, 0.1, MAX_FPS, "a GIF cannot show frames faster than 50 per second")
+    p.add_argument("--fps", type=fps, default=4.0, help="frames per second, 0.1 to 50 (default 4)")
+    every = bounded(int, 1, 100_000, "1 keeps every epoch, k every k-th")
+    p.add_argument("--every", type=every, default=1, help="keep every k-th epoch (the last is always kept)")
     p.set_defaults(handler=_run)

@@ -94,17 +94,10 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
         "classifier", help="train the Fashion-MNIST classifier, or with MODEL.onnx print its mode-coverage histogram"
     )
     p.add_argument("model", nargs="?", help="generator .onnx file: print the predicted-class histogram of its samples")
-    p.add_argument(
-        "-n",
-        type=bounded(int, 10, 100_000, "a histogram of 10 classes needs at least 10 samples; 100000 is plenty"),
-        default=10_000,
-        help="samples for the histogram (default 10000)",
-    )
+    count = bounded(int, 10, 100_000, "a histogram of 10 classes needs at least 10 samples; 100000 is plenty")
+    p.add_argument("-n", type=count, default=10_000, help="samples for the histogram (default 10000)")
     p.add_argument("--rootdir", default=ROOTDIR)
-    p.add_argument(
-        "--epochs",
-        type=bounded(int, 1, 100, "3 epochs reach about 92% test accuracy; more than 100 only overfits"),
-        default=3,
-    )
+    epochs = bounded(int, 1, 100, "3 epochs reach about 92% test accuracy; more than 100 only overfits")
+    p.add_argument("--epochs", type=epochs, default=3)
     p.add_argument("-o", "--output", default=str(SHIPPED))
     p.set_defaults(handler=_run)

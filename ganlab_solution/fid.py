@@ -227,18 +227,11 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", nargs="?", help="generator .onnx file")
     p.add_argument("--dataset", default="FashionMNIST", choices=IN_MEMORY)
     p.add_argument("--rootdir", default=FASHION_MNIST_ROOT)
-    p.add_argument(
-        "-n",
-        type=bounded(int, 2, 100_000, "a covariance needs 2 samples; a test split has at most tens of thousands"),
-        default=10_000,
-        help="samples and test images (default 10000, as published)",
-    )
+    count = bounded(int, 2, 100_000, "a covariance needs 2 samples; a test split has at most tens of thousands")
+    p.add_argument("-n", type=count, default=10_000, help="samples and test images (default 10000, as published)")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the generator's latents")
-    p.add_argument(
-        "--batch-size",
-        type=bounded(int, 1, 1000, "Inception batches beyond 1000 images only use more memory"),
-        default=50,
-    )
+    batch_size = bounded(int, 1, 1000, "Inception batches beyond 1000 images only use more memory")
+    p.add_argument("--batch-size", type=batch_size, default=50)
     p.add_argument("--cache-dir", default=str(CACHE_DIR), help="where real-set statistics are cached")
     p.add_argument("--no-cache", action="store_true", help="recompute the real-set statistics")
     p.add_argument("--real-vs-real", action="store_true", help="the floor: train split against test split")

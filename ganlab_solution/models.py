@@ -6,7 +6,7 @@ answer of the lab, written exactly as the source notebooks show it (the lines be
 ``### BEGIN SOLUTION`` and ``### END SOLUTION`` are what students write):
 ``python -m ganlab_solution.notebooks`` copies them into the notebooks. What the command-line
 trainer needs beyond the lab (initialisation, size checks, other upsampling, ResNet networks)
-lives beside them, never inside. ``python -m ganlab_solution.models`` runs the lab's shape checks.
+lives elsewhere (:mod:`ganlab.trainer`, :mod:`.resnet`). ``python -m ganlab_solution.models`` runs the lab's shape checks.
 
 Choices where the lab page and the original solution disagree follow the page:
 bilinear upsampling then a 3x3 convolution (never a transposed convolution),
@@ -181,35 +181,6 @@ class GAN(nn.Module):
         images = X if X is not None else self.generator(None, batch_size)
         return self.discriminator(images), images
         ### END SOLUTION
-
-
-# -- beside the answers: what the command line adds --------------------------------------
-
-
-def generator_start_size(size: int) -> tuple[int, int]:
-    """The (start size, number of doublings) that reach ``size`` from 7 or 8, as :class:`Generator` computes them.
-
-    28 -> (7, 2), 32 -> (8, 2), 64 -> (8, 3). Raises ``ValueError`` for sizes whose repeated
-    halvings never reach 7 or 8 (e.g. 30 or 100): the trainer checks a config's image size with it.
-    """
-    start, ndoublings = size, 0
-    while start > 8 and start % 2 == 0:
-        start //= 2
-        ndoublings += 1
-    if start not in (7, 8):
-        raise ValueError(
-            f"the generator cannot make {size}x{size} images: the size must be 7 or 8 times a power "
-            "of two (28, 32, 56, 64, 128...)"
-        )
-    return start, ndoublings
-
-
-def join_networks(discriminator: nn.Module, generator: nn.Module) -> GAN:
-    """A :class:`GAN` around networks built elsewhere (e.g. the ResNet ones), with the same ``forward``."""
-    gan = GAN.__new__(GAN)
-    nn.Module.__init__(gan)
-    gan.discriminator, gan.generator = discriminator, generator
-    return gan
 
 
 def _shape_checks() -> list[str]:

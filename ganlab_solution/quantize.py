@@ -121,11 +121,9 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("quantize", help="write an int8 copy of a generator ONNX file for fast CPU sampling")
     p.add_argument("model", help="generator .onnx file")
     p.add_argument("-o", "--output", default=None, help="output file (default: MODEL.int8.onnx)")
+    calibration = bounded(int, 1, 100_000, "ranges settle after a few hundred latents")
     p.add_argument(
-        "--calibration",
-        type=bounded(int, 1, 100_000, "ranges settle after a few hundred latents"),
-        default=512,
-        help="latents used to calibrate ranges (default 512)",
+        "--calibration", type=calibration, default=512, help="latents used to calibrate ranges (default 512)"
     )
     p.add_argument("--seed", type=SEED, default=0, help="seed of the calibration latents")
     p.set_defaults(handler=_run)

@@ -18,8 +18,6 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-from .models import generator_start_size
-
 # Channel multipliers from the 4x4 end of each network to its image end.
 GENERATOR_WIDTHS = {64: [16, 8, 4, 2, 1], 128: [16, 14, 8, 4, 2, 1], 256: [16, 14, 8, 8, 4, 2, 1]}
 CRITIC_WIDTHS = {64: [1, 2, 4, 8, 10], 128: [1, 2, 4, 8, 8, 10], 256: [1, 2, 4, 8, 8, 10, 10]}
@@ -213,7 +211,6 @@ __all__ = [
     "ResUpBlock",
     "SelfAttention",
     "apply_spectral_norm",
-    "generator_start_size",
     "replace_batchnorm",
     "resnet_depth",
 ]

@@ -61,18 +61,13 @@ def test_shipped_configs_are_valid():
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ({"data": {"batchsize": 64}}, "unknown key 'data.batchsize'"),
         ({"optimizer": {}}, "unknown key 'optimizer'"),
         ({"model": {"latent": 10}}, "allowed here: dnoise, discriminator_base_c"),
-        ({"data": {"batch_size": "big"}}, "data.batch_size"),
         ({"data": {"batch_size": 0}}, "data.batch_size: Input should be greater than or equal to 1"),
         ({"optim": {"lblsmooth": 1.5}}, "optim.lblsmooth"),
         ({"optim": {"base_lr": -1}}, "optim.base_lr"),
         ({"model": {"dropout": 1.0}}, "model.dropout"),
-        ({"data": {"dataset": "CIFAR10"}}, "data.dataset: 'CIFAR10' is not allowed"),
         ({"data": "FashionMNIST"}, "data: expected a section"),
-        ({"device": "tpu"}, "device must be"),
-        ({"optim": {"nepochs": 10**30}}, "optim.nepochs"),
         ({"optim": {"nepochs": 100_001}}, "use a whole number from 1 to 100,000"),
         ({"optim": {"critic_steps": 101}}, "use 1 to 100 critic updates per generator update"),
     ],
@@ -83,31 +78,9 @@ def test_each_mistake_names_its_key(raw, expected):
     assert "\n" not in str(info.value)
 
 
-def test_malformed_yaml_gives_the_line(tmp_path):
-    path = write_yaml(tmp_path / "bad.yaml", "data:\n  dataset: [unclosed\n")
-    with pytest.raises(GanlabError, match=r"malformed YAML at line \d+"):
-        load_config(path)
-
-
-def test_top_level_must_be_a_mapping(tmp_path):
-    with pytest.raises(GanlabError, match="top level must be a mapping"):
-        load_config(write_yaml(tmp_path / "list.yaml", "- 1\n- 2\n"))
-
-
-@pytest.mark.parametrize(
-    ("content", "expected"),
-    [
-        ("data: {batchsize: 4}\n", "unknown key 'data.batchsize'"),
-        ("data: [\n", "malformed YAML"),
-        (
-            "data: {rootdir: /nonexistent/place, dataset: FashionMNIST, debug: true}\n",
-            "no FashionMNIST data found in /nonexistent/place",
-        ),
-        ("data: {dataset: ImageFolder, rootdir: IMAGES, image_size: 30, debug: true}\n", "cannot make 30x30 images"),
-        ("data: {dataset: FashionMNIST, image_size: 32}\n", "FashionMNIST images are 28x28"),
-    ],
-)
-def test_cli_reports_one_error_line_and_writes_nothing(tmp_path, cli, content, expected):
+def test_an_image_size_the_generator_cannot_make_is_one_error_line_and_writes_nothing(tmp_path, cli):
+    """The other config mistakes of a real run are in tests/test_cli_errors.py's catalogue."""
+    content = "data: {dataset: ImageFolder, rootdir: IMAGES, image_size: 30, debug: true}\n"
     images = tmp_path / "images"
     images.mkdir()
     from PIL import Image
@@ -118,7 +91,7 @@ def test_cli_reports_one_error_line_and_writes_nothing(tmp_path, cli, content, e
     result = cli("train", str(write_yaml(tmp_path / "c.yaml", text)))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "cannot make 30x30 images" in lines[0], result.stderr
     assert not logdir.exists() or not any(logdir.iterdir())
 
 
@@ -131,20 +104,9 @@ def test_missing_config_file_in_a_real_process():
     assert lines[0].startswith("error: config file /nonexistent/config.yaml does not exist: pass the path")
 
 
-@pytest.mark.parametrize("content", ["", "# only a comment\n", "{}\n"])
-def test_an_empty_config_is_an_error_showing_a_minimal_one(tmp_path, content):
+def test_the_minimal_config_an_empty_one_shows_is_valid():
     import yaml
 
     from ganlab.config import MINIMAL_CONFIG
 
-    with pytest.raises(GanlabError, match="is empty: a minimal config is data: ") as info:
-        load_config(write_yaml(tmp_path / "c.yaml", content))
-    assert "\n" not in str(info.value)
-    assert parse_config(yaml.safe_load("{" + MINIMAL_CONFIG + "}")).optim.nepochs == 5  # the shown one is valid
-
-
-def test_a_config_that_is_not_utf8_is_named(tmp_path):
-    path = tmp_path / "c.yaml"
-    path.write_bytes("data: {rootdir: caf\u00e9}\n".encode("latin-1"))
-    with pytest.raises(GanlabError, match="is not UTF-8 text"):
-        load_config(path)
+    assert parse_config(yaml.safe_load("{" + MINIMAL_CONFIG + "}")).optim.nepochs == 5

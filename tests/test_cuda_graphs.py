@@ -86,9 +86,9 @@ def test_training_with_cuda_graphs_writes_its_run_and_keeps_learning(tmp_path):
     trainer.train_epoch()  # 8 batches: 3 warm-up steps, the capture, then replays
     assert isinstance(trainer._critic_update, GraphedStep) and trainer._critic_update.graph is not None
     before = [p.detach().clone() for p in trainer.gan.parameters()]
-    ema_before = [p.detach().clone() for p in trainer.ema.module.parameters()]
+    ema_before = [p.detach().clone() for p in trainer.harness.ema.module.parameters()]
     trainer.train_epoch()  # replays only
-    for name, tensors in (("weights", trainer.gan.parameters()), ("EMA", trainer.ema.module.parameters())):
+    for name, tensors in (("weights", trainer.gan.parameters()), ("EMA", trainer.harness.ema.module.parameters())):
         old = before if name == "weights" else ema_before
         changed = sum(not torch.equal(a, b) for a, b in zip(old, tensors, strict=True))
         assert changed == len(old), f"only {changed} of {len(old)} {name} tensors changed during replays"

@@ -8,15 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from ganlab_solution.models import (
-    GAN,
-    CBlock,
-    Discriminator,
-    GBlock,
-    Generator,
-    count_parameters,
-    generator_start_size,
-)
+from ganlab.trainer import generator_start_size
+from ganlab_solution.models import GAN, CBlock, Discriminator, GBlock, Generator, count_parameters
 
 
 def test_lab_page_critic_shape_check():

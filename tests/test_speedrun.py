@@ -112,9 +112,9 @@ def test_critic_steps_and_ema_follow_the_recipe(fake_time):
     config, _ = speedrun.build_config([*TINY, "optim.critic_steps=2", "optim.ema=0.5"], "cpu", str(FASHION))
     result, trainer = speedrun.run(config, fake.score, target=15.0, eval_every=3)
     assert result.steps == 6 and trainer.critic_updates == 6 and trainer.generator_updates == 3
-    ema = trainer.ema.module.to_image[0].weight
+    ema = trainer.harness.ema.module.to_image[0].weight
     assert not torch.equal(ema, trainer.gan.generator.to_image[0].weight)  # an average, not a copy
-    assert int(trainer.ema.averaged.n_averaged) == 3
+    assert int(trainer.harness.ema.averaged.n_averaged) == 3
 
 
 def test_cpu_runs_drop_the_gpu_options_and_say_so():

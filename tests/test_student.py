@@ -85,28 +85,8 @@ def test_the_student_wheel_holds_the_student_package_only(tmp_path: Path):
 # -- the answer loader -------------------------------------------------------------------------
 
 
-def _notebooks(tmp_path: Path, changes: dict[str, tuple[str, str]] | None = None) -> Path:
-    """The source notebooks with hidden tests removed and solutions filled in (what a good student has)."""
-    folder = tmp_path / "student"
-    folder.mkdir()
-    for source in sorted(student_notebooks.SOURCE.glob("*.ipynb")):
-        notebook = json.loads(source.read_text())
-        answers = student_notebooks.solutions(source)
-        for cell in notebook["cells"]:
-            text = "".join(cell["source"])
-            text = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", "", text, flags=re.DOTALL)
-            grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
-            if grade_id in answers:
-                text = answers[grade_id]
-                if changes and grade_id in changes:
-                    text = text.replace(*changes[grade_id])
-            cell["source"] = text
-        (folder / source.name).write_text(json.dumps(notebook))
-    return folder
-
-
 def test_load_answers_binds_the_students_own_networks(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    folder = _notebooks(tmp_path)
+    folder = student_notebooks.answered(tmp_path / "student")
     namespace: dict = {}
     load_answers(namespace, "02_critic", "CBlock", "Discriminator", folder=folder)
     printed = capsys.readouterr().out
@@ -121,7 +101,7 @@ def test_a_missing_answer_is_named_in_one_line_and_fails_only_where_used(
 ):
     """A blank Discriminator: notebook 4 says which notebook and exercise to fix, and nothing crashes."""
     stub = "        # YOUR CODE HERE\n        raise NotImplementedError()\n"
-    folder = _notebooks(tmp_path)
+    folder = student_notebooks.answered(tmp_path / "student")
     notebook = json.loads((folder / "02_critic.ipynb").read_text())
     for cell in notebook["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("grade_id") == "discriminator":

@@ -9,6 +9,7 @@ command with one line naming the notebook and exercise, before anything is writt
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -101,6 +102,19 @@ def test_the_students_run_resumes_after_a_kill_to_the_uninterrupted_result(
     z = np.random.default_rng(0).standard_normal((5, SMALL_MODEL["latent_size"])).astype(np.float32)
     images = session.run(None, {session.get_inputs()[0].name: z})[0]
     assert images.shape == (5, 1, 28, 28) and np.abs(images).max() <= 1
+
+    # Notebook 6 explores it: its set-up cell finds my_generator.onnx, and the visible test passes.
+    (folder / "my_generator.onnx").write_bytes((run_dir / "generator.onnx").read_bytes())
+    cells = json.loads((folder / "06_generation.ipynb").read_text())["cells"]
+    wanted = ("setup", "generate_images", "test_generate_images")
+    code = "\n".join(
+        "".join(c["source"]) for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") in wanted
+    )
+    explored = subprocess.run(
+        [sys.executable, "-c", code], cwd=folder, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert explored.returncode == 0, explored.stderr[-3000:]
+    assert "exploring your generator, my_generator.onnx" in explored.stdout, explored.stdout
 
 
 @pytest.mark.training

@@ -181,9 +181,3 @@ def check_generate_images_example(student: Callable[..., Any], session: Any, lat
         f"generate_images returns {images.dtype} pixels in [{images.min():.3g}, {images.max():.3g}]: return the "
         "session's output itself, float32 pixels in [-1, 1]",
     )
-
-
-def check_state_dict_keys(module: nn.Module, expected: list[str], what: str) -> None:
-    """The module's parameter and buffer names are the lab's (the checkpoints and the book use them)."""
-    got = list(module.state_dict())
-    check(got == expected, f"{what}'s state_dict keys are {got[:6]}...; the lab names them {expected[:6]}...")

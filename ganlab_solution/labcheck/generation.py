@@ -16,22 +16,18 @@ def check_generate_images(
     student: Callable[..., Any], session: Any, reference: Callable[[Any], Any], latent: int
 ) -> None:
     """Hidden checks of ``generate_images``: torch and float64 latents, compared with the reference's images."""
-    z = torch.randn(5, latent)
-    check_close(
-        "generate_images on a torch tensor of 5 latents",
-        generated(student, session, z, "generate_images(session, a torch tensor)"),
-        reference(z.clone()),
-        atol=1e-5,
-        hint="convert z to a float32 NumPy array first (np.asarray(z, dtype=np.float32))",
-    )
-    z = np.random.default_rng(1).standard_normal((1, latent))  # float64: must be converted
-    check_close(
-        "generate_images on one float64 latent",
-        generated(student, session, z, "generate_images(session, a float64 array)"),
-        reference(z.copy()),
-        atol=1e-5,
-        hint="convert z to a float32 NumPy array first",
-    )
+    latents = {
+        "a torch tensor of 5 latents": torch.randn(5, latent),
+        "one float64 latent": np.random.default_rng(1).standard_normal((1, latent)),  # must be converted
+    }
+    for what, z in latents.items():
+        check_close(
+            f"generate_images on {what}",
+            generated(student, session, z, f"generate_images(session, {what})"),
+            reference(z.clone() if torch.is_tensor(z) else z.copy()),
+            atol=1e-5,
+            hint="convert z to a float32 NumPy array first (np.asarray(z, dtype=np.float32))",
+        )
 
 
 def check_line_latents(student: Callable[..., Any], reference: Callable[..., Any], latent: int) -> None:
