@@ -12,7 +12,9 @@ ruff check . || exit 1
 workers=${GANLAB_TEST_WORKERS:-2}
 parallel=()
 if [ "$workers" != 0 ]; then
-  parallel=(-n "$workers" --dist loadgroup)
+  # --no-loadscope-reorder: the groups in the order tests/conftest.py gives them (costliest first),
+  # not by their number of tests.
+  parallel=(-n "$workers" --dist loadgroup --no-loadscope-reorder)
   # One OpenMP thread per process (the CLI trainer, notebook kernels, the site build, benches):
   # the two workers already fill the two cores, and a torch process with two threads on a busy
   # core waits at every parallel region for a thread the scheduler has parked. The gpu_run.sh

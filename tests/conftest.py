@@ -24,15 +24,18 @@ if str(AUTOGRADER) not in sys.path:
 # Under pytest-xdist (CI runs two workers) a session or module fixture is built once in each worker
 # that needs it. The tests that share an expensive one are kept on one worker (``--dist loadgroup``),
 # so the grading round, the site build and the recipe's training still happen once per run.
+# Costliest first: the workers take groups in the order of their tests, so these start at once
+# and the cheap tests fill the gaps (longest first); alphabetical order left the recipe's
+# training, the second-longest, to start minutes late and end last.
 SHARED_FIXTURES = {
     "grading_round": "grading-round",
     "recipe_run": "recipe-run",
-    "site": "site-build",
     "class_graded": "class-grading",
-    "zygote": "zygote",
-    "features": "inception",
+    "site": "site-build",
     "escapes": "sandbox-escapes",
+    "features": "inception",
     "student_setup": "student-environment",
+    "zygote": "zygote",
 }
 
 
@@ -50,11 +53,16 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.pluginmanager.hasplugin("xdist"):
         return
+    order = list(SHARED_FIXTURES)
+    rank: dict[int, int] = {}
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
-        group = next((group for name, group in SHARED_FIXTURES.items() if name in fixtures), None)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+        name = next((name for name in order if name in fixtures), None)
+        if name is not None:
+            item.add_marker(pytest.mark.xdist_group(SHARED_FIXTURES[name]))
+        # The shared fixtures' groups first, then the other slow tests, then the rest.
+        rank[id(item)] = order.index(name) if name else len(order) + (0 if item.get_closest_marker("slow") else 1)
+    items.sort(key=lambda item: rank[id(item)])  # stable: each group keeps its tests' order
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
