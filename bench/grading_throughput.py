@@ -4,20 +4,13 @@
     python bench/grading_throughput.py --students 6 --notebooks 01_data 02_critic
     python bench/grading_throughput.py --sandbox both --repeat 2  # N workers without/with the sandbox, ABBA
 
-``--sandbox both`` grades copies of one class with N workers twice in this one invocation,
-first without the sandbox (``c.SafeExecute.sandbox = False``) then with it, and prints the
-sandbox's cost per student and a projection for 200 students on a 16-core node (workers =
-cores, throughput assumed to scale with the cores, as it does from 1 to 2 workers here).
-
-Both gradings run in this one invocation, one after the other, on copies of the same scratch
-course (``autograder/grade_class.py --jobs 1`` then ``--jobs N``), so their ratio is
-comparable even on a loaded machine; the absolute figures are not (say what else ran). The
-breakdown runs the source notebooks (reference answers, hidden tests included) through the
-kit's ``SafeExecute`` once, timing each phase: the kernel zygote's start (once per grading run, not
-per student), each kernel's start (a fork of the zygote), the guard's setup and verifications,
-the first cell (the notebook's imports), the graded test cells (the checks), the other cells
-(answers, demos, the cut training), and nbgrader's own overhead (the per-student grading time
-minus the notebooks' execution).
+Both gradings (``autograder/grade_class.py --jobs 1`` then ``--jobs N``, or with ``--sandbox
+both`` N workers without then with the sandbox, with a projection for 200 students on a 16-core
+node) run one after the other in this invocation on copies of one scratch course, so their ratio
+is comparable even on a loaded machine; the absolute figures are not (say what else ran). The
+breakdown runs the source notebooks once through the kit's ``SafeExecute``, timing the zygote's
+start (once per grading run), each kernel's fork, the guard, the first cell (imports), the test
+cells (the checks), the other cells, and nbgrader's own overhead (grading time minus execution).
 """
 
 from __future__ import annotations
@@ -76,11 +69,8 @@ class TimedExecute(SafeExecute):
 
 
 def breakdown(notebooks: list[str]) -> dict[str, float]:
-    """Seconds per phase for one student who hands in ``notebooks`` with the reference answers.
-
-    The kernel zygote is started first, as grade_class.py does once for all its workers,
-    and timed on its own: "kernel start" is then what every notebook pays.
-    """
+    """Seconds per phase for one student handing in ``notebooks`` with the reference answers (the zygote
+    is started first and timed apart, as grade_class.py starts one for all its workers)."""
     phases: dict[str, float] = defaultdict(float)
     began = time.perf_counter()
     zygote = start_zygote(sandboxed=True)
@@ -133,10 +123,7 @@ def compare_sandbox(
     students: int, notebooks: list[str], jobs: int, repeat: int = 1, projected: int = 200, cores: int = 16
 ) -> int:
     """Grade one class with ``jobs`` workers without and with the sandbox; print the cost and a projection.
-
-    With ``repeat`` > 1 the order alternates (without-with, with-without, ...), so that a load
-    that rises or falls during the run weighs on both alike; the cost is that of the sums.
-    """
+    Rounds alternate the order, so a changing load weighs on both alike; the cost is that of the sums."""
     base = Path(tempfile.mkdtemp(prefix="ganlab_bench_"))
     spent = {False: 0.0, True: 0.0}
     try:

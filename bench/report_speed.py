@@ -3,17 +3,13 @@
     python bench/report_speed.py                      # 300 students, 7 notebooks
     python bench/report_speed.py --students 40 --keep /tmp/bigclass   # again: reuses the class
 
-No kernel runs: a scratch course is released with the real ``nbgrader generate_assignment``
-(so the gradebook knows every notebook and cell), then each synthetic student gets a
-submission through ``nbgrader.api.Gradebook`` and autograded notebooks written directly: per
-exercise the model answer with its names changed (most students), an answer of the catalogue
-of test submissions (mistakes and other valid styles), or an answer with lines of its own, with
-the failing tests' ``CheckFailed`` outputs and scores to match (an answer of one's own is
-random code: the bench times the report, it does not grade). A few students miss a notebook,
-a few kernels die, the questions graded by hand are half graded, and two pairs of students
-share an answer. Then ``class_report.py`` runs as the instructor runs it (one process, timed),
-and in this process its phases are timed again with and without the similarity pass, so the
-pass's share comes from one run on the same data.
+No kernel runs: a scratch course is released with the real ``nbgrader generate_assignment``, and
+each synthetic student gets a submission in ``nbgrader.api.Gradebook`` and autograded notebooks
+written directly: per exercise the model answer renamed, a catalogued test submission, or random
+lines of its own, with matching ``CheckFailed`` outputs and scores. A few students miss a
+notebook, a few kernels die, the hand-graded questions are half graded, and two pairs share an
+answer. ``class_report.py`` then runs as the instructor runs it, and its phases are timed again
+in this process with and without the similarity pass.
 """
 
 from __future__ import annotations

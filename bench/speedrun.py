@@ -1,28 +1,18 @@
 """DCGAN speedrun: wall time from the start of training until the generator's FID first reaches a target.
 
-Trains the lab's DCGAN (the reference package's critic and generator, widths 32/256 by
-default) on Fashion-MNIST's training split and, every ``--eval-every`` steps, scores
-the generator (the EMA copy when the recipe keeps one) with the package's own FID:
-``--fid-samples`` samples against as many test images, Inception-v3 on the training
-device. The training clock starts before the data is loaded and the networks are
-built, so data loading, CUDA-graph capture and ``torch.compile`` count; it is paused
-while the generator is scored, and the evaluation time is reported apart. The run
-stops at the first evaluation whose FID is at most ``--fid-target`` (the record), or at
-the first evaluation after ``--max-train-seconds`` of training, or at ``--max-steps``.
-
-The recipe is the trainer's configuration (``--set section.key=value``, as in
-``bench/profile_step.py``) plus augmentation of the real images only (``--augment
-shift``: each real image moved by up to ``--shift`` pixels, background filled in). The
-GPU options (bf16 autocast, channels_last, CUDA graphs, compile) are switched off on
-a CPU, and the recipe printed says so.
+Trains the lab's DCGAN (the reference's networks, widths 32/256) on Fashion-MNIST and every
+``--eval-every`` steps scores the generator (its EMA copy if any) with the package's FID:
+``--fid-samples`` samples against as many test images. The clock starts before the data is
+loaded (loading, CUDA-graph capture and compilation count) and pauses while scoring. The run
+stops at the first FID at most ``--fid-target``, at the first evaluation after
+``--max-train-seconds``, or at ``--max-steps``. The recipe is the trainer's config (``--set
+section.key=value``) plus ``--augment shift`` of the real images; GPU options are dropped on a CPU.
 
     python bench/speedrun.py [--fid-target 15] [--eval-every 422] [--set optim.ema=0.999 ...]
         [--json speedrun.json] [--grid samples.png] [--onnx best_generator.onnx]
 
-It prints the command, the recipe, the FID curve as it goes and the time to the
-target; ``--json`` rewrites the same after every evaluation, so a run cut short
-still leaves its curve. ``--onnx`` exports the generator of the best evaluation.
-(``--device cpu --fid-samples 16 --set data.debug=true ...`` is the tests' tiny run.)
+``--json`` is rewritten after every evaluation, so a run cut short leaves its curve; ``--onnx``
+exports the generator of the best evaluation.
 """
 
 from __future__ import annotations

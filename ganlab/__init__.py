@@ -1,16 +1,10 @@
 """ganlab: the student package of the DCGAN lab.
 
-Everything a student uses that is not an exercise: data loading (:mod:`.data`), image
-grids and plots (:mod:`.grids`, :mod:`.plots`), the training engine (:mod:`.harness`, and
-:mod:`.trainer` behind ``python -m ganlab train CONFIG --answers NOTEBOOKS``), run folders,
-checkpoints and atomic writes (:mod:`.runfolder`, :mod:`.checkpoints`, :mod:`.files`), the
-diagnostics and the shipped classifier's verdict (:mod:`.diagnostics`, :mod:`.classifier`),
-the shipped pretrained generator (``assets/``), the declaration of the exercises
-(:mod:`.exercises`), the earlier notebooks' answers (:mod:`.answers`) and the visible checks
-(:mod:`.labcheck`).
-
-No function or class a notebook asks a student to write is defined here: those are the
-exercises, and their reference answers are the instructor's (``ganlab_solution``).
+Everything a student uses that is not an exercise (data, grids and plots, the training engine
+behind ``python -m ganlab train CONFIG --answers NOTEBOOKS``, run folders, diagnostics, the
+shipped generator in ``assets/``, the earlier notebooks' answers and the visible checks). No
+function or class a notebook asks for is defined here: the reference answers are in
+``ganlab_solution``.
 """
 
 from __future__ import annotations

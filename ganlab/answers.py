@@ -1,27 +1,15 @@
 """Your answers to earlier notebooks, for the notebooks that build on them.
 
-Notebook 4 joins the critic of notebook 2 and the generator of notebook 3; notebook 5
-trains them with the losses and steps of notebook 4; notebook 6 explores the generator
-notebook 5 exported. :func:`load_answers` brings those answers into a notebook: it reads
-the earlier notebook from the same folder, runs its set-up cell, its answer cells and its
-visible test cells (never its demos or training), and binds the names asked for. An
-answer that is missing or fails its visible test is named in one line (which notebook,
-which exercise, what is wrong), and nothing crashes: the name is bound to a stand-in that
-says the same thing if it is used.
+:func:`load_answers` reads an earlier notebook from the same folder, runs its set-up, answer
+and visible test cells (never its demos or training) and binds the names asked for. An answer
+that is missing or fails its visible test is named in one line (notebook, exercise, what is
+wrong) and bound to a stand-in that says the same if it is used: nothing crashes.
 
-Two other sources:
-
-* **Grading** (``NBGRADER_EXECUTION`` is set): earlier answers come from the reference
-  package ``ganlab_solution``, which is installed where grading runs, so a mistake in
-  notebook 2 costs no points in notebook 5.
-* **After a deadline** an instructor may hand out the reference package
-  (``pip install ganlab-solution`` from the course repository): an answer that is missing
-  or failing is then taken from it, and the notebook says so. Your working answers are
-  always used first.
-
-Which notebook asks for which name, and where the reference defines it, is the declaration
-:data:`ganlab.exercises.EXERCISES`. The student package holds none of these answers (a test
-checks it).
+When grading (``NBGRADER_EXECUTION`` is set) earlier answers come from the reference package
+``ganlab_solution``, so a mistake in notebook 2 costs no points in notebook 5. After a deadline
+an instructor may hand that package out (``pip install ganlab-solution``): missing or failing
+answers are then taken from it, and the notebook says so; working answers are always used first.
+Names are declared in :data:`ganlab.exercises.EXERCISES`; this package holds none of the answers.
 """
 
 from __future__ import annotations

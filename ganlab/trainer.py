@@ -1,24 +1,15 @@
 """The training engine: one run of a YAML config, trained with the answers it is given.
 
-Two commands run it, with two sources of answers:
+``python -m ganlab train CONFIG --answers NOTEBOOKS`` trains with the student's answers
+(:func:`ganlab.answers.collect_answers`); ``python -m ganlab_solution train CONFIG`` with the
+reference's, plus its :class:`Extensions` (ResNet networks, spectral norm, WGAN-GP). The answers
+(``{name: object}``, names from :func:`answer_names`) are the networks, joined by ``GAN``'s
+forward, and the lab's ``critic_step``/``generator_step`` when the config asks for nothing beyond
+the lab; otherwise accelerated steps around the answers' losses (:func:`objectives`).
 
-* ``python -m ganlab train CONFIG --answers NOTEBOOKS``: the student's own answers, read from
-  the notebooks folder (:func:`ganlab.answers.collect_answers`);
-* ``python -m ganlab_solution train CONFIG``: the reference answers, plus what only the
-  reference has (ResNet networks, spectral norm, the WGAN-GP loss) as :class:`Extensions`.
-
-The answers are a mapping ``{name: object}`` with the names of :mod:`ganlab.exercises`
-(:func:`answer_names`). This module holds none: it builds the networks with ``Discriminator``/``Generator``, joins them with ``GAN``'s
-forward, and trains with the lab's own ``critic_step``/``generator_step`` when the config asks
-for nothing beyond the lab. Otherwise (other losses, bf16, channels_last, torch.compile, CUDA
-graphs, several GPUs) it trains with its accelerated steps, around the answers' losses, chosen
-in one place (:func:`objectives`).
-
-A run writes into a new folder under ``logging.logdir`` (or ``--run-dir``): the resolved
-``config.yaml``, TensorBoard events, ``samples/epoch_NNN.png`` grids of a fixed noise,
-``checkpoint.pt`` (written atomically every epoch) and ``generator.onnx``. Under ``torchrun``
-the networks are wrapped in DistributedDataParallel and rank 0 alone writes files. Per-step
-work (EMA, grids, checkpoints' contents) is the :class:`~ganlab.harness.Harness`'s.
+A run writes into a new folder under ``logging.logdir`` (or ``--run-dir``): ``config.yaml``,
+TensorBoard events, ``samples/epoch_NNN.png``, ``checkpoint.pt`` (atomically, every epoch) and
+``generator.onnx``; under ``torchrun`` only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -57,9 +48,7 @@ from .runfolder import RunFolderLocked, locked_run_folder, new_run_dir
 ONNX_NAME = "generator.onnx"
 ANSWERS_FILE = "answers.txt"  # the student's notebooks folder, so that --resume RUN_DIR finds the answers again
 STUDENT_COMMAND = "python -m ganlab train"
-# The answers every run needs (those of notebooks 1-5), and those optim.loss: hinge adds (notebook 7's).
-# The answers a run trains with: notebook 1's pixel mapping and every answer of notebooks 2 to 5 (the
-# networks, losses, optimizers, steps, accuracy, export); notebook 7's hinge losses for optim.loss: hinge.
+# Notebook 1's pixel mapping and every answer of notebooks 2 to 5; notebook 7's for optim.loss: hinge.
 LAB_ANSWERS = ("to_unit_range", *(name for e in EXERCISES if e.notebook in NOTEBOOKS[1:5] for name in e.names))
 HINGE_ANSWERS = tuple(name for e in EXERCISES if e.notebook == NOTEBOOKS[6] for name in e.names)
 Metrics = dict[str, Any]
@@ -123,7 +112,6 @@ class Extensions:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available, else the CPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -176,15 +164,6 @@ def check_image_size(img_shape: ImgShape, model: ModelConfig) -> None:
         )
 
 
-def join_networks(gan_class: type[nn.Module], critic: nn.Module, generator: nn.Module) -> nn.Module:
-    """A ``gan_class`` (the lab's GAN) around networks built elsewhere: its ``forward``, these networks."""
-    gan = gan_class.__new__(gan_class)
-    nn.Module.__init__(gan)
-    gan.discriminator, gan.generator = critic, generator
-    gan.latent_size = generator.latent_size
-    return gan
-
-
 def build_gan(
     config: Config, img_shape: ImgShape, answers: Mapping[str, Any], extensions: Extensions | None = None
 ) -> nn.Module:
@@ -212,7 +191,11 @@ def build_gan(
                     module.mode, module.align_corners = "nearest", None
     if extensions.prepare_critic is not None:
         extensions.prepare_critic(critic, config)
-    return join_networks(answers["GAN"], critic, generator)
+    # The lab's GAN class (its forward) around these networks, without building its own.
+    gan = answers["GAN"].__new__(answers["GAN"])
+    nn.Module.__init__(gan)
+    gan.discriminator, gan.generator, gan.latent_size = critic, generator, generator.latent_size
+    return gan
 
 
 def objective_of(config: Config, answers: Mapping[str, Any], extensions: Extensions | None = None) -> Objective:
@@ -348,13 +331,8 @@ class Trainer:
         self.writer: Any = None
 
     def _wrap_networks(self) -> None:
-        """The callables the accelerated steps use: compiled and/or DDP-wrapped views of the networks.
-
-        ``self.gan`` keeps the plain modules (what checkpoints and ONNX export see).
-        The critic step trains ``critic_train`` and samples fakes with ``generator``; the
-        generator step trains ``generator_train`` through ``critic``. Only the network
-        being trained goes through DDP, so gradients are averaged exactly once.
-        """
+        """Compiled and/or DDP views of the networks for the accelerated steps (``self.gan`` keeps the plain
+        modules). Only the network being trained goes through DDP, so gradients are averaged exactly once."""
         critic, generator = self.gan.discriminator, self.gan.generator
         if self.dist.enabled:
             if self.config.model.sync_batchnorm:
@@ -411,11 +389,7 @@ class Trainer:
             self.gan.discriminator.requires_grad_(True)
 
     def autocast(self) -> Any:
-        """bf16 autocast when ``optim.amp`` is set (CUDA, or a CPU with bf16 support).
-
-        Its cache of casted weights is off under CUDA graphs: a replay would reuse
-        casts of the weights as they were at capture.
-        """
+        """bf16 autocast when ``optim.amp`` is set; no weight-cast cache under CUDA graphs (a replay would reuse it)."""
         return torch.autocast(
             self.device.type,
             dtype=torch.bfloat16,
@@ -430,9 +404,8 @@ class Trainer:
         with torch.no_grad(), self.autocast():
             # The critic step does not train G: no graph through the generator.
             fake = self.generator(None, batch).to(real.dtype).contiguous(memory_format=self.memory_format)
-        # Real and fake go through the critic in separate batches (as in the lab): with
-        # BatchNorm, a mixed batch would normalise fakes differently here than in the
-        # generator step, which sees fakes alone, and training collapses.
+        # Separate batches (as in the lab): with BatchNorm, a mixed batch would normalise fakes
+        # differently than the generator step, which sees fakes alone, and training collapses.
         with self.autocast():
             real_logits = self.critic_train(real).float()
             fake_logits = self.critic_train(fake).float()
@@ -656,11 +629,8 @@ class Trainer:
 
 @contextmanager
 def _run_folder(run_dir: Path | None, fresh: bool, command: str) -> Iterator[None]:
-    """Lock ``run_dir`` while training, and turn failures into messages that say how to go on.
-
-    A ``fresh`` folder (made by this command) is removed if the run stops before its
-    first checkpoint: it would hold nothing to resume from.
-    """
+    """Lock ``run_dir`` while training and turn failures into messages that say how to go on; a ``fresh``
+    folder (made by this command) is removed if the run stops before its first checkpoint."""
     if run_dir is None or not distributed.is_main_process():
         yield
         return
@@ -711,11 +681,9 @@ def _check_run_dir(run_dir: Path) -> None:
 def train(
     config: Config, answers: Mapping[str, Any], quiet: bool = False, run_dir: str | Path | None = None, **options: Any
 ) -> Path:
-    """Train a new run of ``config`` with ``answers``; returns its folder.
+    """Train a new run of ``config`` with ``answers`` (``options`` go to :class:`Trainer`); returns its folder.
 
-    With ``run_dir``, use that folder, and resume from it if it already holds a checkpoint
-    (how a requeued cluster job picks up where it stopped). ``options`` go to :class:`Trainer`.
-    """
+    An existing ``run_dir`` with a checkpoint is resumed (how a requeued cluster job goes on)."""
     fresh = True
     if run_dir is not None:
         run_dir = Path(run_dir)
@@ -744,12 +712,8 @@ def resume(
     device: str | None = None,
     **options: Any,
 ) -> Path:
-    """Continue the run in ``run_dir`` from its checkpoint.
-
-    ``config`` defaults to the run's own ``config.yaml``; pass one to train for more
-    epochs (its model and data sections must match the run's). ``device`` overrides
-    the config's device (a run trained on a GPU can continue on a CPU).
-    """
+    """Continue the run in ``run_dir`` from its checkpoint, with its own ``config.yaml`` or ``config`` (same
+    model and data, e.g. more epochs); ``device`` overrides the config's (a GPU run can go on on a CPU)."""
     run_dir = Path(run_dir)
     _check_run_dir(run_dir)
     if not (run_dir / CHECKPOINT).is_file():
