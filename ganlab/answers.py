@@ -21,6 +21,7 @@ import json
 import linecache
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,21 @@ def _problem_text(notebook: str, name: str, problem: str) -> str:
     return f"{name} of {notebook}.ipynb (exercise {number}): {problem}"
 
 
+def _your_answers(path: Path, names: Sequence[str], where: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """(``{name: object}`` that work, ``{name: problem}`` that do not) for ``names`` of the notebook ``path``.
+
+    ``where`` says what to do when the notebook is not there.
+    """
+    if not path.is_file():
+        return {}, {name: f"{path.name} is not in {path.parent}: {where}" for name in names}
+    loaded = _run_notebook(path)
+    problems = {n: loaded.problems[n] for n in names if n in loaded.problems}
+    for name in names:
+        if name not in loaded.namespace and name not in problems:
+            problems[name] = "not defined: run its cell in that notebook and save it"
+    return {n: loaded.namespace[n] for n in names if n not in problems}, problems
+
+
 def load_answers(namespace: dict[str, Any], notebook: str, *names: str, folder: str | Path | None = None) -> None:
     """Bind your answers ``names`` from ``notebook`` (e.g. ``"02_critic"``) into ``namespace``.
 
@@ -162,18 +178,7 @@ def load_answers(namespace: dict[str, Any], notebook: str, *names: str, folder: 
         print(f"graded run: {', '.join(names)} from the reference, so only this notebook's own answers count")
         return
     path = Path(folder or Path.cwd()) / f"{notebook}.ipynb"
-    if not path.is_file():
-        problems = {
-            name: f"{path.name} is not in {path.parent}: keep the notebooks together in one folder" for name in names
-        }
-        found: dict[str, Any] = {}
-    else:
-        loaded = _run_notebook(path)
-        problems = {n: loaded.problems[n] for n in names if n in loaded.problems}
-        for name in names:
-            if name not in loaded.namespace and name not in problems:
-                problems[name] = "not defined: run its cell in that notebook and save it"
-        found = {n: loaded.namespace[n] for n in names if n not in problems}
+    found, problems = _your_answers(path, names, "keep the notebooks together in one folder")
     namespace.update(found)
     if found:
         print(f"{_GREEN}yours{_RESET}: {', '.join(found)} from {notebook}.ipynb")
@@ -196,19 +201,12 @@ def collect_answers(folder: str | Path, names: list[str] | tuple[str, ...]) -> d
     """
     folder = Path(folder).resolve()
     found: dict[str, Any] = {}
-    for name in names:
-        notebook = exercise_of(name).notebook
-        path = folder / f"{notebook}.ipynb"
-        if not path.is_file():
-            raise AnswerMissing(
-                _problem_text(notebook, name, f"{path.name} is not in {folder}: pass the folder of your notebooks")
-            )
+    for notebook in dict.fromkeys(exercise_of(name).notebook for name in names):
+        wanted = [name for name in names if exercise_of(name).notebook == notebook]
         with contextlib.chdir(folder):  # the notebook's own load_answers reads the earlier ones from there
-            loaded = _run_notebook(path)
-        problem = loaded.problems.get(name)
-        if problem is None and name not in loaded.namespace:
-            problem = "not defined: run its cell in that notebook and save it"
-        if problem is not None:
+            answers, problems = _your_answers(folder / f"{notebook}.ipynb", wanted, "pass the folder of your notebooks")
+        if problems:  # the first one: fixing it may well fix the others
+            name, problem = next(iter(problems.items()))
             raise AnswerMissing(f"{_problem_text(notebook, name, problem)}: fix it there, save, and run again")
-        found[name] = loaded.namespace[name]
+        found.update(answers)
     return found

@@ -55,11 +55,9 @@ def onnx_in_one_file(path: str | Path) -> Path:
     import onnx
 
     path = Path(path)
-    beside = [p for p in path.parent.glob(f"{path.name}.data")]
-    if not beside:
-        return path
-    model = onnx.load(str(path))  # reads the external weights into the model
-    atomic_write(path, lambda tmp: onnx.save_model(model, str(tmp), save_as_external_data=False))
-    for extra in beside:
-        extra.unlink()
+    beside = path.with_name(f"{path.name}.data")
+    if beside.is_file():
+        model = onnx.load(str(path))  # reads the external weights into the model
+        atomic_write(path, lambda tmp: onnx.save_model(model, str(tmp), save_as_external_data=False))
+        beside.unlink()
     return path

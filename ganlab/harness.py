@@ -60,6 +60,12 @@ class EMA:
         self.averaged.load_state_dict(state)
 
 
+def one_score(logits: torch.Tensor) -> torch.Tensor:
+    """One "realness" number per image: the single output of a hinge or Wasserstein critic, or the
+    margin real - fake of the lab's two logits."""
+    return logits[:, 0] if logits.shape[1] == 1 else logits[:, REAL] - logits[:, FAKE]
+
+
 def init_weights(module: nn.Module) -> None:
     """DCGAN initialisation (Radford et al. 2016): weights from N(0, 0.02), BatchNorm scales from N(1, 0.02).
 

@@ -42,7 +42,17 @@ from .data import ImgShape, image_shape, make_loaders
 from .errors import GanlabError, Interrupted, NoSpaceError
 from .exercises import EXERCISES, NOTEBOOKS
 from .files import atomic_write, onnx_in_one_file
-from .harness import FAKE, REAL, Harness, LogitRecorder, batches, count_parameters, init_weights, training_step
+from .harness import (
+    FAKE,
+    REAL,
+    Harness,
+    LogitRecorder,
+    batches,
+    count_parameters,
+    init_weights,
+    one_score,
+    training_step,
+)
 from .runfolder import RunFolderLocked, locked_run_folder, new_run_dir
 
 ONNX_NAME = "generator.onnx"
@@ -73,11 +83,6 @@ class Objective:
     generator: Callable[[torch.Tensor], torch.Tensor]
     outputs: int = 1
     penalty: Callable[[nn.Module, torch.Tensor, torch.Tensor, float], torch.Tensor] | None = None
-
-
-def one_score(logits: torch.Tensor) -> torch.Tensor:
-    """One "realness" number per image: the single output, or the margin real - fake of two logits."""
-    return logits[:, 0] if logits.shape[1] == 1 else logits[:, REAL] - logits[:, FAKE]
 
 
 def score_accuracy(logits: torch.Tensor, cls: int) -> torch.Tensor:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ganlab.harness import FAKE, REAL
+from ganlab.harness import FAKE, REAL, one_score
 
 
 def smooth_targets(labels: torch.Tensor, num_classes: int, lblsmooth: float) -> torch.Tensor:
@@ -86,17 +86,6 @@ def hinge_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
 # -- beside the answers: the scaling track's losses ---------------------------------------
 
 
-def critic_score(logits: torch.Tensor) -> torch.Tensor:
-    """One "realness" number per image: the logit margin (real - fake) for two logits,
-    the single output for one (hinge and Wasserstein critics)."""
-    return logits[:, 0] if logits.shape[1] == 1 else logits[:, REAL] - logits[:, FAKE]
-
-
-def score_accuracy(logits: torch.Tensor, cls: int) -> torch.Tensor:
-    """:func:`critic_accuracy` for any critic: the share of images whose score says ``cls`` (positive: real)."""
-    return ((critic_score(logits) > 0) == (cls == REAL)).float().mean()
-
-
 def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """Wasserstein critic loss (Arjovsky et al. 2017): E[D(G(z))] - E[D(x)]."""
     return fake_scores.mean() - real_scores.mean()
@@ -112,6 +101,6 @@ def gradient_penalty(
     """
     eps = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device)
     mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-    scores = critic_score(critic(mixed)).sum()
+    scores = one_score(critic(mixed)).sum()
     (grad,) = torch.autograd.grad(scores, mixed, create_graph=True)
     return weight * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
