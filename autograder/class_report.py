@@ -3,18 +3,13 @@
     python class_report.py                          # from autograder/, after `make grade`
     python class_report.py --course /tmp/round --threshold 0.7
 
-It reads the nbgrader gradebook (``nbgrader.api``: the same on a gradebook merged from parallel
-or SLURM grading) and the autograded notebooks (the failure messages are the error outputs of
-the test cells, ``CheckFailed: ...``), and writes ``reports/<assignment>/index.html`` (static,
-offline: the plots are PNG files next to it, no script) and ``summary.json`` for other tools.
-Students who handed in nothing, notebooks that could not be graded and kernel deaths are
-counted apart, never as wrong answers. See README.md, "Reading the class report".
+Reads the gradebook and the autograded notebooks; writes ``reports/<assignment>/index.html`` and
+``summary.json``. README.md, "Reading the class report", says what it shows.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import re
 import shutil
@@ -22,6 +17,7 @@ import sys
 import tempfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 import nbformat
@@ -117,48 +113,29 @@ def mistake_key(message: str) -> str:
     return _SPACES.sub(" ", text)[:400]
 
 
-def student_folders(course: Path, kind: str, assignment: str) -> set[str]:
-    return {path.parent.name for path in (course / kind).glob(f"*/{assignment}") if path.is_dir()}
-
-
 def read_grades(gradebook_url: str, assignment: str) -> tuple[list[str], dict]:
     """(every student of the gradebook, (student, notebook, cell) -> (score, max score, waiting for a manual grade))."""
-    from nbgrader.api import (
-        Assignment,
-        Grade,
-        Gradebook,
-        GradeCell,
-        MissingEntry,
-        Notebook,
-        SubmittedAssignment,
-        SubmittedNotebook,
-    )
+    from nbgrader import api
 
-    with Gradebook(gradebook_url) as gradebook:
+    with api.Gradebook(gradebook_url) as gradebook:
         try:
             gradebook.find_assignment(assignment)
-        except MissingEntry:
+        except api.MissingEntry:
             known = ", ".join(a.name for a in gradebook.assignments) or "none"
             fail(f"the gradebook has no assignment {assignment!r} (it has: {known}): pass --assignment")
         students = sorted(student.id for student in gradebook.students)
         # One query for the whole class: the ORM's per-object loading would cost one query per grade.
+        grade, cell, notebook, submitted = api.Grade, api.GradeCell, api.SubmittedNotebook, api.SubmittedAssignment
         rows = (
-            gradebook.db.query(
-                SubmittedAssignment.student_id,
-                Notebook.name,
-                GradeCell.name,
-                Grade.score,
-                GradeCell.max_score,
-                Grade.needs_manual_grade,
-                Grade.manual_score,
-            )
-            .select_from(Grade)
-            .join(GradeCell, Grade.cell_id == GradeCell.id)
-            .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
-            .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
-            .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
-            .join(Notebook, GradeCell.notebook_id == Notebook.id)
-            .filter(Assignment.name == assignment)
+            gradebook.db.query(submitted.student_id, api.Notebook.name, cell.name, grade.score, cell.max_score)
+            .add_columns(grade.needs_manual_grade, grade.manual_score)
+            .select_from(grade)
+            .join(cell, grade.cell_id == cell.id)
+            .join(notebook, grade.notebook_id == notebook.id)
+            .join(submitted, notebook.assignment_id == submitted.id)
+            .join(api.Assignment, submitted.assignment_id == api.Assignment.id)
+            .join(api.Notebook, cell.notebook_id == api.Notebook.id)
+            .filter(api.Assignment.name == assignment)
             .all()
         )
     # Waiting for a person: flagged by nbgrader and not scored by hand yet (formgrader clears the
@@ -194,7 +171,7 @@ def collect(course: Path, assignment: str, source: Path | None, gradebook_url: s
                     model[(path.stem, _meta(cell)["grade_id"])] = cell.source
 
     students, grades = read_grades(gradebook_url, assignment)
-    handed_in = student_folders(course, "submitted", assignment)
+    handed_in = {path.parent.name for path in (course / "submitted").glob(f"*/{assignment}") if path.is_dir()}
     students = sorted(set(students) | handed_in)
     status: dict[tuple[str, str], str] = {}
     failures: dict[tuple[str, str], list[Failure]] = defaultdict(list)
@@ -227,6 +204,15 @@ def collect(course: Path, assignment: str, source: Path | None, gradebook_url: s
     return ClassData(assignment, notebooks, manual, students, grades, status, failures, deaths, answers, given, model)
 
 
+def similar(
+    data: ClassData, threshold: float, min_tokens: int, workers: int | None = None
+) -> tuple[list[similarity.Pair], list[similarity.ExerciseSimilarity]]:
+    """The similarity pass: every exercise's answers, with the code students received and the model's."""
+    compared = [(name, answer, codes, data.given.get(name, []), data.model.get((name, answer), ""))
+                for (name, answer), codes in sorted(data.answers.items())]  # fmt: skip
+    return similarity.compare_all(compared, threshold, min_tokens, workers)
+
+
 def ranks(totals: dict[str, float]) -> dict[str, int]:
     """Competition ranking (1, 2, 2, 4): equal totals share a rank."""
     ordered = sorted(totals.values(), reverse=True)
@@ -237,26 +223,36 @@ def summarise(
     data: ClassData, threshold: float, min_tokens: int, run_similarity: bool = True, workers: int | None = None
 ) -> dict:
     """The report's content as plain data: what ``summary.json`` holds and the HTML page shows."""
+
+    def score(student: str, notebook: str, exercise: lab.Exercise) -> float:
+        return data.grades.get((student, notebook, exercise.test_id), (0.0, 0.0, False))[0]
+
+    def having(state: str, notebook: str) -> list[str]:
+        return [s for s in data.students if data.status[(s, notebook)] == state]
+
     graded_students = {s for (s, _), state in data.status.items() if state == "graded"}
     nobody = [s for s in data.students if all(data.status[(s, n)] == "not handed in" for n in data.notebooks)]
-    exercises, notebooks = [], []
+    exercises, notebooks, manual = [], [], []
+    by_student: dict[str, list[dict]] = defaultdict(list)
     for name, items in data.notebooks.items():
-        graded = [s for s in data.students if data.status[(s, name)] == "graded"]
-        totals = {s: sum(data.grades.get((s, name, e.test_id), (0, 0, 0))[0] for e in items) for s in graded}
+        graded = having("graded", name)
         notebooks.append({
             "notebook": name,
             "max_points": sum(e.points for e in items),
             "graded": len(graded),
-            "not_handed_in": sum(data.status[(s, name)] == "not handed in" for s in data.students),
-            "not_graded": sorted(s for s in data.students if data.status[(s, name)] == "not graded"),
-            "scores": sorted(totals.values()),
+            "not_handed_in": len(having("not handed in", name)),
+            "not_graded": having("not graded", name),
+            "scores": sorted(sum(score(s, name, e) for e in items) for s in graded),
         })  # fmt: skip
         for exercise in items:
             top = exercise.points
-            scores = [data.grades.get((s, name, exercise.test_id), (0.0, top, False))[0] for s in graded]
-            lost = data.failures.get((name, exercise.test_id), [])
+            scores = [score(s, name, exercise) for s in graded]
+            for s, got in zip(graded, scores):
+                if got < top:
+                    by_student[s].append({"notebook": name, "number": exercise.number, "test": exercise.test_id,
+                                          "lost": top - got})  # fmt: skip
             groups: dict[tuple[str, str], list[Failure]] = defaultdict(list)
-            for failure in lost:
+            for failure in data.failures.get((name, exercise.test_id), []):
                 key = mistake_key(failure.message) if failure.kind in ("mistake", "error") else failure.kind
                 groups[(failure.kind, key)].append(failure)
             exercises.append({
@@ -267,46 +263,27 @@ def summarise(
                 "answer_cells": [exercise.answer_id],
                 "max_points": top,
                 "graded": len(graded),
-                "full": sum(score >= top for score in scores),
-                "partial": sum(0 < score < top for score in scores),
-                "zero": sum(score <= 0 for score in scores),
+                "full": sum(got >= top for got in scores),
+                "partial": sum(0 < got < top for got in scores),
+                "zero": sum(got <= 0 for got in scores),
                 "scores": scores,
                 "groups": [
-                    {
-                        "kind": kind,
-                        "key": key,
-                        "message": members[0].message,
-                        "count": len(members),
-                        "students": sorted(f.student for f in members),
-                    }
+                    {"kind": kind, "key": key, "message": members[0].message, "count": len(members),
+                     "students": sorted(f.student for f in members)}
                     for (kind, key), members in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
                 ],
             })  # fmt: skip
-    manual = []
-    for name, questions in data.manual.items():
-        for exercise in questions:
-            question, points = exercise.test_id, exercise.points
-            entries = [
-                data.grades.get((s, name, question)) for s in data.students if data.status[(s, name)] == "graded"
-            ]
-            waiting = sorted(
-                s for s in data.students if data.status[(s, name)] == "graded" and data.grades[(s, name, question)][2]
-            )
+        for exercise in data.manual.get(name, []):
+            entries = [data.grades.get((s, name, exercise.test_id), (0.0, 0.0, True)) for s in graded]
+            waiting = [s for s, entry in zip(graded, entries) if entry[2]]
             manual.append({
-                "notebook": name, "number": exercise.number, "question": question, "max_points": points,
-                "graded": sum(1 for e in entries if e and not e[2]), "waiting": len(waiting), "waiting_students": waiting,
+                "notebook": name, "number": exercise.number, "question": exercise.test_id,
+                "max_points": exercise.points, "graded": len(graded) - len(waiting), "waiting": len(waiting),
+                "waiting_students": waiting,
             })  # fmt: skip
     totals = dict.fromkeys(data.students, 0.0)  # every grade counts, hand-graded ones too, as in `nbgrader export`
-    for (student, _, _), (score, _, _) in data.grades.items():
-        totals[student] = totals.get(student, 0.0) + score
-    by_student: dict[str, list[dict]] = defaultdict(list)
-    for name, items in data.notebooks.items():
-        for exercise in items:
-            for s in data.students:
-                score = data.grades.get((s, name, exercise.test_id), (0.0, exercise.points, False))[0]
-                if data.status[(s, name)] == "graded" and score < exercise.points:
-                    by_student[s].append({"notebook": name, "number": exercise.number, "test": exercise.test_id,
-                                          "lost": exercise.points - score})  # fmt: skip
+    for (student, _, _), (got, _, _) in data.grades.items():
+        totals[student] = totals.get(student, 0.0) + got
     maximum = sum(lab.max_points(name) for name in data.notebooks)
     rank = ranks(totals)
     ranking = [
@@ -321,12 +298,7 @@ def summarise(
         }
         for s in sorted(data.students, key=lambda s: (rank[s], s))
     ]
-    pairs, per_exercise = [], []
-    if run_similarity:
-        compared = [(name, answer, codes, data.given.get(name, []), data.model.get((name, answer), ""))
-                    for (name, answer), codes in sorted(data.answers.items())]  # fmt: skip
-        pairs, stats = similarity.compare_all(compared, threshold, min_tokens, workers)
-        per_exercise = [asdict(item) for item in stats]
+    pairs, stats = similar(data, threshold, min_tokens, workers) if run_similarity else ([], [])
     return {
         "assignment": data.assignment,
         "students": len(data.students),
@@ -340,30 +312,27 @@ def summarise(
         "ranking": ranking,
         "similar_pairs": [asdict(pair) for pair in pairs],
         "similarity": {
-            "library": f"copydetect {_version('copydetect')}",
+            "library": f"copydetect {version('copydetect')}",
             "threshold": threshold,
             "min_tokens": min_tokens,
             "ran": run_similarity,
-            "exercises": per_exercise,
+            "exercises": [asdict(item) for item in stats],
         },
     }  # fmt: skip
 
 
-def _version(package: str) -> str:
-    from importlib.metadata import version
-
-    return version(package)
-
-
-def histogram(path: Path, scores: list[float], top: float, title: str) -> None:
-    """A small PNG bar chart of how many students got each score."""
+def histogram(work: Path, item: dict, name: str, title: str) -> None:
+    """A small PNG bar chart of the scores of ``item`` (a notebook or an exercise) as its ``image``, if any."""
+    if not item["graded"]:
+        return
     import matplotlib
 
     matplotlib.use("Agg")  # files only: the report is static
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    values = sorted(set(scores) | {0.0, top})
+    scores, item["image"] = item["scores"], f"img/{name}.png"
+    values = sorted(set(scores) | {0.0, item["max_points"]})
     counts = [sum(1 for s in scores if s == value) for value in values]
     figure, axes = plt.subplots(figsize=(3.2, 1.8), dpi=90)
     axes.bar([f"{v:g}" for v in values], counts, color="#4a77b4")
@@ -373,7 +342,7 @@ def histogram(path: Path, scores: list[float], top: float, title: str) -> None:
     axes.tick_params(labelsize=6)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of students
     figure.tight_layout()
-    figure.savefig(path)
+    figure.savefig(work / item["image"])
     plt.close(figure)
 
 
@@ -382,37 +351,31 @@ def write_report(summary: dict, data: ClassData, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     # Build next to the old report and swap at the end: a failed run leaves the previous report whole.
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    pages = _macros()
     try:
         (work / "img").mkdir()
         (work / "examples").mkdir()
         for notebook in summary["notebooks"]:
-            if not notebook["graded"]:
-                continue  # nobody's notebook was graded: nothing to plot
-            notebook["image"] = f"img/{notebook['notebook']}.png"
-            histogram(work / notebook["image"], notebook["scores"], notebook["max_points"], notebook["notebook"])
+            histogram(work, notebook, notebook["notebook"], notebook["notebook"])
         for index, exercise in enumerate(summary["exercises"]):
-            if exercise["graded"]:
-                exercise["image"] = f"img/{exercise['notebook']}-{exercise['test']}.png"
-                label = f"{exercise['number']} {exercise['title']}".replace("`", "")
-                histogram(work / exercise["image"], exercise["scores"], exercise["max_points"], label)
+            label = f"{exercise['number']} {exercise['title']}".replace("`", "")
+            histogram(work, exercise, f"{exercise['notebook']}-{exercise['test']}", label)
+            failures = data.failures.get((exercise["notebook"], exercise["test"]), [])
             for number, group in enumerate(exercise["groups"]):
                 group["examples"] = []
                 for k, student in enumerate(group["students"][:EXAMPLES]):
                     page = f"examples/{index:03d}-{number:03d}-{k}.html"
-                    failure = next(
-                        f for f in data.failures[(exercise["notebook"], exercise["test"])] if f.student == student
-                    )
+                    message = next(f.message for f in failures if f.student == student)
                     code = {a: data.answers.get((exercise["notebook"], a), {}).get(student, "(no cell)")
                             for a in exercise["answer_cells"]}  # fmt: skip
-                    (work / page).write_text(_render("example", exercise=exercise, group=group, k=k + 1,
-                                                     message=failure.message, code=code))  # fmt: skip
+                    (work / page).write_text(
+                        pages.example(exercise=exercise, group=group, k=k + 1, message=message, code=code)
+                    )
                     group["examples"].append(page)
-        (work / "index.html").write_text(_render("index", s=summary, shown=SHOWN_PAIRS))
+        (work / "index.html").write_text(pages.index(s=summary, shown=SHOWN_PAIRS))
         public = json.loads(json.dumps(summary))
-        for exercise in public["exercises"]:
-            exercise.pop("image", None)
-        for notebook in public["notebooks"]:
-            notebook.pop("image", None)
+        for item in public["exercises"] + public["notebooks"]:
+            item.pop("image", None)
         for pair in public["similar_pairs"]:  # the side-by-side HTML is for the page, not for other tools
             pair.pop("a_html"), pair.pop("b_html")
         (work / "summary.json").write_text(json.dumps(public, indent=1) + "\n")
@@ -427,19 +390,14 @@ def write_report(summary: dict, data: ClassData, out: Path) -> None:
         raise
 
 
-@functools.cache
-def _template():  # noqa: ANN202 (a jinja2 template module)
+def _macros():  # noqa: ANN202 (a jinja2 template module)
+    """The report template's pages as macros (``index``, ``example``)."""
     import jinja2
 
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE), autoescape=True, trim_blocks=True, lstrip_blocks=True
     )
     return environment.get_template(TEMPLATE.name).module
-
-
-def _render(macro: str, **values: object) -> str:
-    """One page: a macro of the report's template (``index`` or ``example``)."""
-    return str(getattr(_template(), macro)(**values))
 
 
 def main(argv: list[str] | None = None) -> int:

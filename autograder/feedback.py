@@ -1,10 +1,8 @@
 """What students receive: each test cell's score and the check's message, never a hidden test.
 
-``HideHiddenTests`` is a preprocessor for ``nbgrader generate_feedback`` (configured in
-``nbgrader_config.py``). In every cell it replaces each ``### BEGIN HIDDEN TESTS`` ...
-``### END HIDDEN TESTS`` block by one comment line, and it cuts every error output to its last
-line (``CheckFailed: <what is wrong>``): an IPython traceback quotes the source lines around
-the failing call, which would show the hidden test that failed.
+``HideHiddenTests`` (a ``generate_feedback`` preprocessor) replaces each hidden-test block by one
+comment line and cuts every error output to ``CheckFailed: <message>``: a traceback would quote the
+hidden test that failed.
 """
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ import re
 
 from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
+from safe_execute import error_output  # next to this file
 from traitlets import Bool
 
 BEGIN = re.compile(r"^\s*### BEGIN HIDDEN TESTS\s*$")
@@ -36,14 +35,6 @@ def hide_blocks(source: str) -> str:
     return "\n".join(kept)
 
 
-def short_error(output: NotebookNode) -> NotebookNode:
-    """An error output reduced to ``name: message`` (no traceback, so no source lines)."""
-    line = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
-    return NotebookNode(
-        output_type="error", ename=output.get("ename", ""), evalue=output.get("evalue", ""), traceback=[line]
-    )
-
-
 class HideHiddenTests(Preprocessor):
     """Remove hidden-test source and tracebacks from the notebooks ``generate_feedback`` renders."""
 
@@ -54,5 +45,5 @@ class HideHiddenTests(Preprocessor):
         if "HIDDEN TESTS" in cell.source:
             cell.source = hide_blocks(cell.source)
         if cell.cell_type == "code":
-            cell.outputs = [short_error(o) if o.get("output_type") == "error" else o for o in cell.outputs]
+            cell.outputs = [error_output(o.ename, o.evalue) if o.output_type == "error" else o for o in cell.outputs]
         return cell, resources

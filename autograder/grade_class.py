@@ -5,18 +5,8 @@
     python grade_class.py --shard 3/16             # SLURM array task 3 of 16 (slurm/autograde.sbatch)
     python grade_class.py --merge                  # the dependent merge job
 
-Run from anywhere; the course folder is this one (``--course`` for another). nbgrader's
-gradebook is one SQLite file that takes one writer, so each worker grades its students with
-nbgrader's own autograde converter (``NbGraderAPI.autograde``, in one long-lived process per
-worker, ``Grader``) into its own copy of the gradebook (``shards/shard_<i>.db``) and records
-what it graded in ``shards/shard_<i>.json``. One kernel zygote per run (``kernel_zygote.py``)
-serves every worker: each notebook's kernel is forked from it. The merge
-copies each graded student's submission (scores, comments, flags, late penalties) from the shard
-into ``gradebook.db`` with ``nbgrader.api.Gradebook``, so ``nbgrader export``,
-``generate_feedback`` and formgrader see exactly what a serial ``nbgrader autograde`` would
-have written. ``grading_state.json`` remembers the fingerprint (submitted files and grading
-kit) of every merged student: a later run grades only what is new or changed unless
-``--force``. A student whose grading fails is reported with the reason and never stops the others.
+Each worker grades into its own copy of the gradebook (``shards/shard_<i>.db``), merged at the end
+into ``gradebook.db``; README.md, "Grading a class in parallel", says how and why.
 """
 
 from __future__ import annotations
@@ -26,14 +16,13 @@ import contextlib
 import hashlib
 import json
 import os
-import queue
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,24 +40,11 @@ class Course:
 
     root: Path
 
-    @property
-    def gradebook(self) -> Path:
-        return self.root / "gradebook.db"
-
-    @property
-    def shards(self) -> Path:
-        return self.root / "shards"
-
-    @property
-    def state(self) -> Path:
-        return self.root / "grading_state.json"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs" / "grading"
-
-    def submission(self, student: str) -> Path:
-        return self.root / "submitted" / student / ASSIGNMENT
+    def __post_init__(self) -> None:
+        self.gradebook = self.root / "gradebook.db"
+        self.shards = self.root / "shards"
+        self.state = self.root / "grading_state.json"
+        self.logs = self.root / "logs" / "grading"
 
     def students(self) -> list[str]:
         """Every student with a collected submission, sorted (the same order in every SLURM task)."""
@@ -99,7 +75,7 @@ def kit_fingerprint(course: Course) -> str:
 def fingerprint(course: Course, student: str, kit: str) -> str:
     """Hash of a student's submitted files (names and bytes) and of the grading kit."""
     digest = hashlib.sha256(kit.encode())
-    folder = course.submission(student)
+    folder = course.root / "submitted" / student / ASSIGNMENT
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
@@ -120,13 +96,10 @@ def write_json(path: Path, data: dict) -> None:
 def pending(course: Course, requested: list[str] | None, force: bool) -> list[str]:
     """The students to grade: the requested ones (default: all) that are new or changed, or all of them with force."""
     known = course.students()
-    if requested:
-        missing = sorted(set(requested) - set(known))
-        if missing:
-            raise SystemExit(f"error: no submission for {', '.join(missing)} in {course.root / 'submitted'}")
-        chosen = sorted(set(requested))
-    else:
-        chosen = known
+    chosen = sorted(set(requested)) if requested else known
+    missing = sorted(set(chosen) - set(known))
+    if missing:
+        raise SystemExit(f"error: no submission for {', '.join(missing)} in {course.root / 'submitted'}")
     if force:
         return chosen
     state = read_json(course.state)
@@ -146,12 +119,8 @@ def check_ready(course: Course) -> None:
 
 
 def check_kernels_find_the_course() -> None:
-    """One clear error when a grading kernel could not import the course's checks (``ganlab_solution.labcheck``).
-
-    Kernels run in an empty folder of their own, so a package found only because the grader
-    was started in the repository is not found there, and every test of every student would
-    fail. Tried once per run in a fresh folder, as a kernel would: about 2 s (it imports torch).
-    """
+    """One clear error when a kernel could not import the course's checks: tried in an empty folder, as a kernel runs
+    (a package found only from the repository fails there)."""
     env = {**os.environ, "PYTHONNOUSERSITE": "1"}
     env.pop("PYTHONSTARTUP", None)
     with tempfile.TemporaryDirectory(prefix="ganlab_preflight_") as folder:
@@ -168,23 +137,24 @@ def check_kernels_find_the_course() -> None:
         )
 
 
+def nbgrader_config(course: Course):  # noqa: ANN201 (a traitlets Config)
+    """The course's ``nbgrader_config.py``, as nbgrader reads it."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+
+
 def executor(course: Course):  # noqa: ANN201 (a SafeExecute)
     """The course's ``SafeExecute`` (its sandbox switch); one clear error when this machine cannot build the sandbox."""
-    from safe_execute import GradingEnvironmentError, configured, require_sandbox  # next to this script
+    from safe_execute import GradingEnvironmentError, SafeExecute, require_sandbox  # next to this script
 
-    execute = configured(course.root)
+    execute = SafeExecute(config=nbgrader_config(course))
     try:
         if execute.sandbox:
             require_sandbox()
     except GradingEnvironmentError as error:
         raise SystemExit(f"error: {error}") from None
     return execute
-
-
-WITHOUT_SANDBOX = (
-    "WARNING: this class was graded WITHOUT a sandbox (c.SafeExecute.sandbox = False in nbgrader_config.py): "
-    "student code could read and write whatever the grading user can"
-)
 
 
 def new_shard(course: Course, index: int) -> Path:
@@ -198,23 +168,13 @@ def new_shard(course: Course, index: int) -> Path:
 
 
 class Grader:
-    """A long-lived grading process for one shard: ``grade_class.py --worker SHARD``.
-
-    It imports nbgrader once and grades each student it is given with nbgrader's own API
-    (``NbGraderAPI.autograde``, what formgrader's autograde button runs: the converter of
-    ``nbgrader autograde``) instead of starting ``nbgrader autograde`` per student, which cost
-    about 3 s of imports each. A process that dies is reported against the student it was
-    grading and replaced for the next one.
-    """
+    """A long-lived grading process for one shard (``--worker SHARD``): nbgrader imported once, not per student.
+    One that dies is reported against the student it was grading and replaced for the next one."""
 
     def __init__(self, course: Course, shard: Path, env: dict[str, str] | None) -> None:
         self.course, self.shard, self.env = course, shard, env
         self.process: subprocess.Popen | None = None
-
-    @property
-    def log(self) -> Path:
-        """Where the process's own output goes (each student's nbgrader log has a file of its own)."""
-        return self.course.logs / f"{self.shard.stem}.worker.log"
+        self.log = course.logs / f"{shard.stem}.worker.log"  # the process's own output; students have their own
 
     def _start(self) -> subprocess.Popen:
         self.course.logs.mkdir(parents=True, exist_ok=True)
@@ -262,10 +222,7 @@ class Grader:
 
 
 def serve_worker(course: Course, shard: Path) -> int:
-    """``--worker SHARD``: grade each student id read from stdin into ``shard``, one JSON line each on stdout.
-
-    Each student's nbgrader log goes to ``logs/grading/<student>.log``, as the command's output did.
-    """
+    """``--worker SHARD``: grade each student id read from stdin into ``shard``, one JSON line each on stdout."""
     # Our stdout carries the results; kernels and libraries that print to file descriptor 1
     # must not mix into it, so fd 1 becomes stderr (the worker log) and the results keep a copy.
     results = os.fdopen(os.dup(1), "w")
@@ -273,10 +230,9 @@ def serve_worker(course: Course, shard: Path) -> int:
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from safe_execute import environment_error  # next to this script
-    from traitlets.config.loader import PyFileConfigLoader
 
     os.chdir(course.root)
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+    config = nbgrader_config(course)
     config.CourseDirectory.db_url = f"sqlite:///{shard}"
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     course.logs.mkdir(parents=True, exist_ok=True)
@@ -316,23 +272,19 @@ def kernel_deaths(course: Course, student: str) -> list[str]:
 def run_shard(
     course: Course,
     index: int,
-    students: queue.Queue[str] | list[str],
+    students: Iterable[str],
     report,  # noqa: ANN001 (a callable taking an Outcome)
     env: dict[str, str],
 ) -> None:
-    """Grade students (a list, or a queue shared with other workers) into shard ``index``; write its manifest.
-
-    ``env`` is the grading processes' environment, naming the kernel zygote of the run.
-    """
+    """Grade ``students`` (maybe shared with other workers) into shard ``index``; write its manifest."""
     shard = new_shard(course, index)
     manifest_path = course.shards / f"shard_{index}.json"
     manifest: dict = {"db": shard.name, "graded": {}, "failed": {}}
     write_json(manifest_path, manifest)
     kit = kit_fingerprint(course)
-    items = iter(students) if isinstance(students, list) else iter(lambda: _next(students), None)
     grader = Grader(course, shard, env)
     try:
-        for student in items:
+        for student in students:
             print_ = fingerprint(course, student, kit)  # before grading: a change during grading means grade again
             outcome = grader.grade(student)
             if outcome.ok:
@@ -349,14 +301,8 @@ def run_shard(
 
 @contextlib.contextmanager
 def kernel_zygote_env(execute) -> Iterator[dict[str, str]]:  # noqa: ANN001 (a SafeExecute)
-    """The environment of the grading processes, naming one kernel zygote kept for the whole run.
-
-    Every notebook's kernel is then a fork of one process that imported torch and the course
-    once (``kernel_zygote.py``) instead of a cold start. One zygote serves every worker of a
-    run (it forks on request, for any number of them at once), so N workers do not pay N
-    preloads at the same moment. Without a zygote (it failed to start) kernels start cold:
-    slower, same grades. It runs in the sandbox when the course's ``SafeExecute`` (``execute``) does.
-    """
+    """The grading processes' environment, naming one kernel zygote for every worker of the run (without one,
+    kernels start cold: slower, same grades)."""
     import kernel_zygote  # next to this script (its folder is on sys.path)
     from safe_execute import start_zygote
 
@@ -370,13 +316,6 @@ def kernel_zygote_env(execute) -> Iterator[dict[str, str]]:  # noqa: ANN001 (a S
         yield {**os.environ, kernel_zygote.ENV_VAR: zygote.path}
     finally:
         zygote.close()
-
-
-def _next(students: queue.Queue[str]) -> str | None:
-    try:
-        return students.get_nowait()
-    except queue.Empty:
-        return None
 
 
 def merge(course: Course) -> tuple[int, dict[str, str]]:
@@ -441,12 +380,13 @@ def grade_locally(course: Course, students: list[str], jobs: int, execute) -> tu
     from tqdm import tqdm
 
     # Each kernel runs one thread (SafeExecute.kernel_threads): the workers share out the cores.
-    work: queue.Queue[str] = queue.Queue()
-    for student in students:
-        work.put(student)
+    todo, lock = iter(students), threading.Lock()
     outcomes: list[Outcome] = []
-    lock = threading.Lock()
     bar = tqdm(total=len(students), unit="student", desc="grading", dynamic_ncols=True)
+
+    def next_student() -> str | None:
+        with lock:
+            return next(todo, None)
 
     def report(outcome: Outcome) -> None:
         with lock:
@@ -457,14 +397,14 @@ def grade_locally(course: Course, students: list[str], jobs: int, execute) -> tu
             if not outcome.ok:
                 bar.write(f"FAILED {outcome.student}: {outcome.reason}")
             if outcome.fatal:
-                while _next(work) is not None:  # nobody else starts: the machine, not the students, is at fault
+                for _ in todo:  # nobody else starts: the machine, not the students, is at fault
                     pass
             for warning in outcome.warnings:
                 bar.write(f"note   {outcome.student}: {warning}")
 
     with kernel_zygote_env(execute) as env:
         workers = [
-            threading.Thread(target=run_shard, args=(course, index, work, report, env), daemon=True)
+            threading.Thread(target=run_shard, args=(course, index, iter(next_student, None), report, env), daemon=True)
             for index in range(min(jobs, len(students)))
         ]
         for worker in workers:
@@ -476,26 +416,24 @@ def grade_locally(course: Course, students: list[str], jobs: int, execute) -> tu
     return outcomes, merged
 
 
-def summary(outcomes: list[Outcome], merged: int) -> str:
-    failed = [o for o in outcomes if not o.ok]
-    lines = [f"{merged} students graded and merged into gradebook.db, {len(failed)} failed"]
-    lines += [f"  failed {o.student}: {o.reason}" for o in failed]
+def print_outcomes(header: str, outcomes: list[Outcome], sandboxed: bool) -> None:
+    """``header``, then every failed student and kernel death, then a warning when graded without a sandbox."""
+    lines = [header, *(f"  failed {o.student}: {o.reason}" for o in outcomes if not o.ok)]
     lines += [f"  note   {o.student}: {w}" for o in outcomes for w in o.warnings]
-    return "\n".join(lines)
+    if not sandboxed:
+        lines.append(
+            "WARNING: this class was graded WITHOUT a sandbox (c.SafeExecute.sandbox = False in "
+            "nbgrader_config.py): student code could read and write whatever the grading user can"
+        )
+    print("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("students", nargs="*", help="grade only these students (default: every collected one)")
-    parser.add_argument(
-        "--jobs", "-j", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)"
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="grade again even what did not change since the last merge"
-    )
-    parser.add_argument(
-        "--shard", metavar="I/N", help="grade only students I, I+N, I+2N... into shard I (a SLURM array task)"
-    )
+    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="workers (default: all cores)")
+    parser.add_argument("--force", action="store_true", help="grade again what did not change since the last merge")
+    parser.add_argument("--shard", metavar="I/N", help="grade students I, I+N, I+2N... into shard I (a SLURM task)")
     parser.add_argument("--merge", action="store_true", help="merge the shards into gradebook.db (after the array job)")
     parser.add_argument("--list", action="store_true", help="print the students that would be graded, then stop")
     parser.add_argument("--course", type=Path, default=HERE, help="the nbgrader course folder (default: this one)")
@@ -521,40 +459,38 @@ def main(argv: list[str] | None = None) -> int:
             assert 0 <= index < count
         except (ValueError, AssertionError):
             raise SystemExit(f"error: --shard {args.shard!r} must be I/N with 0 <= I < N (e.g. 3/16)") from None
-        mine = students[index::count]
-        execute = executor(course)
-        outcomes: list[Outcome] = []
-        if mine:
-            check_kernels_find_the_course()
-            with kernel_zygote_env(execute) as env:
-                run_shard(course, index, mine, outcomes.append, env)
-        print(f"shard {index}/{count}: {sum(o.ok for o in outcomes)} graded, {sum(not o.ok for o in outcomes)} failed")
-        if not execute.sandbox:
-            print(WITHOUT_SANDBOX)
-        print("\n".join(summary(outcomes, 0).splitlines()[1:]))
-        return 0  # a failed student is reported by the merge, and must not cancel the merge job
-    if args.jobs < 1:
+        students = students[index::count]
+    elif args.jobs < 1:
         raise SystemExit("error: --jobs must be at least 1")
-    leftovers = sorted(course.shards.glob("shard_*.json"))
-    if leftovers:
+    elif any(course.shards.glob("shard_*.json")):
         raise SystemExit(
             f"error: {course.shards} holds shards not merged yet: run `python grade_class.py --merge` first"
         )
-    if not students:
+    elif not students:
         print("nothing to grade: every submission is graded and unchanged (--force grades again)")
         return 0
     execute = executor(course)
-    check_kernels_find_the_course()
+    if students:
+        check_kernels_find_the_course()
+    if args.shard:
+        outcomes: list[Outcome] = []
+        if students:
+            with kernel_zygote_env(execute) as env:
+                run_shard(course, index, students, outcomes.append, env)
+        failed = sum(not o.ok for o in outcomes)
+        print_outcomes(
+            f"shard {index}/{count}: {len(outcomes) - failed} graded, {failed} failed", outcomes, execute.sandbox
+        )
+        return 0  # a failed student is reported by the merge, and must not cancel the merge job
     outcomes, merged = grade_locally(course, students, args.jobs, execute)
     shutil.rmtree(course.shards, ignore_errors=True)
-    print(summary(outcomes, merged))
-    if not execute.sandbox:
-        print(WITHOUT_SANDBOX)
+    failed = sum(not o.ok for o in outcomes)
+    print_outcomes(f"{merged} students graded and merged into gradebook.db, {failed} failed", outcomes, execute.sandbox)
     if any(o.fatal for o in outcomes):
         left = len(students) - len(outcomes)
         print(f"error: grading stopped ({left} students not started, still pending): fix the grading machine as "
               "the failure above says, then run again; only what is not graded yet is graded", file=sys.stderr)  # fmt: skip
-    return 1 if any(not o.ok for o in outcomes) else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -3,11 +3,9 @@
     python autograder/grading_round.py                 # every case of tests/submissions
     python autograder/grading_round.py --notebook 02_critic --keep /tmp/round
 
-It runs the real tools (``nbgrader generate_assignment`` then ``nbgrader autograde``) on
-submissions made from the release notebooks: a student ``reference`` who answers every
-exercise with the reference solution, a student ``blank`` who hands in the release
-notebooks untouched, and one student per case of ``tests/submissions/*.py``, who hands in
-only the notebook the case is about. Each case file holds::
+The real nbgrader commands grade a student ``reference`` (every reference answer: full marks),
+a student ``blank`` (the release untouched: zero) and one student per case of
+``tests/submissions/*.py``, who hands in only the case's notebook. Each case file holds::
 
     NOTEBOOK = "02_critic"                      # the notebook's file stem
     EXPECT_LOST = {"test_cblock": 3}            # test cell grade_id -> points lost ({} for a valid answer)
@@ -17,13 +15,9 @@ only the notebook the case is about. Each case file holds::
     EXPECT_MESSAGE = {"test_cblock": "bias"}    # optional: words the failure message must contain
     AFTER = "02_startup_file_writer"            # optional: graded (again) once that case's kernels have run
 
-``CELLS`` may also name a test cell: the student edited it (nbgrader restores it from the
-gradebook). Every other answer cell of the case's notebook keeps the reference solution.
-The round passes when each student lost exactly the points their case declares, each
-failed test explained itself with a ``CheckFailed`` message (never a bare
-``AssertionError``), and ``nbgrader export`` reports the same totals as the gradebook
-(``nbgrader validate``'s exit code is not trusted: it exits 0 on failing tests).
-The instructor's own round is the same commands run from ``autograder/`` itself.
+``CELLS`` may also name a test cell (the student edited it: nbgrader restores it). Other answer
+cells keep the reference. The round passes when each student lost exactly the declared points,
+each failed test explained itself with ``CheckFailed``, and ``nbgrader export`` agrees with the gradebook.
 """
 
 from __future__ import annotations
@@ -139,12 +133,11 @@ def reference_answers(notebook: str) -> dict[str, str]:
     }
 
 
-def _blocks(stem: str) -> tuple[set[str], set[str]]:
-    """(lines inside solution and hidden-test blocks, other lines of answer cells) of a source notebook."""
-    nb = _source(stem)
+def secret_lines(stem: str, min_length: int = 30) -> set[str]:
+    """Substantial lines that only the instructor's version holds (solutions, hidden tests)."""
     hidden: set[str] = set()
-    given: set[str] = set()
-    for cell in nb.cells:
+    given: set[str] = set()  # the other lines of answer cells
+    for cell in _source(stem).cells:
         if _is_answer(cell) and cell.cell_type == "markdown":  # a question graded by hand: the model answer
             hidden.update(line.strip() for line in cell.source.splitlines())
             continue
@@ -158,12 +151,6 @@ def _blocks(stem: str) -> tuple[set[str], set[str]]:
                 hidden.add(line.strip())
             elif _is_answer(cell):
                 given.add(line.strip())
-    return hidden, given
-
-
-def secret_lines(stem: str, min_length: int = 30) -> set[str]:
-    """Substantial lines that only the instructor's version holds (solutions, hidden tests)."""
-    hidden, given = _blocks(stem)
     return {line for line in hidden - given if len(line) >= min_length and not line.startswith(("#", '"""'))}
 
 
@@ -237,16 +224,12 @@ def read_result(workdir: Path, student: str, notebook: str) -> Result:
             if grade.max_score and (grade.auto_score is not None or grade.manual_score is not None)
         }
     graded = nbformat.read(workdir / "autograded" / student / ASSIGNMENT / f"{notebook}.ipynb", as_version=4)
-    errors = {}
-    chars = sum(
-        len(output.get("text", ""))
-        for cell in graded.cells
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "stream"
-    )
+    errors, chars = {}, 0
     for cell in graded.cells:
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and _grade_id(cell):
+            if output.get("output_type") == "stream":
+                chars += len(output.get("text", ""))
+            elif output.get("output_type") == "error" and _grade_id(cell):
                 errors[_grade_id(cell)] = (output.get("ename", ""), output.get("evalue", ""))
     return Result(scores, errors, output_chars=chars)
 
@@ -279,12 +262,9 @@ def run_round(
         if case.notebook not in names:
             continue
         answers = {**reference_answers(case.notebook), **case.cells}
-        submit(
-            workdir,
-            student_id(case.name),
-            {case.notebook: fill(release / f"{case.notebook}.ipynb", answers, case.delete)},
-        )
-        graded.append((student_id(case.name), case.notebook))
+        student = student_id(case.name)
+        submit(workdir, student, {case.notebook: fill(release / f"{case.notebook}.ipynb", answers, case.delete)})
+        graded.append((student, case.notebook))
     # One autograde call grades every student (each notebook in its own kernel), then the
     # instructor's next two commands: feedback and the grades export.
     nbgrader(workdir, "autograde", ASSIGNMENT, "--force")

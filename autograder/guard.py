@@ -1,15 +1,9 @@
-"""The check guard: a tripwire inside each grading kernel (never shown to students) that keeps the checks pristine.
+"""The check guard: a tripwire inside each grading kernel that keeps the checks pristine (never shown to students).
 
-Kernel side: :func:`watch` runs before the student's first cell. It records the identity of
-every function and method the checks rely on (every module of ``CHECK_PACKAGES``, ``torch``,
-``torch.nn.functional``, ``torch.Tensor``, every ``torch.nn`` layer class, ``numpy``, the
-builtins) and returns ``verify``, which puts back whatever was rebound and names it. Grader
-side: the kit is not visible in the sandbox, so :func:`setup_code` sends the kernel this file's
-source; ``VERIFY``, evaluated before and after each graded test cell, brings the names back in
-the kernel's reply (not on stdout), and :func:`parse` and :func:`message` turn them into a failed test.
-
-A tripwire, not a sandbox: student code runs in the same process, and a student who reads this
-file can find and disable the record (see the instructor guide).
+Kernel side: :func:`watch` records what the checks rely on and returns ``verify``, which puts back
+whatever was rebound and names it. Grader side: :func:`setup_code` sends the kernel this file's
+source (the kit is not visible in the sandbox); ``VERIFY`` brings the names back in the kernel's
+reply. A tripwire, not a wall: README.md, "What is not guaranteed".
 """
 
 from __future__ import annotations
@@ -23,9 +17,7 @@ import pkgutil
 import sys
 import types
 
-# The packages of checks the test cells call: every module in them is watched (the package and
-# each submodule: a student who rebinds ``labcheck.core.check`` is caught as one who rebinds
-# ``labcheck.check``). The first is what the notebooks call ``labcheck``.
+# The check packages, each module watched (``labcheck.core.check`` as ``labcheck.check``); the first is ``labcheck``.
 from ganlab.exercises import CHECK_PACKAGES
 
 # Names that change on their own: IPython's last results (builtins._), the input() ipykernel
@@ -34,11 +26,8 @@ IGNORED = {"_", "__", "___", "input", "raw_input", "get_ipython", "__dict__", "_
 
 
 def watch(check_packages: tuple[str, ...], user_ns: dict | None = None):  # noqa: ANN201 (the verify function)
-    """Record what the checks rely on; return ``verify()``, which puts back what was rebound and names it.
-
-    ``user_ns`` is the notebook's namespace (``get_ipython().user_ns``): its names ``labcheck``,
-    ``torch`` and ``nn`` are put back too when a student rebinds them to another module.
-    """
+    """Record what the checks rely on; return ``verify()``, which puts back what was rebound and names it. The names
+    ``labcheck``, ``torch`` and ``nn`` of ``user_ns`` (the notebook's) are put back too if rebound to another module."""
     import numpy
     import torch.nn.functional
 
@@ -123,10 +112,7 @@ def watch(check_packages: tuple[str, ...], user_ns: dict | None = None):  # noqa
 
 
 def setup_code() -> str:
-    """Kernel code, run before the student's first cell: this file as the module ``__ganlab_guard__``, watching.
-
-    The kernel gets the source itself: the grading kit is not visible inside the sandbox.
-    """
+    """Kernel code, run before the student's first cell: this file as the module ``__ganlab_guard__``, watching."""
     with open(__file__, encoding="utf-8") as handle:
         source = handle.read()
     return (
@@ -147,10 +133,8 @@ VERIFY = "__import__('json').dumps(__import__('sys').modules['__ganlab_guard__']
 
 
 def parse(result: dict | None) -> list[str] | None:
-    """The names VERIFY reported as rebound, or None when it did not answer (the guard itself was broken).
-
-    ``result`` is the kernel's record of the expression (``{"status": "ok", "data": {"text/plain": ...}}``).
-    """
+    """The names VERIFY reported as rebound, from the kernel's record of the expression (``{"status": "ok", "data":
+    {"text/plain": ...}}``), or None when it did not answer (the guard itself was broken)."""
     if not result or result.get("status") != "ok":
         return None
     try:

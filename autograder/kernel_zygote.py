@@ -1,25 +1,14 @@
-"""Grading kernels forked from a warm process instead of started cold.
+"""Grading kernels forked from a warm process (a *zygote*) instead of started cold.
 
-A cold grading kernel spends most of its life starting: Python and ipykernel, then torch,
-torchvision, matplotlib and the course package, about four seconds of imports before the
-student's first line runs, and that for each of a student's seven notebooks. A *zygote* is
-one process that has done those imports once (and nothing else: it never runs a cell) and
-forks a fresh kernel on request. Each fork starts from that pristine, already-imported state,
-so a notebook's kernel is ready in a fraction of a second, and nothing one kernel does
-(student code included) reaches the zygote or the next fork.
+The zygote imports torch, the course and what the notebooks import once, never runs a cell, and
+forks a fresh kernel on request. ``SafeExecute`` makes the ipykernel spec run this file as a small
+*shim* that hands the zygote its arguments, environment, folder and standard streams over a Unix
+socket and stands in for the kernel towards jupyter_client (signals passed on, exit status
+returned; a killed shim takes its kernel with it). With no zygote to answer, the shim becomes an
+ordinary cold kernel: a fork is an optimisation, never a requirement.
 
-How a fork replaces a launch. jupyter_client starts kernels from a kernel spec's ``argv``;
-``SafeExecute`` swaps the ipykernel spec's argv for this file run as a small *shim*
-(``python -S kernel_zygote.py kernel -f {connection_file}``, no heavy imports). The shim sends
-the zygote its arguments, environment, working folder and its stdin/stdout/stderr (over a Unix
-socket, as file descriptors), and stays alive as the process jupyter_client watches: it passes
-on interrupts and terminations to the forked kernel and exits with the kernel's exit status.
-When the shim itself is killed (SIGKILL cannot be passed on), the zygote sees its connection
-close and kills the kernel. When no zygote answers, the shim becomes an ordinary cold kernel
-(``exec python -m ipykernel_launcher``): a fork is an optimisation, never a requirement.
-
-    python kernel_zygote.py serve SOCKET MODULE...   # the zygote (started by ``start``, not by hand)
-    python -S kernel_zygote.py kernel ARGS    # the shim, as the kernel spec runs it
+    python kernel_zygote.py serve SOCKET MODULE...   # the zygote (started by ``Zygote.start``)
+    python -S kernel_zygote.py kernel ARGS           # the shim, as the kernel spec runs it
 
 Everything above ``# -- zygote`` must stay light: the shim imports only the standard library.
 """
@@ -41,26 +30,6 @@ HEADER = struct.Struct("!Q")  # length of the JSON request that follows the head
 PASSED_ON = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
-def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    chunks, left = [], size
-    while left:
-        chunk = sock.recv(min(left, 1 << 16))
-        if not chunk:
-            raise ConnectionError("connection closed before the message ended")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def _cold_start(argv: list[str]) -> None:
-    """Become an ordinary ipykernel (no zygote to fork from): sandboxed by a bwrap of its own when asked for one."""
-    spec = os.environ.get(sandbox.ENV_VAR)
-    if spec:
-        cold = json.loads(spec)["cold"]  # never an unsandboxed kernel when a sandbox was asked for
-        os.execv(cold[0], cold)
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *argv])
-
-
 def shim(argv: list[str]) -> int:
     """The kernel process jupyter_client sees: asks the zygote for a fork and stands in for it."""
     path = os.environ.pop(ENV_VAR, "")
@@ -73,8 +42,10 @@ def shim(argv: list[str]) -> int:
         reader = sock.makefile("rb")
         pid = json.loads(reader.readline())["pid"]
     except (OSError, ValueError, KeyError, TypeError):
-        _cold_start(argv)  # no zygote (or a broken one): start as jupyter_client would have
-        return 1  # not reached
+        # No zygote (or a broken one): become an ordinary ipykernel, in a bwrap of its own when a sandbox was asked for.
+        spec = os.environ.get(sandbox.ENV_VAR)
+        cold = json.loads(spec)["cold"] if spec else [sys.executable, "-m", "ipykernel_launcher", *argv]
+        os.execv(cold[0], cold)
 
     def pass_on(signum: int, _frame: object) -> None:
         # The zygote signals the kernel's process group: the pid it gave is in its own PID
@@ -116,18 +87,12 @@ class Zygote:
 
     @classmethod
     def start(cls, make_env, sandboxed: bool, timeout: float = 300) -> Zygote:  # noqa: ANN001
-        """Start a zygote and wait until it has preloaded :func:`preload_list`.
-
-        ``make_env(folder)`` gives its environment: a clean sandbox (own HOME and config folders)
-        inside ``folder``, so that what the preloaded modules read at import is nobody's files.
-        ``sandboxed``: it runs in the grading sandbox with ``folder`` bound at its own path, from a
-        copy of this file and ``sandbox.py`` in ``folder/kit`` that its forks no longer see, and
-        knows it from ``sandbox.ENV_VAR`` in its environment, as its kernels do.
-        """
+        """Start a zygote, with the environment ``make_env(folder)`` gives, and wait until it has preloaded
+        :func:`preload_list`. When ``sandboxed`` it runs in the sandbox, from a copy of the kit its forks do not see."""
         import shutil
-        import subprocess
         import tempfile
         import threading
+        from subprocess import DEVNULL, PIPE, Popen
 
         folder = tempfile.mkdtemp(prefix="ganlab_zygote_")
         env = make_env(os.path.join(folder, "sandbox"))
@@ -140,22 +105,11 @@ class Zygote:
             for module in (script, os.path.abspath(sandbox.__file__)):
                 shutil.copy(module, os.path.join(folder, "kit"))
             script = os.path.join(folder, "kit", os.path.basename(script))
-            prefix = [
-                *sandbox.base_argv([folder], 64),
-                *sandbox.ZYGOTE_CAPS,
-                "--chdir",
-                sandbox.SCRATCH + "/work",
-                "--",
-            ]
+            work = f"{sandbox.SCRATCH}/work"
+            prefix = [*sandbox.base_argv([folder], 64), *sandbox.ZYGOTE_CAPS, "--chdir", work, "--"]
             env[sandbox.ENV_VAR] = json.dumps({"zygote": folder})
-        process = subprocess.Popen(
-            [*prefix, sys.executable, script, "serve", os.path.join(folder, "zygote.sock"), *preload_list()],
-            env=env,
-            cwd=folder,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        argv = [*prefix, sys.executable, script, "serve", os.path.join(folder, "zygote.sock"), *preload_list()]
+        process = Popen(argv, env=env, cwd=folder, stdin=DEVNULL, stdout=PIPE, text=True)
         zygote = cls(process, folder)
         # The first line it prints says it is ready; a timer stops a zygote that hangs while importing.
         timer = threading.Timer(timeout, process.kill)
@@ -189,13 +143,6 @@ class Zygote:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def fork_spec(spec, path: str) -> None:  # noqa: ANN001 (a jupyter_client KernelSpec)
-    """Make an ipykernel ``spec`` launch through the shim and the zygote at ``path`` (in place)."""
-    tail = spec.argv[spec.argv.index("ipykernel_launcher") + 1 :]
-    spec.argv = [sys.executable, "-S", os.path.abspath(__file__), "kernel", *tail]
-    spec.env = {**(spec.env or {}), ENV_VAR: path}
-
-
 # What every kernel imports whatever the notebooks say: IPython's kernel, and what an exercise's
 # library imports only at its first call.
 KERNEL_MODULES = (
@@ -216,10 +163,8 @@ NOTEBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 
 
 def preload_list(notebooks: str = NOTEBOOKS) -> list[str]:
-    """What the zygote imports once: the course's packages, reference answers and checks
-    (``ganlab/exercises.py``), what the lab's notebooks import (``from a import b``: ``a`` and
-    ``a.b``, which the zygote skips when it is no module), then :data:`KERNEL_MODULES`.
-    """
+    """What the zygote imports: the course (``ganlab/exercises.py``), the notebooks' imports (``from a import b``
+    gives ``a`` and ``a.b``, skipped by the zygote when it is no module), :data:`KERNEL_MODULES`."""
     import ast
     import glob
 
@@ -248,10 +193,7 @@ def preload_list(notebooks: str = NOTEBOOKS) -> list[str]:
 
 
 def preload(names: list[str]) -> list[str]:
-    """Import ``names``; those that failed (a missing optional module only costs its kernel time).
-
-    A name that is no module (``a.b`` of ``from a import b`` where ``b`` is a function) is skipped.
-    """
+    """Import ``names``; those that failed (a missing optional module only costs its kernel time)."""
     import importlib
 
     failed = []
@@ -331,11 +273,8 @@ def _run_kernel(request: dict, fds: list[int], keep_closed: list[socket.socket])
 
 
 def serve(path: str, names: list[str]) -> None:
-    """The zygote: preload ``names``, then fork a kernel for each shim that connects, until told to stop.
-
-    In the grading sandbox (``sandbox.ENV_VAR`` set) it forks only kernels that enter a sandbox of
-    their own, and outside it only kernels that do not: a shim it refuses starts its kernel cold.
-    """
+    """The zygote: preload ``names``, then fork a kernel for each shim that connects, until told to stop. It forks
+    only kernels sandboxed as it is (``sandbox.ENV_VAR``): a shim it refuses starts its kernel cold."""
     import selectors
 
     sandboxed = bool(os.environ.pop(sandbox.ENV_VAR, ""))
@@ -404,7 +343,10 @@ def _accept(listener: socket.socket, selector, kernels: dict[int, socket.socket]
         (size,) = HEADER.unpack(head)
         if size > 1 << 24:
             raise ValueError("request too large")
-        request = json.loads(_recv_exactly(conn, size))
+        body = conn.makefile("rb").read(size)
+        if len(body) != size:
+            raise ValueError("connection closed before the message ended")
+        request = json.loads(body)
         if not (isinstance(request.get("argv"), list) and isinstance(request.get("env"), dict)):
             raise ValueError("malformed request")
         if bool(request["env"].get(sandbox.ENV_VAR)) != sandboxed:

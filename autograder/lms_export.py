@@ -3,24 +3,7 @@
     nbgrader export --exporter lms_export.CanvasExporter --CanvasExporter.roster=roster.csv
     nbgrader export --exporter lms_export.MoodleExporter --MoodleExporter.roster=roster.csv
 
-(from autograder/: ``nbgrader_config.py`` puts this folder on ``sys.path``). The roster is a
-CSV the instructor provides, one row per student: a ``student_id`` column (the nbgrader id, the
-folder name under ``submitted/``) and the LMS's own identifying columns, most simply copied
-from the LMS's gradebook export:
-
-- Canvas (Grades > Export, then Import): ``Student``, ``ID``, ``SIS User ID``, ``SIS Login ID``,
-  ``Section``; ``ID`` or ``SIS User ID`` or ``SIS Login ID`` must be there. The grade column is
-  titled ``<assignment name> (<Canvas assignment id>)`` when ``canvas_assignment_id`` is set,
-  which makes Canvas update that assignment instead of creating a new one.
-- Moodle (Grades > Import > CSV file): an identifying column, ``Email address``, ``ID number``
-  or ``Username``, optional ``First name`` and ``Last name``; the grade column is
-  ``<assignment name>`` (Moodle asks which grade item it maps to, and which column identifies
-  users).
-
-Every student of the gradebook must be in the roster: an unknown student stops the export
-with one error line, and nothing is written (a grade silently left out would be a zero in the
-LMS). Roster students absent from the gradebook get 0, as ``nbgrader export`` gives students
-who submitted nothing. The grade is nbgrader's score (late penalty deducted).
+The roster's columns and the rules: README.md, "Grades for Canvas and Moodle".
 """
 
 from __future__ import annotations
@@ -67,17 +50,13 @@ def read_roster(path: str, needed_any: tuple[str, ...], option: str) -> dict[str
     return roster
 
 
-def scores(gradebook: Gradebook, assignment: str, students: list[str]) -> dict[str, float]:
-    """student -> score for ``assignment`` (0 without a submission), late penalty deducted like ``nbgrader export``."""
-    result = {}
-    for student in students:
-        try:
-            submission = gradebook.find_submission(assignment, student)
-        except MissingEntry:
-            result[student] = 0.0
-            continue
-        result[student] = max(0.0, submission.score - (submission.late_submission_penalty or 0.0))
-    return result
+def score(gradebook: Gradebook, assignment: str, student: str) -> float:
+    """The student's score (0 without a submission), late penalty deducted like ``nbgrader export``."""
+    try:
+        submission = gradebook.find_submission(assignment, student)
+    except MissingEntry:
+        return 0.0
+    return max(0.0, submission.score - (submission.late_submission_penalty or 0.0))
 
 
 def write_atomic(dest: str, header: list[str], rows: list[list[str]]) -> None:
@@ -103,8 +82,8 @@ class LmsExporter(ExportPlugin):
     needed_any: tuple[str, ...] = ()
     default_to = "grades_lms.csv"
 
-    def grade_column(self, assignment: str) -> str:  # pragma: no cover (overridden)
-        raise NotImplementedError
+    def grade_column(self, assignment: str) -> str:
+        return assignment
 
     def export(self, gradebook: Gradebook) -> None:
         assignments = [a.name for a in gradebook.assignments]
@@ -117,8 +96,7 @@ class LmsExporter(ExportPlugin):
         assignment = chosen[0]
         if assignment not in assignments:
             raise RosterError(f"the gradebook has no assignment {assignment!r} (it has {', '.join(assignments)})")
-        option = f"{type(self).__name__}.roster"
-        roster = read_roster(self.roster, self.needed_any, option)
+        roster = read_roster(self.roster, self.needed_any, f"{type(self).__name__}.roster")
         students = sorted(student.id for student in gradebook.students)
         unknown = [student for student in students if student not in roster]
         if unknown:
@@ -127,14 +105,10 @@ class LmsExporter(ExportPlugin):
                 "add a row for each (student_id = the folder name under submitted/)"
             )
         wanted = [str(s) for s in self.student] or sorted(set(students) | set(roster))
-        total = scores(gradebook, assignment, [s for s in wanted if s in students])
-        header = [*self.identity, self.grade_column(assignment)]
-        rows = [
-            [roster.get(student, {}).get(column, "") for column in self.identity] + [f"{total.get(student, 0.0):g}"]
-            for student in wanted
-        ]
+        points = {student: f"{score(gradebook, assignment, student):g}" for student in wanted}
+        rows = [[roster.get(s, {}).get(column, "") for column in self.identity] + [points[s]] for s in wanted]
         dest = self.to or self.default_to
-        write_atomic(dest, header, rows)
+        write_atomic(dest, [*self.identity, self.grade_column(assignment)], rows)
         maximum = gradebook.find_assignment(assignment).max_score  # the LMS grade item's maximum
         self.log.info("Wrote %d students' grades for %s (out of %g) to %s", len(rows), assignment, maximum, dest)
 
@@ -159,6 +133,3 @@ class MoodleExporter(LmsExporter):
     identity = ("First name", "Last name", "ID number", "Username", "Email address")
     needed_any = ("Email address", "ID number", "Username")
     default_to = "grades_moodle.csv"
-
-    def grade_column(self, assignment: str) -> str:
-        return assignment

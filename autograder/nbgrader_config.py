@@ -1,12 +1,4 @@
-"""nbgrader configuration of the ganlab course (run every nbgrader command from this folder).
-
-Layout (relative to this folder):
-  ../notebooks/ganlab/       the instructor (source) notebooks: the one copy, edited in place
-  release/ganlab/            the student notebooks (`nbgrader generate_assignment ganlab`)
-  submitted/<student>/ganlab/  collected submissions
-  autograded/, feedback/     what `nbgrader autograde` and `nbgrader generate_feedback` write
-  gradebook.db               the gradebook (SQLite)
-"""
+"""nbgrader configuration of the ganlab course (run every nbgrader command from this folder; README.md)."""
 
 import sys
 from pathlib import Path
@@ -42,10 +34,8 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Autograding: the heaviest graded cell (ONNX export of a small generator) takes a few
-# seconds on a laptop CPU; 60 s per cell leaves room for a slow grading machine while an
-# answer stuck in an infinite loop costs one minute, then the kernel is interrupted and
-# the rest of the notebook still runs.
+# The heaviest graded cell (an ONNX export) takes seconds; an infinite loop costs one minute, then
+# the kernel is interrupted and the rest of the notebook still runs.
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 # A student who deleted a test cell gets it back from the gradebook (and its points are still graded).
@@ -54,10 +44,7 @@ c.OverwriteCells.add_missing_cells = True
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 50
 
-# Each notebook runs in a fresh sandbox (own HOME, IPython/matplotlib/Jupyter folders, TMPDIR),
-# a cell that kills its kernel costs that cell only, and a test run after student code rebound
-# a check or library function fails (autograder/safe_execute.py). nbgrader's default list, with
-# SafeExecute in place of Execute.
+# nbgrader's default list, with SafeExecute (safe_execute.py) in place of Execute.
 c.Autograde.autograde_preprocessors = [
     SafeExecute,
     IgnorePattern,
@@ -67,11 +54,8 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
-# Every kernel runs in a bubblewrap sandbox (sandbox.py; README.md, "Isolation"): it sees the
-# system and the Python environment read-only, writes only its own size-limited scratch folder,
-# has no network and its own processes only. Grading stops with one error line on a machine that
-# cannot build it (no bwrap, no user namespaces). Only set this to False knowingly: every report
-# then says the class was graded without a sandbox.
+# Every kernel runs in a bubblewrap sandbox (sandbox.py; README.md, "Isolation"); grading stops on a
+# machine that cannot build one. Only set this to False knowingly: every report then says so.
 c.SafeExecute.sandbox = True
 # Limits per sandboxed kernel; the cell that exceeds one fails, not the grading:
 # c.SafeExecute.memory_limit_gb = 8     # address space per process (MemoryError beyond; torch maps 4.4 GB)

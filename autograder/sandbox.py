@@ -1,26 +1,9 @@
-"""The grading sandbox: what a student's kernel can see, write, reach and spend.
+"""The grading sandbox (bubblewrap): what a student's kernel can see, write, reach and spend.
 
-Built with bubblewrap (``bwrap``: unprivileged user namespaces, no root, no daemon) in two layers:
-
-- **One bwrap sandbox per grading run** holds the kernel zygote (``kernel_zygote.py``). Inside
-  it the system (``/usr``, ``/etc``) and the Python environment are read-only, the course
-  package is visible (only its own folder: not the repository around it), and nothing else of
-  the machine exists: no course folder (``source/``, ``release/``, ``submitted/``,
-  ``autograded/``, ``gradebook.db``, the grading kit), no home, no ``/tmp``. It has no network
-  (not even the machine's loopback) and its own PID namespace, and dies with the grader.
-- **One nested sandbox per kernel**, entered by each fork of the zygote (``enter_kernel``):
-  new user, mount, PID, network, IPC and UTS namespaces, so kernels graded at the same time
-  cannot see, signal or reach each other; a fresh size-limited tmpfs at ``/sandbox`` (HOME,
-  TMPDIR, the working folder: the only place it can write); of the folder that carries the
-  kernels' ZMQ sockets only its own subfolder; and resource limits (address space, processes,
-  CPU seconds, file size) that make the offending cell fail, never the grader.
-
-Without a zygote (``c.SafeExecute.fork_kernels = False``, or one that failed to start) each
-kernel gets the same sandbox from one ``bwrap`` of its own (``kernel_argv``).
-
-ZMQ over TCP cannot cross a network namespace, so the kernels speak ZMQ over ``ipc`` (Unix
-socket files), in a folder bound into the sandbox at the same path as outside; the connection
-file in it is bound read-only.
+Two layers: one bwrap sandbox per grading run holds the kernel zygote (``base_argv``), and each
+fork enters a nested sandbox of its own (``enter_kernel``); without a zygote a kernel gets the
+same from one bwrap of its own (``kernel_argv``). README.md, "Isolation", lists what each layer
+guarantees and how.
 """
 
 from __future__ import annotations
@@ -39,16 +22,20 @@ from pathlib import Path
 SCRATCH = "/sandbox"
 # The environment a sandboxed kernel inherits from the grader (everything else is dropped:
 # the grader's environment may hold tokens and paths).
-PASSED_ENV = (
-    "PATH",
-    "LANG",
-    "LC_ALL",
-    "LC_CTYPE",
-    "TZ",
-    "PYTHONPATH",
-    "NBGRADER_EXECUTION",
-    "PYDEVD_DISABLE_FILE_VALIDATION",
-)
+PASSED_ENV = "PATH LANG LC_ALL LC_CTYPE TZ PYTHONPATH NBGRADER_EXECUTION PYDEVD_DISABLE_FILE_VALIDATION".split()
+# Each per-user folder a kernel gets, inside its scratch folder: nothing of anyone's home is read.
+USER_FOLDERS = {
+    "HOME": "home",
+    "IPYTHONDIR": "home/.ipython",
+    "MPLCONFIGDIR": "home/.config/matplotlib",
+    "JUPYTER_CONFIG_DIR": "home/.jupyter",
+    "JUPYTER_DATA_DIR": "home/.local/share/jupyter",
+    "JUPYTER_RUNTIME_DIR": "home/.local/share/jupyter/runtime",
+    "XDG_CONFIG_HOME": "home/.config",
+    "XDG_CACHE_HOME": "home/.cache",
+    "XDG_DATA_HOME": "home/.local/share",
+    "TMPDIR": "tmp",
+}
 # The zygote keeps its capabilities inside its own sandbox (a user namespace of bwrap's making, which
 # gives no right outside it), so that each fork can build the kernel's namespaces and mounts.
 ZYGOTE_CAPS = ["--cap-add", "ALL"]
@@ -76,20 +63,10 @@ class Limits:
     file_mb: int = 512  # largest file it may write (RLIMIT_FSIZE)
 
 
-def _bwrap() -> str:
-    path = shutil.which("bwrap")
-    if not path:
-        raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {FIX}")
-    return path
-
-
 def course_folders() -> list[str]:
-    """The folders of the course packages (``ganlab.exercises.COURSE_PACKAGES``) that a kernel would import.
-
-    Only those folders: an editable install's repository (notebooks, grading kit) stays invisible.
-    First on the kernel's ``PYTHONPATH`` (it comes first on a kernel's ``sys.path``), then as this
-    process finds them (site-packages, an editable install's finder).
-    """
+    """The folders of the course packages (``ganlab.exercises.COURSE_PACKAGES``) that a kernel would import, and only
+    those (an editable install's repository, notebooks and grading kit, stays invisible). Looked up first on
+    ``PYTHONPATH`` (first on a kernel's ``sys.path``), then as this process finds them."""
     from importlib.machinery import PathFinder
 
     from ganlab.exercises import COURSE_PACKAGES
@@ -108,18 +85,6 @@ def course_folders() -> list[str]:
     return folders
 
 
-def _python_folders() -> list[str]:
-    """The Python installation and environment (prefixes, the interpreter's real folder, site-packages)."""
-    import site
-    import sysconfig
-
-    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    candidates.add(str(Path(os.path.realpath(sys.executable)).parents[1]))
-    candidates.update(sysconfig.get_paths().values())
-    candidates.update(site.getsitepackages())
-    return _outermost(path for path in candidates if path and os.path.isdir(path))
-
-
 def _outermost(paths) -> list[str]:  # noqa: ANN001 (any iterable of paths)
     """The given folders without those inside another one of them (one bind covers both)."""
     kept: list[str] = []
@@ -131,11 +96,17 @@ def _outermost(paths) -> list[str]:  # noqa: ANN001 (any iterable of paths)
 
 def read_only_folders() -> list[str]:
     """The folders every sandbox shows read-only at their own path: the Python installation and the course packages."""
-    return _outermost([*_python_folders(), *course_folders()])
+    import site
+    import sysconfig
+
+    # The prefixes, the interpreter's real folder, site-packages.
+    python = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *site.getsitepackages()}
+    python |= {str(Path(os.path.realpath(sys.executable)).parents[1]), *sysconfig.get_paths().values()}
+    return _outermost([*(path for path in python if path and os.path.isdir(path)), *course_folders()])
 
 
 def folders_under_tmp() -> list[str]:
-    """Those of :func:`read_only_folders` below ``/tmp`` (a kit checked out there): a kernel's fresh ``/tmp`` would cover them."""
+    """Those of :func:`read_only_folders` below ``/tmp`` (a kit checked out there), that a fresh ``/tmp`` hides."""
     return [folder for folder in read_only_folders() if folder.startswith("/tmp/")]
 
 
@@ -151,12 +122,12 @@ def _system_args() -> list[str]:
 
 
 def base_argv(writable: list[str], scratch_mb: int) -> list[str]:
-    """The bwrap command line up to ``--``: system, Python and course read-only, ``writable`` bound as is.
-
-    ``/sandbox`` (HOME, TMPDIR, the working folder) and ``/tmp`` are fresh tmpfs of ``scratch_mb``
-    MB each; the ``writable`` folders (the kernels' socket folders) appear at their own path.
-    """
-    args = [_bwrap(), "--unshare-all", "--die-with-parent", *_system_args()]
+    """The bwrap command line up to ``--``: system, Python and course read-only; ``/sandbox`` (HOME, TMPDIR, the
+    working folder) and ``/tmp`` fresh tmpfs of ``scratch_mb`` MB each; ``writable`` (socket folders) bound as is."""
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {FIX}")
+    args = [bwrap, "--unshare-all", "--die-with-parent", *_system_args()]
     for tmpfs in (SCRATCH, "/tmp"):  # first: a folder bound below may live under /tmp
         args += ["--size", str(scratch_mb << 20), "--tmpfs", tmpfs]
     for folder in read_only_folders():
@@ -168,30 +139,26 @@ def base_argv(writable: list[str], scratch_mb: int) -> list[str]:
     return args
 
 
+def user_env(scratch: str, threads: int) -> dict[str, str]:
+    """A kernel's per-user folders in ``scratch``, no user site-packages, ``threads`` OpenMP threads (if > 0)."""
+    env = {name: f"{scratch}/{folder}" for name, folder in USER_FOLDERS.items()}
+    env.update(MPLBACKEND="agg", PYTHONNOUSERSITE="1")
+    if threads > 0:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    return env
+
+
 def kernel_env(env: dict[str, str], threads: int) -> dict[str, str]:
     """The environment of a sandboxed kernel: a few of the grader's variables, every per-user folder in /sandbox."""
     kept = {name: env[name] for name in PASSED_ENV if name in env}
-    if threads > 0:
-        kept["OMP_NUM_THREADS"] = kept["MKL_NUM_THREADS"] = str(threads)
-    home = f"{SCRATCH}/home"
-    kept.update(
-        HOME=home, TMPDIR=f"{SCRATCH}/tmp", IPYTHONDIR=f"{home}/.ipython", MPLCONFIGDIR=f"{home}/.config/matplotlib",
-        JUPYTER_CONFIG_DIR=f"{home}/.jupyter", JUPYTER_DATA_DIR=f"{home}/.local/share/jupyter",
-        JUPYTER_RUNTIME_DIR=f"{home}/.local/share/jupyter/runtime", XDG_CONFIG_HOME=f"{home}/.config",
-        XDG_CACHE_HOME=f"{home}/.cache", XDG_DATA_HOME=f"{home}/.local/share", MPLBACKEND="agg",
-        PYTHONNOUSERSITE="1", USER="student", LOGNAME="student",
-    )  # fmt: skip
+    kept.update(user_env(SCRATCH, threads), USER="student", LOGNAME="student")
     kept.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     return kept
 
 
 def kernel_argv(folder: str, connection_file: str, limits: Limits, command: list[str]) -> list[str]:
-    """A cold kernel's launch command: ``command`` inside a bwrap of its own, with ``limits`` applied.
-
-    ``folder`` holds the connection file and the ZMQ socket files; it is bound at its own path
-    (the connection file read-only) and is the only folder of the machine the kernel can write.
-    util-linux's ``prlimit`` sets the limits inside, so the kit itself need not be visible there.
-    """
+    """A cold kernel's launch command: ``command`` in a bwrap of its own, which can write only ``folder`` (the ZMQ
+    sockets), with ``limits`` set by util-linux's ``prlimit`` inside (so the kit need not be visible there)."""
     args = base_argv([folder], limits.scratch_mb)
     args += ["--ro-bind", connection_file, connection_file, "--chdir", f"{SCRATCH}/work", "--"]
     prlimit = [shutil.which("prlimit") or "/usr/bin/prlimit", f"--nproc={limits.processes}"]
@@ -200,10 +167,8 @@ def kernel_argv(folder: str, connection_file: str, limits: Limits, command: list
 
 
 def check_available() -> None:
-    """Raise SandboxUnavailable, naming the cause and the fix, when bwrap cannot build a sandbox here.
-
-    Tries what a zygote's fork does: inside a bwrap sandbox, new namespaces, then a nested user namespace.
-    """
+    """Raise SandboxUnavailable, naming the cause and the fix, when bwrap cannot build a sandbox here (tried as a
+    zygote's fork does it: inside a bwrap sandbox, new namespaces, then a nested user namespace)."""
     flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
     probe = (
         "import ctypes, os, sys\nlibc = ctypes.CDLL(None, use_errno=True)\n"
@@ -230,10 +195,6 @@ MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 
 
-def _libc():  # noqa: ANN202
-    return ctypes.CDLL(None, use_errno=True)
-
-
 def _call(result: int, what: str) -> None:
     if result != 0:
         errno = ctypes.get_errno()
@@ -256,11 +217,8 @@ def _kept_flags(path: str) -> int:
 
 
 def apply_limits(limits: dict) -> None:
-    """Set this process's resource limits (inherited by everything it starts).
-
-    Not the address space: a kernel forked from the zygote inherits the zygote's large mappings
-    (torch), so ``SafeExecute`` caps it once the kernel has started, before any student cell.
-    """
+    """Set this process's resource limits (inherited by everything it starts). Not the address space: a fork inherits
+    the zygote's large mappings (torch), so ``SafeExecute`` caps it once the kernel started, before any student cell."""
     import resource
 
     def cap(kind: int, value: int) -> None:
@@ -277,15 +235,11 @@ def apply_limits(limits: dict) -> None:
 def enter_kernel(spec: dict) -> None:
     """In a fork of the zygote (single-threaded): become a kernel in a sandbox of its own.
 
-    ``spec`` (``SafeExecute``'s, through the kernel's environment): ``limits`` (Limits as a dict),
-    ``runtime`` (the folder of this kernel's connection file and sockets), ``connection_file``,
-    ``hide`` (the zygote's folder, holding every kernel's runtime folder, the zygote's socket and
-    its code) and ``keep`` (:func:`folders_under_tmp`, read-only folders the fresh ``/tmp`` must
-    not cover). Returns in a new process, PID 1 of a new PID namespace, whose end ends
-    every process it started; the calling process stays outside, waits for it and exits with
-    its status (the zygote reports that to the shim).
+    ``spec`` is ``SafeExecute``'s: ``limits``, ``runtime`` (this kernel's socket folder),
+    ``connection_file``, ``hide`` (the zygote's folder) and ``keep`` (:func:`folders_under_tmp`).
+    Returns in a new process, PID 1 of a new PID namespace; the caller waits outside and exits with its status.
     """
-    libc = _libc()
+    libc = ctypes.CDLL(None, use_errno=True)
     # The zygote holds capabilities in its sandbox's user namespace (``ZYGOTE_CAPS``): enough to
     # build this kernel's namespaces and mounts. The kernel gives them up below, before any
     # student code runs, by entering a user namespace of its own.
@@ -339,13 +293,9 @@ def enter_kernel(spec: dict) -> None:
         return
     # The waiting process, outside: passes interrupts on; any other signal ends it, and so the kernel.
     signal.signal(signal.SIGINT, lambda _signum, _frame: os.kill(child, signal.SIGINT))
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            os._exit(1)
+    try:
+        _, status = os.waitpid(child, 0)  # retried after the SIGINT handler (PEP 475)
+    except ChildProcessError:
+        os._exit(1)
     code = os.waitstatus_to_exitcode(status)
     os._exit(code if code >= 0 else 128 - code)

@@ -1,16 +1,7 @@
 """Pairs of students whose answers to one exercise are suspiciously alike (copydetect's winnowing).
 
-The comparison is done by `copydetect <https://pypi.org/project/copydetect/>`_, a MOSS-style
-fingerprinting library: each answer cell is tokenised by Pygments, every variable, attribute and
-function name becomes one letter and whitespace and comments are dropped (so renamed variables and
-moved blank lines change nothing), then the hashes of all k-grams of what is left are compared.
-What every student received (the release notebook's code) is boilerplate: its fingerprints are
-removed before comparing, so the given signature and comments never make two answers alike.
-
-Answers that are as close to the model solution as the threshold are set apart: many correct
-answers to a short exercise converge on the model's few lines, and pairing them would bury the
-real flags. They are listed per exercise instead (two students who both copied a leaked model
-answer show up there). A flag is a reason to look at two answers side by side, never a verdict.
+What every student received is boilerplate, removed before comparing; answers as close to the
+model solution as the threshold are listed apart. README.md, "Similar answers", says why and its limits.
 """
 
 from __future__ import annotations
@@ -25,9 +16,7 @@ import numpy as np
 from copydetect.detector import CodeFingerprint, compare_files
 from copydetect.utils import highlight_overlap
 
-# copydetect's defaults: k-grams of 25 characters of filtered code, every k-gram kept (window 1).
-NOISE = 25
-GUARANTEE = 25
+NOISE, WINDOW = 25, 1  # copydetect's defaults: k-grams of 25 characters of filtered code, every one kept
 THRESHOLD = 0.7  # share of one answer's fingerprinted code found in the other's (see README)
 MIN_TOKENS = 60  # answers with less fingerprinted code than this (filtered characters) are too short to judge
 # A pair is compared in full only when this share of the smaller answer's fingerprints is shared:
@@ -61,14 +50,7 @@ class ExerciseSimilarity:
 
 def fingerprint(code: str, boilerplate: np.ndarray | None = None) -> CodeFingerprint:
     """copydetect's fingerprint of one answer cell (Python), boilerplate fingerprints removed."""
-    return CodeFingerprint(
-        "answer.py",
-        NOISE,
-        GUARANTEE - NOISE + 1,
-        boilerplate=boilerplate,
-        language="python",
-        fp=io.StringIO(code),
-    )
+    return CodeFingerprint("answer.py", NOISE, WINDOW, boilerplate=boilerplate, language="python", fp=io.StringIO(code))
 
 
 def boilerplate_hashes(given_code: list[str] | tuple[str, ...]) -> np.ndarray:
@@ -141,17 +123,8 @@ def compare_exercise(
         a, b = students[i], students[j]
         value, (slices_a, slices_b) = score(prints[a], prints[b])
         if value >= threshold:
-            pairs.append(
-                Pair(
-                    a,
-                    b,
-                    notebook,
-                    exercise,
-                    round(value, 3),
-                    marked(answers[a], slices_a),
-                    marked(answers[b], slices_b),
-                )  # fmt: skip
-            )
+            html = marked(answers[a], slices_a), marked(answers[b], slices_b)
+            pairs.append(Pair(a, b, notebook, exercise, round(value, 3), *html))
     pairs.sort(key=lambda pair: (-pair.score, pair.a, pair.b))
     return pairs, ExerciseSimilarity(notebook, exercise, len(prints), near_model, too_short)
 
@@ -173,11 +146,7 @@ def compare_all(
         results = [compare_exercise(*job) for job in jobs]
     else:
         with concurrent.futures.ProcessPoolExecutor(workers) as pool:
-            results = list(pool.map(_compare, jobs))
+            results = list(pool.map(compare_exercise, *zip(*jobs)))
     pairs = [pair for found, _ in results for pair in found]
     pairs.sort(key=lambda pair: (-pair.score, pair.notebook, pair.exercise, pair.a, pair.b))
     return pairs, [stats for _, stats in results]
-
-
-def _compare(job: tuple) -> tuple[list[Pair], ExerciseSimilarity]:
-    return compare_exercise(*job)

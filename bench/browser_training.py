@@ -1,17 +1,25 @@
 """Does the "Watch a GAN learn" page learn, and how fast, in headless Chromium on this machine?
 
-Serves the built site (``_build/html``, made by ``bash book/build.sh``), opens
-``book/train_live.html`` in Debian's Chromium and, for each seed, trains with the page's
-browser recipe, pausing at each checkpoint (seconds of training; the pauses are not counted)
-to ask the shipped classifier about 512 samples of the page's fixed latents, with the same
-function as the CPU short run's verdict (``sample_quality``: "x% recognised with confidence,
-y classes"). Then each further backend trains for ``--backend-seconds`` to measure its speed
-(WebGL here is Chromium's software renderer, SwiftShader: no GPU).
+Serves the built site (``_build/html``, made by ``bash book/build.sh``) as a plain static
+host would (no special header), opens ``book/train_live.html`` in Debian's Chromium (the page
+registers its service worker and reloads itself once to be cross-origin isolated, hence its
+WebAssembly threads) and, for each seed, trains with the page's browser recipe, pausing at each
+checkpoint (seconds of training; the pauses are not counted) to ask the shipped classifier about
+512 samples of the page's fixed latents, with the same function as the CPU short run's verdict
+(``sample_quality``: "x% recognised with confidence, y classes"), and to read the page's own
+speed and estimate ("garments in about N min on this machine"). Then each further backend trains
+for ``--backend-seconds`` to measure its speed (WebGL here is Chromium's software renderer,
+SwiftShader: no GPU).
+
+``--throttle RATE`` slows the page down RATE times (Chromium's CPU throttling, the DevTools
+protocol's Emulation.setCPUThrottlingRate, set before training), to see the page on a slower
+machine; ``--threads N`` asks the page for N WebAssembly threads (1: the speed without isolation).
 
     python bench/browser_training.py [--checkpoints 60 120 300] [--seeds 0 1 2] [--backends webgl]
-                                     [--grids out/browser] [--isolated]
+                                     [--grids out/browser] [--throttle 4] [--threads 1]
 
-Every figure is printed with the command that made it. The CPU short run's verdict (PyTorch,
+Every figure is printed with the command that made it, and the first line after it says what
+ran: isolation, threads and throttling. The CPU short run's verdict (PyTorch,
 ``configs/cpu_short.yaml``, 656 steps of 64, about 3 minutes on 2 cores) is about 32%
 recognised with confidence over 8 classes.
 """
@@ -28,6 +36,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
@@ -45,22 +54,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swi
 
 
 @contextmanager
-def serve(site: Path, isolated: bool = False) -> Iterator[str]:
-    """The site on http://127.0.0.1:<port>/ for the duration of the block.
-
-    ``isolated`` adds the two headers of cross-origin isolation (COOP and COEP), under which
-    the browser allows SharedArrayBuffer and TensorFlow.js's wasm backend runs its threaded build.
-    """
+def serve(site: Path) -> Iterator[str]:
+    """The site on http://127.0.0.1:<port>/ for the duration of the block: a plain static server,
+    no header of cross-origin isolation (the page's service worker adds them)."""
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
-
-        def end_headers(self) -> None:
-            if isolated:
-                self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-                self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
-            super().end_headers()
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -70,13 +70,27 @@ def serve(site: Path, isolated: bool = False) -> Iterator[str]:
         httpd.shutdown()
 
 
-def open_trainer(browser: object, server: str, backend: str, seed: int) -> object:
-    """The page, loaded with a backend and a seed, ready to start; fails on a console error."""
+def open_trainer(
+    browser: object, server: str, backend: str, seed: int, throttle: float = 1, threads: int = 0
+) -> object:
+    """The page, loaded with a backend and a seed, ready to start (after the service worker's
+    reload), CPU-throttled ``throttle`` times; fails on a console error or a request off the site."""
     page = browser.new_page()  # type: ignore[attr-defined]
     errors: list[str] = []
+    origin = urlparse(server).netloc
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
-    page.goto(f"{server}{PAGE}?backend={backend}&seed={seed}", wait_until="networkidle")
+
+    def request(req: object) -> None:
+        url = urlparse(req.url)  # type: ignore[attr-defined]
+        if url.scheme in ("http", "https", "ws", "wss") and url.netloc != origin:
+            errors.append(f"a request off the site: {req.url}")  # type: ignore[attr-defined]
+
+    page.on("request", request)
+    query = f"?backend={backend}&seed={seed}" + (f"&threads={threads}" if threads else "")
+    page.goto(f"{server}{PAGE}{query}", wait_until="networkidle")
+    # The first visit reloads once (the service worker then controls the page): the handle only
+    # appears in the page that stays.
     page.wait_for_function("window.ganlabTrainer && window.ganlabTrainer.ready", timeout=120_000)
     page.evaluate("window.ganlabTrainer.ready")
     if errors:
@@ -84,14 +98,20 @@ def open_trainer(browser: object, server: str, backend: str, seed: int) -> objec
     got = page.evaluate("window.ganlabTrainer.backend")
     if got != backend:
         raise RuntimeError(f"asked for the {backend} backend, the page runs {got}")
+    if throttle != 1:
+        cdp = page.context.new_cdp_session(page)  # type: ignore[attr-defined]
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})  # until the page closes
     return page
 
 
-def train_for(page: object, seconds: float) -> None:
-    """Train for ``seconds`` of wall-clock time, then pause (waits for the step under way)."""
+def train_for(page: object, seconds: float) -> float:
+    """Train for ``seconds`` of wall-clock time, then pause; the seconds it trained, the step that
+    was under way at the pause included (a slow step is a large share of a short run)."""
+    start = time.monotonic()
     page.evaluate("window.ganlabTrainer.start()")  # type: ignore[attr-defined]
     time.sleep(seconds)
     page.evaluate("window.ganlabTrainer.pause()")  # type: ignore[attr-defined]
+    return time.monotonic() - start
 
 
 def verdict(page: object, grid: Path | None = None) -> tuple[float, int]:
@@ -116,9 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend-seconds", type=float, default=60)
     parser.add_argument("--grids", type=Path, help="a folder for each seed's sample grid at each checkpoint (PNG)")
     parser.add_argument(
-        "--isolated",
-        action="store_true",
-        help="serve with cross-origin isolation headers (COOP/COEP): the wasm backend may then use threads",
+        "--throttle", type=float, default=1, metavar="RATE", help="Chromium CPU throttling: RATE times slower (1: none)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="WebAssembly threads asked of the page (default: its own)"
     )
     args = parser.parse_args(argv)
     if not (args.site / PAGE).is_file():
@@ -134,36 +155,43 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     speeds: dict[str, list[float]] = {}
-    with serve(args.site, args.isolated) as server, sync_playwright() as playwright:
+    options = {"throttle": args.throttle, "threads": args.threads}
+    with serve(args.site) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         recipe = None
         for seed in args.seeds:
-            page = open_trainer(browser, server, "wasm", seed)
+            page = open_trainer(browser, server, "wasm", seed, **options)
             recipe = recipe or page.evaluate("window.ganlabTrainer.recipe()")
             if seed == args.seeds[0]:
-                isolated, threads = page.evaluate("[window.crossOriginIsolated, tf.wasm.getThreadsCount()]")
-                print(f"cross-origin isolated: {isolated}; wasm threads: {threads}", flush=True)
-            trained = 0.0
-            for at in checkpoints:
-                train_for(page, at - trained)
-                trained = at
-                step = page.evaluate("window.ganlabTrainer.step")
+                isolated, threads, garments_at = page.evaluate(
+                    "[window.ganlabTrainer.crossOriginIsolated, window.ganlabTrainer.threads, window.ganlabTrainer.garmentsAt]"
+                )
+                print(
+                    f"cross-origin isolated: {isolated}; wasm threads: {threads}; CPU throttling: {args.throttle:g}x; "
+                    f"the page expects garments at step {garments_at}",
+                    flush=True,
+                )
+            trained = 0.0  # seconds, as train_for measures them
+            for at, since in zip(checkpoints, [0.0, *checkpoints]):
+                trained += train_for(page, at - since)
+                step, own = page.evaluate("[window.ganlabTrainer.step, window.ganlabTrainer.stepsPerSecond]")
                 grid = args.grids / f"seed{seed}_{at:g}s.png" if args.grids else None
                 confident, classes = verdict(page, grid)
                 speeds.setdefault("wasm", []).append(step / trained)
                 print(
-                    f"seed {seed} wasm {at / 60:4.1f} min: step {step:5d} ({step / trained:.2f} steps/s), "
-                    f"{confident:.0%} recognised with confidence, {classes} classes",
+                    f"seed {seed} wasm {at / 60:4.1f} min: step {step:5d} ({step / trained:.2f} steps/s, "
+                    f"the last seconds {own:.2f}), {confident:.0%} recognised with confidence, {classes} classes",
                     flush=True,
                 )
+                print(f"  the page: {page.inner_text('#gt-eta')}", flush=True)
             page.close()
         for backend in args.backends:
-            page = open_trainer(browser, server, backend, args.seeds[0])
-            train_for(page, args.backend_seconds)
+            page = open_trainer(browser, server, backend, args.seeds[0], **options)
+            seconds = train_for(page, args.backend_seconds)
             step = page.evaluate("window.ganlabTrainer.step")
-            speeds.setdefault(backend, []).append(step / args.backend_seconds)
+            speeds.setdefault(backend, []).append(step / seconds)
             print(
-                f"seed {args.seeds[0]} {backend} {args.backend_seconds:.0f} s: step {step} ({step / args.backend_seconds:.2f} steps/s)"
+                f"seed {args.seeds[0]} {backend} {args.backend_seconds:.0f} s: step {step} ({step / seconds:.2f} steps/s)"
             )
             page.close()
         browser.close()

@@ -1,24 +1,12 @@
 """Seconds per Fashion-MNIST training epoch (batch 256) for each speed option of the trainer.
 
-The data is always held on the device (one uint8 tensor, ``randperm`` shuffles). The
-first variant swaps the trainer's fused Adam for PyTorch's default (foreach) Adam; each
-later one turns on one more option (fused Adam, bf16 autocast, channels_last, CUDA
-graphs, torch.compile). The row "compile, ATen upsampling" keeps the bilinear upsampling
-out of Inductor (``torch.compiler.disable`` on ``nn.Upsample.forward``: a graph break that
-costs nothing once the step is a replayed CUDA graph), because Inductor's own upsampling
-backward is slower than ATen's (``bench/upsample_kernels.py``). Each trains one warm-up epoch (compilation and graph capture
-happen there), then times ``--epochs`` epochs, all in one process and on one device so
-the ratios compare. Every variant trains from the same seed, and its final losses are
-printed so that a speed-up that broke training would show.
-
-Before the table it counts the floating-point operations of one training step (critic
-step and generator step, forward and backward, ``FlopCounterMode``); each row then
-reports the rate it sustained, so a target in seconds per epoch reads as the
-throughput it asks of the GPU.
+Each row turns on one more option, after a warm-up epoch (compilation, graph capture), from
+the same seed, all in one process; its final losses show a speed-up that broke training. The
+FLOPs of one step (``FlopCounterMode``) turn each row's time into the rate it sustained.
+"compile, ATen upsampling" keeps the bilinear upsampling out of Inductor, whose backward of
+it is slower than ATen's (``bench/upsample_kernels.py``).
 
     python bench/epoch_time.py --rootdir /usr/share/datasets/fashion-mnist [--epochs 2] [--variants NAME ...]
-
-(``--device cpu --batch-size 8 --debug`` is the smoke run of the tests.)
 """
 
 from __future__ import annotations
@@ -37,27 +25,22 @@ from torch.utils.flop_counter import FlopCounterMode
 from ganlab.config import FASHION_MNIST_ROOT, Config
 from ganlab_solution.trainer import Trainer
 
+_FAST = {"amp": True, "channels_last": True}
 VARIANTS: dict[str, dict[str, bool]] = {
-    "eager fp32, foreach Adam": {"fused": False},
+    "eager fp32, foreach Adam": {"fused": False},  # PyTorch's default Adam instead of the trainer's fused one
     "+ fused Adam": {},
     "+ bf16 autocast": {"amp": True},
-    "+ channels_last": {"amp": True, "channels_last": True},
-    "+ CUDA graphs": {"amp": True, "channels_last": True, "cuda_graph": True},
-    "+ torch.compile": {"amp": True, "channels_last": True, "cuda_graph": True, "compile": True},
-    "compile, ATen upsampling": {
-        "amp": True,
-        "channels_last": True,
-        "cuda_graph": True,
-        "compile": True,
-        "aten_upsample": True,
-    },
-    "compile, no graphs": {"amp": True, "channels_last": True, "compile": True},
+    "+ channels_last": _FAST,
+    "+ CUDA graphs": {**_FAST, "cuda_graph": True},
+    "+ torch.compile": {**_FAST, "cuda_graph": True, "compile": True},
+    "compile, ATen upsampling": {**_FAST, "cuda_graph": True, "compile": True, "aten_upsample": True},
+    "compile, no graphs": {**_FAST, "compile": True},
 }
 
 
 @contextmanager
 def upsampling_outside_compile(enabled: bool) -> Iterator[None]:
-    """While active, torch.compile leaves every nn.Upsample to ATen's kernels (a graph break)."""
+    """While active, torch.compile leaves each nn.Upsample to ATen (a graph break, free under CUDA graphs)."""
     original = nn.Upsample.forward
     if enabled:
         nn.Upsample.forward = torch.compiler.disable(original)
@@ -85,11 +68,9 @@ def bench_config(args: argparse.Namespace, **optim: bool) -> Config:
 
 
 def step_flops(trainer: Trainer) -> int:
-    """Floating-point operations of one full-batch training step (critic, then generator).
+    """FLOPs of one training step (matrix products and convolutions, forward and backward).
 
-    Counted by running the step eagerly under ``FlopCounterMode`` (matrix products and
-    convolutions, forward and backward; element-wise work is not counted), so it
-    changes the trainer's weights: use a trainer built for counting only.
+    It runs the step, so it changes the trainer's weights: use a trainer built for counting only.
     """
     real = next(iter(trainer.batches()))
     with FlopCounterMode(display=False) as counter:

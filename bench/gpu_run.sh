@@ -1,24 +1,20 @@
 #!/usr/bin/env bash
-# One prepared run on a lent GPU machine (issue 26), in the order of what matters most:
-#   1. the release notebook 5 answered with the reference solutions, on the GPU branch:
-#      its time, its own diagnosis and the shipped classifier's verdict on its samples
-#      (bench/run_notebook.py);
+# One prepared run on a lent GPU machine (issue 26), most important first:
+#   1. release notebook 5 answered with the reference solutions, on the GPU branch: its time, its
+#      diagnosis and the shipped classifier's verdict on its samples (bench/run_notebook.py);
 #   2. bench/epoch_time.py for the default recipe (batch 256) and its speed options;
 #   3. the speedrun: training time until the FID first reaches 15 (bench/speedrun.py);
 #   4. with the time left, a longer run of the speedrun recipe, its best generator in ONNX.
-# Each step has its own time limit, so the whole stays under 9 minutes; every file goes to
-# $OUT as soon as it is made (flat names, 8 files at most), so a run cut short still
-# returns what it finished:
-#   log.txt, nb5.json, nb5_samples.png, speedrun.json, speedrun_grid.png,
-#   longrun.json, longrun_grid.png, longrun_generator.onnx
+# Each step has its own time limit (under 9 minutes in all); each file goes to $OUT as soon as it
+# is made, so a run cut short returns what it finished: log.txt, nb5.json, nb5_samples.png,
+# speedrun.json, speedrun_grid.png, longrun.json, longrun_grid.png, longrun_generator.onnx
 #
 #   bash bench/gpu_run.sh --stage      # on the machine: unpack the FID's Inception weights
 #   bash bench/gpu_run.sh              # on the machine: the four steps
 #   bash bench/gpu_run.sh --dry-run    # here, on the CPU: every step at tiny settings
 #
-# PREPARATION, once, here in the repository root (nothing of it is committed; .whl/,
-# .gpu/ and autograder/release/ are ignored). The machine reaches no network, its python3
-# is 3.12 with PyTorch; the packages it lacks travel as wheels:
+# PREPARATION, once, in the repository root (.whl/, .gpu/ and autograder/release/ are ignored).
+# The machine reaches no network and has python3 3.12 with PyTorch; what it lacks travels as wheels:
 #
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
@@ -39,9 +35,8 @@
 # What travels: the tracked tree ~11 MB; first call + 38.6 MB; second call + 17 MB of wheels,
 # 31 MB of data and the release notebooks (0.1 MB): both under 64 MiB.
 #
-# THE RUN: two calls of the device tool, the second at once (the machine stays warm 30 s
-# and keeps ignored files between calls), because the Inception weights and the data
-# together pass the 64 MiB that one call may carry:
+# THE RUN: two calls of the device tool, the second at once (the machine keeps ignored files while
+# warm), because the Inception weights and the data together pass the 64 MiB one call may carry:
 #   run(carry=[".gpu/stage"], timeout_s=120, command="bash bench/gpu_run.sh --stage")
 #   run(carry=[".whl", ".gpu/data", "autograder/release"], timeout_s=560, command="bash bench/gpu_run.sh")
 # If the second call finds no unpacked weights (a fresh machine), steps 1 and 2 still run
@@ -125,18 +120,13 @@ CLASSIFY='from ganlab.diagnostics import sample_quality as _quality
 _z = torch.randn(512, model.latent_size, generator=torch.Generator().manual_seed(0))
 print(_quality(harness.samples(_z)).summary())'
 
-notebook_step() {  # notebook_step RELEASE_NOTEBOOK FILLED_DIR: answer, execute, report (nb5.*)
-    local notebook=$1 filled=$2
-    step "${LIMITS[0]}" "notebook $(basename "$notebook")" python3 bench/run_notebook.py "$notebook" \
-        --filled "$filled" --timeout "${LIMITS[0]}" --append-cell "$CLASSIFY" \
-        --json "$OUT/nb5.json" --image "$OUT/nb5_samples.png"
-}
-
 echo "gpu_run.sh $* on $(hostname), $(date -u +%FT%TZ)"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 
-notebook_step "$RELEASE/05_training.ipynb" "$SCRATCH/filled"
+step "${LIMITS[0]}" "notebook 05_training.ipynb" python3 bench/run_notebook.py "$RELEASE/05_training.ipynb" \
+    --filled "$SCRATCH/filled" --timeout "${LIMITS[0]}" --append-cell "$CLASSIFY" \
+    --json "$OUT/nb5.json" --image "$OUT/nb5_samples.png"
 
 step "${LIMITS[1]}" "epoch time" python3 bench/epoch_time.py --rootdir "$DATA" "${EPOCH_ARGS[@]}"
 

@@ -4,13 +4,10 @@
     python bench/grading_throughput.py --students 6 --notebooks 01_data 02_critic
     python bench/grading_throughput.py --sandbox both --repeat 2  # N workers without/with the sandbox, ABBA
 
-Both gradings (``autograder/grade_class.py --jobs 1`` then ``--jobs N``, or with ``--sandbox
-both`` N workers without then with the sandbox, with a projection for 200 students on a 16-core
-node) run one after the other in this invocation on copies of one scratch course, so their ratio
-is comparable even on a loaded machine; the absolute figures are not (say what else ran). The
-breakdown runs the source notebooks once through the kit's ``SafeExecute``, timing the zygote's
-start (once per grading run), each kernel's fork, the guard, the first cell (imports), the test
-cells (the checks), the other cells, and nbgrader's own overhead (grading time minus execution).
+Both gradings (``grade_class.py`` with 1 then N workers, or N workers without then with the
+sandbox) run back to back on copies of one scratch course, so their ratio compares even on a
+loaded machine; the absolute figures do not. The breakdown times one student's notebooks through
+``SafeExecute`` phase by phase, and nbgrader's own overhead.
 """
 
 from __future__ import annotations

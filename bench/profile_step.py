@@ -1,12 +1,8 @@
 """Where one training step's time goes: the top GPU (or CPU) kernels of the package's step.
 
-Builds the trainer as ``train`` would (Fashion-MNIST, batch 256), runs a few warm-up
-steps, then profiles ``--steps`` eager steps (critic then generator) with
-``torch.profiler`` and prints the kernels by total time, per step. The step's options
-are the trainer's: ``--amp``, ``--channels-last``, ``--compile``, and any model key,
-e.g. ``--set model.upsample=nearest``.
+Profiles ``--steps`` steps of the trainer (Fashion-MNIST, batch 256) after a few warm-up steps.
 
-    python bench/profile_step.py [--amp] [--channels-last] [--steps 5] [--set KEY=VALUE ...]
+    python bench/profile_step.py [--amp] [--channels-last] [--steps 5] [--set model.upsample=nearest ...]
 """
 
 from __future__ import annotations

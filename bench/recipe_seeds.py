@@ -1,15 +1,10 @@
 """Does the CPU recipe learn for other seeds too? Trains configs/cpu_short.yaml per seed and judges each run.
 
-CI trains the recipe once (seed 0, through the command line, tests/test_short_run.py); this
-script checks its robustness to the seed, with notebook 5's loop (critic step, generator step,
-EMA update), at the recipe's own length: about three minutes per seed on two CPU cores. Each
-run must end with neither the critic winning outright nor the samples collapsing, by the same
-judges as the tests (the bounds of ganlab.diagnostics and the shipped classifier).
+CI trains seed 0 (tests/test_short_run.py); this trains other seeds with notebook 5's loop, about
+three minutes each on two CPU cores, judged as the tests judge. Exit status 1 when a seed fails.
 
     python bench/recipe_seeds.py            # seeds 1 and 2, as CI checked them before
     python bench/recipe_seeds.py --seeds 3 4 5
-
-Exit status 1 when a seed fails; every seed's verdict is printed with the command.
 """
 
 from __future__ import annotations

@@ -3,13 +3,10 @@
     python bench/report_speed.py                      # 300 students, 7 notebooks
     python bench/report_speed.py --students 40 --keep /tmp/bigclass   # again: reuses the class
 
-No kernel runs: a scratch course is released with the real ``nbgrader generate_assignment``, and
-each synthetic student gets a submission in ``nbgrader.api.Gradebook`` and autograded notebooks
-written directly: per exercise the model answer renamed, a catalogued test submission, or random
-lines of its own, with matching ``CheckFailed`` outputs and scores. A few students miss a
-notebook, a few kernels die, the hand-graded questions are half graded, and two pairs share an
-answer. ``class_report.py`` then runs as the instructor runs it, and its phases are timed again
-in this process with and without the similarity pass.
+No kernel runs: each synthetic student of a real release gets gradebook scores and autograded
+notebooks written directly (the model answer renamed, a catalogued mistake, or lines of its own;
+a few missed notebooks and dead kernels, two pairs that share every answer). ``class_report.py``
+runs as the instructor runs it, then its phases are timed again in this process.
 """
 
 from __future__ import annotations
@@ -32,7 +29,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "autograder"))
 import class_report  # noqa: E402  (a script folder, not a package)
 import grading_round as gr  # noqa: E402
-import similarity  # noqa: E402
 
 from ganlab import exercises as lab  # noqa: E402
 
@@ -89,23 +85,22 @@ def build(course: Path, students: int, seed: int) -> None:
                 cells, outputs = {}, {}
                 for exercise in exercises:
                     wrong = [c for c in cases if c.notebook == name and c.expect_lost.get(exercise.test_id)]
-                    roll = rng.random()
+                    roll, lost, message = rng.random(), 0.0, None
+                    answer = exercise.answer_id
                     if student in copied:
                         cells.update(answers_of[copied[student]].get(name, {}))
-                        lost, message = 0.0, None
                     elif roll < 0.2 and wrong:
                         case = rng.choice(wrong)
                         # The catalogue's mistake in the student's own words: renamed, with lines of their own.
-                        cells.update({a: variant(case.cells.get(a, reference[name][a]), rng) + "\n" + own_lines(rng)
-                                      for a in [exercise.answer_id]})  # fmt: skip
+                        cells[answer] = (
+                            variant(case.cells.get(answer, reference[name][answer]), rng) + "\n" + own_lines(rng)
+                        )
                         lost = case.expect_lost[exercise.test_id]
                         message = f"the answer differs from the lab's ({case.name}, seen at {rng.random():.3f})"
                     elif roll < 0.35 or student in copied.values():  # the sources of the copies write their own
-                        cells.update({a: own_lines(rng) for a in [exercise.answer_id]})
-                        lost, message = 0.0, None
+                        cells[answer] = own_lines(rng)
                     else:
-                        cells.update({a: variant(reference[name][a], rng) for a in [exercise.answer_id]})
-                        lost, message = 0.0, None
+                        cells[answer] = variant(reference[name][answer], rng)
                     grade = grades[(name, exercise.test_id)]
                     grade.auto_score = exercise.points - lost
                     grade.needs_manual_grade = False
@@ -125,13 +120,6 @@ def build(course: Path, students: int, seed: int) -> None:
                 folder.mkdir(parents=True, exist_ok=True)
                 nbformat.write(nb, folder / f"{name}.ipynb")
         gradebook.db.commit()
-
-
-def similarity_only(data: class_report.ClassData, workers: int) -> tuple[list, list]:
-    """The report's similarity pass alone, as ``summarise`` runs it."""
-    compared = [(name, answer, codes, data.given.get(name, []), data.model.get((name, answer), ""))
-                for (name, answer), codes in sorted(data.answers.items())]  # fmt: skip
-    return similarity.compare_all(compared, 0.7, 60, workers)
 
 
 def _children_cpu() -> float:
@@ -178,11 +166,10 @@ def main(argv: list[str] | None = None) -> int:
             return result
 
         data = timed("read gradebook + notebooks", lambda: class_report.collect(course, gr.ASSIGNMENT, gr.SOURCE))
-        timed("summary without similarity", lambda: class_report.summarise(data, 0.7, 60, run_similarity=False))
-        timed("similarity, 1 process", lambda: similarity_only(data, 1))
+        summary = timed("summary without similarity", lambda: class_report.summarise(data, 0.7, 60, False))
+        timed("similarity, 1 process", lambda: class_report.similar(data, 0.7, 60, 1))
         workers = os.cpu_count() or 1
-        pairs, stats = timed(f"similarity, {workers} processes", lambda: similarity_only(data, workers))
-        summary = class_report.summarise(data, 0.7, 60, run_similarity=False)
+        pairs, stats = timed(f"similarity, {workers} processes", lambda: class_report.similar(data, 0.7, 60, workers))
         timed("HTML, PNG and JSON", lambda: class_report.write_report(summary, data, course / "reports" / "bench"))
         for phase, (wall, cpu) in phases.items():
             print(f"  {phase:28s}: {wall:6.1f} s wall {cpu:6.1f} s CPU")

@@ -1,20 +1,11 @@
 """Execute a release notebook answered with the reference solutions, and report its time and verdict.
 
-Every release notebook beside ``NOTEBOOK`` is filled with the answers of its source
-notebook (``notebooks/ganlab``, solution markers removed, as the grading round's
-``reference`` student hands in) and written to ``--filled``, so a notebook that loads
-the student's earlier notebooks finds them there; then ``NOTEBOOK``'s filled copy is
-executed in that folder by nbclient, on whatever device the kernel sees.
+Every release notebook beside ``NOTEBOOK`` is filled with its source's answers (as the grading
+round's ``reference`` student) into ``--filled``, where ``NOTEBOOK`` is then executed by nbclient,
+so that it finds the earlier notebooks it loads. Exit status 1 when a cell failed.
 
     python bench/run_notebook.py autograder/release/ganlab/05_training.ipynb --filled /tmp/filled \
         [--timeout 420] [--json nb.json] [--executed nb.ipynb] [--image nb.png]
-
-It prints and writes (``--json``) the seconds the execution took, the text printed by
-the cell that calls ``--verdict-call`` (``diagnose(``: the notebook's own diagnosis of
-the run), what the code of ``--append-cell``, run as a last cell in the same kernel,
-printed (``bench/gpu_run.sh`` asks the shipped classifier about the samples there), and
-the first error if a cell failed (exit status 1). ``--image`` saves the last image the
-notebook drew (its samples), ``--executed`` the notebook with its outputs.
 """
 
 from __future__ import annotations

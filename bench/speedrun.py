@@ -1,18 +1,11 @@
 """DCGAN speedrun: wall time from the start of training until the generator's FID first reaches a target.
 
-Trains the lab's DCGAN (the reference's networks, widths 32/256) on Fashion-MNIST and every
-``--eval-every`` steps scores the generator (its EMA copy if any) with the package's FID:
-``--fid-samples`` samples against as many test images. The clock starts before the data is
-loaded (loading, CUDA-graph capture and compilation count) and pauses while scoring. The run
-stops at the first FID at most ``--fid-target``, at the first evaluation after
-``--max-train-seconds``, or at ``--max-steps``. The recipe is the trainer's config (``--set
-section.key=value``) plus ``--augment shift`` of the real images; GPU options are dropped on a CPU.
+Every ``--eval-every`` steps the generator (its EMA copy if any) is scored with the package's FID.
+The clock starts before the data is loaded (loading, graph capture and compilation count) and
+pauses while scoring. GPU options are dropped on a CPU.
 
     python bench/speedrun.py [--fid-target 15] [--eval-every 422] [--set optim.ema=0.999 ...]
         [--json speedrun.json] [--grid samples.png] [--onnx best_generator.onnx]
-
-``--json`` is rewritten after every evaluation, so a run cut short leaves its curve; ``--onnx``
-exports the generator of the best evaluation.
 """
 
 from __future__ import annotations
@@ -20,7 +13,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import shlex
 import sys
 import time
@@ -34,10 +26,10 @@ import torch.nn.functional as F
 import yaml
 from torch import nn
 
-# The package, in one place (these modules may move to the student package `ganlab`).
 from ganlab.config import Config
 from ganlab.data import to_uint8
 from ganlab.errors import GanlabError
+from ganlab.files import atomic_write
 from ganlab.trainer import resolve_device
 from ganlab_solution.export import export_generator
 from ganlab_solution.fid import InceptionFeatures, frechet_distance, real_statistics, statistics
@@ -84,10 +76,7 @@ def build_config(overrides: list[str], device: str, rootdir: str) -> tuple[Confi
 
 
 def shift_images(images: torch.Tensor, pixels: int) -> torch.Tensor:
-    """Each image translated by its own random offset of up to ``pixels`` in x and y.
-
-    What is uncovered is filled with -1, the black background of the lab's datasets.
-    """
+    """Each image translated by its own random offset of up to ``pixels``; -1 (black) fills the gap."""
     n, _, height, width = images.shape
     padded = F.pad(images, (pixels,) * 4, value=-1.0)
     dy, dx = torch.randint(0, 2 * pixels + 1, (2, n, 1, 1), device=images.device)
@@ -119,11 +108,7 @@ class FidScore:
 
 
 class TrainingClock:
-    """Seconds of training: runs from ``start()``, stands still between ``pause()`` and ``resume()``.
-
-    ``sync`` waits for queued GPU work before every reading, so that time is charged
-    to the phase that queued it.
-    """
+    """Seconds of training, paused while scoring; ``sync`` charges queued GPU work to the phase that queued it."""
 
     def __init__(self, now: Callable[[], float] = time.perf_counter, sync: Callable[[], None] = lambda: None) -> None:
         self.now, self.sync = now, sync
@@ -134,7 +119,6 @@ class TrainingClock:
         self.since = self.now()
 
     def pause(self) -> float:
-        """Stop the clock; returns the training seconds so far."""
         self.sync()
         assert self.since is not None, "pause() before start()"
         self.total += self.now() - self.since
@@ -184,11 +168,9 @@ def run(
     clock: TrainingClock | None = None,
     on_evaluation: Callable[[Result, Trainer, nn.Module], None] = lambda result, trainer, generator: None,
 ) -> tuple[Result, Trainer]:
-    """Train ``config`` and score the generator every ``eval_every`` steps until the target or a budget.
+    """Train ``config``, scoring the generator every ``eval_every`` steps, until the target or a budget.
 
-    ``score`` maps the generator to its FID (the package's in the benchmark, anything in
-    tests). With ``keep_going`` the run does not stop at the target (a longer run for a
-    shipped generator). ``on_evaluation`` is called after each evaluation, clock paused.
+    ``keep_going`` trains on past the target; ``on_evaluation`` runs after each evaluation, clock paused.
     """
     if clock is None:
         cuda = resolve_device(config.device).type == "cuda"
@@ -240,13 +222,6 @@ def describe(result: Result) -> str:
         f"FID {result.target:g} reached after {result.seconds_to_target:.2f} s of training "
         f"(step {first.step}, epoch {first.epoch:.2f}, FID {first.fid:.2f}); {spent}"
     )
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Replace ``path`` with ``payload`` in one rename: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,24 +279,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.onnx and e.fid < best.get("fid", float("inf")):
             best.update(fid=e.fid, step=e.step, generator=copy.deepcopy(generator))
         if args.json:
-            write_json(args.json, payload(result))
+            write_json(result)
 
-    def payload(result: Result) -> dict[str, Any]:
-        return {
-            "command": command,
-            "device": name,
-            "torch": torch.__version__,
-            "recipe": recipe,
-            "fid_samples": args.fid_samples,
-            "eval_every": args.eval_every,
-            "target": result.target,
-            "seconds_to_target": result.seconds_to_target,
-            "train_seconds": result.train_seconds,
-            "eval_seconds": result.eval_seconds,
-            "steps": result.steps,
-            "stopped_by": result.stopped_by,
-            "curve": [asdict(e) for e in result.curve],
-        }
+    def write_json(result: Result) -> None:
+        """The command, recipe and curve so far, rewritten after every evaluation (a run cut short keeps its curve)."""
+        payload = {"command": command, "device": name, "torch": torch.__version__, "recipe": recipe,
+                   "fid_samples": args.fid_samples, "eval_every": args.eval_every,
+                   **asdict(result), "eval_seconds": result.eval_seconds}  # fmt: skip
+        atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(payload, indent=1)))
 
     result, trainer = run(
         config,
@@ -335,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         on_evaluation=report,
     )
     if args.json:
-        write_json(args.json, payload(result))
+        write_json(result)
     if args.grid:
         from torchvision.utils import save_image
 

@@ -3,10 +3,8 @@ of a fresh environment with the student package only, notebook 5 training the wh
 
     python bench/student_run.py [--keep DIR]
 
-Prints each notebook's wall time, notebook 5's own report (steps, seconds, the collapse verdict
-and the shipped classifier's verdict on 512 samples), and exits 1 when notebook 5's samples are
-not garments by the CPU recipe's bounds (those of ganlab.diagnostics). CI runs the same
-notebooks with the training cut to 40 steps (tests/test_student.py); this is the full run.
+Exits 1 when notebook 5's samples are not garments by ganlab.diagnostics' bounds. CI cuts the
+training to 40 steps (tests/test_student.py); this is the full run.
 """
 
 from __future__ import annotations

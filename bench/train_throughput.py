@@ -1,12 +1,9 @@
-"""Training images/s: the package's step against a plain textbook loop, side by side.
+"""Training images/s on the CPU: the package's step against a plain textbook loop, side by side.
 
-Both train the lab's DCGAN (batch 256 by default) on the real Fashion-MNIST, on the same
-device and threads, in the same process, alternating rounds so that machine noise hits
-both. Both train through the engine's public step (``Trainer.step``). The textbook run is
-what the lab writes: a ``DataLoader`` over a dataset with per-sample ``ToTensor``/``Normalize``
-transforms, and the lab's own ``critic_step``/``generator_step`` (a config that asks for
-nothing beyond the lab). The package's run keeps the data on the device as one tensor and
-uses the engine's accelerated steps, with (by default here) bf16 autocast and channels_last.
+Both train the lab's DCGAN through ``Trainer.step`` in one process, in alternating rounds. The
+textbook run is what the lab writes: a ``DataLoader`` with per-sample ``ToTensor``/``Normalize``
+and the lab's own steps; the package's keeps the data as one tensor and uses the engine's
+accelerated steps (bf16 autocast and channels_last by default).
 
     python bench/train_throughput.py [--steps 6] [--batch-size 256] [--amp/--no-amp]
 """
@@ -26,8 +23,6 @@ from torch.utils.data import DataLoader, Dataset
 from ganlab.config import FASHION_MNIST_ROOT, Config
 from ganlab.data import load_images
 from ganlab_solution.trainer import Trainer
-
-ROOTDIR = FASHION_MNIST_ROOT
 
 
 class PerSampleDataset(Dataset):
@@ -71,7 +66,7 @@ def make_trainer(args: argparse.Namespace, **optim: bool) -> Trainer:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rootdir", default=ROOTDIR)
+    parser.add_argument("--rootdir", default=FASHION_MNIST_ROOT)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=6, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=2)

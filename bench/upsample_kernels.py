@@ -1,12 +1,9 @@
 """GPU time of the generator's bilinear x2 upsampling: ATen, torch.compile, and alternatives.
 
-Why ``optim.compile`` buys little for the lab's DCGAN: Inductor fuses BatchNorm and
-activations, but it rewrites bilinear upsampling as index arithmetic whose backward is a
-scatter-add, slower than ATen's kernel. For the generator's two upsampling shapes (batch
-256, bf16, channels_last) this prints the summed GPU kernel time (``torch.profiler``) of
-the forward, the forward + backward, and a whole generator block (upsample, conv, BN,
-ReLU) forward + backward, for: ATen, compiled ATen, a separable formulation (pad and
-lerp per axis, equal to ATen's to bf16 rounding) eager and compiled, and nearest.
+Why ``optim.compile`` buys little for the lab's DCGAN: Inductor rewrites bilinear upsampling as
+index arithmetic whose backward is a scatter-add, slower than ATen's kernel. For the generator's
+two upsampling shapes (batch 256, bf16, channels_last) it prints the GPU kernel time of the
+forward, forward + backward, and a whole generator block's forward + backward.
 
     python bench/upsample_kernels.py          (needs a CUDA GPU)
 """

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build the course website into _build/html (what `make book` runs).
 #
-#   1. npm ci in book/: onnxruntime-web, TensorFlow.js (+ its WebAssembly backend), MathJax 3,
-#      require.js, the ipywidgets html-manager and axe-core (for the tests only), pinned by
-#      book/package-lock.json (nothing vendored is committed);
+#   1. npm ci in book/: onnxruntime-web, TensorFlow.js (+ its WebAssembly and WebGPU backends),
+#      coi-serviceworker, MathJax 3, require.js, the ipywidgets html-manager and axe-core (for
+#      the tests only), pinned by book/package-lock.json (nothing vendored is committed);
 #   2. copy them, the shipped generator ONNX, the explorer's and the live trainer's scripts,
 #      and the live trainer's data (training images, classifier ONNX: book/train_live_assets.py)
 #      into book/_extra/, which Sphinx copies to the site root (html_extra_path), so the
@@ -54,11 +54,18 @@ cp -r "$NM/mathjax/es5/." "$EXTRA/vendor/mathjax/"
 cp "$ROOT/ganlab/assets/fashionmnist_generator.onnx" "$EXTRA/models/"
 cp "$BOOK/explorer_src/explorer.js" "$BOOK/explorer_src/explorer.css" "$EXTRA/explorer/"
 cp "$BOOK/common_src/seeded_random.js" "$EXTRA/common/"  # used by the explorer and the live trainer
-# TensorFlow.js for "Watch a GAN learn": the bundle (cpu and webgl backends) and the wasm
-# backend with its three binaries (plain, SIMD, threaded SIMD: it picks one at run time).
+# TensorFlow.js for "Watch a GAN learn": the bundle (cpu and webgl backends), the wasm
+# backend with its three binaries (plain, SIMD, threaded SIMD: it picks one at run time; the
+# threaded build's worker is inlined in its script) and the WebGPU backend (loaded by the page
+# only where the browser has a WebGPU adapter).
 TFJS=$NM/@tensorflow
 cp "$TFJS/tfjs/dist/tf.min.js" "$TFJS/tfjs-backend-wasm/dist/tf-backend-wasm.min.js" \
-    "$TFJS/tfjs-backend-wasm/dist/"*.wasm "$EXTRA/vendor/tfjs/"
+    "$TFJS/tfjs-backend-wasm/dist/"*.wasm "$TFJS/tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js" \
+    "$EXTRA/vendor/tfjs/"
+# coi-serviceworker: the service worker that makes the training page cross-origin isolated on a
+# static host (so that the wasm backend may run threads). At the site root, so that it may
+# control book/train_live.html: train_live/isolation.js registers it for that page only.
+cp "$NM/coi-serviceworker/coi-serviceworker.js" "$EXTRA/coi-serviceworker.js"
 cp "$TFJS/tfjs/LICENSE" "$EXTRA/vendor/tfjs/LICENSE" 2>/dev/null || true
 cp "$BOOK/train_live_src/"*.js "$BOOK/train_live_src/"*.css "$EXTRA/train_live/"
 # Its data: the first 10,000 Fashion-MNIST training images (raw bytes) with their licence, and
@@ -104,7 +111,9 @@ for f in index.html book/index.html book/explorer.html book/setup.html book/demo
     vendor/mathjax/tex-chtml.js vendor/requirejs/require.min.js vendor/html-manager/embed-amd.js \
     models/fashionmnist_generator.onnx explorer/explorer.js favicon.ico \
     book/train_live.html vendor/tfjs/tf.min.js vendor/tfjs/tf-backend-wasm.min.js \
-    vendor/tfjs/tfjs-backend-wasm-simd.wasm models/fashionmnist_classifier.onnx \
+    vendor/tfjs/tfjs-backend-wasm-simd.wasm vendor/tfjs/tfjs-backend-wasm-threaded-simd.wasm \
+    vendor/tfjs/tf-backend-webgpu.min.js coi-serviceworker.js train_live/isolation.js \
+    models/fashionmnist_classifier.onnx \
     train_live/fashion-mnist-train.u8 train_live/fashion-mnist-LICENSE.txt train_live/train_live.js \
     common/seeded_random.js; do
     if [[ ! -s $HTML/$f ]]; then

@@ -1,10 +1,7 @@
-"""ganlab: the student package of the DCGAN lab.
-
-Everything a student uses that is not an exercise (data, grids and plots, the training engine
-behind ``python -m ganlab train CONFIG --answers NOTEBOOKS``, run folders, diagnostics, the
-shipped generator in ``assets/``, the earlier notebooks' answers and the visible checks). No
-function or class a notebook asks for is defined here: the reference answers are in
-``ganlab_solution``.
+"""ganlab: the student package of the DCGAN lab: data, grids and plots, the training engine behind ``python -m
+ganlab train CONFIG --answers NOTEBOOKS``, run folders, diagnostics, the shipped generator (``assets/``), the earlier
+notebooks' answers and the visible checks. No function or class a notebook asks for is defined here: the reference
+answers are in ``ganlab_solution``.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
-"""Command line of the student package: ``python -m ganlab train CONFIG --answers NOTEBOOKS``.
-
-Trains your own GAN from a YAML config (e.g. ``configs/fashionmnist.yaml`` on a GPU node) with
-your answers, read from the folder of your lab notebooks, through the same engine as the
-instructor's (:mod:`ganlab.trainer`). ``--resume RUN_DIR`` continues a run (its notebooks
-folder is remembered in ``RUN_DIR/answers.txt``); ``--run-dir DIR`` writes into DIR and resumes
-from it when it holds a checkpoint (a requeued cluster job). A missing or failing answer stops
-the run before anything is written, with one ``error:`` line naming the notebook and exercise.
+"""Command line of the student package: ``python -m ganlab train CONFIG --answers NOTEBOOKS`` trains your own GAN
+with the answers in your notebooks' folder (remembered in ``RUN_DIR/answers.txt`` for ``--resume``), through the
+instructor's engine (:mod:`ganlab.trainer`); a missing or failing answer stops it before anything is written, with
+one ``error:`` line naming the notebook and exercise.
 """
 
 from __future__ import annotations
@@ -16,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .cliargs import OneLineParser, add_train_command, run_command, train_command, with_debug_option
+from .cliargs import OneLineParser, add_train_command, run_command, train_command
 from .errors import GanlabError
 
 PROG = "python -m ganlab"
@@ -65,7 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description="Train your own DCGAN from a config, with your lab answers.")
     parser.add_argument("--debug", action="store_true", help="print the traceback of errors (or set GANLAB_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    with_debug_option(sub)
     train = add_train_command(sub, _train)
     train.add_argument(
         "--answers",

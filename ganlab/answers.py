@@ -1,15 +1,10 @@
 """Your answers to earlier notebooks, for the notebooks that build on them.
 
-:func:`load_answers` reads an earlier notebook from the same folder, runs its set-up, answer
-and visible test cells (never its demos or training) and binds the names asked for. An answer
-that is missing or fails its visible test is named in one line (notebook, exercise, what is
-wrong) and bound to a stand-in that says the same if it is used: nothing crashes.
-
-When grading (``NBGRADER_EXECUTION`` is set) earlier answers come from the reference package
-``ganlab_solution``, so a mistake in notebook 2 costs no points in notebook 5. After a deadline
-an instructor may hand that package out (``pip install ganlab-solution``): missing or failing
-answers are then taken from it, and the notebook says so; working answers are always used first.
-Names are declared in :data:`ganlab.exercises.EXERCISES`; this package holds none of the answers.
+:func:`load_answers` runs an earlier notebook's set-up, answer and visible test cells (never its demos)
+and binds the names asked for; one that is missing or fails its visible test is named in one line and
+bound to a stand-in that says the same if used. When grading (``NBGRADER_EXECUTION``) earlier answers come
+from the reference package, so a mistake in notebook 2 costs no points in notebook 5; where an instructor
+handed that package out, it also stands in for missing or failing answers.
 """
 
 from __future__ import annotations
@@ -22,9 +17,8 @@ import linecache
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .exercises import answer_names, exercise_of
 
@@ -69,12 +63,11 @@ def reference_answer(name: str) -> Any:
     return getattr(module, exercise.reference.split(":")[1])
 
 
-@dataclass
-class _Loaded:
+class _Loaded(NamedTuple):
     """One earlier notebook, run: its namespace and what failed in it, by answer name."""
 
     namespace: dict[str, Any]
-    problems: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, str]
 
 
 _CACHE: dict[tuple[str, float], _Loaded] = {}
@@ -111,7 +104,7 @@ def _run_notebook(path: Path) -> _Loaded:
     if key in _CACHE:
         return _CACHE[key]
     namespace: dict[str, Any] = {"__name__": f"ganlab_answers_{path.stem}", "__builtins__": __builtins__}
-    loaded = _Loaded(namespace)
+    problems: dict[str, str] = {}
     defined_by: dict[str, list[str]] = {}  # answer cell id -> the answer names it defines
     for index, cell in enumerate(_cells(path)):
         meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -134,12 +127,12 @@ def _run_notebook(path: Path) -> _Loaded:
             defined_by[cell_id] = _defines(source, answer_names(path.stem))
             if error is not None:
                 for name in defined_by[cell_id]:
-                    loaded.problems.setdefault(name, _first_line(error))
+                    problems.setdefault(name, _first_line(error))
         elif is_test and error is not None:
             for name in defined_by.get(cell_id.removeprefix("test_"), []):
-                loaded.problems.setdefault(name, f"its visible test fails: {_first_line(error)}")
-    _CACHE[key] = loaded
-    return loaded
+                problems.setdefault(name, f"its visible test fails: {_first_line(error)}")
+    _CACHE[key] = _Loaded(namespace, problems)
+    return _CACHE[key]
 
 
 def _problem_text(notebook: str, name: str, problem: str) -> str:
@@ -150,26 +143,21 @@ def _problem_text(notebook: str, name: str, problem: str) -> str:
 
 
 def _your_answers(path: Path, names: Sequence[str], where: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """(``{name: object}`` that work, ``{name: problem}`` that do not) for ``names`` of the notebook ``path``.
-
-    ``where`` says what to do when the notebook is not there.
-    """
+    """(``{name: object}`` that work, ``{name: problem}`` that do not) for ``names`` of the notebook ``path``;
+    ``where`` says what to do when the notebook is not there."""
     if not path.is_file():
         return {}, {name: f"{path.name} is not in {path.parent}: {where}" for name in names}
-    loaded = _run_notebook(path)
-    problems = {n: loaded.problems[n] for n in names if n in loaded.problems}
+    namespace, failed = _run_notebook(path)
+    problems = {n: failed[n] for n in names if n in failed}
     for name in names:
-        if name not in loaded.namespace and name not in problems:
+        if name not in namespace and name not in problems:
             problems[name] = "not defined: run its cell in that notebook and save it"
-    return {n: loaded.namespace[n] for n in names if n not in problems}, problems
+    return {n: namespace[n] for n in names if n not in problems}, problems
 
 
 def load_answers(namespace: dict[str, Any], notebook: str, *names: str, folder: str | Path | None = None) -> None:
-    """Bind your answers ``names`` from ``notebook`` (e.g. ``"02_critic"``) into ``namespace``.
-
-    Prints one line saying where each answer came from, or which exercise to fix. ``folder``
-    defaults to the current one (where Jupyter runs the notebook).
-    """
+    """Bind your answers ``names`` from ``notebook`` (e.g. ``"02_critic"``) in ``folder`` (default: the current one)
+    into ``namespace``, printing one line saying where each came from, or which exercise to fix."""
     unknown = [n for n in names if n not in answer_names(notebook)]
     if unknown:
         raise ValueError(f"{', '.join(unknown)} not answers of {notebook} (see ganlab.exercises.EXERCISES)")
@@ -193,12 +181,8 @@ def load_answers(namespace: dict[str, Any], notebook: str, *names: str, folder: 
 
 
 def collect_answers(folder: str | Path, names: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """Your answers ``names`` from the notebooks in ``folder``, as ``{name: object}`` (for ``python -m ganlab train``).
-
-    Runs each notebook's set-up, answer and visible test cells in that folder (as
-    :func:`load_answers` does), never the reference. Raises :class:`AnswerMissing` naming the
-    notebook and exercise of the first answer that is missing or fails its visible test.
-    """
+    """Your answers ``names`` from the notebooks in ``folder``, as ``{name: object}`` (for ``python -m ganlab train``),
+    never the reference's: :class:`AnswerMissing` names the first one missing or failing its visible test."""
     folder = Path(folder).resolve()
     found: dict[str, Any] = {}
     for notebook in dict.fromkeys(exercise_of(name).notebook for name in names):

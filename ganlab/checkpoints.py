@@ -1,8 +1,5 @@
-"""Checkpoints: one plain dict per run, written atomically, read back with clear errors.
-
-The instructor's trainer and the students' harness both save through :func:`save_checkpoint`
-and read through :func:`load_checkpoint`, so a half-written or foreign file is one error line.
-"""
+"""Checkpoints: one plain dict per run, written atomically and read back with clear errors (the trainer and the
+students' harness both go through here, so a half-written or foreign file is one error line)."""
 
 from __future__ import annotations
 

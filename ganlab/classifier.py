@@ -1,11 +1,8 @@
 """A small Fashion-MNIST classifier, to check which classes a generator covers.
 
-A generator that has collapsed onto a few modes draws some classes far more often
-than others. Classifying many samples and counting the predicted classes (the
-*mode-coverage histogram*) shows it at a glance; the real test set is about 10% per
-class. The classifier was trained on the train split by the instructor's package
-(``python -m ganlab_solution classifier``) and is shipped here as
-``assets/fashionmnist_classifier.pt`` (a plain state dict).
+A generator collapsed onto a few modes draws some classes far more often than others: the histogram of
+predicted classes (about 10% each on the test set) shows it. Trained by ``python -m ganlab_solution
+classifier``, shipped as ``assets/fashionmnist_classifier.pt`` (a plain state dict).
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
-"""The command lines' shared parts: one-line argument errors, the ``train`` command, one-line failures.
-
-Every count option has a range and a reason, so ``-n 0`` or ``--fps 0`` stops with
-one line that says what is allowed and why, before any work starts. :func:`run_command`
-runs a parsed command (``python -m ganlab`` and ``python -m ganlab_solution``): every failure
-a user can cause is one ``error: <what is wrong>: <how to fix it>`` line on stderr with a
-non-zero exit status (see :mod:`ganlab.errors`), not a traceback; ``--debug`` or
-``GANLAB_DEBUG=1`` also prints the traceback; an unexpected error always does, and says it
-is a bug.
+"""The command lines' shared parts. Every failure a user can cause is one ``error: <what is wrong>: <how to fix
+it>`` line on stderr with a non-zero exit status (:mod:`ganlab.errors`); ``--debug`` or ``GANLAB_DEBUG=1`` adds the
+traceback, which an unexpected error always prints, saying it is a bug.
 """
 
 from __future__ import annotations
@@ -23,15 +17,11 @@ from typing import Any, NoReturn
 from .errors import BUG, GanlabError, describe_os_error, is_disk_full
 
 
-class UsageError(GanlabError):
-    """A command-line argument argparse rejected (unknown option, bad value...)."""
-
-
 class OneLineParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are one line (no usage block), raised as :class:`UsageError`."""
+    """An ``ArgumentParser`` whose errors are one line (no usage block), raised as :class:`GanlabError`."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}: see {self.prog} --help")
+        raise GanlabError(f"{self.prog}: {message}: see {self.prog} --help")
 
 
 def bounded(kind: type, low: float, high: float, why: str) -> Callable[[str], int | float]:
@@ -66,34 +56,21 @@ def add_train_command(sub: argparse._SubParsersAction, handler: Callable[[argpar
 
 
 def train_command(args: argparse.Namespace, answers: Callable[[Path | None], dict[str, Any]], **options: Any) -> None:
-    """Run ``train`` as its arguments say, with ``answers(run folder to resume or None)``; ``options`` go to the Trainer."""
-    from .config import load_config, parse_config
+    """Run ``train`` as ``args`` say, with ``answers(run folder to resume or None)``; ``options`` go to the Trainer."""
+    from .config import load_config
     from .trainer import resume, train
 
     config = load_config(args.config) if args.config else None
-    if args.device and config is not None:
-        config = parse_config({**config.to_dict(), "device": args.device}, "--device")
     if args.resume and args.run_dir:
         raise GanlabError("--resume and --run-dir both name a run folder: pass only one")
+    options["device"] = args.device
     if args.resume:
-        run_dir = resume(args.resume, answers(Path(args.resume)), config, device=args.device, **options)
+        run_dir = resume(args.resume, answers(Path(args.resume)), config, **options)
     elif config is None:
         raise GanlabError("train needs a config file (e.g. configs/fashionmnist.yaml) or --resume RUN_DIR")
     else:
         run_dir = train(config, answers(Path(args.run_dir) if args.run_dir else None), run_dir=args.run_dir, **options)
     print(f"done: {run_dir}")
-
-
-def with_debug_option(sub: argparse._SubParsersAction) -> None:
-    """Accept ``--debug`` after the sub-command too (SUPPRESS keeps the main parser's value)."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    add_parser = sub.add_parser
-
-    def add(name: str, **kwargs: Any) -> Any:
-        return add_parser(name, parents=[*kwargs.pop("parents", []), common], **kwargs)
-
-    sub.add_parser = add  # type: ignore[method-assign]
 
 
 def _one_line_warning(
@@ -112,7 +89,8 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
     try:
         with warnings.catch_warnings(), stop_on_signals():
             warnings.showwarning = _one_line_warning
-            args = parser.parse_args(argv)
+            # --debug, read above, may come after the sub-command too.
+            args = parser.parse_args([word for word in argv if word != "--debug"])
             args.handler(args)
     except (GanlabError, KeyboardInterrupt, OSError, MemoryError) as exc:
         if debug:

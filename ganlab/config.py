@@ -1,10 +1,7 @@
-"""The training configuration: the lab page's YAML, validated.
+"""The training configuration: the lab page's YAML (sections, keys and defaults), validated.
 
-The four sections (``data``, ``optim``, ``logging``, ``model``) and their keys are
-the ones of the lab page, with the page's defaults. A few keys of our own
-(``valid_ratio``, ``amp``, ``ema``...) have defaults that keep the lab's
-behaviour. Unknown keys, wrong types and impossible values are rejected with one
-line that names the key and what is allowed.
+Keys of our own (``valid_ratio``, ``amp``, ``ema``...) default to the lab's behaviour. Unknown keys, wrong
+types and impossible values are rejected with one line that names the key and what is allowed.
 """
 
 from __future__ import annotations
@@ -120,13 +117,6 @@ class Config(_Section):
     def generator_lr(self) -> float:
         return self.optim.generator_lr or self.optim.base_lr
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump()
-
-
-def _allowed(section: BaseModel | type[BaseModel]) -> str:
-    return ", ".join(type(section).model_fields if isinstance(section, BaseModel) else section.model_fields)
-
 
 def _describe(err: dict[str, Any]) -> str:
     """One human sentence for the first pydantic error."""
@@ -136,7 +126,7 @@ def _describe(err: dict[str, Any]) -> str:
         parent: type[BaseModel] = Config
         for part in err["loc"][:-1]:
             parent = parent.model_fields[str(part)].annotation  # type: ignore[assignment]
-        return f"unknown key '{loc}' (allowed here: {_allowed(parent)})"
+        return f"unknown key '{loc}' (allowed here: {', '.join(parent.model_fields)})"
     if kind == "literal_error":
         return f"{loc}: {err['input']!r} is not allowed ({err['msg'].replace('Input should be ', 'expected ')})"
     if kind == "model_type":
@@ -187,4 +177,4 @@ def load_config(path: str | Path) -> Config:
 
 def dump_config(config: Config) -> str:
     """The resolved config as YAML, in section order."""
-    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+    return yaml.safe_dump(config.model_dump(), sort_keys=False)

@@ -1,21 +1,10 @@
 """Whole training steps captured as CUDA graphs (``optim.cuda_graph: true``).
 
-At the lab's image sizes one training step is a few hundred small kernels, and on a
-fast GPU launching them from Python costs more than running them. A CUDA graph
-records the step's kernels once (forward, backward, loss and the optimizer update)
-and replays them with one launch per batch. See the PyTorch notes on CUDA graphs:
-https://pytorch.org/docs/stable/notes/cuda.html#cuda-graphs
-
-What the step needs to be capturable, and how the trainer provides it:
-
-* the same tensor addresses every replay: the batch is copied into a static input,
-  and the optimizers are built with ``capturable=True`` (their step counters live
-  on the GPU);
-* no host synchronisation inside the step (no ``.item()``, no Python branch on a
-  tensor's value): the EMA update, which has one, stays outside the graph;
-* random numbers (latents, dropout, instance noise, label smoothing) come from
-  the CUDA generator, which graphs support: each replay draws fresh values;
-* autocast's weight cache is off, since cached casts would be stale on replay.
+At the lab's sizes a step is a few hundred small kernels, which cost more to launch from Python than to run;
+a graph records them once and replays them with one launch (https://pytorch.org/docs/stable/notes/cuda.html).
+What capture needs, and how the trainer provides it: the same addresses every replay (a static input batch,
+``capturable=True`` optimizers); no host synchronisation inside (the EMA update stays outside); random numbers
+from the CUDA generator (fresh at each replay); autocast's weight cache off (stale on replay).
 """
 
 from __future__ import annotations
@@ -28,16 +17,10 @@ Step = Callable[[torch.Tensor], dict[str, torch.Tensor]]
 
 
 class GraphedStep:
-    """Run ``step(batch)`` eagerly for ``warmup`` calls, then capture it and replay it.
+    """Run ``step(batch)`` eagerly (on a side stream) for ``warmup`` calls, then capture it and replay it.
 
-    The warm-up calls are real training steps; they run on a side stream, as the
-    capture requires (it lets autograd and cuDNN set up their state first). The
-    capture itself does not execute the step, so the call that captures then
-    replays once. A batch whose shape differs from the captured one (the last,
-    smaller batch of a streamed dataset) runs eagerly: correct, just not faster.
-
-    The returned tensors are the graph's static outputs: the next replay overwrites
-    them, so consume them (e.g. add them to running sums) before the next call.
+    A batch of another shape than the captured one runs eagerly. The returned tensors are the graph's static
+    outputs, which the next replay overwrites: consume them before the next call.
     """
 
     def __init__(self, step: Step, warmup: int = 3) -> None:

@@ -8,12 +8,8 @@ Where the mapping happens (notebook 1 asks students to find it):
 * streamed datasets (CelebA, ImageFolder) use ``transforms.Normalize(0.5, 0.5)``
   after ``ToTensor`` in :func:`streaming_transform`, i.e. ``(x - 0.5) / 0.5``.
 
-Both give [-1, 1], the range of the generator's final tanh, so real and fake
-images live in the same range.
-
-``rootdir`` may be a torchvision root (``rootdir/FashionMNIST/raw/...``) or a folder
-holding the four idx files directly, which is how Debian's ``dataset-fashion-mnist``
-installs them under ``/usr/share/datasets/fashion-mnist`` (the offline default).
+Both give [-1, 1], the range of the generator's final tanh. ``rootdir`` may be a torchvision root
+or a folder holding the four idx files, as Debian's ``dataset-fashion-mnist`` installs them.
 """
 
 from __future__ import annotations
@@ -74,10 +70,7 @@ def image_shape(config: DataConfig) -> ImgShape:
 
 
 def _open_idx(folder: Path, name: str) -> Path | None:
-    for candidate in (folder / name, folder / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
+    return next((path for path in (folder / name, folder / f"{name}.gz") if path.is_file()), None)
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -123,16 +116,6 @@ def identify(images: np.ndarray, labels: np.ndarray | None) -> str | None:
     return None
 
 
-def check_identity(dataset: str, root: Path, images: np.ndarray, labels: np.ndarray | None) -> None:
-    """Stop if ``root`` holds another known dataset than ``dataset`` (e.g. Fashion-MNIST asked as MNIST)."""
-    found = identify(images, labels)
-    if found is not None and found != dataset:
-        raise GanlabError(
-            f"data.dataset is {dataset} but {root} holds {found} (recognised by its label counts and pixels): "
-            f"set data.dataset: {found}, or point data.rootdir at a folder that holds {dataset}"
-        )
-
-
 def _missing(dataset: str, rootdir: Path) -> GanlabError:
     how = (
         f"install Debian's {FASHION_MNIST_PACKAGE} (apt-get install {FASHION_MNIST_PACKAGE}) and use "
@@ -155,8 +138,12 @@ def load_images(dataset: str, rootdir: str | Path, train: bool = True, download:
         files = [_open_idx(root, name) for name in IDX_NAMES[train]]
         if files[0] is not None:
             images = read_idx(files[0])
-            labels = read_idx(files[1]) if files[1] is not None else None
-            check_identity(dataset, root, images, labels)
+            found = identify(images, read_idx(files[1]) if files[1] is not None else None)
+            if found is not None and found != dataset:  # e.g. Fashion-MNIST asked for as MNIST
+                raise GanlabError(
+                    f"data.dataset is {dataset} but {root} holds {found} (recognised by its label counts and pixels): "
+                    f"set data.dataset: {found}, or point data.rootdir at a folder that holds {dataset}"
+                )
             return torch.from_numpy(images.copy()).unsqueeze(1)
     if not root.is_dir() and not download:
         raise _missing(dataset, root)
@@ -186,13 +173,10 @@ def split_indices(n: int, valid_ratio: float, seed: int) -> tuple[torch.Tensor, 
 
 
 class TensorLoader:
-    """Batches of a dataset held whole as one uint8 tensor on the training device.
+    """Batches in [-1, 1] (by ``to_unit_range``) of a dataset held whole as one uint8 tensor on the device.
 
-    Shuffling is one ``torch.randperm`` per epoch and each batch one indexing
-    operation, so no per-sample Python code runs per step. Yields float batches in
-    [-1, 1], made by the ``to_unit_range`` function it is given. The last incomplete batch is dropped when shuffling (as a BatchNorm'd
-    critic prefers full batches). ``state_dict`` holds the shuffling generator's
-    state so that a resumed run draws the same order.
+    One ``torch.randperm`` per epoch and one indexing per batch; shuffled epochs drop the last incomplete
+    batch (a BatchNorm'd critic prefers full ones); ``state_dict`` lets a resumed run draw the same order.
     """
 
     def __init__(
@@ -238,12 +222,8 @@ class TensorLoader:
 
 
 def streaming_transform(size: int, augment: bool = False) -> Any:
-    """Resize the short side to ``size``, crop a square, to tensor, ``Normalize(0.5, 0.5)``.
-
-    The normalisation maps [0, 1] to [-1, 1]. ``augment`` crops at a random place and
-    flips half of the images horizontally (the seed report's pipeline for large photo
-    sets); otherwise the crop is centred.
-    """
+    """Resize the short side to ``size``, crop a square (random and flipped half the time with ``augment``,
+    else centred), to tensor, ``Normalize(0.5, 0.5)``: [0, 1] to [-1, 1]."""
     from torchvision import transforms
 
     crop = (
@@ -254,12 +234,10 @@ def streaming_transform(size: int, augment: bool = False) -> Any:
 
 
 class ImageFiles(Dataset):
-    """Every image file below a folder (nested or not), resized and cropped to ``size``.
+    """Every image file below a folder (nested or not), as RGB, resized and cropped to ``size``.
 
-    Files without an image extension are skipped with one warning giving their count;
-    an image that cannot be decoded yields ``None`` and is dropped (and counted) by
-    :func:`collate_images`, so one bad file never stops an epoch. Grayscale, palette
-    and RGBA images are converted to RGB. Files are read when needed, never all at once.
+    Files without an image extension are skipped with one warning; one that cannot be decoded yields
+    ``None``, dropped and counted by :func:`collate_images`, so one bad file never stops an epoch.
     """
 
     def __init__(self, root: str | Path, size: int, augment: bool = True) -> None:
@@ -293,41 +271,11 @@ class ImageFiles(Dataset):
 
 
 def collate_images(batch: list[Any]) -> tuple[torch.Tensor, int]:
-    """Stack images, dropping the ``None`` of unreadable files (and labels, if any).
-
-    Returns ``(images, number of unreadable files dropped)``; the trainer counts them.
-    """
+    """``(images, number of unreadable files)``: the images stacked, the ``None`` of unreadable files (and the
+    labels, if any) dropped."""
     images = [item[0] if isinstance(item, tuple) else item for item in batch]
     good = [img for img in images if img is not None]
     return (torch.stack(good) if good else torch.empty(0)), len(images) - len(good)
-
-
-class _ImagesOnly(Dataset):
-    """Drops the labels (and attributes) of a torchvision dataset."""
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.dataset[index][0]
-
-
-def _streaming_dataset(config: DataConfig, size: int, augment: bool) -> Dataset:
-    if config.dataset == "ImageFolder":
-        return ImageFiles(config.rootdir, size, augment)
-    import torchvision.datasets as tvd
-
-    root = Path(config.rootdir).expanduser()
-    try:
-        celeba = tvd.CelebA(
-            str(root), split="all", target_type=[], transform=streaming_transform(size), download=config.download
-        )
-    except RuntimeError:
-        raise _missing("CelebA", root) from None
-    return _ImagesOnly(celeba)
 
 
 @dataclass
@@ -347,37 +295,43 @@ def make_loaders(
     rank: int = 0,
     world_size: int = 1,
 ) -> Loaders:
-    """Train and valid batch iterators for ``config``, split with ``seed``.
+    """Train and valid batch iterators for ``config``, split with ``seed``, each rank its own shard.
 
-    In-memory datasets hand each uint8 batch to ``to_unit_range`` (notebook 1's function).
-
-    MNIST-like sets and SVHN are held whole on ``device`` (:class:`TensorLoader`);
-    CelebA and ImageFolder are streamed by a ``DataLoader`` with workers, prefetching
-    and pinned memory, and yield ``(images, n_unreadable)`` pairs. ``config.debug``
-    keeps only a few batches, for smoke runs. With ``world_size`` > 1 each rank gets
-    its own shard of the training set.
+    In-memory datasets are held whole on ``device`` and map each uint8 batch with ``to_unit_range``
+    (:class:`TensorLoader`); the streamed ones yield ``(images, n_unreadable)`` pairs from a ``DataLoader``.
     """
     shape = image_shape(config)
-    ntrain_max = DEBUG_BATCHES * config.batch_size * world_size if config.debug else None
+
+    def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        train_idx, valid_idx = split_indices(n, config.valid_ratio, seed)
+        if config.debug:  # a few batches, for smoke runs
+            return train_idx[: DEBUG_BATCHES * config.batch_size * world_size], valid_idx[: 2 * config.batch_size]
+        return train_idx, valid_idx
+
     if config.dataset in IN_MEMORY:
         images = load_images(config.dataset, config.rootdir, train=True, download=config.download)
-        train_idx, valid_idx = split_indices(images.shape[0], config.valid_ratio, seed)
-        if ntrain_max:
-            train_idx, valid_idx = train_idx[:ntrain_max], valid_idx[: 2 * config.batch_size]
+        train_idx, valid_idx = split(images.shape[0])
         return Loaders(
             TensorLoader(images[train_idx], config.batch_size, True, to_unit_range, seed, device, rank, world_size),
             TensorLoader(images[valid_idx], config.batch_size, False, to_unit_range, device=device),
             shape,
         )
-    train_set = _streaming_dataset(config, shape[1], augment=config.dataset == "ImageFolder")
-    valid_set = train_set
-    if isinstance(train_set, ImageFiles):
+    if config.dataset == "ImageFolder":
+        train_set: Dataset = ImageFiles(config.rootdir, shape[1])
         # Validation images are centre-cropped and never flipped; the file list is shared.
         valid_set = copy.copy(train_set)
         valid_set.transform = streaming_transform(shape[1])
-    train_idx, valid_idx = split_indices(len(train_set), config.valid_ratio, seed)  # type: ignore[arg-type]
-    if ntrain_max:
-        train_idx, valid_idx = train_idx[:ntrain_max], valid_idx[: 2 * config.batch_size]
+    else:
+        import torchvision.datasets as tvd
+
+        root, transform = Path(config.rootdir).expanduser(), streaming_transform(shape[1])
+        try:  # (image, None) pairs: collate_images keeps the images
+            train_set = valid_set = tvd.CelebA(
+                str(root), split="all", target_type=[], transform=transform, download=config.download
+            )
+        except RuntimeError:
+            raise _missing("CelebA", root) from None
+    train_idx, valid_idx = split(len(train_set))  # type: ignore[arg-type]
     common: dict[str, Any] = {
         "batch_size": config.batch_size,
         "num_workers": config.num_workers,

@@ -1,11 +1,6 @@
-"""Cheap diagnostics of a GAN in training: sample diversity and mode collapse.
-
-A collapsed generator maps many latents to (nearly) the same image. Two symptoms are
-easy to measure without any extra network: the spread of its samples compared with
-the spread of real images (:func:`diversity_ratio`, :func:`pixel_spread`), and the
-critic winning outright (accuracy near 1 on both real and fake images, logged by the
-trainer). :func:`diagnose` turns both into a verdict a student can act on, and
-:func:`sample_quality` adds the shipped Fashion-MNIST classifier's opinion.
+"""Cheap diagnostics of a GAN in training: a collapsed generator draws (nearly) one image and its critic wins
+outright; :func:`diagnose` turns the samples' spread and the critic's accuracies into a verdict a student can act
+on, :func:`sample_quality` adds the shipped Fashion-MNIST classifier's opinion.
 """
 
 from __future__ import annotations
@@ -38,11 +33,16 @@ MIN_SPREAD = 0.3
 MAX_CRITIC_ACC = 0.95  # the mean of an epoch's (or the last 50 steps') accuracies, real or fake
 
 
-def mean_pairwise_distance(images: torch.Tensor) -> float:
-    """Mean Euclidean distance between all pairs of images in a batch (pixels in [-1, 1])."""
+def _flat(images: torch.Tensor) -> torch.Tensor:
     flat = images.detach().float().flatten(1)
     if flat.shape[0] < 2:
         raise ValueError("need at least two images to measure their spread")
+    return flat
+
+
+def mean_pairwise_distance(images: torch.Tensor) -> float:
+    """Mean Euclidean distance between all pairs of images in a batch (pixels in [-1, 1])."""
+    flat = _flat(images)
     distances = torch.cdist(flat, flat)
     n = flat.shape[0]
     return (distances.sum() / (n * (n - 1))).item()
@@ -54,11 +54,8 @@ def diversity_ratio(fake: torch.Tensor, real: torch.Tensor) -> float:
 
 
 def export_image_folder(images: torch.Tensor, folder, size: int | None = None) -> int:
-    """Write images in [-1, 1] (N, C, H, W) as PNG files, optionally resized to ``size``.
-
-    Used to turn an in-memory dataset into a small ImageFolder for the ResNet GAN.
-    Returns the number of files written.
-    """
+    """Write images in [-1, 1] (N, C, H, W) as PNG files (an ImageFolder), resized to ``size`` if given; returns
+    the number of files written."""
     from torchvision.transforms.functional import resize
     from torchvision.utils import save_image
 
@@ -72,14 +69,8 @@ def export_image_folder(images: torch.Tensor, folder, size: int | None = None) -
 
 
 def pixel_spread(images: torch.Tensor) -> float:
-    """Standard deviation of each pixel across the samples, averaged over pixels.
-
-    Zero when every sample is the same image; about 0.55 for real Fashion-MNIST.
-    """
-    flat = images.detach().float().flatten(1)
-    if flat.shape[0] < 2:
-        raise ValueError("need at least two images to measure their spread")
-    return flat.std(0).mean().item()
+    """Standard deviation of each pixel across the samples, averaged: 0 for one image, about 0.55 for Fashion-MNIST."""
+    return _flat(images).std(0).mean().item()
 
 
 def critic_pinned(acc_real: Sequence[float], acc_fake: Sequence[float], window: int = WINDOW) -> bool:
@@ -101,12 +92,8 @@ class Diagnosis:
 
 
 def diagnose(history: dict[str, Sequence[float]], samples: torch.Tensor, window: int = WINDOW) -> Diagnosis:
-    """Read a run's curves and samples: has it collapsed, and what to do about it.
-
-    ``history`` holds the per-step ``critic_acc_real`` and ``critic_acc_fake`` (as the
-    trainer's steps return them); ``samples`` are images in [-1, 1] from the generator
-    in evaluation mode (e.g. the fixed-latent grid's 64 images).
-    """
+    """Has a run collapsed, and what to do about it, from the per-step ``critic_acc_real`` and ``critic_acc_fake``
+    of ``history`` and ``samples`` in [-1, 1] from the generator in evaluation mode (e.g. the 64 of the grid)."""
     acc_real, acc_fake = list(history["critic_acc_real"]), list(history["critic_acc_fake"])
     last = min(window, len(acc_real)) or 1
     accuracy = (float(np.mean(acc_real[-last:] or [0.0])), float(np.mean(acc_fake[-last:] or [0.0])))

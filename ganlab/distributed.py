@@ -1,9 +1,5 @@
-"""Data-parallel training with ``torchrun``: rank bookkeeping in one place.
-
-``torchrun --nproc_per_node N -m ganlab_solution train config.yaml`` sets ``RANK``,
-``LOCAL_RANK`` and ``WORLD_SIZE``; :func:`setup` reads them, starts the process group
-(NCCL on GPUs, gloo on CPUs) and says which device this rank uses. Only the main
-process (rank 0) writes files.
+"""Data-parallel training with ``torchrun``: rank bookkeeping in one place. :func:`setup` reads ``RANK``,
+``LOCAL_RANK`` and ``WORLD_SIZE`` and starts the process group (NCCL on GPUs, gloo on CPUs); rank 0 writes.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""The exceptions the command line turns into one ``error: ...`` line, and their exit codes.
-
-Exit codes: 0 success, 2 a problem the user can fix (:class:`GanlabError`), 130 the
-run was interrupted (SIGINT or SIGTERM, :class:`Interrupted`), 1 an unexpected
-internal error (a bug: the command line prints the traceback and asks for a report).
+"""The exceptions the command line turns into one ``error: ...`` line, and their exit codes: 0 success, 2 a
+problem the user can fix, 130 interrupted (SIGINT or SIGTERM), 1 a bug (the traceback is printed, to report).
 """
 
 from __future__ import annotations
@@ -17,11 +14,8 @@ BUG = 1
 
 
 class GanlabError(Exception):
-    """A problem the user can fix (bad config, missing data, broken model file).
-
-    The command line prints ``error: <message>`` and exits with status 2, so the
-    message must name what is wrong and how to fix it, on one line.
-    """
+    """A problem the user can fix: the command line prints ``error: <message>`` (what is wrong and how to fix it,
+    on one line) and exits with status 2."""
 
     exit_code = USER_ERROR
 
@@ -45,11 +39,8 @@ _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 
 
 def is_disk_full(exc: BaseException, folder: Path | None = None) -> bool:
-    """True when ``exc`` (or its cause) says the disk is full, or ``folder``'s disk has no space left.
-
-    ``torch.save`` reports a full disk as a ``RuntimeError`` without an errno, hence
-    the look at the free space of the folder being written to.
-    """
+    """True when ``exc`` (or its cause) says the disk is full, or ``folder``'s disk has no space left (``torch.save``
+    reports a full disk as a ``RuntimeError`` without an errno)."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, OSError) and seen.errno in _DISK_FULL:
@@ -74,12 +65,10 @@ def describe_os_error(exc: OSError) -> str:
         return f"{where}no space left on device: free some space (or write elsewhere) and run the command again"
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"{where}{reason.lower()}: choose a folder you can write to, or fix its permissions"
-    if exc.errno == errno.EISDIR:
-        return f"{where}is a folder: pass a file path instead"
-    if exc.errno == errno.ENOTDIR:
-        return f"{where}a part of this path is a file, not a folder: check the path"
-    if exc.errno == errno.EEXIST:
-        return f"{where}exists and is not a folder: check the path"
-    if exc.errno == errno.ENOENT:
-        return f"{where}no such file or folder: check the path"
-    return f"{where}{reason}: check the path, its permissions and the free disk space"
+    fixes = {
+        errno.EISDIR: "is a folder: pass a file path instead",
+        errno.ENOTDIR: "a part of this path is a file, not a folder: check the path",
+        errno.EEXIST: "exists and is not a folder: check the path",
+        errno.ENOENT: "no such file or folder: check the path",
+    }
+    return f"{where}{fixes.get(exc.errno, f'{reason}: check the path, its permissions and the free disk space')}"

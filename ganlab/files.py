@@ -1,8 +1,5 @@
-"""Atomic file writes: a reader (or a killed run) never sees half a file.
-
-Every file the kit writes during training or export (checkpoints, sample grids, ONNX
-models, configs) goes through :func:`atomic_write`.
-"""
+"""Atomic file writes, which every file the kit writes in training or export goes through: a reader (or a
+killed run) never sees half a file."""
 
 from __future__ import annotations
 
@@ -15,11 +12,9 @@ from .errors import NoSpaceError, is_disk_full
 
 
 def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see half a file.
+    """Call ``write(tmp_path)`` then rename onto ``path``, SIGINT/SIGTERM deferred meanwhile (:mod:`.interrupts`).
 
-    SIGINT/SIGTERM wait until the file is in place (:mod:`.interrupts`); on any
-    failure the temporary file is removed and the previous ``path`` is left as it
-    was. A full disk is reported as :class:`NoSpaceError` whatever the writer raised.
+    On any failure the previous ``path`` is left as it was; a full disk is a :class:`NoSpaceError`.
     """
     from .interrupts import writes_protected
 
@@ -46,12 +41,8 @@ def atomic_write(path: Path, write: Any) -> None:
 
 
 def onnx_in_one_file(path: str | Path) -> Path:
-    """Fold the weights an ONNX export wrote beside ``path`` (``path.data``) back into ``path``, atomically.
-
-    ``torch.onnx.export`` writes the weights to a second file unless ``external_data=False``;
-    a model file that is copied or uploaded alone is then broken. A file that is already
-    self-contained is left as it is.
-    """
+    """Fold the weights an ONNX export wrote beside ``path`` (``path.data``) back into ``path``, atomically, so
+    that the file works when copied alone; a self-contained file is left as it is."""
     import onnx
 
     path = Path(path)

@@ -1,14 +1,8 @@
 """The training harness: trains any critic and generator with the step functions it is given.
 
-The lab's training iteration is :func:`training_step`: one critic step on a batch of real
-images, one generator step on as many fakes, then one step of the generator's moving
-average (EMA). The training engine (:mod:`ganlab.trainer`, both command lines), notebook 5, the
-site's training page and the tests all train through it.
-
-:class:`Harness` wraps it for a notebook: batches from a loader, per-step history, the
-fixed-latent grid, progress drawn every few steps, TensorBoard scalars, checkpoints, and a
-budget in steps and seconds. It holds no answer of the lab: the networks, losses,
-optimizers and steps are the caller's (in notebook 5, the student's own from notebooks 2-4).
+:func:`training_step` is the lab's iteration, which the engine (:mod:`ganlab.trainer`), notebook 5 and the
+site all train through; :class:`Harness` wraps it for a notebook (history, grids, checkpoints, a budget).
+It holds no answer of the lab: the networks, losses, optimizers and steps are the caller's.
 """
 
 from __future__ import annotations
@@ -32,11 +26,7 @@ StepResult = Metrics | float | torch.Tensor
 
 
 class EMA:
-    """An exponential moving average of a network's weights (and BatchNorm buffers).
-
-    ``module`` is the averaged copy, the one to sample from and export. Each
-    :meth:`update` moves it a step ``1 - decay`` towards the trained network.
-    """
+    """An exponential moving average of a network's weights and BatchNorm buffers (``module``, to sample from)."""
 
     def __init__(self, network: nn.Module, decay: float) -> None:
         self.network = network
@@ -50,14 +40,7 @@ class EMA:
         return self.averaged.module
 
     def update(self) -> None:
-        """One averaging step towards the trained network's current weights."""
         self.averaged.update_parameters(self.network)
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.averaged.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.averaged.load_state_dict(state)
 
 
 def one_score(logits: torch.Tensor) -> torch.Tensor:
@@ -67,10 +50,8 @@ def one_score(logits: torch.Tensor) -> torch.Tensor:
 
 
 def init_weights(module: nn.Module) -> None:
-    """DCGAN initialisation (Radford et al. 2016): weights from N(0, 0.02), BatchNorm scales from N(1, 0.02).
-
-    Use as ``gan.apply(init_weights)``; the lab's recipes were tuned with it.
-    """
+    """DCGAN initialisation (Radford et al. 2016), as ``gan.apply(init_weights)``: weights from N(0, 0.02),
+    BatchNorm scales from N(1, 0.02)."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
@@ -99,9 +80,7 @@ def training_step(
 ) -> Metrics:
     """One iteration of the lab: critic step on ``real``, generator step on as many fakes, EMA step.
 
-    ``critic_step(real)`` and ``generator_step(batch_size)`` each return their loss or a dict
-    of metrics; the generator step (and the EMA's) is skipped when ``train_generator`` is
-    False (the trainer's ``optim.critic_steps`` > 1).
+    Each step returns its loss or a dict of metrics; ``train_generator`` False skips the generator and EMA.
     """
     metrics = _as_metrics(critic_step(real), "critic_loss")
     if train_generator:
@@ -126,12 +105,8 @@ def batches(
 
 
 class LogitRecorder:
-    """Records what a critic outputs during one step, to read its accuracy on real and fake images.
-
-    A forward hook sees each call of the critic: the call whose input is the real batch
-    itself gives the real logits, the others the fake ones. Steps that feed the critic a
-    concatenated batch leave nothing to separate; then no accuracy is recorded.
-    """
+    """Records a critic's outputs during one step (a forward hook), to read its accuracies: the call whose input
+    is the real batch itself gives the real logits, a later one on as many images the fake ones."""
 
     def __init__(self, critic: nn.Module) -> None:
         self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -141,32 +116,32 @@ class LogitRecorder:
         if inputs and torch.is_tensor(inputs[0]) and torch.is_tensor(output):
             self.calls.append((inputs[0], output.detach()))
 
-    def split(self, real: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """(real logits, fake logits) of the calls recorded since the last split."""
+    def accuracies(self, real: torch.Tensor, accuracy: Callable[[torch.Tensor, int], Any]) -> Metrics:
+        """``critic_acc_real`` and ``critic_acc_fake`` of the calls recorded since the last time, where found."""
         calls, self.calls = self.calls, []
         real_logits = [out for inp, out in calls if inp is real]
         fake_logits = [out for inp, out in calls if inp is not real and inp.shape[0] == real.shape[0]]
-        return (real_logits[0] if real_logits else None), (fake_logits[-1] if fake_logits else None)
+        metrics: Metrics = {}
+        if real_logits:
+            metrics["critic_acc_real"] = accuracy(real_logits[0], REAL)
+        if fake_logits:
+            metrics["critic_acc_fake"] = accuracy(fake_logits[-1], FAKE)
+        return metrics
 
     def remove(self) -> None:
         self.handle.remove()
 
 
 class Harness:
-    """Trains a GAN (``gan.discriminator``, ``gan.generator``) with the steps it is given.
+    """Trains a GAN (``gan.discriminator``, and ``gan.generator(z, None)`` mapping latents to images) with the
+    steps it is given.
 
-    Args:
-        gan: the networks; ``gan.generator(z, None)`` must map latents to images.
-        critic_step: ``critic_step(real) -> loss or dict``, one update of the critic.
-        generator_step: ``generator_step(batch_size) -> loss or dict``, one update of the generator.
-        loader: yields batches of real images in [-1, 1] (re-iterated for each epoch).
-        latent_size: size of the generator's latent vectors (for the fixed-latent grid).
-        critic_accuracy: ``critic_accuracy(logits, cls)``, read on the critic's outputs of each critic
-            step (notebook 5's function); without it, only the metrics the steps return are kept.
-        ema_decay: keep an EMA of the generator's weights (0: none); grids and exports use it.
-        run_dir: where checkpoints and TensorBoard events go (nothing is written without one).
-        optimizers: saved in and restored from checkpoints (name -> optimizer).
-        seed: seeds the fixed latents of the grid.
+    ``critic_step(real)`` and ``generator_step(batch_size)`` each update one network and return its loss or a dict
+    of metrics; ``loader`` yields real batches in [-1, 1] (re-iterated for each epoch); ``critic_accuracy(logits,
+    cls)`` (notebook 5's), if given, is read on the critic's outputs of each critic step; ``ema_decay`` > 0 keeps an
+    EMA of the generator, which grids and exports use; ``run_dir`` receives checkpoints and TensorBoard events
+    (nothing is written without one); ``optimizers`` (name -> optimizer) are saved and restored with them;
+    ``latent_size`` and ``seed`` make the fixed latents of the grid.
     """
 
     def __init__(
@@ -233,12 +208,9 @@ class Harness:
                 if self.step >= target or (seconds is not None and time.perf_counter() - start >= seconds):
                     break
                 metrics = training_step(real, self.critic_step, self.generator_step, self.ema)
-                if recorder is not None:
-                    real_logits, fake_logits = recorder.split(real)
-                    if real_logits is not None and "critic_acc_real" not in metrics:
-                        metrics["critic_acc_real"] = self.critic_accuracy(real_logits, REAL)
-                    if fake_logits is not None and "critic_acc_fake" not in metrics:
-                        metrics["critic_acc_fake"] = self.critic_accuracy(fake_logits, FAKE)
+                if recorder is not None:  # what the steps return themselves wins
+                    for key, value in recorder.accuracies(real, self.critic_accuracy).items():
+                        metrics.setdefault(key, value)
                 self._record(metrics)
                 self.step += 1
                 if self.step % every == 0:
@@ -253,7 +225,7 @@ class Harness:
     def _checkpoint_and_show(self, on_progress: Callable[[Harness], None] | None) -> None:
         if self.run_dir is not None:
             self._log_tensorboard()
-            self.save()
+            save_checkpoint(self.run_dir / CHECKPOINT, self.checkpoint())
         if on_progress is not None:
             on_progress(self)
             self.gan.train()
@@ -305,23 +277,15 @@ class Harness:
         return {
             "step": self.step,
             "gan": self.gan.state_dict(),
-            "ema_generator": self.ema.state_dict() if self.ema is not None else None,
+            "ema_generator": self.ema.averaged.state_dict() if self.ema is not None else None,
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "fixed_noise": self.fixed_noise,
             "history": self.history,
             "rng": rng_state(),
         }
 
-    def save(self, path: str | Path | None = None) -> Path:
-        """Write :meth:`checkpoint` to ``path`` (default ``run_dir/checkpoint.pt``), atomically."""
-        if path is None:
-            if self.run_dir is None:
-                raise ValueError("no run folder: pass a path or give the harness a run_dir")
-            path = self.run_dir / CHECKPOINT
-        return save_checkpoint(path, self.checkpoint())
-
     def resume(self, path: str | Path, needed: Iterable[str] = ()) -> dict[str, Any]:
-        """Go on from a checkpoint written by :meth:`save` (same networks and optimizers); returns it.
+        """Go on from a checkpoint of :meth:`checkpoint` (same networks and optimizers); returns it.
 
         ``needed``: keys the caller's checkpoints add (the trainer's ``epoch``), checked with the others.
         """
@@ -331,7 +295,7 @@ class Harness:
         pairs: list[tuple[Any, Any]] = [(self.gan, state["gan"])]
         pairs += [(opt, state["optimizers"][name]) for name, opt in self.optimizers.items()]
         if self.ema is not None and state.get("ema_generator") is not None:
-            pairs.append((self.ema, state["ema_generator"]))
+            pairs.append((self.ema.averaged, state["ema_generator"]))
         load_state_dicts(path, pairs)
         self.step, self.fixed_noise, self.history = state["step"], state["fixed_noise"], state["history"]
         set_rng_state(state["rng"])

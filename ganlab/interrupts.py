@@ -1,11 +1,7 @@
-"""SIGINT and SIGTERM as one clean stop: never in the middle of a file write.
+"""SIGINT and SIGTERM as one clean stop (:class:`~.errors.Interrupted`), never in the middle of a file write.
 
-:func:`stop_on_signals` makes both signals raise :class:`~.errors.Interrupted` in the
-main thread. Inside :func:`writes_protected` (every atomic write enters it) a
-signal is only recorded, and raised when the write has finished and its file is
-renamed into place. So a checkpoint is never half written, and the signal cannot
-be lost inside library code that catches exceptions broadly while it saves: the
-handler raises nothing there, the stop happens right after.
+Inside :func:`writes_protected` (every atomic write) a signal is only recorded, and raised once the file is in
+place: a checkpoint is never half written, and library code that catches exceptions broadly cannot lose it.
 """
 
 from __future__ import annotations
@@ -51,10 +47,7 @@ def writes_protected() -> Iterator[None]:
 
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """Within the block, SIGINT and SIGTERM raise :class:`Interrupted` (between writes).
-
-    Does nothing outside the main thread, where Python cannot install handlers.
-    """
+    """Within the block, SIGINT and SIGTERM raise :class:`Interrupted` (between writes); only in the main thread."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

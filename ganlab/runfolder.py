@@ -1,12 +1,6 @@
-"""Run folders: a fresh one per run, one training process at a time, no leftovers from killed writes.
-
-:func:`new_run_dir` makes ``LOGDIR/NAME_YYYYmmdd-HHMMSS``, the folder a run writes into.
-
-:func:`locked_run_folder` holds an exclusive lock on ``RUN_DIR/.lock`` (``filelock``,
-an ``flock`` on Linux, released by the kernel when the process dies, so a killed
-run never leaves a stale lock) for as long as a process trains into the folder.
-Once the lock is held, no other process can be writing there, so the hidden
-``.NAME.*.tmp`` files of atomic writes that a kill interrupted are removed.
+"""Run folders: a fresh one per run, one training process at a time, no leftovers from killed writes. The
+``flock`` on ``RUN_DIR/.lock`` dies with its process (no stale lock); while it is held no other process writes
+there, so the ``.NAME.*.tmp`` files of interrupted atomic writes can be removed.
 """
 
 from __future__ import annotations

@@ -1,15 +1,8 @@
-"""The training engine: one run of a YAML config, trained with the answers it is given.
+"""The training engine: one run of a YAML config, with the answers it is given (``{name: object}``).
 
-``python -m ganlab train CONFIG --answers NOTEBOOKS`` trains with the student's answers
-(:func:`ganlab.answers.collect_answers`); ``python -m ganlab_solution train CONFIG`` with the
-reference's, plus its :class:`Extensions` (ResNet networks, spectral norm, WGAN-GP). The answers
-(``{name: object}``, names from :func:`answer_names`) are the networks, joined by ``GAN``'s
-forward, and the lab's ``critic_step``/``generator_step`` when the config asks for nothing beyond
-the lab; otherwise accelerated steps around the answers' losses (:func:`objectives`).
-
-A run writes into a new folder under ``logging.logdir`` (or ``--run-dir``): ``config.yaml``,
-TensorBoard events, ``samples/epoch_NNN.png``, ``checkpoint.pt`` (atomically, every epoch) and
-``generator.onnx``; under ``torchrun`` only rank 0 writes.
+``python -m ganlab train`` passes the student's answers, ``python -m ganlab_solution train`` the reference's
+plus its :class:`Extensions`. A run writes ``config.yaml``, TensorBoard events, ``samples/epoch_NNN.png``,
+``checkpoint.pt`` and ``generator.onnx`` into its folder; under ``torchrun`` only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -47,6 +40,7 @@ from .harness import (
     REAL,
     Harness,
     LogitRecorder,
+    Metrics,
     batches,
     count_parameters,
     init_weights,
@@ -61,7 +55,6 @@ STUDENT_COMMAND = "python -m ganlab train"
 # Notebook 1's pixel mapping and every answer of notebooks 2 to 5; notebook 7's for optim.loss: hinge.
 LAB_ANSWERS = ("to_unit_range", *(name for e in EXERCISES if e.notebook in NOTEBOOKS[1:5] for name in e.names))
 HINGE_ANSWERS = tuple(name for e in EXERCISES if e.notebook == NOTEBOOKS[6] for name in e.names)
-Metrics = dict[str, Any]
 
 
 def answer_names(config: Config) -> tuple[str, ...]:
@@ -74,10 +67,8 @@ def answer_names(config: Config) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Objective:
-    """One adversarial loss: what the critic and the generator minimise, and the critic's outputs per image.
-
-    ``penalty(critic, real, fake, weight)``, if any, is added to the critic's loss (in float32).
-    """
+    """One adversarial loss: what the critic and the generator minimise, the critic's outputs per image, and a
+    ``penalty(critic, real, fake, weight)`` added to the critic's loss (in float32), if any."""
 
     critic: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
     generator: Callable[[torch.Tensor], torch.Tensor]
@@ -90,19 +81,6 @@ def score_accuracy(logits: torch.Tensor, cls: int) -> torch.Tensor:
     return ((one_score(logits) > 0) == (cls == REAL)).float().mean()
 
 
-def objectives(answers: Mapping[str, Any], extra: Mapping[str, Objective] | None = None) -> dict[str, Objective]:
-    """``optim.loss`` name -> :class:`Objective`, built from the answers (and the reference's ``extra``)."""
-    table = {"bce": Objective(answers["critic_loss"], answers["generator_loss"], outputs=2)}
-    if all(name in answers for name in HINGE_ANSWERS):
-        hinge_critic, hinge_generator = (answers[name] for name in HINGE_ANSWERS)
-        table["hinge"] = Objective(
-            lambda real, fake, _smooth: hinge_critic(one_score(real), one_score(fake)),
-            lambda fake: hinge_generator(one_score(fake)),
-        )
-    table.update(extra or {})
-    return table
-
-
 @dataclass(frozen=True)
 class Extensions:
     """What the instructor's package adds to the answers: ResNet ``networks``, a ``prepare_critic`` (spectral
@@ -111,6 +89,24 @@ class Extensions:
     networks: Callable[[Config, ImgShape, int], tuple[nn.Module, nn.Module]] | None = None
     prepare_critic: Callable[[nn.Module, Config], None] | None = None
     objectives: Mapping[str, Objective] = field(default_factory=dict)
+
+
+def objective_of(config: Config, answers: Mapping[str, Any], extensions: Extensions | None = None) -> Objective:
+    """The :class:`Objective` that ``config.optim.loss`` names, built from the answers (and the ``extensions``')."""
+    table = {"bce": Objective(answers["critic_loss"], answers["generator_loss"], outputs=2)}
+    if all(name in answers for name in HINGE_ANSWERS):
+        hinge_critic, hinge_generator = (answers[name] for name in HINGE_ANSWERS)
+        table["hinge"] = Objective(
+            lambda real, fake, _smooth: hinge_critic(one_score(real), one_score(fake)),
+            lambda fake: hinge_generator(one_score(fake)),
+        )
+    table.update((extensions or Extensions()).objectives)
+    if config.optim.loss not in table:
+        raise GanlabError(
+            f"optim.loss: {config.optim.loss!r} belongs to the scaling track, which the instructor's package trains "
+            f"(python -m ganlab_solution train): use {' or '.join(table)}"
+        )
+    return table[config.optim.loss]
 
 
 # -- the networks -----------------------------------------------------------------------------
@@ -138,10 +134,7 @@ def seed_everything(seed: int) -> None:
 
 
 def generator_start_size(size: int) -> tuple[int, int]:
-    """The (start size, number of doublings) that reach ``size`` from 7 or 8: 28 -> (7, 2), 64 -> (8, 3).
-
-    Raises ``ValueError`` for sizes whose halvings never reach 7 or 8 (e.g. 30 or 100).
-    """
+    """The (start size, number of doublings) that reach ``size`` from 7 or 8: 28 -> (7, 2), 64 -> (8, 3)."""
     start, doublings = size, 0
     while start > 8 and start % 2 == 0:
         start //= 2
@@ -176,12 +169,11 @@ def build_gan(
     extensions = extensions or Extensions()
     m = config.model
     outputs = objective_of(config, answers, extensions).outputs
-    if m.architecture == "resnet" or m.spectral_norm:
-        if extensions.networks is None:
-            raise GanlabError(
-                "model: architecture: resnet and spectral_norm belong to the scaling track, which the instructor's "
-                "package trains (python -m ganlab_solution train): remove them for your own run"
-            )
+    if (m.architecture == "resnet" or m.spectral_norm) and extensions.networks is None:
+        raise GanlabError(
+            "model: architecture: resnet and spectral_norm belong to the scaling track, which the instructor's "
+            "package trains (python -m ganlab_solution train): remove them for your own run"
+        )
     if m.architecture == "resnet":
         critic, generator = extensions.networks(config, img_shape, outputs)  # type: ignore[misc]
     else:
@@ -203,17 +195,6 @@ def build_gan(
     return gan
 
 
-def objective_of(config: Config, answers: Mapping[str, Any], extensions: Extensions | None = None) -> Objective:
-    """The :class:`Objective` that ``config.optim.loss`` names."""
-    table = objectives(answers, (extensions or Extensions()).objectives)
-    if config.optim.loss not in table:
-        raise GanlabError(
-            f"optim.loss: {config.optim.loss!r} belongs to the scaling track, which the instructor's package trains "
-            f"(python -m ganlab_solution train): use {' or '.join(table)}"
-        )
-    return table[config.optim.loss]
-
-
 def _set_options(optimizer: torch.optim.Optimizer, **options: Any) -> None:
     """Set ``options`` (lr, fused, capturable) on every param group: Adam reads them at each step."""
     optimizer.defaults.update(options)
@@ -226,29 +207,22 @@ def _channels_last_features(_module: nn.Module, args: tuple[Any, ...]) -> tuple[
     return (args[0].contiguous(memory_format=torch.channels_last), *args[1:])
 
 
-class EpochStats:
-    """Running sums of the per-step metrics, kept on the device to avoid syncs."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.counts: dict[str, int] = {}
+class EpochStats(dict):
+    """Running ``(sum, count)`` of each per-step metric, the sums kept on the device to avoid syncs."""
 
     def add(self, **values: Any) -> None:
         for key, value in values.items():
-            value = value.detach().float() if torch.is_tensor(value) else torch.tensor(float(value))
-            self.sums[key] = self.sums.get(key, 0) + value
-            self.counts[key] = self.counts.get(key, 0) + 1
+            total, count = self.get(key, (0.0, 0))
+            self[key] = total + (value.detach().float() if torch.is_tensor(value) else float(value)), count + 1
 
     def means(self) -> dict[str, float]:
-        return {k: float(v / self.counts[k]) for k, v in self.sums.items()}
+        return {key: float(total / count) for key, (total, count) in self.items()}
 
 
 class Trainer:
-    """The networks, optimizers, data and run folder of one training run of ``config``, with ``answers``.
-
-    ``run_dir`` defaults to a new folder under ``logging.logdir``; ``command`` is named where a message
-    says how to resume; ``answers_from``, the student's notebooks folder, is kept in the run folder.
-    """
+    """The networks, optimizers, data and run folder (default: a new one under ``logging.logdir``) of one run of
+    ``config`` with ``answers``; ``device`` overrides the config's (``--device``: a GPU run can go on on a CPU),
+    ``command`` is how messages say to resume, ``answers_from`` is kept in the folder."""
 
     def __init__(
         self,
@@ -260,10 +234,12 @@ class Trainer:
         quiet: bool = False,
         command: str = STUDENT_COMMAND,
         answers_from: str | Path | None = None,
+        device: str | None = None,
     ) -> None:
-        self.config, self.answers, self.command = config, answers, command
+        if device is not None:
+            config = parse_config({**config.model_dump(), "device": device}, "--device")
+        self.config, self.answers, self.command, self.answers_from = config, answers, command, answers_from
         self.extensions = extensions or Extensions()
-        self.answers_from = answers_from
         self.dist, self.device = distributed.setup(resolve_device(config.device))
         if self.device.type == "cuda":
             # Shapes are fixed from batch to batch: let cuDNN time its algorithms once.
@@ -305,8 +281,10 @@ class Trainer:
             optim.amp or optim.channels_last or optim.compile or optim.cuda_graph or self.dist.enabled
         )
         self._wrap_networks()
-        self._critic_update: Callable[[torch.Tensor], Metrics] = self.update_critic
-        self._generator_update: Callable[[int], Metrics] = self.update_generator
+        lab = self.lab_steps
+        self.update_critic = self.lab_update_critic if lab else self.fast_update_critic
+        self.update_generator = self.lab_update_generator if lab else self.fast_update_generator
+        self._critic_update, self._generator_update = self.update_critic, self.update_generator
         if optim.cuda_graph:
             if self.device.type != "cuda":
                 raise GanlabError("optim.cuda_graph needs a CUDA device: set it to false for CPU runs")
@@ -325,11 +303,8 @@ class Trainer:
             seed=config.seed,
             device=self.device,
         )
-        self.epoch = 0
-        # Counted across epochs, so critic_steps larger than an epoch still trains the generator.
-        self.critic_updates = 0
-        self.generator_updates = 0
-        self.unreadable = 0
+        # Updates are counted across epochs, so critic_steps larger than an epoch still trains the generator.
+        self.epoch = self.critic_updates = self.generator_updates = self.unreadable = 0
         if self.dist.is_main and run_dir is None:
             run_dir = new_run_dir(config.logging.logdir, config.data.dataset)
         self.run_dir: Path = distributed.broadcast_object(run_dir, self.dist)
@@ -356,14 +331,6 @@ class Trainer:
             self.critic_train, self.generator_train = critic, generator
 
     # -- one batch --------------------------------------------------------------
-    def update_critic(self, real: torch.Tensor) -> Metrics:
-        """One update of the critic on ``real`` and as many fakes: the lab's step or the accelerated one."""
-        return self.lab_update_critic(real) if self.lab_steps else self.fast_update_critic(real)
-
-    def update_generator(self, batch: int) -> Metrics:
-        """One update of the generator on ``batch`` fakes: the lab's step or the accelerated one."""
-        return self.lab_update_generator(batch) if self.lab_steps else self.fast_update_generator(batch)
-
     def lab_update_critic(self, real: torch.Tensor) -> Metrics:
         """The answers' ``critic_step``; the critic's accuracies read from what it output meanwhile."""
         recorder = LogitRecorder(self.gan.discriminator)
@@ -371,13 +338,7 @@ class Trainer:
             loss = self.answers["critic_step"](self.gan, self.critic_opt, real, self.config.optim.lblsmooth)
         finally:
             recorder.remove()
-        metrics: Metrics = {"critic_loss": loss}
-        real_logits, fake_logits = recorder.split(real)
-        if real_logits is not None:
-            metrics["critic_acc_real"] = self.accuracy(real_logits, REAL)
-        if fake_logits is not None:
-            metrics["critic_acc_fake"] = self.accuracy(fake_logits, FAKE)
-        return metrics
+        return {"critic_loss": loss, **recorder.accuracies(real, self.accuracy)}
 
     def lab_update_generator(self, batch: int) -> Metrics:
         """The answers' ``generator_step``, with the critic's weights frozen (they need no gradient)."""
@@ -402,6 +363,12 @@ class Trainer:
             cache_enabled=not self.config.optim.cuda_graph,
         )
 
+    def _accuracies(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, prefix: str) -> Metrics:
+        return {
+            f"{prefix}_acc_real": self.accuracy(real_logits, REAL),
+            f"{prefix}_acc_fake": self.accuracy(fake_logits, FAKE),
+        }
+
     def fast_update_critic(self, real: torch.Tensor) -> Metrics:
         """Update the critic, e.g. for BCE: minimise 1/2 [BCE(D(x), real) + BCE(D(G(z)), fake)]."""
         batch = real.shape[0]
@@ -423,11 +390,7 @@ class Trainer:
         self.critic_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.critic_opt.step()
-        return {
-            "critic_loss": loss,
-            "critic_acc_real": self.accuracy(real_logits, REAL),
-            "critic_acc_fake": self.accuracy(fake_logits, FAKE),
-        }
+        return {"critic_loss": loss, **self._accuracies(real_logits, fake_logits, "critic")}
 
     def fast_update_generator(self, batch: int) -> Metrics:
         """Update the generator, e.g. for BCE: minimise BCE(D(G(z)), real) with fresh z."""
@@ -442,9 +405,8 @@ class Trainer:
         return {"generator_loss": loss}
 
     def step(self, real: torch.Tensor) -> Metrics:
-        """One :func:`ganlab.harness.training_step`: the generator (and EMA) train every ``optim.critic_steps``-th
-        critic update, counted over the whole run. The EMA steps outside the (maybe CUDA-graphed) generator step.
-        """
+        """One :func:`ganlab.harness.training_step`, the generator (and EMA, outside any CUDA graph) trained at
+        every ``optim.critic_steps``-th critic update of the run."""
         train_generator = (self.critic_updates + 1) % self.config.optim.critic_steps == 0
         metrics = training_step(real, self._critic_update, self._generator_update, self.harness.ema, train_generator)
         self.critic_updates += 1
@@ -480,8 +442,8 @@ class Trainer:
         for index, real in enumerate(bar):
             stats.add(**self.step(real))
             if index % 25 == 0 and not self.quiet:
-                bar.set_postfix(d_loss=f"{float(stats.sums['critic_loss']) / stats.counts['critic_loss']:.3f}")
-        if "critic_loss" not in stats.sums:
+                bar.set_postfix(d_loss=f"{stats.means()['critic_loss']:.3f}")
+        if "critic_loss" not in stats:
             raise GanlabError(
                 f"epoch {self.epoch + 1} had no readable image ({self.unreadable} unreadable files skipped) in "
                 f"{self.config.data.rootdir}: check that its images open, or point data.rootdir elsewhere"
@@ -493,14 +455,11 @@ class Trainer:
         """Critic accuracy on held-out real images and on as many fresh fakes (eval mode)."""
         self.gan.eval()
         stats = EpochStats()
-        for batch in self.loaders.valid:
-            real = (batch[0] if isinstance(batch, tuple) else batch).to(self.device)
-            if real.shape[0] == 0:
-                continue
+        for real in batches(self.loaders.valid, self.device):
             with self.autocast():
                 real_logits = self.critic(real.contiguous(memory_format=self.memory_format)).float()
                 fake_logits = self.critic(self.generator(None, real.shape[0])).float()
-            stats.add(valid_acc_real=self.accuracy(real_logits, REAL), valid_acc_fake=self.accuracy(fake_logits, FAKE))
+            stats.add(**self._accuracies(real_logits, fake_logits, "valid"))
             if self.config.optim.loss == "bce":
                 stats.add(valid_critic_loss=self.answers["critic_loss"](real_logits, fake_logits, 0.0))
         return stats.means()
@@ -532,7 +491,7 @@ class Trainer:
             epoch=self.epoch,
             critic_updates=self.critic_updates,
             generator_updates=self.generator_updates,
-            config=self.config.to_dict(),
+            config=self.config.model_dump(),
             img_shape=self.loaders.img_shape,
         )
         return state
@@ -687,7 +646,6 @@ def train(
     config: Config, answers: Mapping[str, Any], quiet: bool = False, run_dir: str | Path | None = None, **options: Any
 ) -> Path:
     """Train a new run of ``config`` with ``answers`` (``options`` go to :class:`Trainer`); returns its folder.
-
     An existing ``run_dir`` with a checkpoint is resumed (how a requeued cluster job goes on)."""
     fresh = True
     if run_dir is not None:
@@ -710,20 +668,22 @@ def train(
 
 
 def resume(
-    run_dir: str | Path,
-    answers: Mapping[str, Any],
-    config: Config | None = None,
-    quiet: bool = False,
-    device: str | None = None,
-    **options: Any,
+    run_dir: str | Path, answers: Mapping[str, Any], config: Config | None = None, quiet: bool = False, **options: Any
 ) -> Path:
     """Continue the run in ``run_dir`` from its checkpoint, with its own ``config.yaml`` or ``config`` (same
-    model and data, e.g. more epochs); ``device`` overrides the config's (a GPU run can go on on a CPU)."""
+    model and data, e.g. more epochs); ``options`` go to :class:`Trainer`."""
     run_dir = Path(run_dir)
     _check_run_dir(run_dir)
     if not (run_dir / CHECKPOINT).is_file():
         raise GanlabError(f"{run_dir} holds no {CHECKPOINT}: pass the folder of a run that finished an epoch")
-    config = run_config(run_dir, config, device)
+    saved = load_config(run_dir / "config.yaml")
+    if config is None:
+        config = saved
+    elif config.model != saved.model or config.data != saved.data or config.optim.loss != saved.optim.loss:
+        raise GanlabError(
+            f"the config's model/data sections or optim.loss differ from those of {run_dir}: "
+            "resume with the run's own config"
+        )
     command = options.get("command", STUDENT_COMMAND)
     with _run_folder(run_dir, False, command):
         trainer = Trainer(config, answers, run_dir=run_dir, quiet=quiet, **options)
@@ -735,18 +695,3 @@ def resume(
                 f"({command} CONFIG --resume {run_dir})"
             )
         return trainer.fit()
-
-
-def run_config(run_dir: Path, config: Config | None = None, device: str | None = None) -> Config:
-    """The config a resumed run trains with: its own, or ``config`` if it describes the same run."""
-    saved = load_config(run_dir / "config.yaml")
-    if config is None:
-        config = saved
-    elif config.model != saved.model or config.data != saved.data or config.optim.loss != saved.optim.loss:
-        raise GanlabError(
-            f"the config's model/data sections or optim.loss differ from those of {run_dir}: "
-            "resume with the run's own config"
-        )
-    if device is not None:
-        config = parse_config({**config.to_dict(), "device": device}, "--device")
-    return config

@@ -1,26 +1,14 @@
-"""Command line: ``python -m ganlab_solution {train,generate,interpolate,...}``.
-
-``train`` is the student package's engine (:mod:`ganlab.trainer`) with the reference answers
-(:mod:`.trainer`). Every failure a user can cause (bad config or arguments, missing data,
-broken model file, permissions, full disk, an interrupted run) is one
-``error: <what is wrong>: <how to fix it>`` line on stderr (:func:`ganlab.cliargs.run_command`).
+"""Command line: ``python -m ganlab_solution {train,generate,interpolate,...}``; ``train`` is the student
+package's engine with the reference answers (:mod:`.trainer`), failures are one line (:mod:`ganlab.cliargs`).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from ganlab.cliargs import (
-    SEED,
-    OneLineParser,
-    add_train_command,
-    bounded,
-    run_command,
-    train_command,
-    with_debug_option,
-)
+from ganlab.cliargs import SEED, OneLineParser, add_train_command, bounded, run_command, train_command
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -46,7 +34,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m ganlab_solution", description="The ganlab DCGAN reference implementation.")
     parser.add_argument("--debug", action="store_true", help="print the traceback of errors (or set GANLAB_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    with_debug_option(sub)
     add_train_command(sub, _train)
 
     p = sub.add_parser("generate", help="sample a grid of images from a generator ONNX file")
@@ -70,25 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=SEED, default=None, help="random seed for the latents")
     p.set_defaults(handler=_interpolate)
 
-    for register in _extra_commands():
-        register(sub)
+    from . import animate, classifier, fid, quantize  # each defines its sub-command
+
+    for module in (fid, classifier, animate, quantize):
+        module.add_command(sub)
     return parser
-
-
-def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
-    """Sub-commands defined by other modules (each exposes ``add_command(subparsers)``)."""
-    import importlib
-
-    found = []
-    for name in ("fid", "classifier", "animate", "quantize"):
-        try:
-            module = importlib.import_module(f".{name}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{name}":
-                raise
-            continue
-        found.append(module.add_command)
-    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:

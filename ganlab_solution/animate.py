@@ -1,8 +1,5 @@
-"""A GIF of a run's fixed-noise sample grids across epochs: how the generator learned.
-
-``python -m ganlab_solution animate RUN_DIR [-o evolution.gif]`` reads
-``RUN_DIR/samples/epoch_*.png`` (written by the trainer every epoch) in epoch order,
-labels each frame with its epoch, and writes one looping GIF.
+"""``python -m ganlab_solution animate RUN_DIR [-o evolution.gif]``: a looping GIF of a run's sample grids
+(``RUN_DIR/samples/epoch_*.png``), each frame labelled with its epoch: how the generator learned.
 """
 
 from __future__ import annotations
@@ -31,16 +28,12 @@ def animate(run_dir: str | Path, out: str | Path | None = None, fps: float = 4.0
         raise GanlabError(f"every {every}, fps {fps}: every must be at least 1 and fps in (0, {MAX_FPS}]")
     # Only the trainer's own names: a stray file such as samples/epoch_best.png is ignored.
     epochs = {int(m[1]): p for p in (run_dir / "samples").glob("epoch_*.png") if (m := FRAME.fullmatch(p.name))}
-    frames_paths = [epochs[k] for k in sorted(epochs)]
-    if not frames_paths:
+    order = sorted(epochs)
+    if not order:
         raise GanlabError(f"no samples/epoch_*.png in {run_dir}: pass the folder of a training run")
-    frames_paths = (
-        frames_paths[::every]
-        if frames_paths[::every][-1] == frames_paths[-1]
-        else [*frames_paths[::every], frames_paths[-1]]
-    )
     frames = []
-    for path in frames_paths:
+    for epoch in dict.fromkeys([*order[::every], order[-1]]):  # the last epoch is always kept
+        path = epochs[epoch]
         try:
             with Image.open(path) as image:
                 frame = image.convert("RGB")
@@ -50,7 +43,7 @@ def animate(run_dir: str | Path, out: str | Path | None = None, fps: float = 4.0
             ) from None
         canvas = Image.new("RGB", (frame.width, frame.height + 14), "white")
         canvas.paste(frame, (0, 14))
-        ImageDraw.Draw(canvas).text((2, 1), f"epoch {int(path.stem.split('_')[1])}", fill="black")
+        ImageDraw.Draw(canvas).text((2, 1), f"epoch {epoch}", fill="black")
         frames.append(canvas.quantize(colors=256))
     out = Path(out) if out else run_dir / "evolution.gif"
     if out.suffix.lower() != ".gif":

@@ -1,9 +1,5 @@
-"""Training the shipped Fashion-MNIST classifier, and its verdict on an ONNX generator's samples.
-
-The network, the shipped weights and the class histogram of a batch of images are the
-student package's (:mod:`ganlab.classifier`); this module trains them
-(``python -m ganlab_solution classifier``) and runs a generator file for them.
-"""
+"""Training the shipped Fashion-MNIST classifier (:mod:`ganlab.classifier`), and its class histogram of an ONNX
+generator's samples: ``python -m ganlab_solution classifier``."""
 
 from __future__ import annotations
 

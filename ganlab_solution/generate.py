@@ -52,9 +52,9 @@ def plane_latents(z1: torch.Tensor, z2: torch.Tensor, z3: torch.Tensor, steps: i
 def generate(model: str | Path, n: int = 64, out: str | Path = "samples.png", seed: int | None = None) -> Path:
     """Sample ``n`` images from a generator ONNX file into a grid image."""
     image_format(out)  # a bad extension fails before any work
-    from .export import generate_in_batches, load_generator
+    from .export import OnnxGenerator, generate_in_batches
 
-    generator = load_generator(model)
+    generator = OnnxGenerator(model)
     images = generate_in_batches(generator, sample_latents(n, generator.latent_size, seed))
     return save_grid(images, out, nrow=max(1, round(math.sqrt(n))))
 
@@ -73,9 +73,9 @@ def interpolate(
     ``mode="grid"``: a steps x steps plane spanned by three random latents.
     """
     image_format(out)
-    from .export import generate_in_batches, load_generator
+    from .export import OnnxGenerator, generate_in_batches
 
-    generator = load_generator(model)
+    generator = OnnxGenerator(model)
     if mode == "line":
         z = sample_latents(2 * rows, generator.latent_size, seed)
         latents = torch.cat([line_latents(z[2 * r], z[2 * r + 1], steps) for r in range(rows)])

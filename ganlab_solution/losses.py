@@ -1,19 +1,10 @@
 """The adversarial losses on the critic's logits.
 
-The lab's critic outputs two logits per image; class 1 means "real", class 0 "fake"
-(:data:`ganlab.harness.REAL`, :data:`ganlab.harness.FAKE`). Targets are one-hot rows, and
-:func:`torch.nn.functional.binary_cross_entropy_with_logits` averages over both columns, as
-``nn.BCEWithLogitsLoss()`` does.
-
-In the book's notation, with :math:`r_i` and :math:`f_i` the critic's logits on
-real and generated images,
-
-* critic: :math:`\\mathcal{L}_c = \\tfrac12\\,[\\mathrm{BCE}(r, 1) + \\mathrm{BCE}(f, 0)]`
-* generator: :math:`\\mathcal{L}_g = \\mathrm{BCE}(f, 1)` (hard targets).
-
-The functions down to :func:`hinge_generator_loss` are answers of the lab, as the notebooks
-show them (``python -m ganlab_solution.notebooks``); the Wasserstein loss and its gradient
-penalty, for the scaling track, come after.
+The lab's critic outputs two logits per image, class 1 "real" and class 0 "fake" (:data:`ganlab.harness.REAL`,
+``FAKE``); targets are one-hot rows, and ``F.binary_cross_entropy_with_logits`` averages over both columns. With
+r and f the logits on real and generated images: critic L_c = 1/2 [BCE(r, 1) + BCE(f, 0)], generator
+L_g = BCE(f, 1) (hard targets). The functions down to :func:`hinge_generator_loss` are answers of the lab; the
+scaling track's Wasserstein loss and gradient penalty follow.
 """
 
 from __future__ import annotations

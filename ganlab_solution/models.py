@@ -1,18 +1,9 @@
-"""The DCGAN of the lab: critic blocks, generator blocks, and the GAN that joins them.
+"""The DCGAN of the lab, top to bottom: the size formula, the blocks, the networks, the GAN that joins them.
 
-Read top to bottom: the size formula and the two building blocks first (:class:`CBlock`,
-:class:`GBlock`), then the networks that stack them, then :class:`GAN`. Each of these is an
-answer of the lab, written exactly as the source notebooks show it (the lines between
-``### BEGIN SOLUTION`` and ``### END SOLUTION`` are what students write):
-``python -m ganlab_solution.notebooks`` copies them into the notebooks. What the command-line
-trainer needs beyond the lab (initialisation, size checks, other upsampling, ResNet networks)
-lives elsewhere (:mod:`ganlab.trainer`, :mod:`.resnet`). ``python -m ganlab_solution.models`` runs the lab's shape checks.
-
-Choices where the lab page and the original solution disagree follow the page:
-bilinear upsampling then a 3x3 convolution (never a transposed convolution),
-conv-BN-ReLU order in the generator, no convolution bias before a BatchNorm
-(the normalisation would cancel it), no BatchNorm on the critic's downsampling
-convolution.
+Each is an answer of the lab, copied into the notebooks by ``python -m ganlab_solution.notebooks``;
+``python -m ganlab_solution.models`` runs the lab's shape checks. Where the lab page and the original
+solution disagree this follows the page: bilinear upsampling then a 3x3 convolution, conv-BN-ReLU in the
+generator, no convolution bias before a BatchNorm, no BatchNorm on the critic's downsampling convolution.
 """
 
 from __future__ import annotations

@@ -1,30 +1,23 @@
 """Write the reference answers into the source notebooks' answer cells, or check that they are there.
 
-Each answer of the lab is written once, in the reference package: the object that
-:data:`ganlab.exercises.EXERCISES` names as an exercise's ``reference`` (for example
-``models:CBlock``), with nbgrader's ``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers
-around what students write. The source notebooks' answer cells are generated from it,
-word for word, so that the notebooks, the grader and the command-line trainer can never
-disagree about an answer. Edit the reference, then run::
+Each answer is written once, in the reference package (the ``reference`` of its exercise, with nbgrader's
+solution markers), the code that ruff lints, the tests import and the trainer runs; the notebooks' answer
+cells are generated from it word for word. Edit the reference, then run::
 
     python -m ganlab_solution.notebooks          # rewrite the answer cells that differ
     python -m ganlab_solution.notebooks --check  # CI: list the cells that differ, exit 1 if any
-
-Why this direction (package to notebooks, not the other way round): the reference is code
-that ruff lints, the tests import and the trainer runs; the notebooks are JSON around it.
-The prose, the visible tests and the hidden tests stay in the notebooks, written once there.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import importlib.util
+import inspect
 import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ganlab.answers import reference_answer
 from ganlab.exercises import EXERCISES, REFERENCE_PACKAGE, Exercise
 from ganlab.files import atomic_write
 
@@ -43,39 +36,8 @@ class Drift:
         return f"{self.notebook.name}, cell {self.exercise.answer_id} (exercise {self.exercise.number}): {self.reason}"
 
 
-def reference_source(exercise: Exercise) -> str:
-    """The source text of ``exercise``'s reference answer, as it stands in its module (decorators included)."""
-    assert exercise.reference is not None
-    module, name = exercise.reference.split(":")
-    spec = importlib.util.find_spec(f"{REFERENCE_PACKAGE}.{module}")
-    if spec is None or spec.origin is None:
-        raise LookupError(f"no module {REFERENCE_PACKAGE}.{module} (exercise {exercise.number})")
-    lines = Path(spec.origin).read_text().splitlines(keepends=True)
-    for node in ast.parse("".join(lines)).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            last = node.end_lineno or node.lineno
-            # The AST ends at the last statement: the indented comments after it (### END SOLUTION) belong too.
-            while last < len(lines) and lines[last].strip().startswith("#") and _indent(lines[last]) > node.col_offset:
-                last += 1
-            return "".join(lines[first - 1 : last]).rstrip("\n")
-    raise LookupError(f"{spec.origin} defines no top-level {name} (exercise {exercise.number})")
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def _answer_cell(cells: list[dict], exercise: Exercise) -> dict | None:
-    for cell in cells:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == exercise.answer_id:
-            return cell
-    return None
-
-
-def _as_lines(text: str) -> list[str]:
-    """A cell's ``source`` as Jupyter stores it: lines with their newline, the last one without."""
-    return text.splitlines(keepends=True)
+def _grade_id(cell: dict) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
 def sync(folder: Path = NOTEBOOKS, write: bool = True) -> list[Drift]:
@@ -89,14 +51,15 @@ def sync(folder: Path = NOTEBOOKS, write: bool = True) -> list[Drift]:
         notebook = json.loads(path.read_text())
         changed = False
         for exercise in (e for e in EXERCISES if e.notebook == stem and e.reference and e.answer_id):
-            cell = _answer_cell(notebook["cells"], exercise)
+            cell = next((c for c in notebook["cells"] if _grade_id(c) == exercise.answer_id), None)
             if cell is None:
                 drifts.append(Drift(exercise, path, "no answer cell with this grade id: add it to the notebook"))
                 continue
-            want = reference_source(exercise)
+            # The reference's source as it stands in its module: decorators and ### END SOLUTION included.
+            want = inspect.getsource(reference_answer(exercise.names[0])).rstrip("\n")
             if "".join(cell["source"]) != want:
                 drifts.append(Drift(exercise, path, f"differs from {REFERENCE_PACKAGE}.{exercise.reference}"))
-                cell["source"] = _as_lines(want)
+                cell["source"] = want.splitlines(keepends=True)  # as Jupyter stores it
                 changed = True
         if write and changed:
             text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"

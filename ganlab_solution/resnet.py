@@ -1,15 +1,8 @@
 """Residual GAN for larger images (64, 128, 256 px), after the seed report on scaling up.
 
-Building blocks first (:class:`SelfAttention`, :class:`ResUpBlock`, :class:`ResBlock`),
-then :class:`ResNetGenerator` and :class:`ResNetDiscriminator`. Both follow the
-calling conventions of the lab's DCGAN (``generator(X, batch_size)``, critic logits of
-shape (B, num_classes)), so the trainer, the exporter and the interpolation code work
-unchanged. Depth follows the image size: the generator starts at 4x4 and doubles until
-``image_size``; the critic halves down to 4x4.
-
-Widths are ``base_c`` times a per-resolution multiplier; at 128x128 with
-``generator_base_c=64`` and ``discriminator_base_c=64`` the generator has about 27M
-parameters and the critic about 17M, the sizes of the report's networks.
+Blocks first, then the networks, with the calling conventions of the lab's DCGAN. The generator doubles
+from 4x4 to the image size, the critic halves down to 4x4; widths are ``base_c`` times a per-resolution
+multiplier (at 128 px and base_c 64: about 27M generator and 17M critic parameters, as in the report).
 """
 
 from __future__ import annotations
@@ -31,11 +24,7 @@ def resnet_depth(size: int) -> int:
 
 
 class SelfAttention(nn.Module):
-    """SAGAN self-attention (Zhang et al. 2019): every position attends to all others.
-
-    The output is ``x + gamma * attention(x)`` with ``gamma`` starting at 0, so the layer
-    begins as the identity and the network learns how much global context to mix in.
-    """
+    """SAGAN self-attention (Zhang et al. 2019): ``x + gamma * attention(x)``, ``gamma`` starting at 0."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -57,11 +46,8 @@ class SelfAttention(nn.Module):
 
 
 class ResUpBlock(nn.Module):
-    """Generator residual block: BN-ReLU-upsample-conv3x3-BN-ReLU-conv3x3, plus a skip path.
-
-    The skip is the upsampled input, through a 1x1 convolution when the channel count
-    changes, so both paths have the output's shape and can be added.
-    """
+    """Generator residual block: BN-ReLU-upsample-conv3x3-BN-ReLU-conv3x3, plus the upsampled input (through a
+    1x1 convolution when the channel count changes)."""
 
     def __init__(self, cin: int, cout: int, upsample: str = "nearest") -> None:
         super().__init__()
@@ -82,11 +68,8 @@ class ResUpBlock(nn.Module):
 
 
 class ResBlock(nn.Module):
-    """Critic residual block: (ReLU)-conv3x3-ReLU-conv3x3-avgpool, plus a pooled 1x1 skip.
-
-    No normalisation, so it suits every loss (WGAN-GP's penalty assumes none); the first
-    block skips the leading ReLU because its input is the image itself.
-    """
+    """Critic residual block: (ReLU)-conv3x3-ReLU-conv3x3-avgpool, plus a pooled 1x1 skip; no normalisation
+    (WGAN-GP's penalty assumes none), no leading ReLU in the first block (its input is the image)."""
 
     def __init__(self, cin: int, cout: int, first: bool = False) -> None:
         super().__init__()
@@ -202,15 +185,3 @@ def replace_batchnorm(module: nn.Module) -> nn.Module:
         else:
             replace_batchnorm(child)
     return module
-
-
-__all__ = [
-    "ResBlock",
-    "ResNetDiscriminator",
-    "ResNetGenerator",
-    "ResUpBlock",
-    "SelfAttention",
-    "apply_spectral_norm",
-    "replace_batchnorm",
-    "resnet_depth",
-]

@@ -1,9 +1,5 @@
-"""The instructor's run: the student package's engine (:mod:`ganlab.trainer`) with the reference answers.
-
-``python -m ganlab_solution train config.yaml`` trains exactly as a student's ``python -m
-ganlab train`` does, with the reference's answers instead of the student's, plus what only the
-reference has (:data:`EXTENSIONS`): the ResNet networks, spectral norm and the WGAN-GP loss of
-the scaling track.
+"""The instructor's run: the student package's engine (:mod:`ganlab.trainer`) with the reference answers,
+plus the scaling track's :data:`EXTENSIONS` (ResNet networks, spectral norm, the WGAN-GP loss).
 """
 
 from __future__ import annotations
@@ -18,6 +14,10 @@ from ganlab.answers import reference_answer
 from ganlab.config import Config
 from ganlab.data import ImgShape
 from ganlab.errors import GanlabError
+from ganlab.harness import one_score
+
+from .losses import gradient_penalty, hinge_generator_loss, wasserstein_critic_loss
+from .resnet import ResNetDiscriminator, ResNetGenerator, apply_spectral_norm, replace_batchnorm
 
 COMMAND = "python -m ganlab_solution train"
 
@@ -29,8 +29,6 @@ def reference_answers() -> dict[str, Any]:
 
 def _networks(config: Config, img_shape: ImgShape, outputs: int) -> tuple[nn.Module, nn.Module]:
     """The scaling track's ResNet critic and generator (``model.architecture: resnet``)."""
-    from .resnet import ResNetDiscriminator, ResNetGenerator
-
     m = config.model
     try:
         critic = ResNetDiscriminator(img_shape, m.discriminator_base_c, m.dnoise, outputs, m.self_attention)
@@ -42,26 +40,18 @@ def _networks(config: Config, img_shape: ImgShape, outputs: int) -> tuple[nn.Mod
 
 def _prepare_critic(critic: nn.Module, config: Config) -> None:
     """No BatchNorm under the gradient penalty (it mixes samples); spectral norm when asked."""
-    from .resnet import apply_spectral_norm, replace_batchnorm
-
     if config.optim.loss == "wgan-gp":
         replace_batchnorm(critic)
     if config.model.spectral_norm:
         apply_spectral_norm(critic)
 
 
-def _wgan_gp() -> engine.Objective:
-    from .losses import gradient_penalty, hinge_generator_loss, wasserstein_critic_loss
-
-    one = engine.one_score
-    return engine.Objective(
-        lambda real, fake, _smooth: wasserstein_critic_loss(one(real), one(fake)),
-        lambda fake: hinge_generator_loss(one(fake)),
-        penalty=gradient_penalty,
-    )
-
-
-EXTENSIONS = engine.Extensions(_networks, _prepare_critic, {"wgan-gp": _wgan_gp()})
+WGAN_GP = engine.Objective(
+    lambda real, fake, _smooth: wasserstein_critic_loss(one_score(real), one_score(fake)),
+    lambda fake: hinge_generator_loss(one_score(fake)),
+    penalty=gradient_penalty,
+)
+EXTENSIONS = engine.Extensions(_networks, _prepare_critic, {"wgan-gp": WGAN_GP})
 OPTIONS: dict[str, Any] = {"extensions": EXTENSIONS, "command": COMMAND}
 
 
@@ -82,6 +72,6 @@ def train(config: Config, quiet: bool = False, run_dir: str | Path | None = None
     return engine.train(config, reference_answers(), quiet, run_dir, **OPTIONS)
 
 
-def resume(run_dir: str | Path, config: Config | None = None, quiet: bool = False, device: str | None = None) -> Path:
+def resume(run_dir: str | Path, config: Config | None = None, quiet: bool = False) -> Path:
     """:func:`ganlab.trainer.resume` with the reference answers."""
-    return engine.resume(run_dir, reference_answers(), config, quiet, device, **OPTIONS)
+    return engine.resume(run_dir, reference_answers(), config, quiet, **OPTIONS)

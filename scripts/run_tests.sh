@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
 # Run every test (what CI runs). pytest's exit code 5 ("no tests ran") is a failure here, not a pass.
 #
-# Two pytest-xdist workers: much of the suite waits on other processes (nbgrader's kernels,
-# Chromium, cell timeouts, subprocesses importing torch), so a second worker uses the idle core.
-# --dist loadgroup keeps the tests that share an expensive fixture (the grading round, the site
-# build, the recipe's training...) on one worker, so each is still built once (tests/conftest.py).
+# Two pytest-xdist workers: much of the suite waits on other processes, so a second worker uses the
+# idle core; --dist loadgroup builds each expensive shared fixture once (tests/conftest.py).
 # GANLAB_TEST_WORKERS=0 runs serially; extra arguments go to pytest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,10 +13,9 @@ if [ "$workers" != 0 ]; then
   # --no-loadscope-reorder: the groups in the order tests/conftest.py gives them (costliest first),
   # not by their number of tests.
   parallel=(-n "$workers" --dist loadgroup --no-loadscope-reorder)
-  # One OpenMP thread per process (the CLI trainer, notebook kernels, the site build, benches):
-  # the two workers already fill the two cores, and a torch process with two threads on a busy
-  # core waits at every parallel region for a thread the scheduler has parked. The gpu_run.sh
-  # dry run took 36 s alone and 177 s beside the other worker with two threads.
+  # One OpenMP thread per process: the two workers fill the two cores, and a torch process with two
+  # threads on a busy core waits for a parked thread at every parallel region (the gpu_run.sh dry
+  # run took 36 s alone and 177 s beside the other worker with two threads).
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 fi
 # --durations: the slowest tests at the end of the log, to keep CI well inside its time.

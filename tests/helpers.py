@@ -1,11 +1,9 @@
-"""What several test files share: the repository's paths, the tiny model, process and notebook helpers.
-
-Plain functions and constants (the fixtures built on them are in ``conftest.py``). The course
-package is not imported here, so the paths can be used before it is (and re-pointed in one place).
-"""
+"""What several test files share: the repository's paths, the tiny model, process and notebook helpers
+(plain functions and constants; the fixtures built on them are in ``conftest.py``)."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import struct
 import subprocess
@@ -41,6 +39,15 @@ IDX_FILES = {
     True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+
+
+def bench_script(name: str) -> object:
+    """``bench/NAME.py`` imported as a module (bench/ holds scripts, not a package)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
 
 
 def run_python(*args: str, cwd: Path | None = None, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
@@ -83,14 +90,12 @@ def write_idx(path: Path, array: np.ndarray) -> Path:
     return path
 
 
-def write_fake_fashion(folder: Path, train: int = 320, test: int = 64, seed: int = 0) -> Path:
-    """A Fashion-MNIST-shaped folder of random 28x28 images and labels (Debian's file names, not gzipped).
-
-    Its label counts match no known dataset, so the loader takes it for the FashionMNIST it is
-    asked for: enough for a debug run's 8 batches of 16 after the validation split.
-    """
+def write_fake_fashion(folder: Path, train: int = 320, test: int = 64) -> Path:
+    """A Fashion-MNIST-shaped folder of random 28x28 images and labels (Debian's file names, not gzipped) whose
+    label counts match no known dataset, so the loader takes it for the FashionMNIST it is asked for (320
+    training images: a debug run's 8 batches of 16 after the validation split)."""
     folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(0)
     for is_train, count in ((True, train), (False, test)):
         images, labels = IDX_FILES[is_train]
         write_idx(folder / images, rng.integers(0, 256, (count, 28, 28), dtype=np.uint8))
@@ -108,31 +113,31 @@ def error_names(cell: object) -> list[str]:
     return [o.ename for o in cell.outputs if o.output_type == "error"]  # type: ignore[attr-defined]
 
 
-def run_in_safe_execute(tmp_path: Path, sources: list[str], **options: object) -> object:
-    """A notebook of ``sources`` (one code cell each) run by the autograder's SafeExecute in ``tmp_path``."""
+def run_in_safe_execute(tmp_path: Path, sources: list, **options: object) -> object:
+    """A notebook of ``sources`` (code cells, or their sources) run by the autograder's SafeExecute in ``tmp_path``."""
     from nbformat.v4 import new_code_cell, new_notebook
     from safe_execute import SafeExecute  # autograder/ is put on sys.path by conftest.py
 
-    nb = new_notebook(cells=[new_code_cell(source) for source in sources])
+    nb = new_notebook(cells=[new_code_cell(cell) if isinstance(cell, str) else cell for cell in sources])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     SafeExecute(**{"timeout": 120, **options}).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
     return nb
 
 
-def execute_notebook(path: Path, timeout: int) -> object:
-    """Run a notebook top to bottom in a fresh python3 kernel started in the repository (as a student would)."""
+def execute_notebook(notebook: Path | object, timeout: int, cwd: Path = ROOT) -> object:
+    """Run a notebook (or the one at a path) top to bottom in a fresh python3 kernel started in ``cwd``."""
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, Path) else notebook
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
     return nb
 
 
-def notebook_stream(nb: object, name: str = "stdout") -> str:
-    """Everything the notebook's cells wrote to one stream (``stdout`` or ``stderr``)."""
+def notebook_stream(nb: object) -> str:
+    """Everything the notebook's cells printed to stdout."""
     cells = nb.cells  # type: ignore[attr-defined]
-    return "".join(o.get("text", "") for c in cells for o in c.get("outputs", []) if o.get("name") == name)
+    return "".join(o.get("text", "") for c in cells for o in c.get("outputs", []) if o.get("name") == "stdout")
 
 
 def png_bomb(path: Path) -> Path:

@@ -15,6 +15,7 @@ import http.server
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -72,8 +73,11 @@ def browser() -> Iterator[object]:
 class Watched:
     """A page with its console errors and its requests to other origins recorded."""
 
-    def __init__(self, browser: object, server: str) -> None:
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    def __init__(self, browser: object, server: str, **context: object) -> None:
+        """A page in a fresh browser context (closed with it); ``context``: Playwright's options for
+        that context (``service_workers="block"``: a browser that refuses service workers)."""
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900}, **context)  # type: ignore[attr-defined]
+        self.server = server
         self.errors: list[str] = []
         self.foreign: list[str] = []
         origin = urlparse(server).netloc
@@ -91,3 +95,26 @@ class Watched:
                 self.foreign.append(req.url)  # type: ignore[attr-defined]
 
         self.page.on("request", request)
+
+    def open(self, url: str, timeout_s: float = 60) -> None:
+        """Go to ``url`` and wait for the page that stays: the training page registers its service
+        worker (book/train_live_src/isolation.js) and reloads itself once on a first visit."""
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        self.page.goto(url, wait_until="networkidle")
+        settled = "!window.ganlabIsolation || window.ganlabIsolation.settled"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                # Polled across the reload. A new page that has not run the script yet passes too,
+                # so the question is asked again once that page has loaded.
+                self.page.wait_for_function(settled, timeout=timeout_s * 1000)
+                self.page.wait_for_load_state("networkidle")
+                if self.page.evaluate(settled):
+                    return
+            except PlaywrightTimeout:
+                raise
+            except PlaywrightError:  # the page went away with a reload under way: ask the next one
+                pass
+        raise TimeoutError(f"{url} did not settle in {timeout_s} s")

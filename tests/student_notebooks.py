@@ -1,7 +1,5 @@
-"""The release notebooks as a student who answered every exercise correctly hands them in.
-
-Used by the student-path tests: the answers are the source notebooks' solutions, put into
-the cells of the release notebooks (what ``nbgrader generate_assignment`` gives students).
+"""The lab's notebooks as a student who answered every exercise correctly has them: the source notebooks'
+solutions put into the release notebooks (:func:`release`, :func:`fill`) or into the source ones (:func:`answered`).
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "notebooks" / "ganlab"
 MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 
 
 def solutions(source: Path) -> dict[str, str]:
@@ -41,29 +40,27 @@ def release(course: Path) -> Path:
     return course / "release" / "ganlab"
 
 
-def fill(release_dir: Path, dest: Path, changes: dict[str, tuple[str, str]] | None = None) -> list[Path]:
-    """Copy the release notebooks to ``dest`` with every answer cell filled with the reference answer.
-
-    ``changes`` maps a grade_id to an ``(old, new)`` text replacement applied to that answer:
-    a student whose answer differs from the reference in a recognisable way.
+def fill(notebooks: Path, dest: Path, changes: dict[str, tuple[str, str]] | None = None) -> Path:
+    """Copy the notebooks of ``notebooks`` (a release, or :data:`SOURCE`) to ``dest``, hidden tests removed and
+    every answer cell filled with the reference answer; ``changes`` maps a grade_id to an ``(old, new)`` text
+    replacement applied to that answer: a student whose answer differs from the reference in a recognisable way.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in sorted(release_dir.glob("*.ipynb")):
+    for path in sorted(notebooks.glob("*.ipynb")):
         answers = solutions(SOURCE / path.name)
         notebook = json.loads(path.read_text())
         for cell in notebook["cells"]:
             grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+            text = HIDDEN.sub("", "".join(cell["source"]))
             if grade_id in answers:
                 text = answers[grade_id]
                 if changes and grade_id in changes:
                     old, new = changes[grade_id]
                     assert old in text, (grade_id, old)
                     text = text.replace(old, new)
-                cell["source"] = text
+            cell["source"] = text
         (dest / path.name).write_text(json.dumps(notebook, indent=1))
-        written.append(dest / path.name)
-    return written
+    return dest
 
 
 def outputs(notebook: Path) -> str:
@@ -80,26 +77,6 @@ def outputs(notebook: Path) -> str:
     return "\n".join(texts)
 
 
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
-
-
 def answered(dest: Path, changes: dict[str, tuple[str, str]] | None = None) -> Path:
-    """The source notebooks in ``dest`` with hidden tests removed and every answer filled (what a good student has).
-
-    No nbgrader run: quicker than :func:`release` + :func:`fill`, for tests of the answer loader
-    and the student's command line. ``changes`` as in :func:`fill`.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    for source in sorted(SOURCE.glob("*.ipynb")):
-        notebook = json.loads(source.read_text())
-        answers = solutions(source)
-        for cell in notebook["cells"]:
-            text = HIDDEN.sub("", "".join(cell["source"]))
-            grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
-            if grade_id in answers:
-                text = answers[grade_id]
-                if changes and grade_id in changes:
-                    text = text.replace(*changes[grade_id])
-            cell["source"] = text
-        (dest / source.name).write_text(json.dumps(notebook))
-    return dest
+    """:func:`fill` on the source notebooks: no nbgrader run, for the answer loader and the student's command line."""
+    return fill(SOURCE, dest, changes)

@@ -1,11 +1,9 @@
-"""The training-evolution GIF."""
+"""The training-evolution GIF (its command: tests/test_cli_errors.py)."""
 
 from __future__ import annotations
 
-import pytest
 from PIL import Image
 
-from ganlab.errors import GanlabError
 from ganlab_solution.animate import animate
 
 
@@ -31,10 +29,3 @@ def test_gif_has_one_frame_per_epoch_in_order(tmp_path):
 def test_every_keeps_the_last_epoch(tmp_path):
     run = fake_run(tmp_path, range(1, 9))
     assert Image.open(animate(run, tmp_path / "a.gif", every=3)).n_frames == 4  # 1, 4, 7 and the last, 8
-
-
-def test_cli_and_missing_samples(tmp_path, cli):
-    result = cli("animate", str(fake_run(tmp_path, [1, 2])), "-o", str(tmp_path / "out.gif"))
-    assert result.returncode == 0 and (tmp_path / "out.gif").is_file()
-    with pytest.raises(GanlabError, match="no samples/epoch_"):
-        animate(tmp_path / "nothing")

@@ -1,14 +1,14 @@
-"""The benchmark scripts still run (tiny settings, CPU): a broken bench is caught here, not in a note."""
+"""The benchmark scripts still run (tiny settings, CPU): a broken bench is caught here, not in a note
+(epoch_time.py and speedrun.py run whole in tests/test_gpu_run.py's dry run)."""
 
 from __future__ import annotations
 
 import math
 import re
-import sys
 
 import pytest
 
-from .helpers import ROOT, run_python
+from .helpers import bench_script, run_python
 
 pytestmark = pytest.mark.slow
 
@@ -65,36 +65,6 @@ def test_profile_step_prints_the_step_time_and_its_kernels(fake_fashion):
     assert 0 < sum(shares) <= 100.5
 
 
-def import_epoch_time():
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import epoch_time
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
-    return epoch_time
-
-
-def test_epoch_time_smoke_run_prints_flops_and_rows(fake_fashion):
-    out = run_bench(
-        "bench/epoch_time.py", "--device", "cpu", "--batch-size", "8", "--debug", "--epochs", "1",
-        "--variants", "+ fused Adam", "--rootdir", str(fake_fashion),
-    )  # fmt: skip
-    assert "one step at batch 8: 15.0 GFLOP; an epoch of " in out
-    steps = int(re.search(r"an epoch of (\d+) steps", out)[1])  # type: ignore[index]
-    row = next(line for line in out.splitlines() if line.startswith("+ fused Adam"))
-    found = re.search(
-        r"([\d.]+) s/epoch\s+\(\s*([\d.]+)x vs the first,\s+([\d.]+) TFLOP/s\)\s+"
-        r"last epoch: critic loss (\S+), generator loss (\S+)",
-        row,
-    )
-    assert found, row
-    seconds, speedup, tflops, critic, generator = (float(v) for v in found.groups())
-    assert math.isfinite(seconds) and seconds > 0 and speedup == 1.0  # the only variant is its own baseline
-    # The throughput is the epoch's FLOPs over its time (both printed rounded: 0.1 TFLOP/s of slack).
-    assert math.isclose(tflops, 15.0e9 * steps / seconds / 1e12, abs_tol=0.1), row
-    assert steps == 8 and math.isfinite(critic) and math.isfinite(generator) and critic > 0 and generator > 0
-
-
 def test_epoch_time_counts_exactly_the_passes_a_training_step_needs(fake_fashion):
     """With G and D the forward FLOPs of generator and critic (Gf, Df: their first
     layers), a step is: critic step G (no grad) + D on real and fake + their backward
@@ -108,7 +78,7 @@ def test_epoch_time_counts_exactly_the_passes_a_training_step_needs(fake_fashion
 
     from ganlab_solution.trainer import Trainer
 
-    epoch_time = import_epoch_time()
+    epoch_time = bench_script("epoch_time")
     args = argparse.Namespace(rootdir=str(fake_fashion), batch_size=8, debug=True, device="cpu")
     trainer = Trainer(epoch_time.bench_config(args), quiet=True)
     generator, critic = trainer.gan.generator, trainer.gan.discriminator
@@ -119,10 +89,8 @@ def test_epoch_time_counts_exactly_the_passes_a_training_step_needs(fake_fashion
         return counter.get_total_flops()
 
     images = torch.randn(8, 1, 28, 28)
-    G, Gf = (
-        forward_flops(generator, None, 8),
-        forward_flops(generator.project, torch.randn(8, generator.project[0].in_features)),
-    )
+    G = forward_flops(generator, None, 8)
+    Gf = forward_flops(generator.project, torch.randn(8, generator.project[0].in_features))
     D, Df = forward_flops(critic, images), forward_flops(critic.blocks[0].layers[0], images)
     assert epoch_time.step_flops(trainer) == 4 * G - Gf + 8 * D - 2 * Df
 
@@ -133,7 +101,7 @@ def test_epoch_time_can_keep_upsampling_out_of_torch_compile():
     import torch
     from torch import nn
 
-    upsampling_outside_compile = import_epoch_time().upsampling_outside_compile
+    upsampling_outside_compile = bench_script("epoch_time").upsampling_outside_compile
     from ganlab_solution.models import Generator
 
     torch.manual_seed(0)

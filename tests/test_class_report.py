@@ -1,34 +1,24 @@
-"""The class report, the similarity check and the Canvas/Moodle exports.
-
-The fast tests check the parts alone (message grouping, the similarity score, the roster's
-errors). The ``grading`` tests build a synthetic class on a copy of the session's real grading
-round (``grading_round`` in conftest.py: right, wrong, broken, hostile and kernel-killing
-submissions of the catalogue, a blank hand-in, students who handed in one notebook of seven,
-hand-graded questions waiting) and add, graded by the same real nbgrader, two students whose
-answers come from one answer with renamed variables and moved blank lines, a notebook that is
-not even JSON and a student who handed in nothing.
-"""
+"""The class report, the similarity check and the Canvas/Moodle exports: the parts alone, then a copy of the
+grading round with two students copying one answer, a notebook that is not JSON and a student who handed in nothing."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+import class_report  # autograder/ (on sys.path from conftest.py)
+import grading_round as gr
 import pytest
+import similarity
 
-REPO = Path(__file__).resolve().parents[1]
-KIT = REPO / "autograder"
-sys.path.insert(0, str(KIT))
-import class_report  # noqa: E402  (a script folder, not a package)
-import grading_round as gr  # noqa: E402
-import similarity  # noqa: E402
+from ganlab import exercises as lab
 
-from ganlab import exercises as lab  # noqa: E402
+from .helpers import AUTOGRADER, ROOT, run_python
 
 CHROMIUM = "/usr/bin/chromium"
 COPIES = ("copy_a", "copy_b")
@@ -54,11 +44,8 @@ def move_blank_lines(code: str) -> str:
 
 
 def copied_answers() -> dict[str, dict[str, str]]:
-    """Two students' 02_critic answers, both made from the catalogue's independent valid style.
-
-    Both also keep a bias before BatchNorm (the catalogue's ``02_bias_before_batchnorm`` mistake,
-    reached another way), so their failure must group with that case's.
-    """
+    """Two students' 02_critic answers made from the catalogue's independent valid style, both keeping a bias
+    before BatchNorm (the ``02_bias_before_batchnorm`` mistake another way): their failure groups with it."""
     cases = {case.name: case for case in gr.load_cases()}
     original = cases["02_alternative_sequential"].cells
     made = {}
@@ -78,13 +65,11 @@ def test_messages_that_differ_in_numbers_and_names_group_together() -> None:
     one = "CBlock(3, 8, 0.2) has 1 convolution(s) followed by BatchNorm that keep a bias: create them with bias=False"
     two = "CBlock(1, 16, 0.5) has 2 convolution(s) followed by BatchNorm that keep a bias: create them with bias=False"
     other = "CBlock(1, 16, 0.5): its LeakyReLU has the default slope 0.01: the lab uses nn.LeakyReLU(0.2)"
-    assert class_report.mistake_key(one) == class_report.mistake_key(two)
-    assert class_report.mistake_key(one) != class_report.mistake_key(other)
-    assert class_report.mistake_key("name 'blocks' is not defined") == class_report.mistake_key(
-        "name 'x' is not defined"
-    )
+    key = class_report.mistake_key
+    assert key(one) == key(two) and key(one) != key(other)
+    assert key("name 'blocks' is not defined") == key("name 'x' is not defined")
     # An apostrophe is not a quote: the words after it stay part of the mistake.
-    assert "lab's value" in class_report.mistake_key("differs from the lab's value 0.5")
+    assert "lab's value" in key("differs from the lab's value 0.5")
 
 
 def test_lost_points_are_classified_apart_from_mistakes() -> None:
@@ -121,7 +106,7 @@ def test_given_code_is_boilerplate() -> None:
 
 
 def run_report(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(KIT / "class_report.py"), *args], capture_output=True, text=True)
+    return run_python(str(AUTOGRADER / "class_report.py"), *args)
 
 
 def test_report_without_a_gradebook_is_one_clear_error(tmp_path: Path) -> None:
@@ -136,13 +121,10 @@ def test_report_without_a_gradebook_is_one_clear_error(tmp_path: Path) -> None:
 
 def nbgrader_export(course: Path, exporter: str, *args: str) -> subprocess.CompletedProcess:
     """``nbgrader export`` with one of the kit's plugins, as an instructor runs it (the kit on the path)."""
-    import os
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(KIT), str(REPO)])}
-    return subprocess.run(
-        [sys.executable, "-m", "nbgrader", "export", "--exporter", f"lms_export.{exporter}", *args],
-        cwd=course, capture_output=True, text=True, env=env,
-    )  # fmt: skip
+    path = os.pathsep.join([str(AUTOGRADER), str(ROOT)])
+    return run_python(
+        "-m", "nbgrader", "export", "--exporter", f"lms_export.{exporter}", *args, cwd=course, PYTHONPATH=path
+    )
 
 
 def write_roster(path: Path, students: list[str]) -> Path:
@@ -156,25 +138,19 @@ def write_roster(path: Path, students: list[str]) -> Path:
     return path
 
 
-@pytest.fixture
-def small_gradebook(tmp_path: Path) -> Path:
-    """A course folder whose gradebook knows an assignment and two students (no grading needed)."""
+@pytest.mark.slow
+def test_roster_errors_are_one_line_and_keep_the_last_file(tmp_path: Path) -> None:
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
+    course = tmp_path  # its gradebook knows an assignment and two students (no grading needed)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         gradebook.add_assignment("ganlab")
         gradebook.add_student("alice")
         gradebook.add_student("bob")
-    (tmp_path / "nbgrader_config.py").write_text(
-        f"c = get_config()\nc.CourseDirectory.root = {str(tmp_path)!r}\n"
-        f"c.CourseDirectory.db_url = 'sqlite:///{tmp_path / 'gradebook.db'}'\n"
+    (course / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n"
+        f"c.CourseDirectory.db_url = 'sqlite:///{course / 'gradebook.db'}'\n"
     )
-    return tmp_path
-
-
-@pytest.mark.slow
-def test_roster_errors_are_one_line_and_keep_the_last_file(small_gradebook: Path) -> None:
-    course = small_gradebook
     out = course / "grades_canvas.csv"
     out.write_text("the previous export\n")
     missing = nbgrader_export(course, "CanvasExporter", "--to", str(out))
@@ -186,11 +162,8 @@ def test_roster_errors_are_one_line_and_keep_the_last_file(small_gradebook: Path
     roster = write_roster(course / "roster.csv", ["alice"])
     unknown = nbgrader_export(course, "MoodleExporter", f"--MoodleExporter.roster={roster}", "--to", str(out))
     assert unknown.returncode == 1
-    assert (
-        unknown.stderr.strip()
-        .splitlines()[-1]
-        .startswith(f"error: 1 graded student(s) are not in the roster {roster}: bob; add a row")
-    )
+    last = unknown.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: 1 graded student(s) are not in the roster {roster}: bob; add a row")
     assert out.read_text() == "the previous export\n", "a failed export must not touch the last good file"
     (course / "bad.csv").write_text("name,grade\nalice,1\n")
     bad = nbgrader_export(course, "CanvasExporter", f"--CanvasExporter.roster={course / 'bad.csv'}")
@@ -220,8 +193,7 @@ def graded_class(grading_round: tuple[Path, dict], tmp_path_factory: pytest.Temp
     corrupt = course / "submitted" / CORRUPT / gr.ASSIGNMENT / "01_data.ipynb"
     corrupt.parent.mkdir(parents=True)
     corrupt.write_text("this is not a notebook")
-    failed = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", gr.ASSIGNMENT, "--student", CORRUPT],
-                            cwd=course, capture_output=True, text=True)  # fmt: skip
+    failed = run_python("-m", "nbgrader", "autograde", gr.ASSIGNMENT, "--student", CORRUPT, cwd=course)
     assert failed.returncode != 0, "nbgrader graded a file that is not a notebook"
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         gradebook.add_student(NOBODY)  # on the class list, handed in nothing
@@ -247,11 +219,11 @@ def test_per_exercise_counts_equal_the_gradebook(graded_class: Path) -> None:
     with Gradebook(f"sqlite:///{graded_class / 'gradebook.db'}") as gradebook:
         students = [student.id for student in gradebook.students]
         handed_in = {path.parent.name for path in (graded_class / "submitted").glob(f"*/{gr.ASSIGNMENT}")}
+        autograded = graded_class / "autograded"
         assert summary["students"] == len(set(students) | handed_in)
         for notebook in gradebook.find_assignment(gr.ASSIGNMENT).notebooks:
             # Only students whose notebook was graded count: a missing notebook is not a zero answer.
-            graded = [s for s in students
-                      if (graded_class / "autograded" / s / gr.ASSIGNMENT / f"{notebook.name}.ipynb").is_file()]  # fmt: skip
+            graded = [s for s in students if (autograded / s / gr.ASSIGNMENT / f"{notebook.name}.ipynb").is_file()]
             for cell in notebook.grade_cells:
                 if cell.cell_type != "code":
                     continue
@@ -393,7 +365,7 @@ def test_the_report_opens_in_chromium_without_errors(graded_class: Path) -> None
                     summary = summary_of(graded_class)
                     plotted = [x for x in summary["notebooks"] + summary["exercises"] if x["graded"]]
                     assert len(images) == len(plotted) >= 8 and all(width > 0 for width in images)
-                    assert page.locator("#similar details").count() == len(summary_of(graded_class)["similar_pairs"])
+                    assert page.locator("#similar details").count() == len(summary["similar_pairs"])
                 else:
                     assert page.locator("pre").count() >= 2  # the message and the answer
                 page.close()
@@ -404,12 +376,7 @@ def test_the_report_opens_in_chromium_without_errors(graded_class: Path) -> None
 @pytest.mark.slow
 def test_the_speed_benchmark_runs_on_a_small_class(tmp_path: Path) -> None:
     """bench/report_speed.py builds its synthetic class and times the phases (8 students here)."""
-    import os
-
-    done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "report_speed.py"), "--students", "8", "--keep", str(tmp_path / "c")],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600,
-    )  # fmt: skip
+    done = run_python(str(ROOT / "bench" / "report_speed.py"), "--students", "8", "--keep", str(tmp_path / "c"))
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("command: python bench/report_speed.py --students 8")
     assert "similarity, 1 process" in done.stdout and "8 students" in done.stdout

@@ -1,11 +1,5 @@
-"""The catalogue of bad inputs: each ends in one ``error:`` line, the right exit code, and no file changed.
-
-Each case runs ``python -m ganlab_solution ...`` in-process through ``main([...])``
-(a subprocess would import torch again for every case); the cases that need a
-real process (signals) run one. Every case starts from fresh inputs in a
-temporary folder and checks that nothing outside ``tmp_path/run`` changed: not
-the repository, not the inputs, not the current folder.
-"""
+"""The catalogue of bad inputs: each ends in one ``error:`` line, the right exit code, and no file changed
+outside ``tmp_path/run``. Cases run in-process through ``main([...])``; only the signal cases need a process."""
 
 from __future__ import annotations
 
@@ -39,44 +33,67 @@ IGNORED = {".git", "__pycache__", ".pytest_cache", ".ruff_cache", "_build", ".ip
 
 
 # -- inputs -------------------------------------------------------------------------
+# Files that are no ONNX model at all, by kind.
+NOT_ONNX = {"truncated": SHIPPED_ONNX.read_bytes()[:5000], "not_protobuf": b"\x08\x07not a protobuf"}
+
+
 def _onnx_model(path: Path, kind: str = "ok") -> Path:
     """A tiny hand-built ONNX 'generator': latents (B, 4) -> images (B, 1, 2, 2), or a broken variant."""
     import onnx
     from onnx import TensorProto, helper
 
+    if kind in NOT_ONNX:
+        path.write_bytes(NOT_ONNX[kind])
+        return path
     batch: str | int = 2 if kind == "fixed_batch" else "B"
     in_type = TensorProto.INT64 if kind == "int_input" else TensorProto.FLOAT
     out_shape = {"two_channels": [batch, 2, 1, 2], "not_images": [batch, 4, 1]}.get(kind, [batch, 1, 2, 2])
-    nodes, inputs = [], [helper.make_tensor_value_info("z", in_type, [batch, 4])]
-    source = "z"
-    if kind == "int_input":
-        nodes.append(helper.make_node("Cast", ["z"], ["zf"], to=TensorProto.FLOAT))
-        source = "zf"
-    if kind == "nan":  # sqrt(-1 - z^2) is NaN everywhere
-        nodes += [
-            helper.make_node("Mul", [source, source], ["sq"]),
-            helper.make_node("Sub", ["minus_one", "sq"], ["neg"]),
-            helper.make_node("Sqrt", ["neg"], ["root"]),
-        ]
-        source = "root"
+    inputs = [helper.make_tensor_value_info("z", in_type, [batch, 4])]
     if kind == "two_inputs":
         inputs.append(helper.make_tensor_value_info("extra", TensorProto.FLOAT, [batch, 4]))
-    nodes.append(helper.make_node("Reshape", [source, "shape"], ["images"]))
-    shape = [0, *out_shape[1:]]
-    graph = helper.make_graph(
-        nodes,
-        "tiny",
-        inputs,
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, out_shape)],
-        initializer=[
-            helper.make_tensor("shape", TensorProto.INT64, [len(shape)], shape),
-            helper.make_tensor("minus_one", TensorProto.FLOAT, [], [-1.0]),
+    nodes = {  # each makes x from z
+        "int_input": [helper.make_node("Cast", ["z"], ["x"], to=TensorProto.FLOAT)],
+        "nan": [  # sqrt(-1 - z^2) is NaN everywhere
+            helper.make_node("Mul", ["z", "z"], ["sq"]),
+            helper.make_node("Sub", ["minus_one", "sq"], ["neg"]),
+            helper.make_node("Sqrt", ["neg"], ["x"]),
         ],
-    )
+    }.get(kind, [helper.make_node("Identity", ["z"], ["x"])])
+    shape = [0, *out_shape[1:]]
+    initializer = [helper.make_tensor("shape", TensorProto.INT64, [len(shape)], shape)]
+    initializer.append(helper.make_tensor("minus_one", TensorProto.FLOAT, [], [-1.0]))
+    outputs = [helper.make_tensor_value_info("images", TensorProto.FLOAT, out_shape)]
+    nodes.append(helper.make_node("Reshape", ["x", "shape"], ["images"]))
+    graph = helper.make_graph(nodes, "tiny", inputs, outputs, initializer)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))
     return path
+
+
+def _frames(folder: Path, *names: str, garbage: bool = False) -> str:
+    """A run folder whose ``samples/`` holds gray PNG frames (or garbage bytes) under ``names``."""
+    from PIL import Image
+
+    samples = folder / "samples"
+    samples.mkdir(parents=True)
+    for name in names:
+        if garbage:
+            (samples / name).write_bytes(b"not a png")
+        else:
+            Image.new("RGB", (20, 20), "gray").save(samples / name, format="PNG")
+    return str(folder)
+
+
+_held_locks: list[FileLock] = []
+
+
+def _locked(run_dir: Path) -> Path:
+    """Hold ``run_dir``'s lock as another training process would (a separate open file, so flock conflicts)."""
+    lock = FileLock(run_dir / ".lock", timeout=0)
+    lock.acquire()
+    _held_locks.append(lock)
+    return run_dir
 
 
 @pytest.fixture(scope="session")
@@ -99,10 +116,19 @@ class Inputs:
         self._data = data  # the idx files a config reads (a small random set: no case learns anything)
         (self.dir / "afile").write_text("a file, not a folder\n")
 
-    def config(self, name: str = "c.yaml", text: str | None = None, **sections: dict) -> Path:
+    def __getitem__(self, key: str) -> str:
+        """A field of an argv template: {M}, {dir}, {run}, {config}, {copy}, {locked}, {onnx} or {onnx_KIND}."""
+        if key.startswith("onnx"):
+            return str(self.onnx(key[5:] or "ok"))
+        built = {"M": lambda: SHIPPED_ONNX, "config": self.config, "copy": self.copy_run}
+        built["locked"] = lambda: _locked(self.copy_run())
+        return str(built[key]() if key in built else getattr(self, key))
+
+    def config(self, text: str | bytes | None = None, **sections: dict) -> Path:
         raw = debug_config(self.run, rootdir=self._data, **{"model": TINY_MODEL, **sections})
-        path = self.dir / name
-        path.write_text(text if text is not None else yaml.safe_dump(raw))
+        path = self.dir / "c.yaml"
+        content = yaml.safe_dump(raw) if text is None else text
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
         return path
 
     def onnx(self, kind: str = "ok") -> Path:
@@ -124,31 +150,30 @@ class Inputs:
 
 
 # -- the catalogue -------------------------------------------------------------------
-# Each case: (argv builder, text the one error line must contain); all exit with USER_ERROR.
-# The builder gets an Inputs and returns the argv; it may create files first.
-Case = tuple[Callable[[Inputs], list[str]], str]
-M = str(SHIPPED_ONNX)
+# Each case: (argv, text the one error line must contain); all exit with USER_ERROR. The argv is a
+# template of words whose {fields} Inputs fills in (see Inputs.__getitem__), or a builder of Inputs.
+Case = tuple[str | Callable[[Inputs], list[str]], str]
 
 
-def _train_yaml(text: str) -> Callable[[Inputs], list[str]]:
-    return lambda i: ["train", str(i.config(text=text.replace("RUN", str(i.run))))]
+def _train_yaml(text: str | bytes) -> Callable[[Inputs], list[str]]:
+    return lambda i: ["train", str(i.config(text=text))]
 
 
 def _train_with(**sections: dict) -> Callable[[Inputs], list[str]]:
     return lambda i: ["train", str(i.config(**sections))]
 
 
-def _train_on_images(*files: tuple[str, bytes | None]) -> Callable[[Inputs], list[str]]:
+def _train_on_images(*files: tuple[str, bytes | None], image_size: int = 16) -> Callable[[Inputs], list[str]]:
     """``train`` on an image folder of ``files`` (None: a decompression bomb), two images a batch."""
 
     def build(i: Inputs) -> list[str]:
-        data = {"dataset": "ImageFolder", "rootdir": str(i.images(*files)), "image_size": 16, "batch_size": 2}
+        data = {"dataset": "ImageFolder", "rootdir": str(i.images(*files)), "image_size": image_size, "batch_size": 2}
         return ["train", str(i.config(data={**data, "num_workers": 0, "valid_ratio": 0.0}))]
 
     return build
 
 
-def _resume_tampered(change: Callable[[Path], None]) -> Callable[[Inputs], list[str]]:
+def _resume_tampered(change: Callable[[Path], object]) -> Callable[[Inputs], list[str]]:
     def build(i: Inputs) -> list[str]:
         run = i.copy_run()
         change(run)
@@ -166,35 +191,19 @@ def _edit_config(update: Callable[[dict], None]) -> Callable[[Path], None]:
     return change
 
 
-def _frames(i: Inputs, *names: str, garbage: bool = False) -> str:
-    from PIL import Image
-
-    samples = i.dir / "fake_run" / "samples"
-    samples.mkdir(parents=True)
-    for name in names:
-        if garbage:
-            (samples / name).write_bytes(b"not a png")
-        else:
-            Image.new("RGB", (20, 20), "gray").save(samples / name)
-    return str(samples.parent)
-
-
 CASES: dict[str, Case] = {
     # top level
-    "no-command": (lambda i: [], "the following arguments are required: COMMAND"),
-    "unknown-command": (lambda i: ["trian"], "invalid choice: 'trian'"),
-    "unknown-option": (lambda i: ["generate", M, "--count", "3"], "unrecognized arguments: --count"),
+    "no-command": ("", "the following arguments are required: COMMAND"),
+    "unknown-command": ("trian", "invalid choice: 'trian'"),
+    "unknown-option": ("generate {M} --count 3", "unrecognized arguments: --count"),
     # train: config files
-    "train-no-config": (lambda i: ["train"], "train needs a config file"),
-    "train-missing-config": (lambda i: ["train", str(i.dir / "nope.yaml")], "does not exist"),
-    "train-config-is-folder": (lambda i: ["train", str(i.dir)], "is a folder"),
+    "train-no-config": ("train", "train needs a config file"),
+    "train-missing-config": ("train {dir}/nope.yaml", "does not exist"),
+    "train-config-is-folder": ("train {dir}", "is a folder"),
     "train-empty-config": (_train_yaml(""), "is empty: a minimal config is data: {dataset: FashionMNIST"),
     "train-comments-only": (_train_yaml("# nothing yet\n"), "is empty: a minimal config"),
     "train-empty-mapping": (_train_yaml("{}\n"), "is empty"),
-    "train-not-utf8": (
-        lambda i: ["train", str(_write(i.dir / "latin1.yaml", "data: {rootdir: café}\n".encode("latin-1")))],
-        "is not UTF-8 text",
-    ),
+    "train-not-utf8": (_train_yaml("data: {rootdir: café}\n".encode("latin-1")), "is not UTF-8 text"),
     "train-malformed-yaml": (_train_yaml("data: [unclosed\n"), "malformed YAML at line"),
     "train-top-level-list": (_train_yaml("- data\n"), "top level must be a mapping"),
     "train-typo-key": (_train_with(data={"batchsize": 4}), "unknown key 'data.batchsize'"),
@@ -220,20 +229,25 @@ CASES: dict[str, Case] = {
         "larger than the training set",
     ),
     "train-wrong-image-size": (_train_with(data={"image_size": 32}), "FashionMNIST images are 28x28"),
-    "train-attention-on-dcgan": (_train_with(model={**TINY_MODEL, "self_attention": True}), "self_attention needs"),
+    "train-attention-on-dcgan": (
+        _train_with(model={**TINY_MODEL, "self_attention": True}),
+        "self_attention needs architecture: resnet",
+    ),
     "train-device-tpu-in-config": (_train_with(device="tpu"), "device must be"),
-    "train-cuda-graph-on-cpu": (_train_with(optim={"cuda_graph": True}), "optim.cuda_graph needs a CUDA"),
+    "train-cuda-graph-on-cpu": (_train_with(optim={"cuda_graph": True}), "optim.cuda_graph needs a CUDA device"),
     "train-logdir-under-a-file": (
-        lambda i: ["train", str(i.config(logging={"logdir": str(i.dir / "afile" / "logs")}))],
+        lambda i: ["train", str(i.config(logging={"logdir": f"{i.dir}/afile/logs"}))],
         "cannot create a run folder in logging.logdir",
     ),
     "train-image-folder-missing": (
         _train_with(data={"dataset": "ImageFolder", "rootdir": "/nonexistent/images"}),
         "image folder /nonexistent/images does not exist",
     ),
-    "train-image-folder-without-images": (
-        lambda i: ["train", str(i.config(data={"dataset": "ImageFolder", "rootdir": str(i.images())}))],
-        "no image files",
+    "train-image-folder-without-images": (_train_on_images(), "no image files"),
+    # The size is refused before any image is read.
+    "train-image-size-the-generator-cannot-make": (
+        _train_on_images(("a.png", b""), image_size=30),
+        "the generator cannot make 30x30 images",
     ),
     "train-image-folder-all-unreadable": (
         _train_on_images(*[(f"bad{k}.jpg", b"\xff\xd8 not a jpeg") for k in range(4)]),
@@ -244,37 +258,28 @@ CASES: dict[str, Case] = {
         "had no readable image (2 unreadable files skipped)",
     ),
     # train: command-line options
-    "train-device-tpu": (lambda i: ["train", str(i.config()), "--device", "tpu"], "device must be"),
+    "train-device-tpu": ("train {config} --device tpu", "device must be"),
     "train-device-cuda-99": (
-        lambda i: ["train", str(i.config()), "--device", "cuda:99"],
+        "train {config} --device cuda:99",
         "GPUs are visible: use cuda:0" if torch.cuda.is_available() else "no CUDA GPU is visible",
     ),
-    "train-device-cuda-bad-index": (lambda i: ["train", str(i.config()), "--device", "cuda:x"], "is not a device name"),
-    "train-run-dir-is-a-file": (
-        lambda i: ["train", str(i.config()), "--run-dir", str(i.dir / "afile")],
-        "is a file, not a run folder",
-    ),
-    "train-run-dir-under-a-file": (
-        lambda i: ["train", str(i.config()), "--run-dir", str(i.dir / "afile" / "run")],
-        "cannot create the run folder",
-    ),
+    "train-device-cuda-bad-index": ("train {config} --device cuda:x", "is not a device name"),
+    "train-run-dir-is-a-file": ("train {config} --run-dir {dir}/afile", "is a file, not a run folder"),
+    "train-run-dir-under-a-file": ("train {config} --run-dir {dir}/afile/run", "cannot create the run folder"),
     "train-resume-and-run-dir": (
-        lambda i: ["train", "--resume", str(i.run), "--run-dir", str(i.run)],
+        "train --resume {run} --run-dir {run}",
         "--resume and --run-dir both name a run folder",
     ),
     # train --resume
-    "resume-missing-folder": (lambda i: ["train", "--resume", str(i.dir / "nope")], "holds no checkpoint.pt"),
-    "resume-empty-folder": (lambda i: ["train", "--resume", str(i.run)], "holds no checkpoint.pt"),
-    "resume-a-file": (lambda i: ["train", "--resume", str(i.dir / "afile")], "is a file, not a run folder"),
+    "resume-missing-folder": ("train --resume {dir}/nope", "holds no checkpoint.pt"),
+    "resume-empty-folder": ("train --resume {run}", "holds no checkpoint.pt"),
+    "resume-a-file": ("train --resume {dir}/afile", "is a file, not a run folder"),
     "resume-finished-run": (
-        lambda i: ["train", "--resume", str(i.copy_run())],
+        "train --resume {copy}",
         "already finished its 1 epochs (optim.nepochs: 1), nothing to train",
     ),
-    "resume-finished-run-dir": (
-        lambda i: ["train", str(i.config()), "--run-dir", str(i.copy_run())],
-        "already finished its 1 epochs",
-    ),
-    "resume-device-tpu": (lambda i: ["train", "--resume", str(i.copy_run()), "--device", "tpu"], "device must be"),
+    "resume-finished-run-dir": ("train {config} --run-dir {copy}", "already finished its 1 epochs"),
+    "resume-device-tpu": ("train --resume {copy} --device tpu", "device must be"),
     "resume-other-architecture": (
         _resume_tampered(_edit_config(lambda raw: raw["model"].update(generator_base_c=16))),
         "was saved by another model or loss than the config describes",
@@ -284,7 +289,7 @@ CASES: dict[str, Case] = {
         "was saved by another model or loss",
     ),
     "resume-config-of-other-model": (
-        lambda i: ["train", str(i.config(model={**TINY_MODEL, "latent_size": 4})), "--resume", str(i.copy_run())],
+        lambda i: ["train", str(i.config(model={**TINY_MODEL, "latent_size": 4})), "--resume", i["copy"]],
         "model/data sections or optim.loss differ",
     ),
     "resume-torch-file-not-checkpoint": (
@@ -299,128 +304,88 @@ CASES: dict[str, Case] = {
         _resume_tampered(lambda run: (run / "config.yaml").unlink()),
         "config.yaml does not exist",
     ),
-    "resume-locked-by-another-process": (
-        lambda i: ["train", "--resume", str(_locked(i.copy_run()))],
-        "another process is training into",
-    ),
+    "resume-locked-by-another-process": ("train --resume {locked}", "another process is training into"),
     # generate
-    "generate-n-zero": (lambda i: ["generate", M, "-n", "0"], "argument -n: 0 is out of range: choose 1 to 10000"),
-    "generate-n-negative": (lambda i: ["generate", M, "-n", "-3"], "argument -n: -3 is out of range"),
-    "generate-n-huge": (lambda i: ["generate", M, "-n", "100000"], "argument -n: 100000 is out of range"),
-    "generate-n-not-a-number": (lambda i: ["generate", M, "-n", "ten"], "argument -n: 'ten' is not an integer"),
-    "generate-seed-negative": (lambda i: ["generate", M, "--seed", "-1"], "argument --seed: -1 is out of range"),
-    "generate-unknown-extension": (lambda i: ["generate", M, "-o", str(i.run / "x.xyz")], "cannot write .xyz images"),
-    "generate-output-is-folder": (lambda i: ["generate", M, "-o", str(i.run)], "is a folder: pass an image file"),
-    "generate-output-under-a-file": (
-        lambda i: ["generate", M, "-o", str(i.dir / "afile" / "x.png")],
-        "exists and is not a folder",
-    ),
-    "generate-missing-model": (lambda i: ["generate", str(i.dir / "g.onnx")], "no such file"),
-    "generate-model-is-text": (lambda i: ["generate", str(i.dir / "afile")], "is not a loadable ONNX model"),
-    "generate-model-is-folder": (lambda i: ["generate", str(i.dir)], "no such file"),
-    "generate-int-input": (lambda i: ["generate", str(i.onnx("int_input"))], "its input is a tensor(int64)"),
-    "generate-two-inputs": (lambda i: ["generate", str(i.onnx("two_inputs"))], "expected one input"),
-    "generate-two-channels": (lambda i: ["generate", str(i.onnx("two_channels"))], "images with 2 channels"),
-    "generate-not-images": (lambda i: ["generate", str(i.onnx("not_images"))], "expected one output of shape"),
-    "generate-nan-output": (lambda i: ["generate", str(i.onnx("nan"))], "outputs only NaN or infinite pixels"),
+    "generate-n-zero": ("generate {M} -n 0", "argument -n: 0 is out of range: choose 1 to 10000"),
+    "generate-n-negative": ("generate {M} -n -3", "argument -n: -3 is out of range"),
+    "generate-n-huge": ("generate {M} -n 100000", "argument -n: 100000 is out of range"),
+    "generate-n-not-a-number": ("generate {M} -n ten", "argument -n: 'ten' is not an integer"),
+    "generate-seed-negative": ("generate {M} --seed -1", "argument --seed: -1 is out of range"),
+    "generate-unknown-extension": ("generate {M} -o {run}/x.xyz", "cannot write .xyz images"),
+    "generate-output-is-folder": ("generate {M} -o {run}", "is a folder: pass an image file"),
+    "generate-output-under-a-file": ("generate {M} -o {dir}/afile/x.png", "exists and is not a folder"),
+    "generate-missing-model": ("generate {dir}/g.onnx", "no such file"),
+    "generate-model-is-text": ("generate {dir}/afile", "is not a loadable ONNX model"),
+    "generate-model-truncated": ("generate {onnx_truncated} -o {dir}/x.png", "is not a loadable ONNX model"),
+    "generate-model-is-folder": ("generate {dir}", "no such file"),
+    "generate-int-input": ("generate {onnx_int_input}", "its input is a tensor(int64)"),
+    "generate-two-inputs": ("generate {onnx_two_inputs}", "expected one input"),
+    "generate-two-channels": ("generate {onnx_two_channels}", "images with 2 channels"),
+    "generate-not-images": ("generate {onnx_not_images}", "expected one output of shape"),
+    "generate-nan-output": ("generate {onnx_nan}", "outputs only NaN or infinite pixels"),
     # interpolate
-    "interpolate-steps-zero": (lambda i: ["interpolate", M, "--steps", "0"], "argument --steps: 0 is out of range"),
-    "interpolate-steps-one": (lambda i: ["interpolate", M, "--steps", "1"], "a walk needs both ends"),
-    "interpolate-steps-huge": (lambda i: ["interpolate", M, "--steps", "1000"], "choose 2 to 100"),
-    "interpolate-rows-zero": (
-        lambda i: ["interpolate", M, "--mode", "line", "--rows", "0"],
-        "argument --rows: 0 is out of range",
-    ),
-    "interpolate-unknown-mode": (lambda i: ["interpolate", M, "--mode", "circle"], "invalid choice: 'circle'"),
-    "interpolate-missing-model": (lambda i: ["interpolate", str(i.dir / "g.onnx")], "no such file"),
-    "interpolate-jpg-typo": (lambda i: ["interpolate", M, "-o", str(i.run / "x.jgp")], "cannot write .jgp"),
+    "interpolate-steps-zero": ("interpolate {M} --steps 0", "argument --steps: 0 is out of range"),
+    "interpolate-steps-one": ("interpolate {M} --steps 1", "a walk needs both ends"),
+    "interpolate-steps-huge": ("interpolate {M} --steps 1000", "choose 2 to 100"),
+    "interpolate-rows-zero": ("interpolate {M} --mode line --rows 0", "argument --rows: 0 is out of range"),
+    "interpolate-unknown-mode": ("interpolate {M} --mode circle", "invalid choice: 'circle'"),
+    "interpolate-missing-model": ("interpolate {dir}/g.onnx", "no such file"),
+    "interpolate-jpg-typo": ("interpolate {M} -o {run}/x.jgp", "cannot write .jgp"),
     # animate
-    "animate-missing-folder": (lambda i: ["animate", str(i.dir / "nope")], "(no such folder)"),
-    "animate-no-samples": (lambda i: ["animate", str(i.run)], "no samples/epoch_*.png"),
-    "animate-only-stray-files": (lambda i: ["animate", _frames(i, "epoch_best.png")], "no samples/epoch_*.png"),
-    "animate-every-zero": (lambda i: ["animate", str(i.run), "--every", "0"], "argument --every: 0 is out of"),
-    "animate-fps-zero": (lambda i: ["animate", str(i.run), "--fps", "0"], "argument --fps: 0 is out of range"),
-    "animate-fps-huge": (lambda i: ["animate", str(i.run), "--fps", "1000"], "faster than 50 per second"),
-    "animate-fps-nan": (lambda i: ["animate", str(i.run), "--fps", "nan"], "argument --fps: nan is out of range"),
+    "animate-missing-folder": ("animate {dir}/nope", "(no such folder)"),
+    "animate-no-samples": ("animate {run}", "no samples/epoch_*.png"),
+    "animate-only-stray-files": (lambda i: ["animate", _frames(i.dir, "epoch_best.png")], "no samples/epoch_*.png"),
+    "animate-every-zero": ("animate {run} --every 0", "argument --every: 0 is out of"),
+    "animate-fps-zero": ("animate {run} --fps 0", "argument --fps: 0 is out of range"),
+    "animate-fps-huge": ("animate {run} --fps 1000", "faster than 50 per second"),
+    "animate-fps-nan": ("animate {run} --fps nan", "argument --fps: nan is out of range"),
     "animate-unreadable-frame": (
-        lambda i: ["animate", _frames(i, "epoch_001.png", garbage=True), "-o", str(i.run / "a.gif")],
+        lambda i: ["animate", _frames(i.dir, "epoch_001.png", garbage=True), "-o", f"{i.run}/a.gif"],
         "cannot be read as an image",
     ),
     "animate-not-gif": (
-        lambda i: ["animate", _frames(i, "epoch_001.png"), "-o", str(i.run / "a.png")],
+        lambda i: ["animate", _frames(i.dir, "epoch_001.png"), "-o", f"{i.run}/a.png"],
         "the animation is a GIF",
     ),
     # fid
-    "fid-n-one": (lambda i: ["fid", M, "-n", "1"], "argument -n: 1 is out of range"),
-    "fid-n-more-than-test-split": (lambda i: ["fid", M, "-n", "20000"], "choose between 2 and the 10000"),
-    "fid-batch-size-zero": (lambda i: ["fid", M, "--batch-size", "0"], "argument --batch-size: 0 is out of"),
-    "fid-no-model": (lambda i: ["fid", "-n", "10"], "fid needs a generator .onnx file"),
-    "fid-missing-model": (lambda i: ["fid", str(i.dir / "g.onnx"), "-n", "10"], "no such file"),
-    "fid-unknown-dataset": (lambda i: ["fid", M, "--dataset", "CIFAR10"], "invalid choice: 'CIFAR10'"),
-    "fid-missing-rootdir": (lambda i: ["fid", M, "--rootdir", str(i.dir / "nope")], "no FashionMNIST data found"),
-    "fid-mnist-on-fashion-folder": (lambda i: ["fid", M, "--dataset", "MNIST"], "holds FashionMNIST"),
+    "fid-n-one": ("fid {M} -n 1", "argument -n: 1 is out of range"),
+    "fid-n-more-than-test-split": ("fid {M} -n 20000", "choose between 2 and the 10000"),
+    "fid-batch-size-zero": ("fid {M} --batch-size 0", "argument --batch-size: 0 is out of"),
+    "fid-no-model": ("fid -n 10", "fid needs a generator .onnx file"),
+    "fid-missing-model": ("fid {dir}/g.onnx -n 10", "no such file"),
+    "fid-unknown-dataset": ("fid {M} --dataset CIFAR10", "invalid choice: 'CIFAR10'"),
+    "fid-missing-rootdir": ("fid {M} --rootdir {dir}/nope", "no FashionMNIST data found"),
+    "fid-mnist-on-fashion-folder": ("fid {M} --dataset MNIST", "holds FashionMNIST"),
     "fid-wrong-image-shape": (
-        lambda i: ["fid", str(i.onnx()), "-n", "10", "--no-cache"],
+        "fid {onnx} -n 10 --no-cache",
         "makes images of shape (1, 2, 2) but FashionMNIST has (1, 28, 28)",
     ),
     # classifier
-    "classifier-n-too-small": (lambda i: ["classifier", M, "-n", "0"], "argument -n: 0 is out of range"),
-    "classifier-epochs-zero": (lambda i: ["classifier", "--epochs", "0"], "argument --epochs: 0 is out of"),
-    "classifier-missing-model": (lambda i: ["classifier", str(i.dir / "g.onnx")], "no such file"),
-    "classifier-wrong-image-shape": (
-        lambda i: ["classifier", str(i.onnx()), "-n", "10"],
-        "the classifier reads Fashion-MNIST's (1, 28, 28)",
-    ),
-    "classifier-missing-rootdir": (
-        lambda i: ["classifier", "--rootdir", str(i.dir / "nope"), "-o", str(i.run / "c.pt")],
-        "no FashionMNIST data found",
-    ),
-    "classifier-output-is-folder": (lambda i: ["classifier", "-o", str(i.run)], "pass a file name for the state dict"),
+    "classifier-n-too-small": ("classifier {M} -n 0", "argument -n: 0 is out of range"),
+    "classifier-epochs-zero": ("classifier --epochs 0", "argument --epochs: 0 is out of"),
+    "classifier-missing-model": ("classifier {dir}/g.onnx", "no such file"),
+    "classifier-wrong-image-shape": ("classifier {onnx} -n 10", "the classifier reads Fashion-MNIST's (1, 28, 28)"),
+    "classifier-missing-rootdir": ("classifier --rootdir {dir}/nope -o {run}/c.pt", "no FashionMNIST data found"),
+    "classifier-output-is-folder": ("classifier -o {run}", "pass a file name for the state dict"),
     # quantize
-    "quantize-missing-model": (lambda i: ["quantize", str(i.dir / "g.onnx")], "no such file"),
-    "quantize-model-is-text": (lambda i: ["quantize", str(i.dir / "afile")], "is not a loadable ONNX model"),
-    "quantize-calibration-zero": (lambda i: ["quantize", M, "--calibration", "0"], "argument --calibration: 0"),
-    "quantize-overwrites-float-model": (
-        lambda i: ["quantize", str(i.onnx()), "-o", str(i.dir / "ok.onnx")],
-        "would overwrite the float model",
-    ),
-    "quantize-int-input": (lambda i: ["quantize", str(i.onnx("int_input"))], "its input is a tensor(int64)"),
+    "quantize-missing-model": ("quantize {dir}/g.onnx", "no such file"),
+    "quantize-model-is-text": ("quantize {dir}/afile", "is not a loadable ONNX model"),
+    "quantize-model-not-protobuf": ("quantize {onnx_not_protobuf}", "is not a loadable ONNX model"),
+    "quantize-calibration-zero": ("quantize {M} --calibration 0", "argument --calibration: 0"),
+    "quantize-overwrites-float-model": ("quantize {onnx} -o {dir}/ok.onnx", "would overwrite the float model"),
+    "quantize-int-input": ("quantize {onnx_int_input}", "its input is a tensor(int64)"),
 }
 
 # The cases whose error can only be reached by reading the real Fashion-MNIST (the others read a small
 # random set or nothing): the fast tier leaves them out, and without the dataset they fail at set-up.
-NEEDS_FASHION = {
-    "train-mnist-on-fashion-folder",
-    # fid reads the real set's statistics before it looks at the model or the sample count
-    "fid-missing-model",
-    "fid-mnist-on-fashion-folder",
-    "fid-n-more-than-test-split",
-    "fid-no-model",
-    "fid-wrong-image-shape",
-}
-
-_held_locks: list[FileLock] = []
-
-
-def _write(path: Path, content: bytes) -> Path:
-    path.write_bytes(content)
-    return path
-
-
-def _locked(run_dir: Path) -> Path:
-    """Hold ``run_dir``'s lock as another training process would (a separate open file, so flock conflicts)."""
-    lock = FileLock(run_dir / ".lock", timeout=0)
-    lock.acquire()
-    _held_locks.append(lock)
-    return run_dir
+# fid reads the real set's statistics before it looks at the model or the sample count.
+NEEDS_FASHION = {"train-mnist-on-fashion-folder", "fid-missing-model", "fid-mnist-on-fashion-folder", "fid-no-model"}
+NEEDS_FASHION |= {"fid-n-more-than-test-split", "fid-wrong-image-shape"}
 
 
 def _project_files() -> list[Path] | None:
-    """The repository's own files, tracked or new, as git lists them (its ignored build outputs left out).
-
-    Other tests (a site build on another xdist worker) write ignored files under the repository
-    while a case runs: only what git would show as a change counts. None where there is no git.
-    """
+    """The repository's files as git lists them, tracked or new (None without git): not the ignored build
+    outputs, which other xdist workers write while a case runs."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True
     )
@@ -462,7 +427,7 @@ def test_bad_input_gives_one_error_line(name, tmp_path, monkeypatch, capfd, requ
     monkeypatch.delenv("GANLAB_DEBUG", raising=False)
     # The finished run is trained (once) only for the cases that copy it.
     inputs = Inputs(tmp_path, lambda: request.getfixturevalue("finished_run"), fake_fashion)
-    argv = build(inputs)
+    argv = build(inputs) if callable(build) else [word.format_map(inputs) for word in build.split()]
     skip = {inputs.run, tmp_path / "home"}
     before = _snapshot(tmp_path, skip)
     capfd.readouterr()
@@ -514,7 +479,7 @@ def test_an_internal_error_says_it_is_a_bug(monkeypatch, capfd):
         raise ZeroDivisionError("oops")
 
     monkeypatch.setattr(generate, "generate", broken)
-    assert main(["generate", M]) == 1
+    assert main(["generate", str(SHIPPED_ONNX)]) == 1
     err = capfd.readouterr().err
     assert "Traceback" in err and "this is a bug, please report it" in err.strip().splitlines()[-1]
 
@@ -524,7 +489,7 @@ def test_jpg_output_and_large_counts_are_generated_in_batches(tmp_path, capfd):
     from PIL import Image
 
     out = tmp_path / "grid.jpg"
-    assert main(["generate", M, "-n", "600", "-o", str(out)]) == 0
+    assert main(["generate", str(SHIPPED_ONNX), "-n", "600", "-o", str(out)]) == 0
     assert Image.open(out).format == "JPEG"
 
 
@@ -535,13 +500,7 @@ def test_fixed_batch_generator_runs_in_its_batch_size(tmp_path):
 
 
 def test_stray_files_in_samples_are_ignored(tmp_path):
-    from PIL import Image
-
-    samples = tmp_path / "samples"
-    samples.mkdir()
-    for name in ("epoch_001.png", "epoch_002.png", "epoch_best.png", "notes.txt"):
-        Image.new("RGB", (20, 20), "gray").save(samples / name, format="PNG")
-    assert main(["animate", str(tmp_path)]) == 0
+    assert main(["animate", _frames(tmp_path, "epoch_001.png", "epoch_002.png", "epoch_best.png", "notes.txt")]) == 0
     assert (tmp_path / "evolution.gif").is_file()
 
 
@@ -551,14 +510,10 @@ def test_unwritable_fid_cache_warns_and_still_prints_the_fid(tmp_path, capfd, mo
 
     import ganlab_solution.fid as fid
 
-    class FakeInception:  # the real network takes minutes on a CPU; the cache logic is what is tested
-        def __init__(self, *args, **kwargs):
-            pass
+    def features(images, desc=""):  # the real network takes minutes on a CPU; the cache logic is what is tested
+        return np.random.default_rng(0).standard_normal((len(images), 8))
 
-        def __call__(self, images, desc=""):
-            return np.random.default_rng(0).standard_normal((len(images), 8))
-
-    monkeypatch.setattr(fid, "InceptionFeatures", FakeInception)
+    monkeypatch.setattr(fid, "InceptionFeatures", lambda *args, **kwargs: features)
     blocked = tmp_path / "afile"
     blocked.write_text("")
     status = main(["fid", "--real-vs-real", "-n", "50", "--cache-dir", str(blocked / "cache")])
@@ -578,10 +533,7 @@ def test_resume_takes_the_device_option(tmp_path, finished_run, monkeypatch):
 
     monkeypatch.setattr(trainer.Trainer, "fit", fake_fit)
     run = Path(shutil.copytree(finished_run, tmp_path / "run"))
-    raw = yaml.safe_load((run / "config.yaml").read_text())
-    raw["optim"]["nepochs"] = 2
-    raw["device"] = "auto"
-    (run / "config.yaml").write_text(yaml.safe_dump(raw))
+    _edit_config(lambda raw: raw.update(device="auto", optim={**raw["optim"], "nepochs": 2}))(run)
     assert main(["train", "--resume", str(run), "--device", "cpu"]) == 0
     assert seen["device"] == "cpu"
 
@@ -625,13 +577,8 @@ def test_sigterm_and_sigint_stop_training_cleanly_and_say_how_to_resume(tmp_path
     config.write_text(yaml.safe_dump(raw))
     run_dir = tmp_path / "job"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ganlab_solution", "train", str(config), "--run-dir", str(run_dir)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    command = [sys.executable, "-m", "ganlab_solution", "train", str(config), "--run-dir", str(run_dir)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while not (run_dir / "checkpoint.pt").is_file() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)

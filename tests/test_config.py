@@ -1,4 +1,5 @@
-"""Config validation: the page's YAML is accepted, every mistake is one clear line."""
+"""Config validation: the page's YAML is accepted, every mistake is one clear line (a real run's mistakes:
+tests/test_cli_errors.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from ganlab.config import Config, load_config, parse_config
 from ganlab.errors import GanlabError
 
-from .helpers import ROOT, run_cli, write_yaml
+from .helpers import ROOT, write_yaml
 
 LAB_PAGE_YAML = """\
 data:
@@ -38,13 +39,8 @@ def test_the_lab_page_config_is_accepted_as_is(tmp_path):
 
 def test_defaults_are_the_lab_page_values():
     c = Config()
-    assert (c.data.batch_size, c.optim.base_lr, c.optim.wdecay, c.optim.lblsmooth, c.optim.nepochs) == (
-        256,
-        2e-4,
-        0.0,
-        0.2,
-        200,
-    )
+    optim = (c.optim.base_lr, c.optim.wdecay, c.optim.lblsmooth, c.optim.nepochs)
+    assert c.data.batch_size == 256 and optim == (2e-4, 0.0, 0.2, 200)
     assert (c.model.dnoise, c.model.discriminator_base_c, c.model.generator_base_c) == (0.1, 32, 256)
     assert (c.model.latent_size, c.model.dropout) == (100, 0.5)
     assert c.critic_lr == c.generator_lr == 2e-4
@@ -76,32 +72,6 @@ def test_each_mistake_names_its_key(raw, expected):
     with pytest.raises(GanlabError, match=expected.replace("(", r"\(").replace(".", r"\.")) as info:
         parse_config(raw)
     assert "\n" not in str(info.value)
-
-
-def test_an_image_size_the_generator_cannot_make_is_one_error_line_and_writes_nothing(tmp_path, cli):
-    """The other config mistakes of a real run are in tests/test_cli_errors.py's catalogue."""
-    content = "data: {dataset: ImageFolder, rootdir: IMAGES, image_size: 30, debug: true}\n"
-    images = tmp_path / "images"
-    images.mkdir()
-    from PIL import Image
-
-    Image.new("RGB", (40, 40), "white").save(images / "a.png")
-    logdir = tmp_path / "logs"
-    text = content.replace("IMAGES", str(images)) + f"logging: {{logdir: {logdir}}}\ndevice: cpu\n"
-    result = cli("train", str(write_yaml(tmp_path / "c.yaml", text)))
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "cannot make 30x30 images" in lines[0], result.stderr
-    assert not logdir.exists() or not any(logdir.iterdir())
-
-
-@pytest.mark.slow
-def test_missing_config_file_in_a_real_process():
-    """The exit status and the one line as a shell sees them (the in-process catalogue covers the rest)."""
-    result = run_cli("train", "/nonexistent/config.yaml")
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: config file /nonexistent/config.yaml does not exist: pass the path")
 
 
 def test_the_minimal_config_an_empty_one_shows_is_valid():

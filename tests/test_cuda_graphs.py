@@ -1,4 +1,5 @@
-"""CUDA-graph training steps: the CPU refusal here, the replays on a GPU when there is one."""
+"""CUDA-graph training steps on a GPU, skipped without one by tests/conftest.py (the CPU's refusal is a case of
+tests/test_cli_errors.py)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,9 @@ import torch
 
 from ganlab.config import Config
 from ganlab.cuda_graphs import GraphedStep
-from ganlab.errors import GanlabError
 from ganlab_solution.trainer import Trainer
 
 from .helpers import debug_config
-
-# On a GPU: the real Fashion-MNIST and debug epochs (tests/conftest.py skips `cuda` tests without a GPU).
-needs_cuda = pytest.mark.cuda
-
-
-def test_cuda_graph_on_cpu_is_one_clear_error(tmp_path, fake_fashion):
-    config = Config.model_validate(debug_config(tmp_path, rootdir=fake_fashion, optim={"cuda_graph": True}))
-    with pytest.raises(GanlabError, match="optim.cuda_graph needs a CUDA device"):
-        Trainer(config, quiet=True)
 
 
 def _toy_training(graphed: bool) -> tuple[torch.nn.Module, list[float]]:
@@ -43,7 +34,7 @@ def _toy_training(graphed: bool) -> tuple[torch.nn.Module, list[float]]:
     return model, losses
 
 
-@needs_cuda
+@pytest.mark.cuda
 def test_graphed_step_trains_exactly_like_the_eager_step():
     eager_model, eager_losses = _toy_training(graphed=False)
     graphed_model, graphed_losses = _toy_training(graphed=True)
@@ -54,7 +45,7 @@ def test_graphed_step_trains_exactly_like_the_eager_step():
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
-@needs_cuda
+@pytest.mark.cuda
 def test_graphed_step_runs_a_batch_of_another_shape_eagerly():
     model = torch.nn.Linear(4, 1).cuda()
     calls = []
@@ -71,17 +62,12 @@ def test_graphed_step_runs_a_batch_of_another_shape_eagerly():
     assert calls == [8, 8, 3], calls  # warm-up, capture, (replay: no Python), eager
 
 
-@needs_cuda
+@pytest.mark.cuda
 @pytest.mark.dataset
 @pytest.mark.training
 def test_training_with_cuda_graphs_writes_its_run_and_keeps_learning(tmp_path):
-    config = Config.model_validate(
-        debug_config(
-            tmp_path,
-            device="cuda",
-            optim={"nepochs": 2, "cuda_graph": True, "amp": True, "channels_last": True, "ema": 0.9},
-        )
-    )
+    optim = {"nepochs": 2, "cuda_graph": True, "amp": True, "channels_last": True, "ema": 0.9}
+    config = Config.model_validate(debug_config(tmp_path, device="cuda", optim=optim))
     trainer = Trainer(config, quiet=True)
     trainer.train_epoch()  # 8 batches: 3 warm-up steps, the capture, then replays
     assert isinstance(trainer._critic_update, GraphedStep) and trainer._critic_update.graph is not None
@@ -97,7 +83,7 @@ def test_training_with_cuda_graphs_writes_its_run_and_keeps_learning(tmp_path):
     assert all(torch.isfinite(p).all() for p in trainer.gan.parameters())
 
 
-@needs_cuda
+@pytest.mark.cuda
 @pytest.mark.dataset
 @pytest.mark.training
 @pytest.mark.parametrize(

@@ -9,15 +9,7 @@ import pytest
 import torch
 
 from ganlab.config import DataConfig
-from ganlab.data import (
-    ImageFiles,
-    TensorLoader,
-    collate_images,
-    load_images,
-    make_loaders,
-    split_indices,
-    to_uint8,
-)
+from ganlab.data import ImageFiles, TensorLoader, collate_images, load_images, make_loaders, split_indices, to_uint8
 from ganlab.errors import GanlabError
 from ganlab_solution.data import to_unit_range
 
@@ -25,11 +17,18 @@ from .helpers import FASHION, IDX_FILES, png_bomb, write_fake_fashion, write_idx
 
 
 @pytest.mark.dataset
-def test_debian_idx_folder_loads_both_splits():
+def test_debian_idx_folder_loads_both_splits_batches_in_range_and_is_not_mnist():
     train = load_images("FashionMNIST", FASHION, train=True)
     test = load_images("FashionMNIST", FASHION, train=False)
     assert train.shape == (60000, 1, 28, 28) and test.shape == (10000, 1, 28, 28)
     assert train.dtype == torch.uint8 and train.max() > 200
+    loaders = make_loaders(DataConfig(rootdir=str(FASHION), batch_size=128), seed=0, to_unit_range=to_unit_range)
+    batch = next(iter(loaders.train))
+    assert batch.shape == (128, 1, 28, 28) and batch.dtype == torch.float32
+    assert batch.min() >= -1 and batch.max() <= 1
+    assert len(loaders.train) == 54000 // 128 and loaders.img_shape == (1, 28, 28)
+    with pytest.raises(GanlabError, match="holds FashionMNIST.*set data.dataset: FashionMNIST"):
+        load_images("MNIST", FASHION, train=False)
 
 
 def test_idx_files_are_parsed_gzipped_and_in_torchvision_layout(tmp_path):
@@ -63,9 +62,8 @@ def test_an_idx_file_that_is_not_uint8_is_named(tmp_path):
 
 
 def test_missing_data_names_the_folder_and_the_fix(tmp_path):
-    with pytest.raises(
-        GanlabError, match=f"no FashionMNIST data found in {tmp_path}.*apt-get install dataset-fashion-mnist"
-    ):
+    fix = "apt-get install dataset-fashion-mnist"
+    with pytest.raises(GanlabError, match=f"no FashionMNIST data found in {tmp_path}.*{fix}"):
         load_images("FashionMNIST", tmp_path)
 
 
@@ -84,15 +82,6 @@ def test_split_is_seeded_disjoint_and_complete():
     assert not torch.equal(split_indices(1000, 0.2, seed=4)[1], a_valid)
 
 
-@pytest.mark.dataset
-def test_make_loaders_batches_in_range():
-    loaders = make_loaders(DataConfig(rootdir=str(FASHION), batch_size=128), seed=0, to_unit_range=to_unit_range)
-    batch = next(iter(loaders.train))
-    assert batch.shape == (128, 1, 28, 28) and batch.dtype == torch.float32
-    assert batch.min() >= -1 and batch.max() <= 1
-    assert len(loaders.train) == 54000 // 128 and loaders.img_shape == (1, 28, 28)
-
-
 def test_loaders_split_batch_and_map_a_small_set(fake_fashion):
     loaders = make_loaders(DataConfig(rootdir=str(fake_fashion), batch_size=16), seed=0, to_unit_range=to_unit_range)
     batches = list(loaders.train)
@@ -100,13 +89,8 @@ def test_loaders_split_batch_and_map_a_small_set(fake_fashion):
     assert len(loaders.train) == 18 and all(b.shape == (16, 1, 28, 28) for b in batches)
     assert all(b.dtype == torch.float32 and b.min() >= -1 and b.max() <= 1 for b in batches)
     assert sum(len(b) for b in loaders.valid) == 32 and loaders.img_shape == (1, 28, 28)
-
-
-def test_debug_keeps_a_few_batches(fake_fashion):
-    loaders = make_loaders(
-        DataConfig(rootdir=str(fake_fashion), batch_size=16, debug=True), seed=0, to_unit_range=to_unit_range
-    )
-    assert len(loaders.train) == 8
+    debug = DataConfig(rootdir=str(fake_fashion), batch_size=16, debug=True)
+    assert len(make_loaders(debug, seed=0, to_unit_range=to_unit_range).train) == 8  # debug keeps a few batches
 
 
 def test_tensor_loader_shuffles_reproducibly_and_resumes():
@@ -162,9 +146,3 @@ def test_decompression_bombs_and_broken_files_are_unreadable_not_fatal(tmp_path)
     dataset = ImageFiles(tmp_path, 16, augment=False)
     batch, unreadable = collate_images([dataset[i] for i in range(len(dataset))])
     assert batch.shape == (1, 3, 16, 16) and unreadable == 2
-
-
-@pytest.mark.dataset
-def test_fashion_mnist_asked_as_mnist_is_refused():
-    with pytest.raises(GanlabError, match="holds FashionMNIST.*set data.dataset: FashionMNIST"):
-        load_images("MNIST", FASHION, train=False)

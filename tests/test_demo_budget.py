@@ -1,10 +1,6 @@
-"""A slow machine never breaks the site's build: the training demo keeps to its time budget.
-
-The page ``book/demos/training.md`` trains for 656 steps or ``GANLAB_DEMO_BUDGET_S`` seconds,
-whichever comes first, and says which. Here its cells run in a real kernel (nbclient) with a
-budget of 2 s, as a machine far slower than the build expects would see them: the page must
-run to its end and say where it stopped.
-"""
+"""A slow machine never breaks the site's build: ``book/demos/training.md`` trains for 656 steps or
+``GANLAB_DEMO_BUDGET_S`` seconds, whichever comes first. Run here in a kernel with a budget of 2 s, the
+page must run to its end and say where it stopped."""
 
 from __future__ import annotations
 
@@ -13,10 +9,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
-REPO = Path(__file__).resolve().parents[1]
-PAGE = REPO / "book" / "demos" / "training.md"
+from .helpers import ROOT, execute_notebook, notebook_stream
+
+PAGE = ROOT / "book" / "demos" / "training.md"
 
 pytestmark = pytest.mark.slow
 
@@ -32,17 +28,8 @@ def _page_notebook() -> nbformat.NotebookNode:
 def test_the_training_demo_stops_at_its_budget_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GANLAB_DEMO_BUDGET_S", "2")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("PYTHONPATH", str(REPO))
-    notebook = _page_notebook()
-    NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
-    printed = "".join(
-        output.get("text", "")
-        for cell in notebook.cells
-        for output in cell.get("outputs", [])
-        if output.output_type == "stream"
-    )
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    printed = notebook_stream(execute_notebook(_page_notebook(), timeout=300, cwd=tmp_path))
     match = re.search(r"stopped at step (\d+) of (\d+): this machine used up the build's budget of 2 s", printed)
     assert match, printed[-2000:]
     assert 1 <= int(match.group(1)) < int(match.group(2)) == 656

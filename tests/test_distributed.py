@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 
 from ganlab.data import TensorLoader
 from ganlab_solution.data import to_unit_range
 
-from .helpers import ROOT, TINY_MODEL, debug_config, write_yaml
+from .helpers import TINY_MODEL, debug_config, run_python, write_yaml
 
 
 def test_tensor_loader_shards_are_disjoint_and_cover_the_set():
@@ -26,30 +22,6 @@ def test_tensor_loader_shards_are_disjoint_and_cover_the_set():
     assert not set(seen[0]) & set(seen[1]) and len(seen[0]) + len(seen[1]) == 64
 
 
-def torchrun(config_path, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            "2",
-            "--master_port",
-            "29533",
-            "-m",
-            "ganlab_solution",
-            "train",
-            str(config_path),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        cwd=tmp_path,
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.training
 def test_two_process_torchrun_trains_in_sync_and_writes_once(tmp_path, fake_fashion):
@@ -58,7 +30,8 @@ def test_two_process_torchrun_trains_in_sync_and_writes_once(tmp_path, fake_fash
         tmp_path, rootdir=fake_fashion, optim={"nepochs": 2}, logging={"onnx_every": 0}, model=TINY_MODEL
     )
     config = write_yaml(tmp_path / "c.yaml", raw)
-    result = torchrun(config, tmp_path)
+    torchrun = ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
+    result = run_python(*torchrun, "-m", "ganlab_solution", "train", str(config), cwd=tmp_path, OMP_NUM_THREADS="1")
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout + result.stderr
     assert "2 processes" in out and "ranks hold identical weights: True" in out

@@ -14,8 +14,6 @@ import pytest
 
 from .helpers import LAB_NOTEBOOKS
 
-SOURCES = LAB_NOTEBOOKS
-
 
 def hidden_lines(path: Path, min_length: int = 12) -> set[str]:
     """Every substantial line inside a hidden-test block of a source notebook that is not also visible elsewhere."""
@@ -49,7 +47,7 @@ def test_hide_blocks_keeps_everything_else() -> None:
 @pytest.mark.grading
 def test_feedback_shows_messages_and_never_a_hidden_test(grading_round: tuple[Path, dict]) -> None:
     workdir, results = grading_round
-    secrets = {path.stem: hidden_lines(path) for path in SOURCES}
+    secrets = {path.stem: hidden_lines(path) for path in LAB_NOTEBOOKS}
     assert all(secrets.values()), "a notebook without hidden tests: the test would prove nothing"
     pages = 0
     for (student, notebook), result in results.items():

@@ -1,10 +1,5 @@
-"""Grading kernels forked from a zygote (autograder/kernel_zygote.py), as SafeExecute runs them.
-
-A fork must behave as a cold kernel does for everything a student or a check can see
-(environment, working folder, interrupts, deaths, its own random stream), keep nothing of the
-zygote a student could use to reach the next kernel, and fall back to a cold start when there
-is no zygote.
-"""
+"""Grading kernels forked from a zygote (autograder/kernel_zygote.py), as SafeExecute runs them: a fork looks
+like a cold kernel, passes nothing on to the next one, and gives way to a cold start when there is no zygote."""
 
 from __future__ import annotations
 
@@ -32,13 +27,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.grading]
 def zygote():
     """One zygote for the module (in the sandbox), handed to SafeExecute as grade_class.py hands it to nbgrader."""
     started = safe_execute.start_zygote(sandboxed=True)
-    previous = os.environ.get(kernel_zygote.ENV_VAR)
-    os.environ[kernel_zygote.ENV_VAR] = started.path
-    yield started
-    if previous is None:
-        os.environ.pop(kernel_zygote.ENV_VAR, None)
-    else:
-        os.environ[kernel_zygote.ENV_VAR] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(kernel_zygote.ENV_VAR, started.path)
+        yield started
     started.close()
 
 
@@ -70,6 +61,8 @@ def test_a_fork_starts_warm_in_its_own_sandbox(zygote, tmp_path: Path) -> None:
     assert not error_names(wrote.cells[0])
     after = run(tmp_path, ["import os; print(os.path.exists('/sandbox/home/left_behind'))"])
     assert stream_text(after.cells[0]).strip() == "False"
+    # Forking copies only the calling thread: a zygote with other threads could hand its forks a held lock.
+    assert len(list(Path(f"/proc/{_zygote_pid(zygote)}/task").iterdir())) == 1, "the zygote is not single-threaded"
 
 
 def test_the_zygote_preloads_what_the_declaration_and_the_notebooks_name() -> None:
@@ -81,11 +74,6 @@ def test_the_zygote_preloads_what_the_declaration_and_the_notebooks_name() -> No
     declared |= {f"{lab.REFERENCE_PACKAGE}.{check.split(':')[0]}" for e in lab.EXERCISES for check in e.hidden}
     assert declared | set(lab.COURSE_PACKAGES) | {"torch", "numpy", "ipykernel.kernelapp"} <= set(names)
     assert not [name for name in names if name.startswith("onnxruntime")]
-
-
-def test_the_zygote_is_single_threaded(zygote) -> None:
-    """Forking copies only the calling thread: a zygote with other threads could hand its forks a held lock."""
-    assert len(list(Path(f"/proc/{_zygote_pid(zygote)}/task").iterdir())) == 1
 
 
 def test_a_fork_runs_the_kernels_own_thread_count(zygote, tmp_path: Path) -> None:
@@ -102,19 +90,16 @@ def test_no_zygote_means_a_cold_kernel(tmp_path: Path, monkeypatch) -> None:
     assert stream_text(nb.cells[0]).split()[0] == "False"
 
 
-def test_a_fork_is_interrupted_and_survives_its_death(zygote, tmp_path: Path) -> None:
-    nb = run(
-        tmp_path,
-        ["a = 1", "import time\nwhile True: time.sleep(0.1)", "print(a + 1)", "import os; os._exit(3)", "print(a)"],
-        timeout=5,
-        interrupt_on_timeout=True,
-    )
+def test_a_fork_is_interrupted_and_a_death_costs_its_cell_only(zygote, tmp_path: Path) -> None:
+    cells = ["a = 41", "import time\nwhile True: time.sleep(0.1)", "print(a + 1)", "import os; os._exit(3)", "print(a)"]
+    nb = run(tmp_path, [*cells, "import sys; sys.exit(1)", "print('after')"], timeout=5, interrupt_on_timeout=True)
     # What a cold kernel shows too: the interrupt's KeyboardInterrupt, then nbclient's timeout error.
-    assert error_names(nb.cells[1]) == ["KeyboardInterrupt", "CellTimeoutError"], (
-        "the timeout did not interrupt the fork"
-    )
-    assert stream_text(nb.cells[2]) == "2\n"
-    assert error_names(nb.cells[3]) == ["KernelDied"] and stream_text(nb.cells[4]) == "1\n"
+    timed_out = error_names(nb.cells[1])
+    assert timed_out == ["KeyboardInterrupt", "CellTimeoutError"], "the timeout did not interrupt the fork"
+    assert stream_text(nb.cells[2]) == "42\n", "an output of the first run is lost"
+    assert error_names(nb.cells[3]) == ["KernelDied"]
+    assert stream_text(nb.cells[4]) == "41\n", "the cells before the death were not replayed"
+    assert error_names(nb.cells[5]) == ["SystemExit"] and stream_text(nb.cells[6]) == "after\n"
 
 
 def test_a_student_kernel_holds_none_of_the_zygotes_sockets(zygote, tmp_path: Path) -> None:
@@ -150,18 +135,13 @@ def test_killing_the_shim_kills_its_kernel(zygote, tmp_path: Path) -> None:
             "hide": zygote.folder, "cold": ["false"]}  # fmt: skip
     env = {**os.environ, kernel_zygote.ENV_VAR: zygote.path, sandbox.ENV_VAR: json.dumps(spec)}
     parent = _zygote_pid(zygote)  # before the fork: a fork's command line is the zygote's
-    shim = subprocess.Popen(
-        [sys.executable, "-S", kernel_zygote.__file__, "kernel", "-f", str(connection)],
-        env=env,
-        cwd="/",
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [sys.executable, "-S", kernel_zygote.__file__, "kernel", "-f", str(connection)]
+    quiet = subprocess.DEVNULL
+    shim = subprocess.Popen(command, env=env, cwd="/", stdin=quiet, stdout=quiet, stderr=quiet)
     deadline = time.monotonic() + 60
     kernels: list[int] = []
     while time.monotonic() < deadline and not kernels:
-        kernels = [pid for pid in _children(parent)]
+        kernels = _children(parent)
         time.sleep(0.1)
     assert kernels, "the zygote forked no kernel for the shim"
     shim.send_signal(signal.SIGKILL)
@@ -213,32 +193,20 @@ def test_a_cell_that_kills_the_zygote_changes_nothing_but_speed(tmp_path: Path, 
     try:
         monkeypatch.setenv(kernel_zygote.ENV_VAR, own.path)
         monkeypatch.setattr(safe_execute, "_zygote_failed", {False})  # no new zygote of SafeExecute's own
-        nb = run(
-            tmp_path,
-            [
-                "a = 1",
-                "import os, signal; os.kill(os.getppid(), signal.SIGKILL)",
-                "import time; time.sleep(2)",
-                "print(a)",
-            ],
-            sandbox=False,
-        )
+        cells = ["a = 1", "import os, signal; os.kill(os.getppid(), signal.SIGKILL)", "import time; time.sleep(2)"]
+        nb = run(tmp_path, [*cells, "print(a)"], sandbox=False)
         assert own.process.wait(10) == -9, "the cell did not kill the zygote"
         assert not any(error_names(cell) for cell in nb.cells), "a cell after the zygote's death was blamed for it"
         assert stream_text(nb.cells[3]) == "1\n"
         later = run(tmp_path, [PROBE], sandbox=False)
-        assert stream_text(later.cells[0]).split()[0] == "False", (
-            "with the zygote dead the next kernel should start cold"
-        )
+        assert stream_text(later.cells[0]).split()[0] == "False", "with the zygote dead the next kernel starts cold"
     finally:
         own.close()
 
 
 def test_a_kit_checked_out_under_tmp_stays_readable_in_a_fork(tmp_path: Path, monkeypatch) -> None:
-    """Each fork gets a fresh /tmp; the course packages of a checkout below /tmp must still show, read-only.
-
-    The zygote has imported them already, so a check reads their files (a source, an asset) to see them.
-    """
+    """Each fork gets a fresh /tmp; the course packages of a checkout below /tmp must still show, read-only (the
+    zygote has imported them already, so a check reads their files, a source and an asset, to see them)."""
     import shutil
     import tempfile
 

@@ -1,8 +1,5 @@
-"""labcheck's own behaviour, in process: what a check refuses, what it lets through, and what it says.
-
-The grading round (tests/test_grading.py, slow) runs the same checks through nbgrader on whole
-submissions; these pin the pieces that round relies on, in seconds.
-"""
+"""labcheck's own behaviour, in process: what a check refuses, what it lets through, and what it says (the
+pieces the grading round of tests/test_grading.py relies on, in seconds)."""
 
 from __future__ import annotations
 
@@ -36,14 +33,11 @@ def test_check_close_names_nan_instead_of_a_distance() -> None:
     assert "up to nan" not in str(failure.value)
 
 
-def test_own_work_lets_package_helpers_through() -> None:
+def test_own_work_lets_package_helpers_through_and_refuses_imported_and_execd_reference_code() -> None:
     def export_generator(generator, path):  # noqa: ANN001, ANN202
         print(count_parameters(generator), path)
 
     labcheck.own_work(export_generator, "Your export_generator")
-
-
-def test_own_work_refuses_imported_and_execd_reference_code() -> None:
     with pytest.raises(labcheck.CheckFailed, match="reference package"):
         labcheck.own_work(losses.critic_loss, "Your critic_loss")
     source = Path(importlib.util.find_spec("ganlab_solution.losses").origin).read_text()

@@ -24,22 +24,17 @@ def test_critic_loss_is_the_mean_of_the_real_and_fake_terms():
     real_term = (bce_row([0.0, 2.0], [0, 1]) + bce_row([1.0, -1.0], [0, 1])) / 2
     fake_term = (bce_row([3.0, 0.5], [1, 0]) + bce_row([-2.0, 0.0], [1, 0])) / 2
     assert math.isclose(critic_loss(real, fake, 0.0).item(), (real_term + fake_term) / 2, rel_tol=1e-6)
-
-
-def test_critic_loss_equals_one_bce_over_the_concatenated_batch():
+    # The same as one BCE over the concatenated batch.
     real, fake = torch.randn(16, 2), torch.randn(16, 2)
     targets = torch.cat([torch.tensor([[0.0, 1.0]]).repeat(16, 1), torch.tensor([[1.0, 0.0]]).repeat(16, 1)])
     joint = torch.nn.BCEWithLogitsLoss()(torch.cat([real, fake]), targets)
     assert torch.allclose(critic_loss(real, fake, 0.0), joint)
 
 
-def test_uninformed_critic_scores_log_2():
+def test_uninformed_critic_scores_log_2_and_the_generator_loss_uses_hard_real_targets():
     zeros = torch.zeros(8, 2)
     assert math.isclose(critic_loss(zeros, zeros, 0.0).item(), math.log(2), rel_tol=1e-6)
     assert math.isclose(generator_loss(zeros).item(), math.log(2), rel_tol=1e-6)
-
-
-def test_generator_loss_uses_hard_real_targets():
     fake = torch.tensor([[1.0, 3.0]])
     assert math.isclose(generator_loss(fake).item(), bce_row([1.0, 3.0], [0, 1]), rel_tol=1e-6)
 
@@ -52,10 +47,7 @@ def test_label_smoothing_is_drawn_per_sample_within_the_amplitude():
     assert torch.all(true_col <= 1) and torch.all(true_col >= 0.8)
     assert true_col.std() > 0.04  # one value per sample, not one per batch
     assert torch.all(targets[:, FAKE] == 0)
-
-
-def test_no_smoothing_gives_one_hot_targets():
-    targets = smooth_targets(torch.tensor([0, 1, 1]), 2, 0.0)
+    targets = smooth_targets(torch.tensor([0, 1, 1]), 2, 0.0)  # no smoothing: one-hot targets
     assert torch.equal(targets, torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]))
 
 

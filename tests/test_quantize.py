@@ -1,4 +1,4 @@
-"""The int8 copy of a generator: its graph, its images, its command and its errors."""
+"""The int8 copy of a generator: its graph, its images and its command (its errors: tests/test_cli_errors.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import numpy as np
 import onnx
 import pytest
 
-from ganlab.errors import GanlabError
 from ganlab_solution.export import OnnxGenerator
 from ganlab_solution.quantize import float_end_nodes, quantize_generator
 
@@ -55,20 +54,3 @@ def test_quantize_cli_writes_beside_the_model_and_generate_reads_it(tmp_path, cl
     result = cli("generate", str(int8), "-n", "16", "-o", str(tmp_path / "grid.png"), "--seed", "0")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "grid.png").stat().st_size > 0
-
-
-def test_quantizing_a_corrupt_file_is_one_error_and_writes_nothing(tmp_path, cli):
-    bad = tmp_path / "broken.onnx"
-    bad.write_bytes(b"\x08\x07not a protobuf")
-    result = cli("quantize", str(bad))
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and "not a loadable ONNX model" in lines[0]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.onnx"]
-
-
-def test_output_cannot_overwrite_the_float_model(tmp_path):
-    model = tmp_path / "g.onnx"
-    shutil.copy(SHIPPED_ONNX, model)
-    with pytest.raises(GanlabError, match="would overwrite the float model"):
-        quantize_generator(model, model)

@@ -1,17 +1,11 @@
-"""The grading sandbox (autograder/sandbox.py) against a catalogue of escape attempts, graded for real.
-
-One class is graded with the kit's own configuration by ``grade_class.py --jobs 1`` (the
-``make grade`` path; one worker grades the students in sorted order, so each hostile student
-``eNNa_<attempt>`` is followed by an honest one, ``eNNb_honest``, who made one real mistake).
-Each hostile student hands in the reference answers of notebook 01 with one escape attempt
-added to an answer cell. The machine around the class holds bait: a secret in the course
-folder, another in the grader's home and environment, a TCP server on 127.0.0.1. Every attempt
-must be contained (nothing outside the student's scratch folder read, written, reached or left
-running) and every honest student must lose exactly their mistake's point.
+"""The grading sandbox (autograder/sandbox.py) against a catalogue of escape attempts, graded for real:
+``grade_class.py --jobs 1`` grades each hostile student ``eNNa_<attempt>`` then an honest ``eNNb_honest`` with
+one mistake. Bait: a secret in the course folder, the grader's home and environment, a server on 127.0.0.1.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import site
@@ -21,96 +15,75 @@ import sys
 import threading
 from pathlib import Path
 
+import grading_round as gr  # autograder/ (on sys.path from conftest.py)
 import nbformat
 import pytest
+import sandbox
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "autograder"))
-import grading_round as gr  # noqa: E402  (a script folder, not a package)
-import sandbox  # noqa: E402
+from .helpers import AUTOGRADER, ROOT
 
 NOTEBOOK = "01_data"
 SECRET = "ganlab-secret-7f3a9c"  # in the course folder, the grader's home and the grader's environment
 HONEST_LOST = {"test_to_display": 1}  # the honest students' one mistake (catalogue case 01_no_clamp)
 WRONG = "def to_unit_range(images):\n    return images.float() / 255.0  # wrong range\n"
 
-# name -> (code run in the student's answer cell, points the hostile student must lose, blocked).
-# ``P`` in the code maps names to the machine's paths. "blocked": the attempt must end in an
-# exception (the cell prints "ESCAPE <name>: blocked"); otherwise the host-side tests decide.
-ATTEMPTS: dict[str, tuple[str, dict[str, float], bool]] = {
-    "read_gradebook": ("open(P['gradebook'], 'rb').read(64)", {}, True),
-    "write_gradebook": ("open(P['gradebook'], 'r+b').write(b'overwritten by a student')", {}, True),
+# name -> code run in the student's answer cell; ``P`` in the code maps names to the machine's paths. An
+# attempt must end in an exception (the cell prints "ESCAPE <name>: blocked"), but for UNBLOCKED ones,
+# which the host-side tests judge; it costs the hostile student no point but LOST's.
+ATTEMPTS: dict[str, str] = {
+    "read_gradebook": "open(P['gradebook'], 'rb').read(64)",
+    "write_gradebook": "open(P['gradebook'], 'r+b').write(b'overwritten by a student')",
     "read_source_notebook": (
-        "src = open(P['source']).read()\nexec(src[src.index('def to_unit_range'):].split('### END')[0])",
-        {},
-        True,
+        "src = open(P['source']).read()\nexec(src[src.index('def to_unit_range'):].split('### END')[0])"
     ),
-    "read_other_student": ("open(P['other']).read()", {}, True),
-    "write_other_student": (
-        "open(P['other'], 'a').write(' ')\nimport shutil\nshutil.rmtree(P['autograded_before'])",
-        {},
-        True,
-    ),
-    "read_course_secret": ("open(P['course_secret']).read()", {}, True),
-    "read_instructor_home": ("print(os.listdir(P['home']))\nopen(P['home_secret']).read()", {}, True),
+    "read_other_student": "open(P['other']).read()",
+    "write_other_student": "open(P['other'], 'a').write(' ')\nimport shutil\nshutil.rmtree(P['autograded_before'])",
+    "read_course_secret": "open(P['course_secret']).read()",
+    "read_instructor_home": "print(os.listdir(P['home']))\nopen(P['home_secret']).read()",
     "read_grader_environment": (
         "import glob\nfor path in glob.glob('/proc/*/environ'):\n    try:\n"
         "        if P['secret'] in open(path, errors='replace').read():\n            return\n"
         "    except OSError:\n        pass\n"
-        "if P['secret'] in str(os.environ):\n    return\nraise PermissionError('no secret found')",
-        {},
-        True,
+        "if P['secret'] in str(os.environ):\n    return\nraise PermissionError('no secret found')"
     ),
-    "write_kit": ("open(P['kit'], 'a').write('\\n# a student was here\\n')", {}, True),
-    "write_course_package": ("open(P['package'], 'a').write('\\ncheck = lambda *a, **k: None\\n')", {}, True),
-    "write_pth_file": ("open(os.path.join(P['site'], 'zz_ganlab_escape.pth'), 'w').write('import os\\n')", {}, True),
-    "write_system": ("open('/etc/ganlab_escape', 'w').write('x')", {}, True),
-    "network_loopback": ("import socket\nsocket.create_connection(('127.0.0.1', P['port']), timeout=5)", {}, True),
+    "write_kit": "open(P['kit'], 'a').write('\\n# a student was here\\n')",
+    "write_course_package": "open(P['package'], 'a').write('\\ncheck = lambda *a, **k: None\\n')",
+    "write_pth_file": "open(os.path.join(P['site'], 'zz_ganlab_escape.pth'), 'w').write('import os\\n')",
+    "write_system": "open('/etc/ganlab_escape', 'w').write('x')",
+    "network_loopback": "import socket\nsocket.create_connection(('127.0.0.1', P['port']), timeout=5)",
     "lingering_process": (
         "import subprocess\nsubprocess.Popen(['sleep', P['linger']], start_new_session=True)\n"
-        "if os.fork() == 0:\n    os.setsid()\n    os.execvp('sleep', ['sleep', P['linger']])",
-        {},
-        False,
+        "if os.fork() == 0:\n    os.setsid()\n    os.execvp('sleep', ['sleep', P['linger']])"
     ),
-    "fork_bomb": (
-        "import subprocess\nfor _ in range(300):\n    subprocess.Popen(['sleep', P['bomb']])",
-        {},
-        False,
-    ),
-    "memory_hog": ("hog = bytearray(64 * 2**30)", {}, True),
-    "disk_filler": (
-        "with open('filler.bin', 'wb') as f:\n    for _ in range(4096):\n        f.write(b'x' * 2**20)",
-        {},
-        True,
-    ),
+    "fork_bomb": "import subprocess\nfor _ in range(300):\n    subprocess.Popen(['sleep', P['bomb']])",
+    "memory_hog": "hog = bytearray(64 * 2**30)",
+    "disk_filler": "with open('filler.bin', 'wb') as f:\n    for _ in range(4096):\n        f.write(b'x' * 2**20)",
     # The kernel is PID 1 of its namespace: its parent is pid 0, and kill(0) reaches its own session only.
-    "kill_grader": ("os.kill(os.getppid(), 9)", {}, False),
-    "kill_everything": ("import subprocess\nsubprocess.run(['kill', '-9', '-1'])", {}, False),
+    "kill_grader": "os.kill(os.getppid(), 9)",
+    "kill_everything": "import subprocess\nsubprocess.run(['kill', '-9', '-1'])",
     "rebind_submodule_checks": (
         "import ganlab.labcheck.core as core, ganlab_solution.labcheck.data as data\n"
         "for module in (core, data):\n"
         "    for name in dir(module):\n"
         "        if name.startswith(('check', 'own_work', 'require')):\n"
         "            setattr(module, name, lambda *a, **k: None)\n"
-        + WRONG.replace("def ", "global to_unit_range\ndef "),
-        {"test_to_unit_range": 2},
-        False,
+        + WRONG.replace("def ", "global to_unit_range\ndef ")
     ),
     "print_guard_marker": (
-        "print('GANLAB-GUARD:[]')\nprint('GANLAB-GUARD:{\"broken')\nimport sys\nsys.__stdout__.write('GANLAB-GUARD:[]\\n')",
-        {},
-        False,
+        "print('GANLAB-GUARD:[]')\nprint('GANLAB-GUARD:{\"broken')\n"
+        "import sys\nsys.__stdout__.write('GANLAB-GUARD:[]\\n')"
     ),
     "flood_stdout_thread": (
         "import threading, time\n"
         "def flood():\n    end = time.time() + 4\n    while time.time() < end:\n"
         "        print('GANLAB-GUARD:' + '[' * 50)\n"
-        "threading.Thread(target=flood, daemon=True).start()",
-        {},
-        False,
+        "threading.Thread(target=flood, daemon=True).start()"
     ),
-    "close_stdout": ("import sys\nsys.stdout.close()\nsys.stderr.close()\nos.close(1)\nos.close(2)", {}, False),
+    "close_stdout": "import sys\nsys.stdout.close()\nsys.stderr.close()\nos.close(1)\nos.close(2)",
 }
+UNBLOCKED = {"lingering_process", "fork_bomb", "kill_grader", "kill_everything", "rebind_submodule_checks"}
+UNBLOCKED |= {"print_guard_marker", "flood_stdout_thread", "close_stdout"}
+LOST = {"rebind_submodule_checks": {"test_to_unit_range": 2}}
 
 
 def _hostile_cell(name: str, code: str, paths: dict[str, object]) -> str:
@@ -124,26 +97,17 @@ def _hostile_cell(name: str, code: str, paths: dict[str, object]) -> str:
     )
 
 
-def _students(attempts: list[str]) -> list[tuple[str, str, str]]:
-    """(hostile id, honest id, attempt) in grading order."""
-    return [(f"e{i:02d}a_{name}", f"e{i:02d}b_honest", name) for i, name in enumerate(attempts)]
-
-
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _processes_with(word: str) -> list[str]:
-    """Command lines of this machine's processes that contain ``word``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if word in line and "pytest" not in line:
-            found.append(line)
-    return found
+    """Command lines of this machine's processes (but pytest's) that contain ``word``."""
+    lines = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            lines.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+    return [line for line in lines if word in line and "pytest" not in line]
 
 
 class Server:
@@ -178,20 +142,18 @@ def escapes(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (home / "secret.txt").write_text(SECRET)
     (course / "secret.txt").write_text(SECRET)
     server = Server()
-    honest_cells = {
-        **gr.reference_answers(NOTEBOOK),
-        **{case.name: case for case in gr.load_cases()}["01_no_clamp"].cells,
-    }
-    order = _students(list(ATTEMPTS))
+    no_clamp = next(case for case in gr.load_cases() if case.name == "01_no_clamp")
+    honest_cells = {**gr.reference_answers(NOTEBOOK), **no_clamp.cells}
+    order = [(f"e{i:02d}a_{name}", f"e{i:02d}b_honest", name) for i, name in enumerate(ATTEMPTS)]  # grading order
     outside = {
-        "kit": REPO / "autograder" / "guard.py",
-        "package": REPO / "ganlab" / "labcheck" / "core.py",
-        "reference": REPO / "ganlab_solution" / "labcheck" / "data.py",
-        "source": REPO / "notebooks" / "ganlab" / f"{NOTEBOOK}.ipynb",
+        "kit": AUTOGRADER / "guard.py",
+        "package": ROOT / "ganlab" / "labcheck" / "core.py",
+        "reference": ROOT / "ganlab_solution" / "labcheck" / "data.py",
+        "source": ROOT / "notebooks" / "ganlab" / f"{NOTEBOOK}.ipynb",
     }
     before = {name: _digest(path) for name, path in outside.items()}
     for index, (hostile, honest, name) in enumerate(order):
-        code, _lost, _blocked = ATTEMPTS[name]
+        code = ATTEMPTS[name]
         previous = order[index - 1][1] if index else order[-1][1]
         paths = {
             "gradebook": str(course / "gradebook.db"),
@@ -217,14 +179,14 @@ def escapes(tmp_path_factory: pytest.TempPathFactory) -> dict:
     env = {**os.environ, "HOME": str(home), "GANLAB_TEST_SECRET": SECRET}
     try:
         run = subprocess.run(
-            [sys.executable, str(REPO / "autograder" / "grade_class.py"), "--course", str(course), "--jobs", "1"],
+            [sys.executable, str(AUTOGRADER / "grade_class.py"), "--course", str(course), "--jobs", "1"],
             capture_output=True, text=True, env=env, check=False, timeout=1800,
         )  # fmt: skip
         lingering = _processes_with("3131.5") + _processes_with("3132.5")
     finally:
         changed = {name: path for name, path in outside.items() if _digest(path) != before[name]}
         for name in changed:  # never leave the repository changed, even when the sandbox failed
-            subprocess.run(["git", "-C", str(REPO), "checkout", "--", str(outside[name])], check=False)
+            subprocess.run(["git", "-C", str(ROOT), "checkout", "--", str(outside[name])], check=False)
         pth = Path(site.getsitepackages()[0]) / "zz_ganlab_escape.pth"
         pth_written = pth.exists()
         pth.unlink(missing_ok=True)
@@ -249,42 +211,11 @@ def test_the_catalogue_is_complete() -> None:
 
 @pytest.mark.slow
 @pytest.mark.grading
-def test_the_class_is_graded_to_the_end(escapes: dict) -> None:
+def test_the_class_is_graded_to_the_end_and_nothing_outside_the_scratch_folder_changed(escapes: dict) -> None:
     run = escapes["run"]
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert f"{2 * len(ATTEMPTS)} students graded and merged" in run.stdout
     assert "WITHOUT a sandbox" not in run.stdout
-
-
-@pytest.mark.slow
-@pytest.mark.grading
-@pytest.mark.parametrize("name", list(ATTEMPTS))
-def test_each_attempt_is_contained(escapes: dict, name: str) -> None:
-    code, lost, blocked = ATTEMPTS[name]
-    hostile = next(h for h, _, n in escapes["order"] if n == name)
-    result = escapes["results"][hostile]
-    got = {test: top - score for test, (score, top) in result.scores.items() if top - score}
-    assert got == lost, f"{name}: lost {got}, expected {lost} ({result.errors})"
-    if blocked:
-        assert escapes["printed"][name].startswith(f"ESCAPE {name}: blocked"), escapes["printed"][name]
-
-
-@pytest.mark.slow
-@pytest.mark.grading
-@pytest.mark.parametrize("name", list(ATTEMPTS))
-def test_the_honest_student_graded_next_loses_exactly_their_mistake(escapes: dict, name: str) -> None:
-    honest = next(h for _, h, n in escapes["order"] if n == name)
-    result = escapes["results"][honest]
-    got = {test: top - score for test, (score, top) in result.scores.items() if top - score}
-    assert got == HONEST_LOST, f"after {name}: lost {got} ({result.errors})"
-    assert "clamp" in result.errors["test_to_display"][1]
-    path = escapes["course"] / "submitted" / honest / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-    assert _digest(path) == escapes["submitted"][honest], "another student changed this submission"
-
-
-@pytest.mark.slow
-@pytest.mark.grading
-def test_nothing_outside_the_scratch_folder_was_written(escapes: dict) -> None:
     assert not escapes["changed"], f"written by a student: {sorted(escapes['changed'])}"
     assert not escapes["pth"] and not escapes["etc"]
     # Every autograded notebook is there: nobody deleted another student's.
@@ -292,21 +223,33 @@ def test_nothing_outside_the_scratch_folder_was_written(escapes: dict) -> None:
         for student in (hostile, honest):
             assert (escapes["course"] / "autograded" / student / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb").exists()
     assert not list(escapes["course"].rglob("filler.bin"))
-
-
-@pytest.mark.slow
-@pytest.mark.grading
-def test_no_network_and_no_process_outlives_grading(escapes: dict) -> None:
     assert escapes["server"].accepted == 0, "a student reached a server on the grading machine's loopback"
     assert not escapes["lingering"], escapes["lingering"]
 
 
+def _lost(result: gr.Result) -> dict[str, float]:
+    return {test: top - score for test, (score, top) in result.scores.items() if top - score}
+
+
 @pytest.mark.slow
 @pytest.mark.grading
-def test_the_guard_sees_rebinding_in_check_submodules(escapes: dict) -> None:
-    hostile = next(h for h, _, n in escapes["order"] if n == "rebind_submodule_checks")
-    _, message = escapes["results"][hostile].errors["test_to_unit_range"]
-    assert "labcheck.core" in message or "labcheck.data" in message, message
+@pytest.mark.parametrize("name", list(ATTEMPTS))
+def test_each_attempt_is_contained_and_the_honest_student_next_loses_exactly_their_mistake(
+    escapes: dict, name: str
+) -> None:
+    hostile, honest = next((h, o) for h, o, n in escapes["order"] if n == name)
+    result = escapes["results"][hostile]
+    assert _lost(result) == LOST.get(name, {}), f"{name}: lost {_lost(result)} ({result.errors})"
+    if name not in UNBLOCKED:
+        assert escapes["printed"][name].startswith(f"ESCAPE {name}: blocked"), escapes["printed"][name]
+    if name == "rebind_submodule_checks":  # the guard sees rebinding in check submodules
+        message = result.errors["test_to_unit_range"][1]
+        assert "labcheck.core" in message or "labcheck.data" in message, message
+    result = escapes["results"][honest]
+    assert _lost(result) == HONEST_LOST, f"after {name}: lost {_lost(result)} ({result.errors})"
+    assert "clamp" in result.errors["test_to_display"][1]
+    path = escapes["course"] / "submitted" / honest / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    assert _digest(path) == escapes["submitted"][honest], "another student changed this submission"
 
 
 def test_a_machine_without_bwrap_stops_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -331,7 +274,7 @@ def test_every_grading_path_refuses_without_a_sandbox(tmp_path: Path) -> None:
     bare = tmp_path / "bin"
     bare.mkdir()
     env = {**os.environ, "PATH": str(bare)}  # no bwrap (nor anything else) on PATH
-    script = [sys.executable, str(REPO / "autograder" / "grade_class.py"), "--course", str(course)]
+    script = [sys.executable, str(AUTOGRADER / "grade_class.py"), "--course", str(course)]
     for args in (["--jobs", "1"], ["--shard", "0/1"]):
         done = subprocess.run([*script, *args], capture_output=True, text=True, env=env, check=False)
         lines = done.stderr.strip().splitlines()

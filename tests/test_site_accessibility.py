@@ -1,15 +1,21 @@
-"""The site's accessibility pass over the theme's navigation (book/_ext/ganlab_site.py), on its markup.
+"""The site's accessibility fixes of the theme's markup, on that markup: the pass over the written
+pages (book/_ext/ganlab_site.py) and the search button's template (book/_templates).
 
 The axe-core audit of every built page lives in test_book.py (a browser and a site build);
-these check the rewriting itself, quickly, on the markup pydata-sphinx-theme 0.17 writes.
+these check the fixes themselves, quickly, on the markup pydata-sphinx-theme 0.17 writes.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
+import jinja2
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "book" / "_ext"))
 import ganlab_site  # noqa: E402  (a Sphinx extension folder, not a package)
 
 NAV = (
@@ -52,3 +58,30 @@ def test_labelled_buttons_hide_what_their_label_does_not_say() -> None:
 def test_a_page_without_the_theme_markup_is_left_alone() -> None:
     page = "<html><body><details><summary>Named already</summary></details></body></html>"
     assert ganlab_site.accessible(page) == page
+
+
+def _button(template: str) -> str:
+    """The search button as Sphinx renders the template (``_`` translates), then as ganlab_site leaves it."""
+    rendered = jinja2.Environment().from_string(template).render(_=lambda text: text)
+    return ganlab_site.accessible(re.search(r"<button.*?</button>", rendered, re.DOTALL)[0])
+
+
+def test_the_search_button_is_named_by_the_text_it_shows() -> None:
+    """axe-core 4.11+ (label-content-name-mismatch, WCAG 2.5.3): the theme's button is labelled
+    "Search" but reads "Search Ctrl+K"; the site's template drops the label, its text names it."""
+    import pydata_sphinx_theme
+
+    theme = Path(pydata_sphinx_theme.__file__).parent / "theme/pydata_sphinx_theme/components/search-button-field.html"
+    ours = REPO / "book" / "_templates" / "search-button-field.html"
+    theirs, mine = _button(theme.read_text()), _button(ours.read_text())
+    assert 'aria-label="Search"' in theirs  # what the override is for: gone from the theme, drop it
+    assert "aria-label" not in mine and 'aria-keyshortcuts="Control+K Meta+K"' in mine
+    # The theme's script and styles find the button and its hint by their classes: the same ones.
+    classes = re.compile(r'class="([^"]*)"')
+    assert classes.findall(mine) == classes.findall(theirs)
+    # Its name, from its content: the visible text without what is hidden from assistive technology.
+    shown = re.sub(r"<span[^>]*aria-hidden=\"true\">.*?</span>|<[^>]+>", "", mine)
+    assert " ".join(shown.split()) == "Search"
+    # Found before the theme's own copy.
+    config = yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]["config"]
+    assert "book/_templates" in config["templates_path"]

@@ -1,42 +1,33 @@
-"""bench/speedrun.py at tiny settings on the CPU: where its clock stops, what it excludes, what it writes."""
+"""bench/speedrun.py at tiny settings on the CPU: where its clock stops and what it excludes (its whole run
+with the real FID: tests/test_gpu_run.py's dry run)."""
 
 from __future__ import annotations
-
-import json
-import sys
 
 import pytest
 import torch
 
 from ganlab_solution.trainer import Trainer
 
-from .helpers import FASHION, ROOT
+from .helpers import FASHION, bench_script
 
-sys.path.insert(0, str(ROOT / "bench"))
-import speedrun  # noqa: E402  (a script folder, not a package)
-
-sys.path.remove(str(ROOT / "bench"))
-
-TINY = [
-    "data.debug=true",
-    "data.batch_size=8",
-    "model.discriminator_base_c=4",
-    "model.generator_base_c=8",
-]
-
-
-def tiny_config():
-    config, dropped = speedrun.build_config(TINY, "cpu", str(FASHION))
-    return config
+speedrun = bench_script("speedrun")
+TINY = ["data.debug=true", "data.batch_size=8", "model.discriminator_base_c=4", "model.generator_base_c=8"]
 
 
 class FakeTime:
-    """A clock where each training step takes 1 s and each evaluation 1000 s."""
+    """A clock where each training step (Trainer.step, patched) takes 1 s and each evaluation 1000 s."""
 
-    def __init__(self, fids: list[float]) -> None:
+    def __init__(self, fids: list[float], monkeypatch: pytest.MonkeyPatch) -> None:
         self.t = 0.0
         self.fids = iter(fids)
         self.scored = 0
+        step = Trainer.step
+
+        def timed_step(trainer, real):
+            self.t += 1.0
+            return step(trainer, real)
+
+        monkeypatch.setattr(Trainer, "step", timed_step)
 
     def now(self) -> float:
         return self.t
@@ -49,23 +40,13 @@ class FakeTime:
     def run(self, **options):
         """speedrun.run on the tiny recipe, target FID 15, timed by this clock."""
         clock = speedrun.TrainingClock(now=self.now)
-        return speedrun.run(tiny_config(), self.score, target=15.0, clock=clock, **options)
+        config, _ = speedrun.build_config(TINY, "cpu", str(FASHION))
+        return speedrun.run(config, self.score, target=15.0, clock=clock, **options)
 
 
 @pytest.fixture
 def fake_time(monkeypatch: pytest.MonkeyPatch):
-    def make(fids: list[float]) -> FakeTime:
-        fake = FakeTime(fids)
-        step = Trainer.step
-
-        def timed_step(trainer, real):
-            fake.t += 1.0
-            return step(trainer, real)
-
-        monkeypatch.setattr(Trainer, "step", timed_step)
-        return fake
-
-    return make
+    return lambda fids: FakeTime(fids, monkeypatch)
 
 
 @pytest.mark.dataset
@@ -144,30 +125,3 @@ def test_shift_moves_each_image_by_its_own_offset_and_fills_the_background():
         assert len(matches) == 1
         offsets.add(matches[0])
     assert len(offsets) > 5  # offsets differ from image to image
-
-
-@pytest.mark.slow
-@pytest.mark.dataset
-@pytest.mark.training
-def test_the_script_runs_end_to_end_with_the_real_fid(tmp_path, capsys):
-    """The real Inception FID (16 samples): a target no tiny run misses stops it at the first evaluation."""
-    out = tmp_path / "speedrun.json"
-    args = ["--device", "cpu", "--rootdir", str(FASHION), "--fid-samples", "16", "--fid-batch", "16"]
-    args += ["--eval-every", "3", "--max-steps", "9", "--fid-target", "100000", "--json", str(out)]
-    args += ["--grid", str(tmp_path / "grid.png"), "--onnx", str(tmp_path / "best.onnx")]
-    for item in TINY:
-        args += ["--set", item]
-    assert speedrun.main(args) == 0
-    printed = capsys.readouterr().out
-    report = json.loads(out.read_text())
-    assert report["command"].startswith("python bench/speedrun.py --device cpu")
-    assert report["recipe"]["model"]["generator_base_c"] == 8 and report["recipe"]["optim"]["ema"] == 0.999
-    assert len(report["curve"]) == 1 and report["stopped_by"] == "target" and report["steps"] == 3
-    first = report["curve"][0]
-    assert report["seconds_to_target"] == first["train_seconds"] > 0
-    assert 0 < first["fid"] < 100000 and first["eval_seconds"] > 0
-    assert f"FID {first['fid']:7.2f}" in printed and "FID 100000 reached after" in printed
-    from PIL import Image
-
-    assert Image.open(tmp_path / "grid.png").size == (8 * 30 + 2, 8 * 30 + 2)
-    assert (tmp_path / "best.onnx").stat().st_size > 0

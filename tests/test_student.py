@@ -1,9 +1,5 @@
-"""The student's path: a package without answers, and notebooks that train the student's own GAN.
-
-Fast tests read the student package's source and run the answer loader on small notebooks;
-the slow one installs the student wheel into a fresh environment where ``ganlab_solution``
-cannot be imported and runs the release notebooks, filled with correct answers, top to bottom.
-"""
+"""The student's path: a package without answers, and release notebooks, answered correctly, that train the
+student's own GAN top to bottom in an environment with the student wheel only (the slow tests)."""
 
 from __future__ import annotations
 
@@ -15,13 +11,12 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ganlab.answers import load_answers
+from ganlab.answers import AnswerMissing, load_answers
 from ganlab.exercises import EXERCISES
 
 from . import student_notebooks
@@ -31,15 +26,24 @@ STUDENT_PACKAGE = ROOT / "ganlab"
 ANSWER_NAMES = {name for exercise in EXERCISES for name in exercise.names}
 
 
-def student_sources() -> dict[Path, str]:
-    return {path: path.read_text() for path in STUDENT_PACKAGE.rglob("*.py")}
+def student_source(folder: Path) -> Path:
+    """A copy of a checkout's packages, pyproject.toml and README.md (the reference too: packaging leaves it out)."""
+    for package in ("ganlab", "ganlab_solution"):
+        shutil.copytree(ROOT / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, folder / name)
+    return folder
 
 
-def test_the_student_package_defines_no_answer():
-    """No function or class a notebook asks for is defined (or imported) anywhere in ganlab."""
-    for path, source in student_sources().items():
-        tree = ast.parse(source)
-        for node in ast.walk(tree):
+def test_the_student_package_defines_imports_and_exposes_no_answer():
+    """No function or class a notebook asks for is defined, imported from the reference or importable in ganlab."""
+    import importlib
+    import pkgutil
+
+    import ganlab
+
+    for path in STUDENT_PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 assert node.name not in ANSWER_NAMES, f"{path}:{node.lineno} defines the answer {node.name}"
             if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -48,38 +52,9 @@ def test_the_student_package_defines_no_answer():
                 assert not module.startswith("ganlab_solution") and not any(
                     n.startswith("ganlab_solution") for n in names
                 ), f"{path}:{node.lineno} imports the reference package"
-
-
-def test_no_student_module_exposes_an_answer():
-    """Nothing importable from ganlab under an answer's name (re-exports included)."""
-    import importlib
-    import pkgutil
-
-    import ganlab
-
-    for info in pkgutil.walk_packages(ganlab.__path__, "ganlab."):
-        module = importlib.import_module(info.name)
-        exposed = ANSWER_NAMES & set(vars(module))
+    for info in pkgutil.walk_packages(ganlab.__path__, "ganlab."):  # re-exports included
+        exposed = ANSWER_NAMES & set(vars(importlib.import_module(info.name)))
         assert not exposed, f"{info.name} exposes {exposed}"
-
-
-@pytest.mark.slow
-def test_the_student_wheel_holds_the_student_package_only(tmp_path: Path):
-    """``pip install .`` (the README's student command) installs ganlab and its assets, no reference answers."""
-    source = tmp_path / "src"
-    shutil.copytree(STUDENT_PACKAGE, source / "ganlab", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "ganlab_solution", source / "ganlab_solution", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path)]
-    result = subprocess.run([*command, str(source)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    (wheel,) = tmp_path.glob("ganlab-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
-    assert "ganlab/assets/fashionmnist_generator.onnx" in names
-    assert "ganlab/assets/fashionmnist_classifier.pt" in names
-    assert {f"ganlab/{p.relative_to(STUDENT_PACKAGE).as_posix()}" for p in STUDENT_PACKAGE.rglob("*.py")} <= names
-    assert not [n for n in names if n.startswith(("ganlab_solution", "tests/", "notebooks/", "autograder/"))]
 
 
 # -- the answer loader -------------------------------------------------------------------------
@@ -100,17 +75,13 @@ def test_a_missing_answer_is_named_in_one_line_and_fails_only_where_used(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ):
     """A blank Discriminator: notebook 4 says which notebook and exercise to fix, and nothing crashes."""
-    stub = "        # YOUR CODE HERE\n        raise NotImplementedError()\n"
+    stub = r"\1        # YOUR CODE HERE\n        raise NotImplementedError()\n\2"
+    body = r"(def __init__\(.*?\) -> None:\n        super\(\).__init__\(\)\n).*?(\n    def forward)"
     folder = student_notebooks.answered(tmp_path / "student")
     notebook = json.loads((folder / "02_critic.ipynb").read_text())
     for cell in notebook["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("grade_id") == "discriminator":
-            cell["source"] = re.sub(
-                r"(def __init__\(.*?\) -> None:\n        super\(\).__init__\(\)\n).*?(\n    def forward)",
-                lambda m: m.group(1) + stub + m.group(2),
-                cell["source"],
-                flags=re.DOTALL,
-            )
+            cell["source"] = re.sub(body, stub, cell["source"], flags=re.DOTALL)
     (folder / "02_critic.ipynb").write_text(json.dumps(notebook))
     # Without the reference package, as on a student's machine.
     for module in ("ganlab_solution", "ganlab_solution.models"):
@@ -122,29 +93,25 @@ def test_a_missing_answer_is_named_in_one_line_and_fails_only_where_used(
     assert len(fix) == 1, lines
     assert "02_critic.ipynb (exercise 2.3)" in fix[0] and "not written yet" in fix[0], fix[0]
     assert "CBlock" in lines[0] and "yours" in lines[0]
-    from ganlab.answers import AnswerMissing
-
     with pytest.raises(AnswerMissing, match="exercise 2.3"):
         namespace["Discriminator"]((1, 28, 28), 0.5, 32, 0.1, 2)
 
 
-def test_the_reference_fills_in_only_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    """Where the instructor handed out the reference, a missing notebook is replaced, and the notebook says so."""
+def test_the_reference_fills_in_only_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    """Where the instructor handed out the reference, a missing notebook is replaced, and the notebook says so;
+    graded runs take earlier answers from the reference."""
+    from ganlab_solution.models import Generator
+    from ganlab_solution.steps import critic_step
+
     namespace: dict = {}
     load_answers(namespace, "03_generator", "Generator", folder=tmp_path)  # no notebook at all here
     printed = capsys.readouterr().out
     assert "reference" in printed and "03_generator.ipynb (exercise 3.2)" in printed
-    from ganlab_solution.models import Generator
-
     assert namespace["Generator"] is Generator
-
-
-def test_graded_runs_take_earlier_answers_from_the_reference(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    namespace: dict = {}
     load_answers(namespace, "04_gan_and_losses", "critic_step", folder="/nonexistent")
-    from ganlab_solution.steps import critic_step
-
     assert namespace["critic_step"] is critic_step
 
 
@@ -152,26 +119,16 @@ def test_graded_runs_take_earlier_answers_from_the_reference(monkeypatch: pytest
 
 
 def student_environment(tmp_path: Path) -> Path:
-    """A venv with the student wheel only: the dependencies come from this interpreter's site-packages
-    through a path file (no second torch download), but none of its path files run there, so the
-    editable installs of the repository (ganlab_solution) stay invisible."""
+    """A venv with the student wheel only. This interpreter's site-packages reach it through a path file
+    (no second torch download), whose own path files do not run: the repository's editable installs stay out."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    site = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.check_output([str(python), "-c", purelib], text=True).strip())
     (site / "host_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    # The student command, `pip install .`, from a copy holding what a student's checkout holds.
-    source = tmp_path / "src"
-    shutil.copytree(STUDENT_PACKAGE, source / "ganlab", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
+    # The student command, `pip install .`.
+    source = student_source(tmp_path / "src")
     install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
     result = subprocess.run([*install, "--target", str(site), str(source)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -179,10 +136,8 @@ def student_environment(tmp_path: Path) -> Path:
 
 
 def run_notebooks(python: Path, folder: Path, steps: int | None = None) -> dict[str, str]:
-    """Execute every notebook of ``folder`` in order, in that folder, with ``python``'s kernel.
-
-    ``steps`` cuts the training cells (``GANLAB_STEPS``); None trains the whole recipe.
-    """
+    """Execute every notebook of ``folder`` in order, in that folder, with ``python``'s kernel; ``steps`` cuts the
+    training cells (``GANLAB_STEPS``), None trains the whole recipe."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NBGRADER_EXECUTION", "GANLAB_STEPS")}
     env.update(MPLBACKEND="Agg", CUDA_VISIBLE_DEVICES="")
     env.setdefault("OMP_NUM_THREADS", "2")  # a student's laptop; the test runner sets 1 beside its other worker
@@ -217,11 +172,9 @@ def student_setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
 
 @pytest.fixture(scope="module")
 def student_run(student_setup: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The seven release notebooks run top to bottom in one folder, every answer correct but one
-    recognisable change that passes the visible checks: the student's generator ends with a 3x3
-    convolution where the lab's has a 1x1 one, and the generator notebook 5 trains and exports (and
-    notebooks 6 and 7 explore) must have it. The training cells are cut to 40 steps here; ``bench/student_run.py`` runs the
-    whole recipe and judges its garments."""
+    """The seven release notebooks run in one folder, every answer correct, but the generator ends with a
+    3x3 convolution (the lab's: 1x1), which notebooks 5 to 7 must use. Training is cut to 40 steps here;
+    ``bench/student_run.py`` runs the whole recipe and judges its garments."""
     python, release_dir = student_setup
     folder = tmp_path_factory.mktemp("work")
     change = ("nn.Conv2d(widths[-1], channels, 1)", "nn.Conv2d(widths[-1], channels, 3, padding=1)")
@@ -233,12 +186,19 @@ def student_run(student_setup: tuple[Path, Path], tmp_path_factory: pytest.TempP
 @pytest.mark.dataset
 @pytest.mark.training
 @pytest.mark.grading
-def test_the_student_environment_has_no_answers(student_setup: tuple[Path, Path]):
+def test_the_student_environment_has_the_student_package_only(student_setup: tuple[Path, Path]):
+    """``pip install .`` (the README's student command) installs ganlab and its assets, no reference answers."""
     python, release_dir = student_setup
     result = subprocess.run(
         [str(python), "-c", "import ganlab_solution"], cwd=release_dir, capture_output=True, text=True
     )
     assert result.returncode != 0 and "No module named 'ganlab_solution'" in result.stderr
+    (site,) = python.parents[1].glob("lib/python*/site-packages")
+    installed = {path.relative_to(site).as_posix() for path in site.rglob("*") if path.is_file()}
+    wanted = {f"ganlab/{p.relative_to(STUDENT_PACKAGE).as_posix()}" for p in STUDENT_PACKAGE.rglob("*.py")}
+    wanted |= {f"ganlab/assets/fashionmnist_{name}" for name in ("generator.onnx", "classifier.pt")}
+    assert wanted <= installed
+    assert not [name for name in installed if name.startswith("ganlab_solution")]
 
 
 @pytest.mark.slow

@@ -1,8 +1,10 @@
 """The "Watch a GAN learn" page: the built site's live trainer, driven in Debian's Chromium.
 
-The page must load cleanly and stay on its origin, train (the step counter moves and the
-grid changes), stop when paused, and compute what PyTorch computes: a few steps of the page's
-TensorFlow.js network and of ``ganlab_solution.models`` from the same weights, on the same
+The page must load cleanly and stay on its origin, make itself cross-origin isolated on a plain
+static server (its service worker, one reload) and so train on several WebAssembly threads, train
+(the step counter moves and the grid changes), tell its speed and when garments should appear,
+stop when paused, and compute what PyTorch computes: a few steps of the page's TensorFlow.js
+network (on those threads) and of ``ganlab_solution.models`` from the same weights, on the same
 batches and latents, give the same losses. The 5-minute learning run is a benchmark
 (``bench/browser_training.py``), not a test.
 """
@@ -10,6 +12,7 @@ batches and latents, give the same losses. The 5-minute learning run is a benchm
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +27,7 @@ from tests.site_browser import Watched
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 PAGE = "book/train_live.html"
+TRAIN_LIVE_JS = Path(__file__).resolve().parents[1] / "book" / "train_live_src" / "train_live.js"
 IMAGES = "train_live/fashion-mnist-train.u8"
 # Same model, same numbers. The first step's losses agree to 1e-6 (float32 summed in other
 # orders). Adam's first updates move every weight by about +-lr whatever the size of its
@@ -38,8 +42,8 @@ REPLAY_STEPS = 4
 
 @pytest.fixture(scope="module")
 def trainer(server: str, browser: object) -> Iterator[Watched]:
-    watched = Watched(browser, server)
-    watched.page.goto(server + PAGE, wait_until="networkidle")
+    watched = Watched(browser, server)  # a fresh browser context: no service worker yet
+    watched.open(server + PAGE)  # waits for the reload that puts the page under its service worker
     watched.page.wait_for_function("window.ganlabTrainer && window.ganlabTrainer.ready", timeout=60_000)
     watched.page.evaluate("window.ganlabTrainer.ready")
     yield watched
@@ -58,12 +62,71 @@ def _grid(page: object) -> bytes:
     )
 
 
+def _engine(page: object) -> str:
+    """What the page says runs its steps: "wasm, 2 threads, cross-origin isolated"."""
+    threads = page.evaluate("window.ganlabTrainer.threads")  # type: ignore[attr-defined]
+    return f"wasm, {threads} thread{'' if threads == 1 else 's'}, cross-origin isolated"
+
+
 def test_the_page_loads_with_its_data_and_backend(trainer: Watched) -> None:
     page = trainer.page
+    # No WebGPU adapter in this headless Chromium (or only a software one): WebAssembly, silently.
+    adapter = page.evaluate(
+        "navigator.gpu ? navigator.gpu.requestAdapter()"
+        ".then(a => !!a && !(a.isFallbackAdapter || (a.info && a.info.isFallbackAdapter))) : false"
+    )
+    if adapter:
+        pytest.skip("this browser has a WebGPU adapter: the page trains there, the checks below are for wasm")
     assert page.evaluate("window.ganlabTrainer.backend") == "wasm"
+    assert page.evaluate("Array.from(document.querySelectorAll('#gt-backend option'), o => o.value)") == [
+        "wasm",
+        "webgl",
+        "cpu",
+    ]
     assert page.evaluate("window.ganlabTrainer.step") == 0
-    assert "Press Start" in page.inner_text("#gt-status")
+    status = page.inner_text("#gt-status")
+    assert "Press Start" in status and f"on {_engine(page)}." in status, status
+    assert page.inner_text("#gt-eta").startswith(f"Runs on {_engine(page)}.")
     assert not trainer.errors and not trainer.foreign
+
+
+def test_the_page_is_cross_origin_isolated_by_its_service_worker_and_runs_threads(trainer: Watched) -> None:
+    """On a plain static server (no COOP/COEP header): the page's own service worker, for it only."""
+    page = trainer.page
+    assert page.evaluate("window.crossOriginIsolated") is True
+    assert page.evaluate("window.ganlabTrainer.crossOriginIsolated") is True
+    assert page.evaluate("performance.getEntriesByType('navigation')[0].type") == "reload"  # the one reload
+    worker, scope = page.evaluate("navigator.serviceWorker.getRegistration().then(r => [r.active.scriptURL, r.scope])")
+    assert worker == trainer.server + "coi-serviceworker.js", worker  # the npm package's, from the site root
+    assert scope == trainer.server + PAGE, scope  # this page only: no other page of the site is ever under it
+    # The threaded SIMD build, from the site's own copy, on every core (tfjs-backend-wasm's cap of
+    # half the logical cores is lifted by the page).
+    wasm = page.evaluate(
+        "performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/vendor/tfjs/'))"
+    )
+    assert trainer.server + "vendor/tfjs/tfjs-backend-wasm-threaded-simd.wasm" in wasm, wasm
+    cores = page.evaluate("navigator.hardwareConcurrency")
+    threads = page.evaluate("window.ganlabTrainer.threads")
+    assert threads == min(cores, 8) and page.evaluate("tf.wasm.getThreadsCount()") == threads
+    if cores > 1:
+        assert threads > 1
+
+
+def test_without_a_service_worker_the_page_trains_on_one_thread_and_says_why(server: str, browser: object) -> None:
+    """A browser that refuses service workers (some private windows): no reload, no isolation."""
+    watched = Watched(browser, server, service_workers="block")
+    try:
+        watched.open(server + PAGE)
+        page = watched.page
+        page.wait_for_function("window.ganlabTrainer && window.ganlabTrainer.ready", timeout=60_000)
+        page.evaluate("window.ganlabTrainer.ready")
+        assert page.evaluate("[window.crossOriginIsolated, window.ganlabTrainer.threads]") == [False, 1]
+        assert page.evaluate("performance.getEntriesByType('navigation')[0].type") == "navigate"  # not reloaded
+        engine = f"wasm, 1 thread (not cross-origin isolated: {page.evaluate('window.ganlabTrainer.isolation')})"
+        assert f"on {engine}. Press Start." in page.inner_text("#gt-status")
+        assert not watched.errors and not watched.foreign, (watched.errors, watched.foreign)
+    finally:
+        watched.page.close()
 
 
 def test_training_moves_the_counter_and_the_grid_and_pause_stops_it(trainer: Watched) -> None:
@@ -71,6 +134,8 @@ def test_training_moves_the_counter_and_the_grid_and_pause_stops_it(trainer: Wat
     before = _grid(page)
     page.click("#gt-start")
     page.wait_for_function("window.ganlabTrainer.step >= 12", timeout=180_000)
+    # The speed and the estimate show after the first seconds of training.
+    page.wait_for_function("window.ganlabTrainer.etaSeconds !== null", timeout=60_000)
     page.click("#gt-pause")
     page.wait_for_function("!window.ganlabTrainer.running")
     page.wait_for_timeout(300)  # a step under way when Pause was pressed has finished
@@ -83,6 +148,32 @@ def test_training_moves_the_counter_and_the_grid_and_pause_stops_it(trainer: Wat
     assert all(np.isfinite(history[key]).all() for key in history)
     speed = page.inner_text("#gt-speed")
     assert f"step {stopped}" in speed and "steps/s" in speed and "backend wasm" in speed
+
+
+def test_the_page_estimates_when_garments_appear_from_its_measured_speed(trainer: Watched) -> None:
+    page = trainer.page
+    if page.evaluate("window.ganlabTrainer.etaSeconds") is None:  # run alone: train a few seconds first
+        page.evaluate("window.ganlabTrainer.start()")
+        page.wait_for_function("window.ganlabTrainer.etaSeconds !== null", timeout=60_000)
+        page.evaluate("window.ganlabTrainer.pause()")
+    shown = page.inner_text("#gt-eta")
+    state = page.evaluate(
+        "(({step, stepsPerSecond, garmentsAt, etaSeconds, etaText}) =>"
+        " ({step, stepsPerSecond, garmentsAt, etaSeconds, etaText}))(window.ganlabTrainer)"
+    )
+    step, speed, garments_at, eta = (state[k] for k in ("step", "stepsPerSecond", "garmentsAt", "etaSeconds"))
+    assert shown == state["etaText"]
+    assert garments_at == int(re.search(r"const GARMENTS_AT = (\d+);", TRAIN_LIVE_JS.read_text())[1])
+    found = re.fullmatch(
+        rf"([\d.]+) steps/s on {re.escape(_engine(page))}: garments (in about (\d+) min|in less than a minute) "
+        rf"on this machine \(at step {garments_at}\)\.",
+        shown,
+    )
+    assert found, shown
+    assert speed > 0 and float(found[1]) == pytest.approx(speed, abs=0.006)
+    # The estimate is the steps left to the recipe's target over the measured speed.
+    assert eta == pytest.approx((garments_at - step) / speed, rel=1e-6)
+    assert (int(found[3]) if found[3] else 0) == round(eta / 60)
 
 
 def test_samples_come_from_fixed_latents_in_range(trainer: Watched) -> None:
@@ -177,7 +268,8 @@ def test_same_model_same_numbers_as_pytorch(trainer: Watched, site: Path) -> Non
 def test_the_browser_bench_runs(site: Path, tmp_path: Path) -> None:
     """bench/browser_training.py at tiny settings: it trains, pauses, judges, reports and saves the grid."""
     root = Path(__file__).resolve().parents[1]
-    args = ["bench/browser_training.py", "--site", str(site), "--checkpoints", "3", "--seeds", "0", "--backends"]
+    args = ["bench/browser_training.py", "--site", str(site), "--checkpoints", "5", "--seeds", "0", "--backends"]
+    args += ["--throttle", "2"]  # Chromium's CPU throttling through the DevTools protocol
     args += ["--grids", str(tmp_path / "grids")]
     env = {**os.environ, "PYTHONPATH": str(root)}
     done = subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=600)
@@ -185,9 +277,12 @@ def test_the_browser_bench_runs(site: Path, tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("command: python bench/browser_training.py --site")
     assert any(line.startswith("seed 0 wasm  0.1 min: step") and "recognised with confidence" in line for line in lines)
+    assert any(line.startswith("  the page: ") and "steps/s on wasm" in line for line in lines), lines
     assert any(line.startswith("steps/s wasm: median") for line in lines)
-    assert "cross-origin isolated: False; wasm threads: 1" in lines  # a plain static server
+    # A plain static server: the page's service worker isolates it.
+    what = next(line for line in lines if line.startswith("cross-origin isolated: "))
+    assert what.startswith("cross-origin isolated: True; wasm threads: ") and "CPU throttling: 2x" in what, what
     from PIL import Image
 
-    with Image.open(tmp_path / "grids" / "seed0_3s.png") as grid:  # 8 x 8 samples of 28 pixels, 2 apart
+    with Image.open(tmp_path / "grids" / "seed0_5s.png") as grid:  # 8 x 8 samples of 28 pixels, 2 apart
         assert grid.size == (8 * 30 + 2, 8 * 30 + 2)

@@ -3,16 +3,28 @@
  * Fashion-MNIST images served by the site, draws its curves and its fixed-noise grid, and
  * asks the shipped classifier (onnxruntime-web) what it recognises in the samples.
  *
- * The page loads, from the site itself: ../vendor/tfjs/tf.min.js, tf-backend-wasm.min.js,
- * ../vendor/onnxruntime-web/ort.wasm.min.js, ../common/seeded_random.js, ../train_live/dcgan.js,
- * then this file.
+ * The page loads, from the site itself: ../train_live/isolation.js (cross-origin isolation
+ * through a service worker: the page may reload once first), ../vendor/tfjs/tf.min.js,
+ * tf-backend-wasm.min.js, ../vendor/onnxruntime-web/ort.wasm.min.js, ../common/seeded_random.js,
+ * ../train_live/dcgan.js, then this file; and ../vendor/tfjs/tf-backend-webgpu.min.js itself when
+ * the browser offers a WebGPU adapter.
  *
- * Handle for tests and benchmarks: window.ganlabTrainer
+ * The backend: ?backend=wasm|webgpu|webgl|cpu, else WebGPU when the browser has a hardware
+ * adapter, else WebAssembly (also the fallback when WebGPU fails to start). WebAssembly runs
+ * navigator.hardwareConcurrency threads (?threads=N to choose) when the page is cross-origin
+ * isolated, one otherwise.
+ *
+ * Handle for tests and benchmarks: window.ganlabTrainer (defined once no reload is pending)
  *   .ready            Promise: data, classifier and backend loaded, first grid drawn
  *   .start() .pause() .reset(seed?)   (reset pauses; start resumes)
  *   .step             steps done;  .backend   the TensorFlow.js backend's name
+ *   .threads          WebAssembly threads (null for another backend)
+ *   .crossOriginIsolated   whether the page is (SharedArrayBuffer, hence threads);  .isolation  why (not)
  *   .running          whether steps are being taken
  *   .stepsPerSecond   over the last few seconds of training
+ *   .garmentsAt       GARMENTS_AT, the steps after which the recipe's samples look like garments
+ *   .etaSeconds       seconds of training left until then at the measured speed (null until measured,
+ *                     0 once passed);  .etaText   the sentence the page shows (#gt-eta)
  *   .history          {critic_loss, generator_loss, critic_acc_real, critic_acc_fake}: arrays, one value a step
  *   .samples(n)       Promise of a Float32Array of n*28*28 values in [-1, 1]: the EMA generator on the
  *                     first n of a fixed set of latents (the same latents at every call and every seed)
@@ -30,19 +42,24 @@
   const url = (path) => new URL(path, siteRoot).href;
   const $ = (id) => root.querySelector(`#${id}`);
 
-  // The browser recipe: the CPU short run's recipe (configs/cpu_short.yaml) at a batch of 32.
+  // The browser recipe: the CPU short run's networks at a batch of 32, with faster rates, less
+  // dropout and a shorter EMA, chosen to show garments by step 300 (bench/browser_recipe.py).
   const RECIPE = {
     criticWidth: 16,
     generatorWidth: 64,
     latentSize: 100,
     batch: 32,
-    criticLr: 2e-4,
-    generatorLr: 1e-3,
+    criticLr: 1.2e-3,
+    generatorLr: 6e-3,
     lblsmooth: 0.2,
     dnoise: 0.2,
-    dropout: 0.5,
-    ema: 0.99,
+    dropout: 0.25,
+    ema: 0.95,
   };
+  // Steps of this recipe after which most samples look like garments (bench/browser_training.py
+  // measures it): the page's estimate "garments in about N min" is this over the measured speed.
+  const GARMENTS_AT = 300;
+  const ETA_AFTER_S = 4; // seconds of training measured before the first estimate
   const GRID_EVERY = 10; // steps between two redraws of the fixed-noise grid
   const VERDICT_EVERY_S = 60; // seconds of training between two classifier verdicts
   const VERDICT_SAMPLES = 512;
@@ -64,17 +81,25 @@
   let trainedMs = 0; // time spent running steps since the last reset
   let lastVerdictAt = 0;
   let recent = []; // [time, step] pairs for steps per second
+  let measuredFrom = 0; // when Start was last pressed
+  let gpuAdapter = null; // "hardware" or "software" once WebGPU is loaded
+  let wasmThreads = 1; // asked of the wasm backend: ?threads=N, else navigator.hardwareConcurrency (8 at most)
   const history = { critic_loss: [], generator_loss: [], critic_acc_real: [], critic_acc_fake: [] };
   const api = {
     step: 0,
     backend: null,
+    threads: null,
+    crossOriginIsolated: window.crossOriginIsolated === true,
+    isolation: "",
     running: false,
     stepsPerSecond: 0,
+    garmentsAt: GARMENTS_AT,
+    etaSeconds: null,
+    etaText: "",
     history,
     recipe: () => Object.assign({}, recipe),
     lastVerdict: null,
   };
-  window.ganlabTrainer = api;
 
   // -- data: the site's copy of the first Fashion-MNIST training images, streamed --------
   async function loadImages() {
@@ -220,6 +245,33 @@
   function setStatus(text) {
     $("gt-status").textContent = text;
   }
+  // "wasm, 2 threads, cross-origin isolated": what runs the steps.
+  function engine() {
+    if (api.backend === "webgpu") return `webgpu, ${gpuAdapter === "software" ? "a software adapter" : "the graphics card"}`;
+    if (api.backend !== "wasm") return api.backend;
+    const threads = `wasm, ${api.threads} thread${api.threads === 1 ? "" : "s"}`;
+    if (api.crossOriginIsolated) return `${threads}, cross-origin isolated`;
+    return `${threads} (not cross-origin isolated: ${api.isolation})`;
+  }
+  // The estimate: seconds until GARMENTS_AT at the speed of the last few seconds.
+  function showEta(measured) {
+    if (measured) {
+      api.etaSeconds = Math.max(0, GARMENTS_AT - api.step) / Math.max(api.stepsPerSecond, 1e-6);
+      const speed = `${api.stepsPerSecond.toFixed(2)} steps/s on ${engine()}`;
+      if (api.step >= GARMENTS_AT) {
+        api.etaText = `${speed}: past step ${GARMENTS_AT}, the samples should look like garments by now.`;
+      } else {
+        const minutes = Math.round(api.etaSeconds / 60);
+        const when = minutes < 1 ? "in less than a minute" : `in about ${minutes} min`;
+        api.etaText = `${speed}: garments ${when} on this machine (at step ${GARMENTS_AT}).`;
+      }
+    } else if (api.etaSeconds === null) {
+      api.etaText =
+        `Runs on ${engine()}. Its speed on this machine, and when garments appear, ` +
+        `show after the first ${ETA_AFTER_S} seconds of training.`;
+    }
+    $("gt-eta").textContent = api.etaText;
+  }
   function showSpeed() {
     const mean = (key) => {
       const s = history[key].slice(-50);
@@ -289,6 +341,7 @@
       if (recent.length > 1) {
         const [t1, s1] = recent[0];
         api.stepsPerSecond = ((api.step - s1) * 1000) / Math.max(now - t1, 1);
+        if (now - measuredFrom >= ETA_AFTER_S * 1000) showEta(true);
       }
       if (api.step % GRID_EVERY === 0) {
         await redrawGrid();
@@ -306,7 +359,9 @@
   function start() {
     if (running || !gan) return;
     running = api.running = true;
-    setStatus(`Training on ${count.toLocaleString()} images with ${api.backend}.`);
+    recent = []; // the speed of this run of steps, not of the pause before it
+    measuredFrom = performance.now();
+    setStatus(`Training on ${count.toLocaleString()} images with ${engine()}.`);
     loopDone = loop().catch((err) => {
       running = api.running = false;
       setStatus(`Training stopped: ${err.message || err}`);
@@ -328,6 +383,7 @@
     order = null;
     api.step = 0;
     api.stepsPerSecond = 0;
+    api.etaSeconds = null;
     trainedMs = 0;
     lastVerdictAt = 0;
     recent = [];
@@ -336,8 +392,9 @@
     await redrawGrid();
     drawAllCurves();
     showSpeed();
+    showEta(false);
     setStatus(`Ready: seed ${seed}, ${gan.parameters.critic.toLocaleString()} critic and ` +
-      `${gan.parameters.generator.toLocaleString()} generator parameters. Press Start.`);
+      `${gan.parameters.generator.toLocaleString()} generator parameters, on ${engine()}. Press Start.`);
   }
 
   /**
@@ -371,23 +428,80 @@
   }
 
   // -- start-up ---------------------------------------------------------------------------------
+  // tfjs-backend-wasm 4.22 sizes its thread pool once, when the backend starts, at
+  // min(threads asked for, navigator.hardwareConcurrency / 2, 8): it takes every core for two
+  // hyper-threads, so a 2-vCPU machine would get one thread. Asked for `threads`, it is shown
+  // twice that many logical cores for that moment only.
+  async function startWasm(threads) {
+    Object.defineProperty(navigator, "hardwareConcurrency", { configurable: true, get: () => 2 * threads });
+    try {
+      return await tf.setBackend("wasm");
+    } finally {
+      delete navigator.hardwareConcurrency; // the browser's own value (Navigator.prototype's) again
+    }
+  }
   async function chooseBackend(name) {
-    if (!(await tf.setBackend(name))) throw new Error(`the ${name} backend could not start in this browser`);
+    const started = name === "wasm" ? await startWasm(wasmThreads) : await tf.setBackend(name);
+    if (!started) throw new Error(`the ${name} backend could not start in this browser`);
     await tf.ready();
     api.backend = tf.getBackend();
+    api.threads = api.backend === "wasm" ? tf.wasm.getThreadsCount() : null;
     $("gt-backend").value = api.backend;
+  }
+
+  // WebGPU: an adapter, a hardware one unless asked for by name (?backend=webgpu), then the
+  // site's copy of the backend.
+  async function loadWebGPU(anyAdapter) {
+    if (!navigator.gpu) return false;
+    try {
+      const adapter = await navigator.gpu.requestAdapter();
+      const software = adapter && (adapter.isFallbackAdapter || (adapter.info && adapter.info.isFallbackAdapter));
+      if (!adapter || (software && !anyAdapter)) return false;
+      gpuAdapter = software ? "software" : "hardware";
+      await new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = url("vendor/tfjs/tf-backend-webgpu.min.js");
+        script.onload = resolve;
+        script.onerror = () => reject(new Error("tf-backend-webgpu.min.js did not load"));
+        document.head.appendChild(script);
+      });
+    } catch (err) {
+      return false;
+    }
+    const option = document.createElement("option");
+    option.value = option.textContent = "webgpu";
+    $("gt-backend").prepend(option);
+    return true;
   }
 
   async function init() {
     setStatus("Loading TensorFlow.js…");
-    // wasm: the site's copies of the .wasm files; without cross-origin isolation (a plain
-    // static server) TensorFlow.js picks the single-threaded SIMD build by itself.
+    // Cross-origin isolation first (isolation.js): when the page is about to reload, nothing
+    // more is loaded, and the handle appears only in the page that stays.
+    const isolation = window.ganlabIsolation
+      ? await window.ganlabIsolation.ready
+      : { isolated: window.crossOriginIsolated === true, reason: "isolation.js is not loaded" };
+    api.crossOriginIsolated = window.crossOriginIsolated === true;
+    api.isolation = isolation.reason;
+    window.ganlabTrainer = api;
+    // wasm: the site's copies of the .wasm files; cross-origin isolated, TensorFlow.js picks the
+    // threaded SIMD build by itself (tfjs-backend-wasm-threaded-simd.wasm, its worker inlined),
+    // else the single-threaded SIMD build.
     tf.wasm.setWasmPaths(url("vendor/tfjs/"));
+    const asked = parseInt(params.get("threads") || "0", 10) || navigator.hardwareConcurrency || 1;
+    wasmThreads = Math.min(8, Math.max(1, asked));
+    tf.wasm.setThreadsCount(wasmThreads);
     ort.env.wasm.wasmPaths = url("vendor/onnxruntime-web/");
-    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.numThreads = 1; // one verdict a minute: its threads would only compete with training
     ort.env.logLevel = "error";
-    const wanted = params.get("backend") || "wasm";
-    await chooseBackend(wanted);
+    const gpu = await loadWebGPU(params.get("backend") === "webgpu");
+    const wanted = params.get("backend") || (gpu ? "webgpu" : "wasm");
+    try {
+      await chooseBackend(wanted);
+    } catch (err) {
+      if (params.get("backend")) throw err;
+      await chooseBackend("wasm"); // WebGPU offered an adapter but did not start: WebAssembly then
+    }
     const [bytes, session] = await Promise.all([
       loadImages(),
       ort.InferenceSession.create(url("models/fashionmnist_classifier.onnx"), { executionProviders: ["wasm"] }),

@@ -28,11 +28,8 @@ warnings.showwarning = _warning_to_stdout
 
 
 class CheckFailed(Exception):
-    """A failed check: the message says what is wrong and what the lab expects.
-
-    IPython shows ``_render_traceback_`` instead of a Python traceback, so a student
-    (and the nbgrader feedback) sees one readable message, not the inside of this file.
-    """
+    """A failed check: what is wrong and what the lab expects. IPython (and the nbgrader feedback) shows
+    ``_render_traceback_``, one readable message, instead of a traceback into this file."""
 
     def _render_traceback_(self) -> list[str]:
         return [
@@ -103,11 +100,8 @@ def check_close(what: str, got: Any, expected: Any, atol: float = 1e-5, rtol: fl
 
 
 def fresh(value: Any) -> Any:
-    """A private copy of a check's input (tensors, arrays, tuples and lists of them; anything else as is).
-
-    Every call of a student's function gets its own copies, so an answer that works in place
-    (``x.clamp_(...)``) neither changes what the check compares with nor loses points for it.
-    """
+    """A private copy of a check's input (tensors, arrays, tuples and lists of them; anything else as is), so that
+    an answer working in place (``x.clamp_(...)``) neither changes what the check compares with nor loses points."""
     if torch.is_tensor(value):
         return value.detach().clone()
     if type(value).__module__ == "numpy" and hasattr(value, "copy"):
@@ -118,10 +112,7 @@ def fresh(value: Any) -> Any:
 
 
 def call(function: Callable[..., Any], what: str, *args: Any, **kwargs: Any) -> Any:
-    """``function(*args, **kwargs)`` on private copies of the inputs; an exception becomes a check message.
-
-    ``what`` names the call in the student's terms (``"to_display(x)"``).
-    """
+    """``function(*args, **kwargs)`` on private copies; an exception becomes a message naming the call ``what``."""
     try:
         return function(*(fresh(a) for a in args), **{k: fresh(v) for k, v in kwargs.items()})
     except CheckFailed:
@@ -140,19 +131,12 @@ def require(namespace: dict[str, Any], *names: str) -> None:
             )
 
 
-# ---------------------------------------------------------------------------
-# Isolating one exercise from the others
-# ---------------------------------------------------------------------------
+# -- isolating one exercise from the others --
 
 
 @contextlib.contextmanager
 def swapped(namespace: dict[str, Any], **replacements: Any) -> Iterator[None]:
-    """Temporarily replace names of the notebook (e.g. your ``CBlock`` by the reference one).
-
-    Grading an exercise with the reference versions of the pieces it builds on means a
-    mistake in one exercise costs the points of that exercise only, even when the piece
-    is missing altogether (a cell that did not run). Everything is put back afterwards.
-    """
+    """Temporarily replace names of the notebook (e.g. your ``CBlock`` by the reference one); put back after."""
     missing = object()
     saved = {name: namespace.get(name, missing) for name in replacements}
     try:
@@ -168,13 +152,8 @@ def swapped(namespace: dict[str, Any], **replacements: Any) -> Iterator[None]:
 
 @contextlib.contextmanager
 def isolated(namespace: dict[str, Any], *names: str) -> Iterator[None]:
-    """Grade one exercise alone: under the autograder the reference answers stand in for ``names``.
-
-    In your own session the visible test uses your pieces (your ``CBlock`` inside your
-    ``Discriminator``), so a failure may come from an earlier exercise: its message says so.
-    When grading, the reference's pieces are swapped in, so that one mistake costs the
-    points of its own exercise only.
-    """
+    """Grade one exercise alone: under the autograder the reference answers stand in for ``names`` (so that one
+    mistake costs the points of its own exercise only); in your own session your pieces are used."""
     from ganlab.answers import grading, reference_answer
 
     if not grading():
@@ -193,16 +172,11 @@ def build(factory: Callable[[], Any], namespace: dict[str, Any], **replacements:
         return factory()
 
 
-# ---------------------------------------------------------------------------
-# Looking inside networks without assuming how they are written
-# ---------------------------------------------------------------------------
+# -- looking inside networks without assuming how they are written --
 
 
 def execution_order(module: nn.Module, *inputs: Any, **kwargs: Any) -> list[nn.Module]:
-    """The leaf modules of ``module`` in the order a forward pass calls them.
-
-    Works the same for ``nn.Sequential`` and for explicit attributes called in ``forward``.
-    """
+    """The leaf modules of ``module`` in the order a forward pass calls them (``nn.Sequential`` or not)."""
     order: list[nn.Module] = []
     hooks = [
         m.register_forward_hook(lambda mod, _inp, _out: order.append(mod))
@@ -242,12 +216,8 @@ def _state_in_order(order: list[nn.Module]) -> list[torch.Tensor]:
 
 
 def copy_weights(source: nn.Module, target: nn.Module, *inputs: Any) -> bool:
-    """Copy ``source``'s weights into ``target`` layer by layer, in forward order.
-
-    Returns False (and copies nothing) when the two networks do not have the same
-    layers with the same shapes in the same order: then only shapes and statistics
-    can be compared, not values.
-    """
+    """Copy ``source``'s weights into ``target`` layer by layer, in forward order; False (nothing copied) when
+    the two do not have the same layers with the same shapes in the same order."""
     try:
         src = _state_in_order(execution_order(source, *inputs))
         dst = _state_in_order(execution_order(target, *inputs))
@@ -288,11 +258,6 @@ def parameter_count_hint(got: int, expected: int, channels: list[int]) -> str:
         if diff % c == 0 and -4 <= diff // c < 0:
             return f"The difference ({diff:+,}) is {diff // c} x {c}: a bias or a BatchNorm seems to be missing."
     return f"The difference is {diff:+,}: compare your layers (widths, kernel sizes, the Linear's input size) with the lab's."
-
-
-def same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Exact equality of two tensors."""
-    return a.shape == b.shape and bool(torch.equal(a, b))
 
 
 def params_snapshot(module: nn.Module) -> list[torch.Tensor]:
@@ -353,10 +318,7 @@ def first_layer_name(module: nn.Module, *inputs: Any) -> str | None:
 
 
 def first_layer_input(module: nn.Module, *inputs: Any, layer: str | None = None) -> torch.Tensor | None:
-    """What the first layer of ``module`` (or the one named ``layer``) receives for ``inputs``.
-
-    The rest of the forward pass is skipped, so large inputs cost little.
-    """
+    """What the first layer of ``module`` (or the one named ``layer``) receives for ``inputs`` (the rest is skipped)."""
     layer = layer if layer is not None else first_layer_name(module, *inputs)
     if layer is None:
         return None
@@ -382,10 +344,7 @@ def first_layer_input(module: nn.Module, *inputs: Any, layer: str | None = None)
 
 @contextlib.contextmanager
 def quietly() -> Iterator[None]:
-    """Swallow what student code prints while a test runs it (e.g. the ONNX exporter's progress).
-
-    nbgrader zeroes a test cell that writes to stderr, and chatter would bury the check's message.
-    """
+    """Swallow what student code prints while a test runs it: nbgrader zeroes a test cell that writes to stderr."""
     import io
 
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

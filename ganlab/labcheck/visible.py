@@ -7,14 +7,14 @@ tests, which compare with the reference package, are the instructor's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from .core import approx, as_tensor, call, check, check_close, check_shape
+from .core import approx, as_tensor, call, check, check_close, check_shape, fail
 
 
 def check_to_unit_range_example(student: Callable[..., Any]) -> None:
@@ -45,12 +45,8 @@ def check_to_display_example(student: Callable[..., Any]) -> None:
 
 
 def check_pixel_range(generator: nn.Module, latent_size: int, what: str = "your generator") -> None:
-    """The pixels use the range [-1, 1] of the real images, and never leave it: the final Tanh is there.
-
-    Huge latents push every layer into its saturated range: without a Tanh the pixels leave
-    [-1, 1]; with it they reach its ends. A freshly built generator makes pixels near 0 either
-    way, so small latents cannot tell.
-    """
+    """The pixels fill the range [-1, 1] of the real images, and never leave it, for huge latents (which saturate
+    every layer; small ones give pixels near 0 with or without the final Tanh)."""
     was_training = generator.training
     generator.eval()
     with torch.no_grad():
@@ -113,24 +109,42 @@ def loss_value(student: Callable[..., Any], what: str, *args: Any) -> torch.Tens
     return loss
 
 
-def named_mistake(got: float, mistakes: dict[float, str], generic: str) -> str:
-    """The known mistakes whose value is ``got``, else ``generic``."""
-    names = [message for value, message in mistakes.items() if abs(got - value) < 1e-4 * max(1.0, abs(value))]
+CRITIC_LOSS_RECIPE = (
+    "use BCE with logits (F.binary_cross_entropy_with_logits or nn.BCEWithLogitsLoss) against one-hot targets: "
+    "class 1 ('real') for real images, class 0 ('fake') for generated ones, and take the mean of the two terms"
+)
+GENERATOR_LOSS_RECIPE = (
+    "the generator wants its images classified 'real': BCE with logits against hard one-hot targets of "
+    "class 1, (0, 1), and no label smoothing"
+)
+
+
+def named_mistake(got: float, mistakes: Iterable[tuple[float, str]], generic: str) -> str:
+    """The messages of the known (value, message) mistakes whose value is ``got``, else ``generic``."""
+    names = [message for value, message in mistakes if abs(got - value) < 1e-4 * max(1.0, abs(value))]
     return "; or ".join(names) if names else generic
+
+
+def generator_loss_hint(
+    student: Callable[..., Any], what: str, fake: torch.Tensor, got: float, mistakes: Iterable[tuple[float, str]]
+) -> str:
+    """Why a generator loss value ``got`` is wrong: random targets (a second call differs), or a known mistake."""
+    if abs(loss_value(student, what, fake).item() - got) > 1e-6:
+        return (
+            "it changes from call to call (random targets?): the generator uses hard targets (0, 1), without "
+            "label smoothing, which is only for the critic"
+        )
+    return named_mistake(got, mistakes, GENERATOR_LOSS_RECIPE)
 
 
 def check_critic_loss_example(student: Callable[..., Any]) -> None:
     """The visible check of ``critic_loss`` on the notebook's example, with the known mistakes named."""
     got = loss_value(student, "critic_loss(r, f, 0.0)", torch.tensor(REAL_LOGITS), torch.tensor(FAKE_LOGITS), 0.0)
     got = got.item()
-    generic = (
-        "use BCE with logits (F.binary_cross_entropy_with_logits or nn.BCEWithLogitsLoss) against one-hot targets: "
-        "class 1 ('real') for real images, class 0 ('fake') for generated ones, and take the mean of the two terms"
-    )
     check(
         abs(got - CRITIC_LOSS_EXAMPLE) < 1e-3,
         f"critic_loss(r, f, 0.0) on the example logits is {approx(got)}, the lab's is {approx(CRITIC_LOSS_EXAMPLE)}: "
-        f"{named_mistake(got, CRITIC_LOSS_MISTAKES, generic)}",
+        f"{named_mistake(got, CRITIC_LOSS_MISTAKES.items(), CRITIC_LOSS_RECIPE)}",
     )
 
 
@@ -138,26 +152,12 @@ def check_generator_loss_example(student: Callable[..., Any]) -> None:
     """The visible check of ``generator_loss`` on the notebook's example, with the known mistakes named."""
     fake = torch.tensor(FAKE_LOGITS)
     got = loss_value(student, "generator_loss(f)", fake).item()
-    if abs(got - GENERATOR_LOSS_EXAMPLE) < 1e-3:
-        return
-    again = loss_value(student, "generator_loss(f)", fake).item()
-    if abs(again - got) > 1e-6:
-        hint = (
-            "it changes from call to call (random targets?): the generator uses hard targets (0, 1), without "
-            "label smoothing, which is only for the critic"
+    if abs(got - GENERATOR_LOSS_EXAMPLE) >= 1e-3:
+        hint = generator_loss_hint(student, "generator_loss(f)", fake, got, GENERATOR_LOSS_MISTAKES.items())
+        fail(
+            f"generator_loss(f) on the example logits is {approx(got)}, the lab's is {approx(GENERATOR_LOSS_EXAMPLE)}: "
+            f"{hint}"
         )
-    else:
-        hint = named_mistake(
-            got,
-            GENERATOR_LOSS_MISTAKES,
-            "the generator wants its images classified 'real': BCE with logits against hard one-hot targets of "
-            "class 1, (0, 1), and no label smoothing",
-        )
-    check(
-        False,
-        f"generator_loss(f) on the example logits is {approx(got)}, the lab's is {approx(GENERATOR_LOSS_EXAMPLE)}: "
-        f"{hint}",
-    )
 
 
 def generated(student: Callable[..., Any], session: Any, z: Any, what: str) -> np.ndarray:

@@ -1,9 +1,6 @@
-"""The hidden checks of the ganlab notebooks, for grading: they compare answers with the reference.
-
-Students never hold this package. Its checks build on the student package's visible ones
-(:mod:`ganlab.labcheck`), which it re-exports, so a hidden test can call every check
-through one name. One module per notebook; ``networks`` holds what the critic's and the
-generator's checks share, ``tripwire`` the "did you write it yourself?" check.
+"""The hidden checks of the ganlab notebooks, for grading: they compare answers with the reference, and re-export
+the visible ones (:mod:`ganlab.labcheck`), so a hidden test calls every check through one name. One module per
+notebook; ``networks`` holds what the critic's and generator's checks share, ``tripwire`` "did you write it yourself?".
 """
 
 from ganlab.labcheck import *  # noqa: F403

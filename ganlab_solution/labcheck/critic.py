@@ -18,7 +18,6 @@ from ganlab.labcheck.core import (
     fail,
     first_layer_input,
     first_layer_name,
-    same_values,
 )
 
 from .networks import check_structure, compare_with_reference
@@ -105,6 +104,10 @@ def check_discriminator(
     student_cls: type, reference_cls: type, namespace: dict[str, Any], replacements: dict[str, Any]
 ) -> None:
     """Hidden checks of a ``Discriminator`` class against the reference critic."""
+
+    def make(config: tuple[Any, ...], what: str = "Discriminator") -> nn.Module:
+        return _construct(lambda: build(lambda: student_cls(*config), namespace, **replacements), what)
+
     configs = [
         ((1, 28, 28), 0.5, 32, 0.1, 2),
         ((3, 32, 32), 0.3, 16, 0.2, 2),
@@ -115,7 +118,7 @@ def check_discriminator(
         img_shape, _dropout, _base_c, _dnoise, num_classes = config
         what = f"Discriminator{config}"
         torch.manual_seed(0)
-        critic = _construct(lambda config=config: build(lambda: student_cls(*config), namespace, **replacements), what)
+        critic = make(config, what)
         reference = reference_cls(*config)
         for batch in (5, 1):
             x = torch.randn(batch, *img_shape)
@@ -132,7 +135,7 @@ def check_discriminator(
         with torch.no_grad():
             a, b = critic(x), critic(x)
         check(
-            same_values(a, b),
+            torch.equal(a, b),
             f"in eval mode {what} gives different logits for the same images: add the instance noise only "
             "when self.training is True",
         )
@@ -146,30 +149,22 @@ def check_discriminator(
         )
     # Instance noise: present in training mode when dnoise > 0, absent when dnoise == 0.
     for dnoise, noisy in ((0.5, True), (0.0, False)):
-        config = ((1, 28, 28), 0.0, 8, dnoise, 2)
-        critic = _construct(
-            lambda config=config: build(lambda: student_cls(*config), namespace, **replacements), "Discriminator"
-        )
+        critic = make(((1, 28, 28), 0.0, 8, dnoise, 2))
         critic.train()
         x = torch.randn(8, 1, 28, 28)
         with torch.no_grad():
             a, b = critic(x), critic(x)
         if noisy:
             check(
-                not same_values(a, b),
+                not torch.equal(a, b),
                 "with dnoise=0.5 in training mode, two passes over the same images give the same logits: add "
                 "dnoise * torch.randn_like(X) to the input images in training mode",
             )
             for scale in (0.5, 0.09):
-                config = ((1, 28, 28), 0.0, 8, scale, 2)
-                critic = _construct(
-                    lambda config=config: build(lambda: student_cls(*config), namespace, **replacements),
-                    "Discriminator",
-                )
-                check_instance_noise(critic, (1, 28, 28), scale)
+                check_instance_noise(make(((1, 28, 28), 0.0, 8, scale, 2)), (1, 28, 28), scale)
         else:
             check(
-                same_values(a, b),
+                torch.equal(a, b),
                 "with dnoise=0 and dropout=0, two training-mode passes over the same images differ: only the "
                 "instance noise (scaled by dnoise) should be random",
             )

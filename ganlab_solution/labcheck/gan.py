@@ -23,9 +23,21 @@ from ganlab.labcheck.core import (
     largest_change,
     nonzero_grads,
     params_snapshot,
-    same_values,
 )
-from ganlab.labcheck.visible import loss_value
+from ganlab.labcheck.visible import (
+    CRITIC_LOSS_MISTAKES,
+    CRITIC_LOSS_RECIPE,
+    GENERATOR_LOSS_MISTAKES,
+    generator_loss_hint,
+    loss_value,
+    named_mistake,
+)
+
+
+def _pair(gan: nn.Module, what: str, *inputs: Any) -> Any:
+    result = _run(gan, what, *inputs)
+    check(isinstance(result, (tuple, list)) and len(result) == 2, f"{what} must return the pair (logits, images)")
+    return result
 
 
 def check_gan_forward(student_cls: type) -> None:
@@ -36,26 +48,16 @@ def check_gan_forward(student_cls: type) -> None:
         gan.eval()
         real = torch.rand(5, *img_shape) * 2 - 1
         with torch.no_grad():
-            result = _run(gan, "gan(X, None)", real, None)
-            check(
-                isinstance(result, (tuple, list)) and len(result) == 2,
-                "gan(X, None) must return the pair (logits, images)",
-            )
-            logits, images = result
+            logits, images = _pair(gan, "gan(X, None)", real, None)
             check_shape("the logits of gan(X, None) for 5 real images", logits, (5, 2))
             check(
-                torch.is_tensor(images) and same_values(images, real),
+                torch.is_tensor(images) and torch.equal(images, real),
                 "gan(X, None) must return the real images X themselves as its second output",
             )
             check_close(
                 "the logits of gan(X, None)", logits, gan.discriminator(real), hint="they are the critic's logits on X"
             )
-            result = _run(gan, "gan(None, 7)", None, 7)
-            check(
-                isinstance(result, (tuple, list)) and len(result) == 2,
-                "gan(None, 7) must return the pair (logits, images)",
-            )
-            logits, images = result
+            logits, images = _pair(gan, "gan(None, 7)", None, 7)
             check_shape(
                 "the images of gan(None, 7)",
                 images,
@@ -70,8 +72,7 @@ def check_gan_forward(student_cls: type) -> None:
                 hint="they must be the critic's logits on the very images you return",
             )
         gan.train()
-        result = call(gan, "gan(None, 4) in training mode", None, 4)
-        logits, images = result
+        logits, images = call(gan, "gan(None, 4) in training mode", None, 4)
         check(
             torch.is_tensor(images) and images.requires_grad and torch.is_tensor(logits) and logits.requires_grad,
             "gan(None, batch_size) returns images without a gradient graph (generated under torch.no_grad(), or "
@@ -129,113 +130,40 @@ def _bce(logits: torch.Tensor, cls: int) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, targets)
 
 
-def critic_loss_mistakes(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[str, float]]:
-    """Known wrong critic losses (no smoothing) on ``real`` and ``fake`` logits: (what is wrong, value).
+def critic_loss_mistakes(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[float, str]]:
+    """Known wrong critic losses (no smoothing) on ``real`` and ``fake`` logits: (value, what is wrong).
 
-    A value matching several mistakes is explained by all of them (the two ways to get twice
-    the lab's value cannot be told apart from the value alone).
+    The messages are those of :data:`CRITIC_LOSS_MISTAKES`, in its order. A value matching several
+    mistakes is explained by all of them (twice the lab's value has two causes).
     """
-    mean_terms = 0.5 * (_bce(real, 1) + _bce(fake, 0))
     sum_columns = 0.5 * (2 * _bce(real, 1) + 2 * _bce(fake, 0))
-    twice = (
-        "it is twice the lab's value: either the two terms are added without dividing by 2 (the lab takes their "
-        "mean, (real + fake) / 2), or the BCE is summed over the two logit columns (the lab averages over every "
-        "entry, as F.binary_cross_entropy_with_logits does by default)"
+    cross_entropy = 0.5 * (
+        F.cross_entropy(real, torch.ones(len(real), dtype=torch.long))
+        + F.cross_entropy(fake, torch.zeros(len(fake), dtype=torch.long))
     )
-    return [
-        (twice, sum_columns.item()),
-        (
-            "it is four times the lab's value: the terms are added without dividing by 2, and the BCE is summed over "
-            "the two logit columns; the lab takes the mean of the two terms, each averaged over every entry",
-            (2 * sum_columns).item(),
-        ),
-        (
-            "the targets are swapped: real images take class 1, targets (0, 1), and fakes class 0, targets (1, 0)",
-            (0.5 * (_bce(real, 0) + _bce(fake, 1))).item(),
-        ),
-        (
-            "it applies a sigmoid before the BCE with logits, which applies one itself: give it the raw logits",
-            (0.5 * (_bce(torch.sigmoid(real), 1) + _bce(torch.sigmoid(fake), 0))).item(),
-        ),
-        (
-            "it uses cross-entropy (a softmax over the two logits): the lab uses the BCE with logits of each logit "
-            "against one-hot targets, F.binary_cross_entropy_with_logits",
-            (
-                0.5
-                * (
-                    F.cross_entropy(real, torch.ones(len(real), dtype=torch.long))
-                    + F.cross_entropy(fake, torch.zeros(len(fake), dtype=torch.long))
-                )
-            ).item(),
-        ),
-        ("it only has the real term: the lab's loss is the mean of the real and the fake terms", _bce(real, 1).item()),
-        ("it only has the fake term: the lab's loss is the mean of the real and the fake terms", _bce(fake, 0).item()),
-        (
-            "it is half the lab's value: the mean of the two terms is divided by 2 once more",
-            (0.5 * mean_terms).item(),
-        ),
+    values = [
+        sum_columns,
+        2 * sum_columns,
+        0.5 * (_bce(real, 0) + _bce(fake, 1)),  # swapped targets
+        0.5 * (_bce(torch.sigmoid(real), 1) + _bce(torch.sigmoid(fake), 0)),
+        cross_entropy,
+        _bce(real, 1),
+        _bce(fake, 0),
+        0.25 * (_bce(real, 1) + _bce(fake, 0)),  # halved once more
     ]
+    return list(zip((v.item() for v in values), CRITIC_LOSS_MISTAKES.values(), strict=True))
 
 
-def generator_loss_mistakes(fake: torch.Tensor) -> list[tuple[str, float]]:
-    """Known wrong generator losses on ``fake`` logits: (what is wrong, value)."""
-    return [
-        (
-            "it uses the targets of fakes, (1, 0): the generator wants its images called real, targets (0, 1)",
-            _bce(fake, 0).item(),
-        ),
-        (
-            "it is minus the critic's loss on the fakes (the saturating loss): the lab's generator minimises the BCE "
-            "of its images against 'real' targets (0, 1), the non-saturating loss",
-            (-_bce(fake, 0)).item(),
-        ),
-        (
-            "it is twice the lab's value: the BCE is summed over the two logit columns; the lab averages over every "
-            "entry, as F.binary_cross_entropy_with_logits does by default",
-            (2 * _bce(fake, 1)).item(),
-        ),
-        (
-            "it applies a sigmoid before the BCE with logits, which applies one itself: give it the raw logits",
-            _bce(torch.sigmoid(fake), 1).item(),
-        ),
-        (
-            "it uses cross-entropy (a softmax over the two logits): the lab uses F.binary_cross_entropy_with_logits "
-            "against the one-hot targets (0, 1)",
-            F.cross_entropy(fake, torch.ones(len(fake), dtype=torch.long)).item(),
-        ),
+def generator_loss_mistakes(fake: torch.Tensor) -> list[tuple[float, str]]:
+    """Known wrong generator losses on ``fake`` logits: (value, the message of :data:`GENERATOR_LOSS_MISTAKES`)."""
+    values = [
+        _bce(fake, 0),
+        -_bce(fake, 0),
+        2 * _bce(fake, 1),
+        _bce(torch.sigmoid(fake), 1),
+        F.cross_entropy(fake, torch.ones(len(fake), dtype=torch.long)),
     ]
-
-
-def _named(got: float, mistakes: list[tuple[str, float]], generic: str) -> str:
-    names = [message for message, value in mistakes if abs(got - value) < 1e-4 * max(1.0, abs(value))]
-    return "; or ".join(names) if names else generic
-
-
-def loss_hint(got: float, expected: float, real: Any = None, fake: Any = None) -> str:
-    """Why a critic loss value differs from the lab's: the known mistakes giving ``got``, else the recipe."""
-    generic = (
-        "use BCE with logits (F.binary_cross_entropy_with_logits or nn.BCEWithLogitsLoss) against one-hot targets: "
-        "class 1 ('real') for real images, class 0 ('fake') for generated ones, and take the mean of the two terms"
-    )
-    if real is None or fake is None:
-        return generic
-    return _named(got, critic_loss_mistakes(as_tensor(real, "real"), as_tensor(fake, "fake")), generic)
-
-
-def generator_loss_hint(student: Callable[..., Any], fake: torch.Tensor, got: float) -> str:
-    """Why a generator loss value differs from the lab's: random targets, or a known mistake."""
-    again = loss_value(student, "generator_loss", fake).item()
-    if abs(again - got) > 1e-6:
-        return (
-            "it changes from call to call (random targets?): the generator uses hard targets (0, 1), without "
-            "label smoothing, which is only for the critic"
-        )
-    return _named(
-        got,
-        generator_loss_mistakes(fake),
-        "the generator wants its images classified 'real': BCE with logits against hard one-hot targets of "
-        "class 1, (0, 1), and no label smoothing",
-    )
+    return list(zip((v.item() for v in values), GENERATOR_LOSS_MISTAKES.values(), strict=True))
 
 
 def _expected_smoothed(real: torch.Tensor, fake: torch.Tensor, amount: float, sides: str) -> float:
@@ -251,6 +179,16 @@ def _expected_smoothed(real: torch.Tensor, fake: torch.Tensor, amount: float, si
     ).item()
 
 
+def _check_backward(student: Callable[..., Any], name: str, batches: int, *extra: Any, message: str) -> None:
+    """A gradient flows from ``student(*batches of logits, *extra)`` back to each batch of logits."""
+    logits = [torch.randn(4, 2, requires_grad=True) for _ in range(batches)]
+    try:
+        student(*logits, *extra).backward()
+    except Exception as error:  # e.g. a loss computed outside torch: no graph to go back through
+        fail(f"{name}(...).backward() fails: {type(error).__name__}: {str(error)[:200]}")
+    check(all(x.grad is not None and bool(x.grad.abs().sum() > 0) for x in logits), message)
+
+
 def check_critic_loss(student: Callable[..., Any], reference: Callable[..., Any]) -> None:
     """Hidden checks of ``critic_loss`` against the reference, without and with label smoothing."""
     torch.manual_seed(1)
@@ -261,21 +199,16 @@ def check_critic_loss(student: Callable[..., Any], reference: Callable[..., Any]
         check(
             abs(got.item() - expected.item()) < 1e-4,
             f"critic_loss on {nreal} real and {nfake} fake logit pairs (no smoothing) is {approx(got.item())}; the lab's "
-            f"is {approx(expected.item())}: {loss_hint(got.item(), expected.item(), real, fake)}",
+            f"is {approx(expected.item())}: "
+            f"{named_mistake(got.item(), critic_loss_mistakes(real, fake), CRITIC_LOSS_RECIPE)}",
         )
-    real = torch.randn(4, 2, requires_grad=True)
-    fake = torch.randn(4, 2, requires_grad=True)
-    try:
-        student(real, fake, 0.0).backward()
-    except Exception as error:  # e.g. a loss computed outside torch: no graph to go back through
-        fail(f"critic_loss(...).backward() fails: {type(error).__name__}: {str(error)[:200]}")
-    check(
-        real.grad is not None
-        and fake.grad is not None
-        and bool(real.grad.abs().sum() > 0)
-        and bool(fake.grad.abs().sum() > 0),
-        "no gradient flows from your critic_loss back to both logit batches: compute it with torch operations, "
-        "without .item(), .detach() or numpy",
+    _check_backward(
+        student,
+        "critic_loss",
+        2,
+        0.0,
+        message="no gradient flows from your critic_loss back to both logit batches: compute it with torch "
+        "operations, without .item(), .detach() or numpy",
     )
     # Smoothing is random: compare the average over many draws with the expected value of each way to smooth.
     real, fake = 4 * torch.randn(64, 2), 4 * torch.randn(64, 2)
@@ -309,16 +242,10 @@ def check_generator_loss(student: Callable[..., Any], reference: Callable[..., A
         check(
             abs(got.item() - expected.item()) < 1e-4,
             f"generator_loss on {n} fake logit pairs is {approx(got.item())}; the lab's is {approx(expected.item())}: "
-            f"{generator_loss_hint(student, fake, got.item())}",
+            f"{generator_loss_hint(student, 'generator_loss', fake, got.item(), generator_loss_mistakes(fake))}",
         )
-    fake = torch.randn(4, 2, requires_grad=True)
-    try:
-        student(fake).backward()
-    except Exception as error:  # e.g. a loss computed outside torch
-        fail(f"generator_loss(...).backward() fails: {type(error).__name__}: {str(error)[:200]}")
-    check(
-        fake.grad is not None and bool(fake.grad.abs().sum() > 0),
-        "no gradient flows from your generator_loss back to the logits",
+    _check_backward(
+        student, "generator_loss", 1, message="no gradient flows from your generator_loss back to the logits"
     )
 
 

@@ -18,7 +18,6 @@ from ganlab.labcheck.core import (
     fail,
     first_layer_input,
     first_layer_name,
-    same_values,
 )
 from ganlab.labcheck.visible import check_pixel_range
 
@@ -81,14 +80,16 @@ def check_generator(
     student_cls: type, reference_cls: type, namespace: dict[str, Any], replacements: dict[str, Any]
 ) -> None:
     """Hidden checks of a ``Generator`` class against the reference generator."""
+
+    def make(config: tuple[Any, ...], what: str) -> nn.Module:
+        return _construct(lambda: build(lambda: student_cls(*config), namespace, **replacements), what)
+
     configs = [((1, 28, 28), 100, 256), ((3, 32, 32), 64, 64), ((3, 64, 64), 32, 64), ((1, 28, 28), 16, 32)]
     for config in configs:
         img_shape, latent_size, _base_c = config
         what = f"Generator{config}"
         torch.manual_seed(0)
-        generator = _construct(
-            lambda config=config: build(lambda: student_cls(*config), namespace, **replacements), what
-        )
+        generator = make(config, what)
         reference = reference_cls(*config)
         z = torch.randn(3, latent_size)  # small batches: this test runs under a per-cell time limit
         check_shape(
@@ -110,9 +111,9 @@ def check_generator(
         with torch.no_grad():
             a, b = generator(z, None), generator(z, None)
             c, d = generator(None, 2), generator(None, 2)
-        check(same_values(a, b), f"in eval mode {what} gives two different images for the same latent vectors")
+        check(torch.equal(a, b), f"in eval mode {what} gives two different images for the same latent vectors")
         check(
-            not same_values(c, d),
+            not torch.equal(c, d),
             f"{what}(None, 2) returns the same images twice: draw new latents with torch.randn at each call",
         )
         compare_with_reference(
@@ -126,5 +127,4 @@ def check_generator(
     # The latents' distribution and device do not depend on the image size: judged once, on a small
     # generator, after every shape check (a wrong size is the more basic mistake to report first).
     torch.manual_seed(0)
-    small = _construct(lambda: build(lambda: student_cls((1, 28, 28), 16, 32), namespace, **replacements), "Generator")
-    check_latents(small, 16, "Generator((1, 28, 28), 16, 32)")
+    check_latents(make(((1, 28, 28), 16, 32), "Generator"), 16, "Generator((1, 28, 28), 16, 32)")

@@ -7,15 +7,7 @@ from typing import Any
 
 import torch
 
-from ganlab.labcheck.core import (
-    approx,
-    as_tensor,
-    call,
-    check,
-    fail,
-    quietly,
-    randomize_batchnorm,
-)
+from ganlab.labcheck.core import approx, as_tensor, call, check, fail, quietly, randomize_batchnorm
 
 
 def check_accuracy(student: Callable[..., Any], reference: Callable[..., Any]) -> None:

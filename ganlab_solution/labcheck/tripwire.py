@@ -1,13 +1,10 @@
 """The tripwire of the hidden tests: an answer must not be, call or copy the reference package's answer.
 
-Students do not hold the reference package (``ganlab_solution``): it is installed only
-where grading runs. There the grading kernel can import it, so a submission could still
-reach for it (``from ganlab_solution.models import CBlock``) or read its source and ``exec``
-it. :func:`own_work` catches what still means something: an answer that *is* a reference
-object, subclasses one, names one in its code (directly or through a module of the
-package), or whose code was compiled from the package's files or read from them and run with
-``exec`` (same names, variables and constants as a reference answer). Code typed in a cell is
-never compared with the reference: two honest answers may well read alike.
+Students never hold ``ganlab_solution``, but the grading kernel can import it (or read and ``exec`` its source).
+:func:`own_work` catches an answer that *is* a reference object, subclasses one, names one in its code (directly
+or through a module of the package), or was compiled from the package's files or read from them and run with
+``exec`` (same names, variables and constants as a reference answer). Code typed in a cell is never compared with
+the reference: two honest answers may well read alike.
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ from ganlab.labcheck.core import fail
 # another name: using one of them is not the student's work. Every other helper may be used.
 ANSWER_NAMES: frozenset[str] = frozenset(
     {name for exercise in EXERCISES for name in exercise.names}
-    | {"OnnxGenerator", "_LatentToImage", "generate", "interpolate", "generate_in_batches", "sample_model"}
+    | {"OnnxGenerator", "generate", "interpolate", "generate_in_batches", "sample_model"}
 )
 
 
@@ -78,12 +75,8 @@ def _functions_of(obj: Any) -> list[types.FunctionType]:
 
 
 def _signature(code: types.CodeType) -> tuple[Any, ...]:
-    """What a code object uses, without where or how it was compiled.
-
-    The raw bytecode is left out on purpose: the same source compiles to different
-    instructions depending on the module around it, while names, variables and constants
-    do not change.
-    """
+    """What a code object uses (names, variables, constants), not its bytecode: that depends on the module around
+    the same source."""
     consts = tuple(_signature(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts)
     return code.co_name, code.co_argcount, code.co_names, code.co_varnames, consts
 
@@ -102,12 +95,8 @@ def _reference_code() -> dict[tuple[Any, ...], str]:
 
 
 def _copied_reference(code: types.CodeType) -> str | None:
-    """The reference answer ``code`` was compiled from, when it was read from the package's source files.
-
-    Code typed in a notebook cell is compiled from the cell's own file; code handed to ``exec``
-    or ``compile`` carries ``"<string>"`` (or the file name it was given). Only such code is
-    compared, so an answer that happens to read like the reference's is never refused.
-    """
+    """The reference answer ``code`` was compiled from, when read from the package's files: only code compiled from
+    the package or handed to ``exec`` is compared, never a cell's own, which may honestly read alike."""
     filename = code.co_filename
     package_dir = __file__.rsplit("/labcheck/", 1)[0]
     if filename.startswith(package_dir) and "/labcheck/" not in filename:
@@ -118,13 +107,8 @@ def _copied_reference(code: types.CodeType) -> str | None:
 
 
 def reference_uses(obj: Any, allowed: tuple[str, ...] = ()) -> list[str]:
-    """The reference answers ``obj`` is, subclasses, calls or was copied from, except ``allowed`` names.
-
-    Looks at the object itself, its base classes, every global name or import its code uses,
-    and where its code was compiled from. Names listed in ``allowed`` (the pieces the notebook
-    gives you, or your own answers to earlier exercises) are fine, and so is every package
-    helper that is not itself an exercise's answer.
-    """
+    """The reference answers ``obj`` is, subclasses, calls (global names or imports) or was copied from, except the
+    ``allowed`` names (pieces the notebook gives); package helpers that are not an answer are fine."""
     if obj is None:
         return []
     found: list[str] = []
