@@ -1,18 +1,17 @@
-"""The "Watch a GAN learn" page's training loop in PyTorch, to tune its recipe on a CPU in seconds.
+"""The "Watch a GAN learn" page's training loop in PyTorch, to tune the page's RECIPE on a CPU.
 
-A twin of book/train_live_src/train_live.js and dcgan.js: the first 10,000 Fashion-MNIST
-training images in [-1, 1], in the page's order (its Mulberry32 shuffle of seed ^ 0x5bd1e995,
-reshuffled when less than a batch is left); per step one critic step (real and generated batches
-through the critic separately, per-sample label smoothing, instance noise, dropout) then one
-generator step (fresh latents, the critic frozen but still noisy and dropping out), two Adam
-optimizers (betas (beta1, 0.999)), and an EMA of the generator's weights and BatchNorm statistics
-that starts from the initial weights. At each checkpoint the page's verdict: the shipped
-classifier on the EMA generator's images of the page's 512 fixed latents (Mulberry32(20240611),
-Box-Muller), and the critic's mean accuracies over the last 50 steps. Same math as the page, not
-the same random numbers. Several --ema decays are judged in one run (0: the generator itself).
+Twin of book/train_live_src/train_live.js and dcgan.js, same math, other random numbers: the first
+10,000 Fashion-MNIST training images in [-1, 1] in the page's order (Mulberry32 Fisher-Yates per
+epoch); per step a critic step (real and generated batches apart, per-sample label smoothing,
+instance noise, dropout), a generator step (fresh latents, critic frozen but noisy), Adam
+(beta1, 0.999) for each, and an EMA of the generator (weights and BatchNorm statistics, from the
+initial weights). At each checkpoint: sample_quality of the EMA generator on the page's 512 fixed
+latents, and the critic's accuracies over the last 50 steps. Several --ema decays are judged in one
+run (0: the generator itself). Defaults: the page's RECIPE; the recipe before it (650 steps) is
+--critic-lr 2e-4 --generator-lr 1e-3 --dropout 0.5 --ema 0.99.
 
-    python bench/browser_recipe.py [--steps 150 300] [--seeds 0 1 2] [--ema 0.99 0.9 0]
-                                   [--critic-lr 2e-4] [--generator-lr 1e-3] [--beta1 0.5] ...
+    python bench/browser_recipe.py [--steps 150 300] [--seeds 0 1 2] [--ema 0.95 0.9 0]
+                                   [--critic-lr 1.2e-3] [--generator-lr 6e-3] [--dropout 0.25] ...
 """
 
 from __future__ import annotations
@@ -35,29 +34,26 @@ from ganlab_solution.losses import critic_accuracy, critic_loss, generator_loss
 from ganlab_solution.models import Discriminator, Generator
 
 IMAGES, SAMPLES, LATENT_SEED, SHUFFLE_XOR = 10_000, 512, 20240611, 0x5BD1E995
-RECIPE = {"critic-width": 16, "generator-width": 64, "latent-size": 100, "batch": 32, "critic-lr": 2e-4,
-          "generator-lr": 1e-3, "beta1": 0.5, "lblsmooth": 0.2, "dnoise": 0.2, "dropout": 0.5}  # fmt: skip
+# The page's RECIPE (train_live.js; beta1: dcgan.js's fixed 0.5), the defaults: change both together.
+RECIPE = {"critic-width": 16, "generator-width": 64, "latent-size": 100, "batch": 32, "critic-lr": 1.2e-3,
+          "generator-lr": 6e-3, "beta1": 0.5, "lblsmooth": 0.2, "dnoise": 0.2, "dropout": 0.25, "ema": 0.95}  # fmt: skip
 
 
 def mulberry32(seed: int):
-    """book/common_src/seeded_random.js's generator: the page's uniform numbers in [0, 1)."""
-    a = seed & 0xFFFFFFFF
-
-    def rand() -> float:
-        nonlocal a
-        a = (a + 0x6D2B79F5) & 0xFFFFFFFF
-        t = ((a ^ (a >> 15)) * (a | 1)) & 0xFFFFFFFF
-        t = (t ^ (t + (((t ^ (t >> 7)) * (t | 61)) & 0xFFFFFFFF))) & 0xFFFFFFFF
-        return (t ^ (t >> 14)) / 4294967296
-
-    return rand
+    """book/common_src/seeded_random.js's generator (the page's uniform numbers in [0, 1)), as an iterator."""
+    a, m = seed & 0xFFFFFFFF, 0xFFFFFFFF
+    while True:
+        a = (a + 0x6D2B79F5) & m
+        t = ((a ^ (a >> 15)) * (a | 1)) & m
+        t = (t ^ (t + (((t ^ (t >> 7)) * (t | 61)) & m))) & m
+        yield (t ^ (t >> 14)) / 4294967296
 
 
 def fixed_latents(n: int, size: int) -> torch.Tensor:
     """The page's fixed latents: ganlabRandom.normal (Box-Muller) over Mulberry32(20240611)."""
     rand, z = mulberry32(LATENT_SEED), []
     while len(z) < n * size:
-        r, v = math.sqrt(-2 * math.log(max(rand(), 1e-12))), rand()
+        r, v = math.sqrt(-2 * math.log(max(next(rand), 1e-12))), next(rand)
         z += [r * math.cos(2 * math.pi * v), r * math.sin(2 * math.pi * v)]
     return torch.tensor(z[: n * size], dtype=torch.float32).view(n, size)
 
@@ -68,7 +64,7 @@ def page_batches(images: torch.Tensor, batch: int, seed: int):
     while True:
         order = list(range(len(images)))
         for i in range(len(order) - 1, 0, -1):
-            j = math.floor(rand() * (i + 1))
+            j = math.floor(next(rand) * (i + 1))
             order[i], order[j] = order[j], order[i]
         for at in range(0, len(order) - batch + 1, batch):
             yield images[order[at : at + batch]]
@@ -85,7 +81,7 @@ def train(a: argparse.Namespace, seed: int, images: torch.Tensor, classifier: to
     for ema in emas.values():
         ema.update()  # the first update copies: the page's EMA starts from the initial weights
     z_fixed, acc, out = fixed_latents(SAMPLES, a.latent_size), ([], []), {}
-    for step, real in enumerate(page_batches(images, a.batch, seed), start=1):
+    for step, real in zip(range(1, max(a.steps) + 1), page_batches(images, a.batch, seed)):
         with torch.no_grad():
             fake = generator(torch.randn(a.batch, a.latent_size), None)
         real_logits, fake_logits = critic(real), critic(fake)
@@ -107,17 +103,15 @@ def train(a: argparse.Namespace, seed: int, images: torch.Tensor, classifier: to
                 quality = sample_quality(sampler.eval()(z_fixed, None), classifier)
             generator.train()
             out[step, decay] = (quality, np.mean(acc[0][-50:]), np.mean(acc[1][-50:]), critic_pinned(*acc))
-        if step == max(a.steps):
-            return out
-    raise AssertionError("unreachable")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, nargs="+", default=[150, 300], help="checkpoints (steps)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--ema", type=float, nargs="+", default=[0.99], help="EMA decays to judge (0: none)")
-    for name, default in RECIPE.items():
+    p.add_argument("--ema", type=float, nargs="+", default=[RECIPE["ema"]], help="EMA decays to judge (0: none)")
+    for name, default in [(k, v) for k, v in RECIPE.items() if k != "ema"]:
         p.add_argument(f"--{name}", type=type(default), default=default, help=f"default {default} (the page's)")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
