@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 import similarity
+import tampering
 
 from ganlab import exercises as lab
 
@@ -57,6 +58,7 @@ class ClassData:
     answers: dict[tuple[str, str], dict[str, str]]  # (notebook, answer cell) -> student -> code
     given: dict[str, list[str]] = field(default_factory=dict)  # notebook -> code every student received
     model: dict[tuple[str, str], str] = field(default_factory=dict)  # (notebook, answer cell) -> model solution
+    look: list[dict] = field(default_factory=list)  # answer-cell lines that reach into the grading machinery
 
 
 def fail(message: str) -> None:
@@ -176,7 +178,7 @@ def collect(course: Path, assignment: str, source: Path | None, gradebook_url: s
     status: dict[tuple[str, str], str] = {}
     failures: dict[tuple[str, str], list[Failure]] = defaultdict(list)
     answers: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
-    deaths = []
+    deaths, look = [], []
     for student in students:
         for name, exercises in notebooks.items():
             graded = course / "autograded" / student / assignment / f"{name}.ipynb"
@@ -191,6 +193,10 @@ def collect(course: Path, assignment: str, source: Path | None, gradebook_url: s
                 for ename, message in errors_of(cell):
                     if ename == "KernelDied" and not message.startswith("not run"):
                         deaths.append({"student": student, "notebook": name, "cell": cell_id, "message": message})
+            labels = {e.answer_id: {"number": e.number, "title": e.title} for e in exercises}
+            for cell_id, code in tampering.answer_cells(nb).items():
+                where = {"student": student, "notebook": name, "cell": cell_id, "number": "", "title": cell_id}
+                look += [{**where, **labels.get(cell_id, {}), **asdict(f)} for f in tampering.scan(code)]
             for exercise in exercises:
                 test, answer = exercise.test_id, exercise.answer_id
                 if answer in cells:
@@ -201,7 +207,9 @@ def collect(course: Path, assignment: str, source: Path | None, gradebook_url: s
                 test_errors = errors_of(cells[test]) if test in cells else []
                 kind, message = classify(test_errors, errors_of(cells[answer]) if answer in cells else [])
                 failures[(name, test)].append(Failure(student, kind, message))
-    return ClassData(assignment, notebooks, manual, students, grades, status, failures, deaths, answers, given, model)
+    return ClassData(
+        assignment, notebooks, manual, students, grades, status, failures, deaths, answers, given, model, look
+    )
 
 
 def similar(
@@ -306,6 +314,7 @@ def summarise(
         "no_submission": nobody,
         "not_graded": [{"student": s, "notebook": n} for (s, n), state in sorted(data.status.items()) if state == "not graded"],
         "kernel_deaths": data.kernel_deaths,
+        "look_at_these": data.look,
         "notebooks": notebooks,
         "exercises": exercises,
         "manual": manual,
@@ -427,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{out / 'index.html'}: {summary['students']} students, {len(summary['exercises'])} exercises, "
         f"{len(summary['similar_pairs'])} similar pairs, {len(summary['kernel_deaths'])} kernel deaths"
     )
+    cells = {(x["student"], x["notebook"], x["cell"]) for x in summary["look_at_these"]}
+    if cells:
+        print(f"look at these: {len(cells)} answer cells reach into the grading machinery (class report)")
     return 0
 
 

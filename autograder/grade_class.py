@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import tampering  # next to this script
 
 HERE = Path(__file__).resolve().parent
 ASSIGNMENT = "ganlab"
 # Files whose change means every student must be graded again.
-KIT_FILES = ("nbgrader_config.py", "safe_execute.py", "guard.py", "kernel_zygote.py", "sandbox.py")
+KIT_FILES = ("nbgrader_config.py", "safe_execute.py", "guard.py", "judge.py", "kernel_zygote.py", "sandbox.py")
 
 
 @dataclass
@@ -486,6 +487,10 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(course.shards, ignore_errors=True)
     failed = sum(not o.ok for o in outcomes)
     print_outcomes(f"{merged} students graded and merged into gradebook.db, {failed} failed", outcomes, execute.sandbox)
+    graded = [course.root / "autograded" / o.student / ASSIGNMENT for o in outcomes if o.ok]
+    flagged = sum(tampering.flagged_cells(path) for folder in graded for path in folder.glob("*.ipynb"))
+    if flagged:
+        print(f"look at these: {flagged} answer cells reach into the grading machinery (class report)")
     if any(o.fatal for o in outcomes):
         left = len(students) - len(outcomes)
         print(f"error: grading stopped ({left} students not started, still pending): fix the grading machine as "

@@ -111,8 +111,9 @@ def watch(check_packages: tuple[str, ...], user_ns: dict | None = None):  # noqa
     return verify
 
 
-def setup_code() -> str:
-    """Kernel code, run before the student's first cell: this file as the module ``__ganlab_guard__``, watching."""
+def setup_code(packages: tuple[str, ...] = CHECK_PACKAGES) -> str:
+    """Kernel code, run before the student's first cell: this file as the module ``__ganlab_guard__``, watching the
+    check ``packages`` (those the kernel can import)."""
     with open(__file__, encoding="utf-8") as handle:
         source = handle.read()
     return (
@@ -122,7 +123,7 @@ def setup_code() -> str:
         "    exec(compile(source, module.__name__, 'exec'), vars(module))\n"
         "    module.verify = module.watch(packages, get_ipython().user_ns)\n"
         "    sys.modules[module.__name__] = module\n"
-        f"__ganlab_guard({source!r}, {CHECK_PACKAGES!r})\n"
+        f"__ganlab_guard({source!r}, {packages!r})\n"
         "del __ganlab_guard\n"
     )
 

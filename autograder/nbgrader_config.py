@@ -60,7 +60,7 @@ c.SafeExecute.sandbox = True
 # Limits per sandboxed kernel; the cell that exceeds one fails, not the grading:
 # c.SafeExecute.memory_limit_gb = 8     # address space per process (MemoryError beyond; torch maps 4.4 GB)
 # c.SafeExecute.scratch_mb = 512        # HOME, TMPDIR and the working folder (a tmpfs)
-# c.SafeExecute.max_processes = 256     # processes and threads (not enforced when grading as root)
+# c.SafeExecute.max_processes = 256     # processes and threads per kernel (as root too: its kernels are nobody)
 # c.SafeExecute.cpu_seconds = 1800      # CPU time per process
 # Without the sandbox only: c.SafeExecute.no_network = True needs root (a network namespace per kernel).
 

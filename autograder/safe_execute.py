@@ -1,8 +1,9 @@
 """nbgrader's ``Execute`` made safe for grading a whole class (``SafeExecute``, in ``nbgrader_config.py``).
 
 Each kernel runs in a sandbox of its own (``sandbox.py``), forked from a warm zygote when there is
-one (``kernel_zygote.py``); a cell that kills its kernel costs that cell only; and a test run after
-student code rebound a check or library function fails (``guard.py``). README.md, "Isolation".
+one (``kernel_zygote.py``); a cell that kills its kernel costs that cell only; a test run after
+student code rebound a check or library function fails (``guard.py``); and the hidden checks of the exercises
+declared ``outside`` run here, in the grader, on what the kernel's answers return (``judge.py``). README.md.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import guard
+import judge
 import kernel_zygote
 import sandbox as sandboxing  # the module; `sandbox` is SafeExecute's setting
 from nbclient import NotebookClient
@@ -29,10 +32,14 @@ from nbgrader.preprocessors import Execute
 from sandbox import Limits
 from traitlets import Bool, Enum, Float, Integer
 
+from ganlab.exercises import CHECK_PACKAGES, EXERCISES, NOTEBOOKS, REFERENCE_PACKAGE, reference_in_kernel
+
 # Kernel deaths tolerated in one notebook before the rest of it is given up (each costs a replay).
 MAX_DEATHS = 3
 # Threads per grading kernel: the checks' small networks crawl on contended OpenMP threads (README.md).
 KERNEL_THREADS = 1
+# What every grading kernel imports: found in the sandbox, as a kernel, before anyone is graded (require_sandbox).
+GRADING_IMPORTS = ("ipykernel", "torch", *dict.fromkeys(package.split(".")[0] for package in CHECK_PACKAGES))
 
 
 class GradingEnvironmentError(RuntimeError):
@@ -69,9 +76,23 @@ def kernel_env(sandboxed: bool, root: str, threads: int) -> dict[str, str]:
     return env
 
 
+def notebook_of(nb: NotebookNode, resources: dict | None) -> str | None:
+    """The lab notebook being graded: its name as nbgrader gives it, else the one its test cells belong to."""
+    name = (resources or {}).get("nbgrader", {}).get("notebook")
+    if name:
+        return name
+    ids = {cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in nb.cells}
+    found = {e.notebook for e in EXERCISES if e.test_id in ids}
+    return found.pop() if len(found) == 1 else None
+
+
 def limits_code(memory_limit_gb: float, no_network: bool) -> str:
     """Kernel-side code that applies the optional limits before the student's first cell."""
-    lines = []
+    # A thread the kernel would start when first needed starts now: once a student's processes fill the process
+    # limit no thread can start, and pyzmq's zero-copy collector (first needed by an output over 64 kB, a figure)
+    # failing to start would corrupt that message, and with it the grading of the whole notebook.
+    lines = ["import zmq.utils.garbage as _garbage", "if not _garbage.gc.is_alive():", "    _garbage.gc.start()"]
+    lines += ["del _garbage"]
     if memory_limit_gb:
         size = int(memory_limit_gb * 2**30)
         lines += ["import resource", f"resource.setrlimit(resource.RLIMIT_AS, ({size}, {size}))"]
@@ -91,11 +112,18 @@ _zygote_failed: set[bool] = set()
 
 @functools.cache  # once per process when it succeeds
 def require_sandbox() -> None:
-    """Raise GradingEnvironmentError (the cause and the fix) when this machine cannot build the sandbox."""
+    """Raise GradingEnvironmentError (the cause and the fix) when this machine cannot build the sandbox, or when a
+    Python started in it as a kernel cannot find what every grading kernel imports (:data:`GRADING_IMPORTS`)."""
     try:
-        sandboxing.check_available()
+        missing = sandboxing.check_available(GRADING_IMPORTS)
     except sandboxing.SandboxUnavailable as error:
         raise GradingEnvironmentError(f"no grading sandbox, so nobody was graded: {error}") from None
+    for name, met in missing.items():  # the first one stops grading
+        what, fix = sandboxing.not_importable(name, met)
+        raise GradingEnvironmentError(
+            f"a grading kernel cannot import {name} in the sandbox ({what}), so nobody was graded: {fix}, then "
+            "grade again"
+        )
 
 
 def zygote_path(sandboxed: bool) -> str | None:
@@ -175,11 +203,11 @@ class SafeExecute(Execute):
             # parent_handle=1: no polling of a parent pid that means nothing in the kernel's PID
             # namespace; bwrap's --die-with-parent ties the kernel's life to its launcher instead.
             command = [sys.executable, "-m", "ipykernel_launcher", *tail, "--IPKernelApp.parent_handle=1"]
-            cold = sandboxing.kernel_argv(runtime, km.connection_file, self.limits(), command)
+            cold = sandboxing.kernel_argv(runtime, km.connection_file, self.limits(), command, self._conceal)
             cold = [part.replace("{connection_file}", km.connection_file) for part in cold]
             details = {"limits": dataclasses.asdict(self.limits()), "runtime": runtime, "cold": cold,
                        "connection_file": km.connection_file, "hide": os.path.dirname(path) if path else "",
-                       "keep": sandboxing.folders_under_tmp()}  # fmt: skip
+                       "keep": sandboxing.folders_under_tmp(), "conceal": self._conceal}  # fmt: skip
             spec.env = {**(spec.env or {}), sandboxing.ENV_VAR: json.dumps(details)}
             if not path:
                 spec.argv = cold
@@ -193,6 +221,13 @@ class SafeExecute(Execute):
         NotebookClient.__init__(self, nb, km)  # as ExecutePreprocessor.preprocess does
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
+        # A lab notebook whose hidden checks all run here, and that runs no reference answer, grades in a kernel
+        # that cannot import the reference package: the sandbox covers its folder, the guard does not watch it.
+        notebook = notebook_of(nb, resources)
+        hidden = notebook in NOTEBOOKS and not reference_in_kernel(notebook)
+        self._conceal = sandboxing.course_folders((REFERENCE_PACKAGE,)) if hidden and self.sandbox else []
+        self._check_packages = tuple(p for p in CHECK_PACKAGES if not (hidden and p.startswith(REFERENCE_PACKAGE)))
+        self._outside = {e.test_id: e for e in EXERCISES if e.outside}
         if self.sandbox:
             require_sandbox()
         else:
@@ -227,7 +262,7 @@ class SafeExecute(Execute):
                     )
                     if self.guard_checks:
                         self._prepare(
-                            guard.setup_code(),
+                            guard.setup_code(self._check_packages),
                             "set up the check guard",
                             "install the course package where nbgrader's kernels run (`pip install -e .` in the "
                             "course repository)",
@@ -259,19 +294,35 @@ class SafeExecute(Execute):
                     return
 
     def _run_graded(self, cell: NotebookNode, index: int) -> None:
-        """Run one cell; a graded test cell is bracketed by the guard's verification."""
-        graded = cell.get("metadata", {}).get("nbgrader", {}).get("grade", False) and cell.cell_type == "code"
-        if not (graded and self.guard_checks):
+        """Run one cell; a graded test cell is bracketed by the guard's verification, and an exercise judged outside
+        the kernel gets its hidden checks run here once its test cell passed in the kernel."""
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        graded = meta.get("grade", False) and cell.cell_type == "code"
+        exercise = self._outside.get(meta.get("grade_id")) if graded else None
+        if not (graded and (self.guard_checks or exercise)):
             self.execute_cell(cell, index, store_history=True)
             return
-        before = self._verify()
+        before = self._verify() if self.guard_checks else []
         self.execute_cell(cell, index, store_history=True)
-        after = self._verify()
+        failed = None
+        if exercise and not any(output.get("output_type") == "error" for output in cell.outputs):
+            self._deadline = time.monotonic() + (self.timeout or 60)
+            failed = judge.verdict(exercise, self._ask)
+        after = self._verify() if self.guard_checks else []  # the answer ran again for the judge: what did it rebind?
         changed = list(dict.fromkeys((before or []) + (after or [])))
         if before is None or after is None:
             changed.append("the grading guard")
         if changed:
             cell.outputs = [error_output("CheckFailed", guard.message(changed))]
+        elif failed:
+            cell.outputs.append(error_output("CheckFailed", failed))
+
+    def _ask(self, expression: str) -> dict | None:
+        """The kernel's record of ``expression``, evaluated outside the notebook (``judge.Ask``); None once the test
+        cell's checks have run past the cell's time limit."""
+        if time.monotonic() > self._deadline:
+            return None
+        return self._request("", {"value": expression}).get("user_expressions", {}).get("value")
 
     def _verify(self) -> list[str] | None:
         """What the guard found rebound, or None when it did not answer (the guard itself was broken). The verdict

@@ -9,13 +9,18 @@ guarantees and how.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
+import functools
 import importlib.util
+import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 # Where the sandbox's writable tmpfs is mounted, inside: HOME, TMPDIR and the working folder.
@@ -36,9 +41,16 @@ USER_FOLDERS = {
     "XDG_DATA_HOME": "home/.local/share",
     "TMPDIR": "tmp",
 }
-# The zygote keeps its capabilities inside its own sandbox (a user namespace of bwrap's making, which
-# gives no right outside it), so that each fork can build the kernel's namespaces and mounts.
+# The zygote (and a cold kernel's launcher) keeps its capabilities inside its own sandbox, so that each fork can
+# build the kernel's namespaces and mounts: in a user namespace of bwrap's making, which gives no right outside
+# it; for a grader run as root, the machine's (see KERNEL_UID). It runs only the kit and the libraries it
+# preloads; each kernel gives them all up before any student code runs (enter_kernel).
 ZYGOTE_CAPS = ["--cap-add", "ALL"]
+# The user a kernel runs as when the grader is root: Linux exempts root from RLIMIT_NPROC, so a fork bomb would
+# meet no limit. A user namespace of bwrap's can map no user but the grader's, so for root bwrap keeps the
+# machine's and each kernel becomes nobody (present on every Linux, owning nothing a sandbox shows).
+KERNEL_UID = 65534
+SYSTEM_TOPS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")  # beside /usr: links into it, or folders
 ENV_VAR = "GANLAB_SANDBOX"  # the kernel's limits and folders (JSON), from the grader to the zygote's fork
 FIX = (
     "install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`) and allow unprivileged user "
@@ -52,57 +64,102 @@ class SandboxUnavailable(RuntimeError):
     """This machine cannot build the sandbox (no bwrap, no user namespaces)."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Limits:
     """What one kernel may spend. Each limit makes the offending call fail (MemoryError, OSError, SIGXCPU)."""
 
     scratch_mb: int = 512  # the tmpfs holding HOME, TMPDIR and the working folder (it counts as memory)
     memory_gb: float = 8.0  # address space per process (RLIMIT_AS): torch alone maps 4.4 GB
-    processes: int = 256  # processes and threads of the kernel's user (RLIMIT_NPROC; not enforced for root)
+    processes: int = 256  # processes and threads of the kernel (RLIMIT_NPROC, in its own user namespace)
     cpu_seconds: int = 1800  # CPU time per process (RLIMIT_CPU): a kernel past it is killed, costing one cell
     file_mb: int = 512  # largest file it may write (RLIMIT_FSIZE)
 
 
-def course_folders() -> list[str]:
-    """The folders of the course packages (``ganlab.exercises.COURSE_PACKAGES``) that a kernel would import, and only
-    those (an editable install's repository, notebooks and grading kit, stays invisible). Looked up first on
-    ``PYTHONPATH`` (first on a kernel's ``sys.path``), then as this process finds them."""
-    from importlib.machinery import PathFinder
-
+def course_folders(packages: tuple[str, ...] = ()) -> list[str]:
+    """The folders of the course packages (``ganlab.exercises.COURSE_PACKAGES``, or those of ``packages``) that a
+    kernel would import, and only those (an editable install's repository, notebooks and grading kit, stays
+    invisible). Looked up first on ``PYTHONPATH`` (first on a kernel's ``sys.path``), then as this process finds them."""
     from ganlab.exercises import COURSE_PACKAGES
 
-    entries = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
     folders = []
-    for name in COURSE_PACKAGES:
-        spec = PathFinder.find_spec(name, entries) if entries else None
-        if spec is None:
-            try:
-                spec = importlib.util.find_spec(name)
-            except (ImportError, ValueError):
-                spec = None
+    for name in packages or COURSE_PACKAGES:
+        spec = _find(name)
         if spec is not None and spec.submodule_search_locations:
             folders += [os.path.realpath(path) for path in spec.submodule_search_locations]
     return folders
 
 
+def _find(name: str):  # noqa: ANN202 (a ModuleSpec or None)
+    """Where a kernel would find module ``name``: on ``PYTHONPATH`` (first on its ``sys.path``), else as this process
+    finds it."""
+    from importlib.machinery import PathFinder
+
+    entries = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    spec = PathFinder.find_spec(name, entries) if entries else None
+    if spec is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+    return spec
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
 def _outermost(paths) -> list[str]:  # noqa: ANN001 (any iterable of paths)
     """The given folders without those inside another one of them (one bind covers both)."""
     kept: list[str] = []
-    for path in sorted({os.path.realpath(p) for p in paths}):
-        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
+    for path in sorted(set(paths)):
+        if not any(_inside(path, k) for k in kept):
             kept.append(path)
     return kept
 
 
+@functools.cache
+def _startup_path(python: str, env: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    done = subprocess.run(
+        [python, "-c", "import json, sys; print(json.dumps(sys.path[1:]))"], env=dict(env), cwd="/",
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        return tuple(json.loads(done.stdout.splitlines()[-1]))
+    except (IndexError, ValueError):  # a Python that does not start: check_available says so
+        return ()
+
+
+def kernel_path() -> list[str]:
+    """The folders a kernel's Python imports from as it starts (its ``sys.path`` but the working folder: the
+    installation, site-packages, the user site, ``PYTHONPATH``, folders named by .pth files), asked of this Python
+    with a kernel's environment once per process."""
+    return list(_startup_path(sys.executable, tuple(sorted(kernel_env(dict(os.environ), 0).items()))))
+
+
 def read_only_folders() -> list[str]:
-    """The folders every sandbox shows read-only at their own path: the Python installation and the course packages."""
+    """The folders every sandbox shows read-only, each at its own path and at its real one: the Python installation,
+    every folder of :func:`kernel_path` and the course packages; never a folder that holds or lies in the grading kit
+    or the source notebooks (of a checkout on ``PYTHONPATH`` only the course packages show)."""
     import site
     import sysconfig
 
     # The prefixes, the interpreter's real folder, site-packages.
     python = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *site.getsitepackages()}
     python |= {str(Path(os.path.realpath(sys.executable)).parents[1]), *sysconfig.get_paths().values()}
-    return _outermost([*(path for path in python if path and os.path.isdir(path)), *course_folders()])
+    kit = os.path.dirname(os.path.realpath(__file__))
+    notebooks = os.path.join(os.path.dirname(kit), "notebooks")
+
+    def private(path: str) -> bool:  # holds or lies in the grading kit or the source notebooks
+        real = os.path.realpath(path)
+        return any(_inside(real, folder) or _inside(folder, real) for folder in (kit, notebooks))
+
+    startup = [path for path in kernel_path() if os.path.isabs(path) and not private(path)]
+    # At the path a kernel meets (a symlinked one too) and at the real one (a library may resolve its own path).
+    shown = {form for path in (*python, *startup) if path and os.path.exists(path)
+             for form in (os.path.normpath(path), os.path.realpath(path))}  # fmt: skip
+    system = ("/usr", "/etc", *SYSTEM_TOPS)  # shown by _system_args
+    shown = {path for path in shown if not any(_inside(path, top) for top in system)}
+    return _outermost([*shown, *course_folders()])
 
 
 def folders_under_tmp() -> list[str]:
@@ -113,7 +170,7 @@ def folders_under_tmp() -> list[str]:
 def _system_args() -> list[str]:
     """bwrap arguments of the read-only system: /usr, /etc, the merged-/usr links, /proc, /dev."""
     args = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
-    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+    for top in SYSTEM_TOPS:
         if os.path.islink(top):
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
@@ -127,10 +184,20 @@ def base_argv(writable: list[str], scratch_mb: int) -> list[str]:
     bwrap = shutil.which("bwrap")
     if not bwrap:
         raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {FIX}")
-    args = [bwrap, "--unshare-all", "--die-with-parent", *_system_args()]
+    # For root, every namespace but the user's (KERNEL_UID says why); for anyone else, all of them.
+    namespaces = ("ipc", "pid", "net", "uts", "cgroup-try")
+    unshare = [f"--unshare-{name}" for name in namespaces] if os.geteuid() == 0 else ["--unshare-all"]
+    args = [bwrap, *unshare, "--die-with-parent", *_system_args()]
     for tmpfs in (SCRATCH, "/tmp"):  # first: a folder bound below may live under /tmp
         args += ["--size", str(scratch_mb << 20), "--tmpfs", tmpfs]
-    for folder in read_only_folders():
+    shown = read_only_folders()
+    # The folders above each bind, which bwrap would make for root alone (mode 0700), traversable by the kernel's user.
+    system = ("/usr", "/etc", *SYSTEM_TOPS)
+    above = {str(parent) for folder in (*shown, *writable) for parent in Path(folder).parents}
+    for parent in sorted(above - {"/"}):  # sorted: each after the one it lies in
+        if not any(_inside(parent, top) for top in system):
+            args += ["--dir", parent]
+    for folder in shown:
         args += ["--ro-bind", folder, folder]
     for sub in ("home", "tmp", "work"):
         args += ["--dir", f"{SCRATCH}/{sub}"]
@@ -140,9 +207,18 @@ def base_argv(writable: list[str], scratch_mb: int) -> list[str]:
 
 
 def user_env(scratch: str, threads: int) -> dict[str, str]:
-    """A kernel's per-user folders in ``scratch``, no user site-packages, ``threads`` OpenMP threads (if > 0)."""
+    """A kernel's per-user folders in ``scratch``, the grader's user site-packages (``pip install --user``) if it
+    has one, ``threads`` OpenMP threads (if > 0)."""
+    import site
+
     env = {name: f"{scratch}/{folder}" for name, folder in USER_FOLDERS.items()}
-    env.update(MPLBACKEND="agg", PYTHONNOUSERSITE="1")
+    env["MPLBACKEND"] = "agg"
+    # HOME moves into the scratch folder, so the user site is named by its base; with none, a kernel imports
+    # nothing from its HOME (a .pth file a cell wrote there would run in the next kernel before the guard).
+    if site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages()):
+        env["PYTHONUSERBASE"] = site.getuserbase()
+    else:
+        env["PYTHONNOUSERSITE"] = "1"
     if threads > 0:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     return env
@@ -156,34 +232,87 @@ def kernel_env(env: dict[str, str], threads: int) -> dict[str, str]:
     return kept
 
 
-def kernel_argv(folder: str, connection_file: str, limits: Limits, command: list[str]) -> list[str]:
-    """A cold kernel's launch command: ``command`` in a bwrap of its own, which can write only ``folder`` (the ZMQ
-    sockets), with ``limits`` set by util-linux's ``prlimit`` inside (so the kit need not be visible there)."""
-    args = base_argv([folder], limits.scratch_mb)
-    args += ["--ro-bind", connection_file, connection_file, "--chdir", f"{SCRATCH}/work", "--"]
-    prlimit = [shutil.which("prlimit") or "/usr/bin/prlimit", f"--nproc={limits.processes}"]
-    prlimit += [f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mb << 20}", "--core=0", "--"]
-    return [*args, *prlimit, *command]
+def kernel_argv(
+    folder: str, connection_file: str, limits: Limits, command: list[str], conceal: Sequence[str] = ()
+) -> list[str]:
+    """A cold kernel's launch command: ``command`` in a bwrap of its own that enters the same nested sandbox as a
+    zygote's fork (:func:`enter_kernel`, run from this file, bound where the kernel's scratch folder then covers it),
+    which can write only ``folder`` (the ZMQ sockets); the folders ``conceal`` (the reference package's, for a
+    notebook that needs none) are covered by an empty one."""
+    spec = {"limits": dataclasses.asdict(limits), "runtime": folder, "connection_file": connection_file, "hide": "",
+            "keep": folders_under_tmp(), "conceal": list(conceal)}  # fmt: skip
+    kit = f"{SCRATCH}/kit/{os.path.basename(__file__)}"
+    args = [*base_argv([folder], limits.scratch_mb), "--ro-bind", os.path.abspath(__file__), kit, *ZYGOTE_CAPS]
+    args += ["--chdir", f"{SCRATCH}/work", "--", sys.executable, "-S", kit, "enter", json.dumps(spec)]
+    return [*args, *command]
 
 
-def check_available() -> None:
-    """Raise SandboxUnavailable, naming the cause and the fix, when bwrap cannot build a sandbox here (tried as a
-    zygote's fork does it: inside a bwrap sandbox, new namespaces, then a nested user namespace)."""
-    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
-    probe = (
-        "import ctypes, os, sys\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-        f"for flags in ({flags}, {CLONE_NEWUSER}):\n"
-        "    if libc.unshare(flags) != 0:\n"
-        "        sys.exit('nested namespaces: ' + os.strerror(ctypes.get_errno()))\n"
-    )
-    argv = [*base_argv([], 16), *ZYGOTE_CAPS, "--", sys.executable, "-S", "-c", probe]
+def check_available(modules: Sequence[str] = ()) -> dict[str, str]:
+    """Start a Python as a cold kernel starts (:func:`kernel_argv`: its own bwrap, :func:`enter_kernel`, a kernel's
+    user, environment and limits) and return, for each of ``modules`` it cannot import, what it met (:func:`unfound`).
+    Raise SandboxUnavailable, naming the cause and the fix, when that sandbox cannot be built here."""
+    folder = tempfile.mkdtemp(prefix="ganlab_check_")
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        connection = os.path.join(folder, "kernel.json")
+        Path(connection).touch()
+        finder = shutil.copy(__file__, folder)  # the kernel keeps its runtime folder: this file's copy there
+        argv = kernel_argv(folder, connection, Limits(scratch_mb=16), [sys.executable, finder, "find", *modules])
+        done = subprocess.run(argv, env=kernel_env(dict(os.environ), 1), capture_output=True, text=True, timeout=120,
+                              stdin=subprocess.DEVNULL)  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as error:
         raise SandboxUnavailable(f"bubblewrap could not run ({error}): {FIX}") from None
-    if done.returncode != 0:
-        said = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if done.returncode == 0:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    said = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+    if said.startswith(("bwrap:", "sandbox:")):
         raise SandboxUnavailable(f"bubblewrap cannot build a sandbox on this machine ({said}): {FIX}")
+    raise SandboxUnavailable(
+        f"{sys.executable} does not start in it ({said}): its installation must be readable by every user (a "
+        "grader run as root runs its kernels as nobody)"
+    )
+
+
+def unfound(modules: Sequence[str]) -> dict[str, str]:
+    """What this Python met looking for each of ``modules`` that it cannot import: 'not found', or its unreadable
+    file (without importing any: ``find_spec``)."""
+    met = {}
+    for name in modules:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError) as error:
+            met[name] = f"{type(error).__name__}: {error}"
+            continue
+        if spec is None:
+            met[name] = "not found"
+            continue
+        path = spec.origin if spec.has_location else next(iter(spec.submodule_search_locations or ()), "")
+        if not os.access(path, os.R_OK):
+            met[name] = f"{path} is not readable"
+    return met
+
+
+def not_importable(name: str, met: str) -> tuple[str, str]:
+    """Why a kernel cannot import ``name`` in the sandbox, where it met ``met`` (:func:`check_available`), as this
+    grader sees it, and the fix."""
+    spec = _find(name)
+    if spec is None or not (spec.has_location or spec.submodule_search_locations):
+        return f"{met}; nor can this grader", f"install it (`{sys.executable} -m pip install {name}`)"
+    path = os.path.realpath(spec.origin if spec.has_location else next(iter(spec.submodule_search_locations)))
+    install = f"install {name} with pip, or put its folder on PYTHONPATH"
+    bound = next((folder for folder in read_only_folders() if _inside(path, folder)), None)
+    if bound is None:
+        return f"{met}; this grader imports it from {os.path.dirname(path)}, which the sandbox hides", install
+    # Graded as root, a kernel is nobody: each folder from the bind down to the module must be open to all users.
+    below = [str(parent) for parent in reversed(Path(path).parents) if _inside(str(parent), bound)]
+    for folder in [*below, path] if os.geteuid() == 0 else []:
+        mode = os.stat(folder).st_mode
+        wanted = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)
+        if mode & wanted != wanted:
+            where = f"{folder} is not open to every user, and a kernel graded as root runs as nobody"
+            return f"{met}; {where}", f"open it (`chmod -R a+rX {folder}`)"
+    return f"{met}; this grader imports it from {os.path.dirname(path)}, where a kernel's Python does not look", install
 
 
 # -- inside: the nested sandbox a zygote's fork enters, and the limits --------------------------
@@ -233,23 +362,33 @@ def apply_limits(limits: dict) -> None:
 
 
 def enter_kernel(spec: dict) -> None:
-    """In a fork of the zygote (single-threaded): become a kernel in a sandbox of its own.
+    """In a fork of the zygote (single-threaded), or a cold kernel's launcher: become a kernel in a sandbox of its own.
 
     ``spec`` is ``SafeExecute``'s: ``limits``, ``runtime`` (this kernel's socket folder),
-    ``connection_file``, ``hide`` (the zygote's folder) and ``keep`` (:func:`folders_under_tmp`).
+    ``connection_file``, ``hide`` (the zygote's folder), ``keep`` (:func:`folders_under_tmp`) and ``conceal``
+    (folders covered by an empty read-only one: the reference package's, for a notebook that needs none).
     Returns in a new process, PID 1 of a new PID namespace; the caller waits outside and exits with its status.
     """
     libc = ctypes.CDLL(None, use_errno=True)
-    # The zygote holds capabilities in its sandbox's user namespace (``ZYGOTE_CAPS``): enough to
-    # build this kernel's namespaces and mounts. The kernel gives them up below, before any
-    # student code runs, by entering a user namespace of its own.
+    limits, runtime, hide, connection = spec["limits"], spec["runtime"], spec["hide"], spec["connection_file"]
+    # Root here is the machine's root (base_argv): the kernel will be KERNEL_UID, owning its sockets' folder, its
+    # connection file (before it is bound read-only) and its scratch folder.
+    owner = KERNEL_UID if os.getuid() == 0 else None
+    if owner is not None:
+        for path in (runtime, connection):
+            os.chown(path, owner, owner)
+    # The zygote holds capabilities in its sandbox (``ZYGOTE_CAPS``): enough to build this
+    # kernel's namespaces and mounts. The kernel gives them up below, before any student code
+    # runs, by entering a user namespace of its own.
     _call(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
-    limits, runtime, hide = spec["limits"], spec["runtime"], spec["hide"]
     # A fresh scratch over the zygote's: HOME, TMPDIR (also seen as /tmp), the working folder.
-    _mount(libc, "tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits['scratch_mb']}m,mode=0700")
+    owned = "" if owner is None else f",uid={owner},gid={owner}"
+    _mount(libc, "tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits['scratch_mb']}m,mode=0700{owned}")
     for sub in ("home", "tmp", "work", ".runtime"):
         os.mkdir(f"{SCRATCH}/{sub}")
+        if owner is not None:
+            os.chown(f"{SCRATCH}/{sub}", owner, owner)
     # Of the zygote's folder, only this kernel's runtime folder stays; of the zygote's /tmp, only
     # the read-only folders that live there (a kit checked out under /tmp). Each is kept aside,
     # everything is covered, then each is put back at its own path (the connection file names
@@ -269,17 +408,22 @@ def enter_kernel(spec: dict) -> None:
             _mount(libc, None, folder, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _kept_flags(folder))
         _call(libc.umount2(hold.encode(), 2), "umount")  # MNT_DETACH
         os.rmdir(hold)
-    connection = spec["connection_file"]
+    for folder in spec.get("conceal", ()):
+        _mount(libc, "tmpfs", folder, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0755")
     _mount(libc, connection, connection, None, MS_BIND)
     _mount(libc, None, connection, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _kept_flags(connection))
     _mount(libc, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m")
-    apply_limits(limits)
     child = os.fork()
     if child == 0:
         # PID 1 of its namespace, in a session of its own: kill(0) or killpg reach only its own processes.
         os.setsid()
         # Its own /proc: it sees its own processes only (not the zygote, not other kernels).
         _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        if owner is not None:  # root's capabilities go with root
+            os.setgroups([])
+            os.setresgid(owner, owner, owner)
+            os.setresuid(owner, owner, owner)
+            libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the change made /proc/self root's: its maps are written below
         # Give up the zygote's capabilities: in a user namespace of its own, it owns none of
         # the namespaces and mounts above, so it can change none of them (nor remount anything).
         uid, gid = os.getuid(), os.getgid()
@@ -287,6 +431,9 @@ def enter_kernel(spec: dict) -> None:
         for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
             with open(f"/proc/self/{name}", "w") as handle:
                 handle.write(text)
+        # Set in its own user namespace, RLIMIT_NPROC counts this kernel's processes alone (not those of other
+        # kernels, nor every process of its user on the machine).
+        apply_limits(limits)
         # Killed when the waiting process outside dies (set after the credentials changed: that clears it).
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no other process of this user reads its memory or files
@@ -299,3 +446,17 @@ def enter_kernel(spec: dict) -> None:
         os._exit(1)
     code = os.waitstatus_to_exitcode(status)
     os._exit(code if code >= 0 else 128 - code)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["enter"] and len(sys.argv) > 3:  # a cold kernel's launcher (kernel_argv), in its bwrap
+        try:
+            enter_kernel(json.loads(sys.argv[2]))
+        except OSError as error:
+            sys.exit(f"sandbox: {error}")
+        os.execv(sys.argv[3], sys.argv[3:])
+    if sys.argv[1:2] == ["find"]:  # check_available, as a kernel's Python
+        del sys.path[0]  # this file's folder, which a kernel's path lacks
+        print(json.dumps(unfound(sys.argv[2:])))
+        sys.exit(0)
+    sys.exit("usage: sandbox.py enter SPEC COMMAND... | find MODULE...")

@@ -1,7 +1,7 @@
 """Does the CPU recipe learn for other seeds too? Trains configs/cpu_short.yaml per seed and judges each run.
 
 CI trains seed 0 (tests/test_short_run.py); this trains other seeds with notebook 5's loop, about
-three minutes each on two CPU cores, judged as the tests judge. Exit status 1 when a seed fails.
+a minute and a half each on two CPU cores, judged as the tests judge. Exit status 1 when a seed fails.
 
     python bench/recipe_seeds.py            # seeds 1 and 2, as CI checked them before
     python bench/recipe_seeds.py --seeds 3 4 5
@@ -36,8 +36,8 @@ def notebook_loop(trainer: Trainer, steps: int) -> dict[str, list[float]]:
     return history
 
 
-def judge(seed: int, logdir: str) -> list[str]:
-    """Train the recipe with ``seed``; the problems found (empty for a run that learnt)."""
+def judge(seed: int, logdir: str) -> tuple[list[str], str]:
+    """Train the recipe with ``seed``; the problems found (empty for a run that learnt), and the samples' verdict."""
     trainer = Trainer(cpu_short_config(seed=seed, logging={"logdir": logdir}), quiet=True)
     steps = trainer.config.optim.nepochs * len(trainer.loaders.train)
     history = notebook_loop(trainer, steps)
@@ -55,8 +55,8 @@ def judge(seed: int, logdir: str) -> list[str]:
     if not verdict.healthy:
         problems.append(verdict.message)
     quality = sample_quality(images)
-    problems += [f"samples: {shortfall} ({quality.summary()})" for shortfall in quality.shortfalls()]
-    return problems
+    problems += [f"samples: {shortfall}" for shortfall in quality.shortfalls()]
+    return problems, quality.summary()
 
 
 def main() -> int:
@@ -69,9 +69,10 @@ def main() -> int:
     failed = 0
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as logdir:
-            problems = judge(seed, logdir)
+            problems, summary = judge(seed, logdir)
         failed += bool(problems)
-        print(f"seed {seed}: " + ("learnt, no collapse" if not problems else "FAILED: " + "; ".join(problems)))
+        verdict = "learnt, no collapse" if not problems else "FAILED: " + "; ".join(problems)
+        print(f"seed {seed}: {verdict} ({summary})")
     return 1 if failed else 0
 
 

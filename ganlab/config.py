@@ -37,6 +37,7 @@ class DataConfig(_Section):
     debug: bool = False
     batch_size: int = Field(256, ge=1)
     valid_ratio: float = Field(0.1, ge=0.0, lt=1.0)
+    max_images: int | None = Field(None, ge=2)  # only the dataset's first images, before the split (short runs)
     image_size: int | None = Field(None, ge=7)
     num_workers: int = Field(2, ge=0)
     prefetch_factor: int = Field(2, ge=1)

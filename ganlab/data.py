@@ -303,7 +303,7 @@ def make_loaders(
     shape = image_shape(config)
 
     def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        train_idx, valid_idx = split_indices(n, config.valid_ratio, seed)
+        train_idx, valid_idx = split_indices(min(n, config.max_images or n), config.valid_ratio, seed)
         if config.debug:  # a few batches, for smoke runs
             return train_idx[: DEBUG_BATCHES * config.batch_size * world_size], valid_idx[: 2 * config.batch_size]
         return train_idx, valid_idx

@@ -119,7 +119,7 @@ def diagnose(history: dict[str, Sequence[float]], samples: torch.Tensor, window:
         f"What it means: {'; and '.join(symptoms)}. A run in this state rarely recovers by training longer.\n"
         "What to try: start again with a slower critic or a faster generator (optim.critic_lr below "
         "optim.generator_lr), more instance noise (model.dnoise 0.2) or label smoothing (optim.lblsmooth), "
-        "and an EMA of the generator's weights (optim.ema 0.99); configs/cpu_short.yaml is a recipe that "
+        "and an EMA of the generator's weights (optim.ema 0.95); configs/cpu_short.yaml is a recipe that "
         "learns on a CPU. If the recipe itself collapses, check your critic and generator against notebooks 2 to 4.\n"
         f"Read more: {CHAPTER}."
     )

@@ -34,6 +34,16 @@ class Exercise:
     hidden: tuple[str, ...] = ()  # module:function of the reference's checks that the hidden tests call
     page: str = ""  # the book page that teaches it
     twin: bool = False  # whether the site's JavaScript twin (JS_TWIN) implements it too
+    # Where those checks run: True in the grader's own process, on what the answer returns when the kernel runs it
+    # on the grader's inputs (autograder/judge.py), so that nothing done inside the kernel changes the verdict;
+    # False in the kernel, by the test cell (they need the kernel's objects: networks, steps, files, a session).
+    outside: bool = False
+    # Earlier answers replaced in the kernel, while the grader calls this one, by stand-ins that are no answer
+    # (ganlab.labcheck.remote.STAND_INS): a mistake in them costs no point here.
+    stand_ins: tuple[str, ...] = ()
+    # The notebook's objects the answer takes first, which only the kernel holds (its onnxruntime session): the
+    # grader's calls pass the other arguments.
+    kernel_args: tuple[str, ...] = ()
 
     @property
     def manual(self) -> bool:
@@ -73,15 +83,16 @@ _P1, _P2, _P3, _P4 = (
     f"book/lab/{page}.md" for page in ("01_adversarial_game", "02_critic", "03_generator", "04_stabilising")
 )
 _P5, _P6, _P7 = (f"book/lab/{page}.md" for page in ("05_training", "06_generation", "07_interpolation"))
+_P8 = "book/going_further.md"
 
 EXERCISES: tuple[Exercise, ...] = (
-    _code("1.1", _DATA, "to_unit_range", 2, "data", "data:check_to_unit_range", _P1),
-    _code("1.2", _DATA, "to_display", 1, "data", "data:check_to_display", _P1),
+    _code("1.1", _DATA, "to_unit_range", 2, "data", "data:check_to_unit_range", _P1, outside=True),
+    _code("1.2", _DATA, "to_display", 1, "data", "data:check_to_display", _P1, outside=True),
     Exercise(
         "1.3", _DATA, "where the course package maps pixels", 1, "test_find_the_mapping", "find_the_mapping", page=_P1
     ),
     Exercise("1.4", _DATA, "question: where pixels reach [-1, 1], and why", 2, "q_unit_range"),
-    _code("2.1", _CRITIC, "conv_output_size", 1, "models", "", _P2),
+    _code("2.1", _CRITIC, "conv_output_size", 1, "models", "critic:check_conv_output_size", _P2, outside=True),
     _code("2.2", _CRITIC, "CBlock", 3, "models", "networks:check_block critic:cblock_variants", _P2, twin=True),
     _code("2.3", _CRITIC, "Discriminator", 4, "models", "critic:check_discriminator", _P2, twin=True),
     Exercise("2.4", _CRITIC, "question: why a stride-2 convolution downsamples", 2, "q_stride_downsample"),
@@ -99,23 +110,63 @@ EXERCISES: tuple[Exercise, ...] = (
         title="`GAN.forward`",
         twin=True,
     ),
-    _code("4.2", _GAN, "smooth_targets", 2, "losses", "gan:check_smooth_targets", _P4, twin=True),
-    _code("4.3", _GAN, "critic_loss", 3, "losses", "gan:check_critic_loss", _P4, twin=True),
-    _code("4.4", _GAN, "generator_loss", 1, "losses", "gan:check_generator_loss", _P4, twin=True),
+    _code("4.2", _GAN, "smooth_targets", 2, "losses", "gan:check_smooth_targets", _P4, twin=True, outside=True),
+    _code(
+        "4.3",
+        _GAN,
+        "critic_loss",
+        3,
+        "losses",
+        "gan:check_critic_loss",
+        _P4,
+        twin=True,
+        outside=True,
+        stand_ins=("smooth_targets",),
+    ),
+    _code("4.4", _GAN, "generator_loss", 1, "losses", "gan:check_generator_loss", _P4, twin=True, outside=True),
     _code("4.5", _GAN, "make_optimizers", 2, "steps", "gan:check_optimizers", _P5, twin=True),
     _code("4.6", _GAN, "critic_step", 3, "steps", "gan:check_critic_step", _P5, twin=True),
     _code("4.7", _GAN, "generator_step", 2, "steps", "gan:check_generator_step", _P5, twin=True),
-    _code("5.1", _TRAIN, "critic_accuracy", 2, "losses", "training:check_accuracy", _P5, twin=True),
+    _code("5.1", _TRAIN, "critic_accuracy", 2, "losses", "training:check_accuracy", _P5, twin=True, outside=True),
     _code("5.2", _TRAIN, "export_generator", 3, "export", "training:check_export", _P6),
     Exercise("5.3", _TRAIN, "question: why the critic's accuracy stays high", 2, "q_critic_accuracy"),
-    _code("6.1", _EXPLORE, "generate_images", 1, "generate", "generation:check_generate_images", _P6),
-    _code("6.2", _EXPLORE, "line_latents", 2, "generate", "generation:check_line_latents", _P7),
-    _code("6.3", _EXPLORE, "plane_latents", 2, "generate", "generation:check_plane_latents", _P7),
-    _code("7.1", _FURTHER, "hinge_critic_loss", 2, "losses", "", "book/going_further.md"),
-    _code("7.2", _FURTHER, "hinge_generator_loss", 1, "losses", "", "book/going_further.md"),
+    _code(
+        "6.1",
+        _EXPLORE,
+        "generate_images",
+        1,
+        "generate",
+        "generation:check_generate_images",
+        _P6,
+        outside=True,
+        kernel_args=("session",),
+    ),
+    _code("6.2", _EXPLORE, "line_latents", 2, "generate", "generation:check_line_latents", _P7, outside=True),
+    _code("6.3", _EXPLORE, "plane_latents", 2, "generate", "generation:check_plane_latents", _P7, outside=True),
+    _code(
+        "7.1", _FURTHER, "hinge_critic_loss", 2, "losses", "going_further:check_hinge_critic_loss", _P8, outside=True
+    ),
+    _code(
+        "7.2",
+        _FURTHER,
+        "hinge_generator_loss",
+        1,
+        "losses",
+        "going_further:check_hinge_generator_loss",
+        _P8,
+        outside=True,
+    ),
 )
 
 NOTEBOOKS: tuple[str, ...] = tuple(dict.fromkeys(e.notebook for e in EXERCISES))
+# The notebooks that, graded, run reference answers in place of earlier ones (load_answers, labcheck.isolated).
+RUN_REFERENCE_ANSWERS = ("02_critic", "03_generator", "04_gan_and_losses", "05_training", "07_going_further")
+
+
+def reference_in_kernel(notebook: str) -> bool:
+    """Whether the graded kernel of ``notebook`` may import the reference package: it runs reference answers, or
+    judges an exercise in the kernel against the reference. The sandbox hides the package from the others."""
+    return notebook in RUN_REFERENCE_ANSWERS or any(e.hidden and not e.outside for e in of_notebook(notebook))
 
 
 def of_notebook(notebook: str) -> list[Exercise]:

@@ -222,7 +222,7 @@ class EpochStats(dict):
 class Trainer:
     """The networks, optimizers, data and run folder (default: a new one under ``logging.logdir``) of one run of
     ``config`` with ``answers``; ``device`` overrides the config's (``--device``: a GPU run can go on on a CPU),
-    ``command`` is how messages say to resume, ``answers_from`` is kept in the folder."""
+    ``answers_from`` is kept in the folder."""
 
     def __init__(
         self,
@@ -232,13 +232,12 @@ class Trainer:
         extensions: Extensions | None = None,
         run_dir: Path | None = None,
         quiet: bool = False,
-        command: str = STUDENT_COMMAND,
         answers_from: str | Path | None = None,
         device: str | None = None,
     ) -> None:
         if device is not None:
             config = parse_config({**config.model_dump(), "device": device}, "--device")
-        self.config, self.answers, self.command, self.answers_from = config, answers, command, answers_from
+        self.config, self.answers, self.answers_from = config, answers, answers_from
         self.extensions = extensions or Extensions()
         self.dist, self.device = distributed.setup(resolve_device(config.device))
         if self.device.type == "cuda":
@@ -645,8 +644,8 @@ def _check_run_dir(run_dir: Path) -> None:
 def train(
     config: Config, answers: Mapping[str, Any], quiet: bool = False, run_dir: str | Path | None = None, **options: Any
 ) -> Path:
-    """Train a new run of ``config`` with ``answers`` (``options`` go to :class:`Trainer`); returns its folder.
-    An existing ``run_dir`` with a checkpoint is resumed (how a requeued cluster job goes on)."""
+    """Train a new run of ``config`` with ``answers``; returns its folder. ``options``: ``command`` (how messages say
+    to resume), the rest go to :class:`Trainer`. An existing ``run_dir`` with a checkpoint is resumed (how a requeued cluster job goes on)."""
     fresh = True
     if run_dir is not None:
         run_dir = Path(run_dir)
@@ -663,7 +662,7 @@ def train(
     elif distributed.is_main_process():
         # Made here rather than by the Trainer, so that it is locked before anything runs.
         run_dir = new_run_dir(config.logging.logdir, config.data.dataset)
-    with _run_folder(run_dir, fresh, options.get("command", STUDENT_COMMAND)):
+    with _run_folder(run_dir, fresh, options.pop("command", STUDENT_COMMAND)):
         return Trainer(config, answers, run_dir=run_dir, quiet=quiet, **options).fit()
 
 
@@ -684,7 +683,7 @@ def resume(
             f"the config's model/data sections or optim.loss differ from those of {run_dir}: "
             "resume with the run's own config"
         )
-    command = options.get("command", STUDENT_COMMAND)
+    command = options.pop("command", STUDENT_COMMAND)
     with _run_folder(run_dir, False, command):
         trainer = Trainer(config, answers, run_dir=run_dir, quiet=quiet, **options)
         trainer.load_checkpoint(run_dir / CHECKPOINT)

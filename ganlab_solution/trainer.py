@@ -59,7 +59,7 @@ class Trainer(engine.Trainer):
     """:class:`ganlab.trainer.Trainer` with the reference answers and :data:`EXTENSIONS`."""
 
     def __init__(self, config: Config, run_dir: Path | None = None, quiet: bool = False) -> None:
-        super().__init__(config, reference_answers(), run_dir=run_dir, quiet=quiet, **OPTIONS)
+        super().__init__(config, reference_answers(), run_dir=run_dir, quiet=quiet, extensions=EXTENSIONS)
 
 
 def build_gan(config: Config, img_shape: ImgShape) -> nn.Module:

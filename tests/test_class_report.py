@@ -4,6 +4,8 @@ grading round with two students copying one answer, a notebook that is not JSON 
 from __future__ import annotations
 
 import csv
+import importlib
+import inspect
 import json
 import os
 import re
@@ -15,6 +17,7 @@ import class_report  # autograder/ (on sys.path from conftest.py)
 import grading_round as gr
 import pytest
 import similarity
+import tampering
 
 from ganlab import exercises as lab
 
@@ -23,6 +26,8 @@ from .helpers import AUTOGRADER, ROOT, run_python
 CHROMIUM = "/usr/bin/chromium"
 COPIES = ("copy_a", "copy_b")
 CORRUPT, NOBODY = "zz_corrupt", "zz_nobody"
+
+
 RENAMES = {
     "copy_a": {"cin": "c_in", "cout": "c_out", "conv_bn_act": "conv_norm_act", "channels": "widths", "size": "side",
                "X": "batch"},
@@ -103,6 +108,73 @@ def test_given_code_is_boilerplate() -> None:
         similarity.fingerprint(given + body, boilerplate), similarity.fingerprint(given + other, boilerplate)
     )[0]
     assert cleaned < raw and cleaned < similarity.THRESHOLD
+
+
+def hostile() -> set[str]:
+    """The catalogue's cases whose answer cells reach into the grading machinery (as their docstring says)."""
+    return {case.name for case in gr.load_cases() if case.doc.startswith(("Hostile", "Not their own work"))}
+
+
+# (answer cell, the line of it that is flagged, why): each rule once.
+REACHING = [
+    ("import gc\nchecks = [o for o in gc.get_objects() if callable(o)]", 1, "garbage collector"),
+    ("loaded = list(sys.modules)", 1, "reads sys.modules"),
+    ("x = 1\ncaller = sys._getframe(1).f_globals", 2, "walks the call stack"),
+    ("frame = inspect.currentframe().f_back", 1, "walks the call stack"),
+    ("for record in inspect.stack():\n    record.frame.f_locals.clear()", 1, "walks the call stack"),
+    ("import ctypes", 1, "ctypes"),
+    ("labcheck.check = lambda *a, **k: None", 1, "rebinds a check function"),
+    ("setattr(labcheck, 'check_shape', print)", 1, "rebinds a check function"),
+    ("import builtins\nbuiltins.print = lambda *a: None", 2, "rebinds a builtin"),
+    ("__builtins__['len'] = lambda x: 0", 1, "rebinds a builtin"),
+    ("torch.allclose = lambda *a, **k: True", 1, "patches torch"),
+    ("delattr(F, 'relu')", 1, "patches torch"),
+    ("globals()['test_cblock'] = None", 1, "rewrites the notebook's globals"),
+    ("def f():\n    pass\n\n\nf.__code__ = (lambda: 1).__code__", 5, "function's internals"),
+    ("tensor.__class__ = MyTensor", 1, "changes an object's class"),
+    ("classes = object.__subclasses__()", 1, "walks the class tree"),
+    ("text = open('guard.py').read()", 1, "opens a file"),
+    ("from pathlib import Path\n\nPath('x.py').read_text()", 3, "reads files"),
+    ("source = inspect.getsource(check_critic_loss)", 1, "reads source code"),
+    ("import importlib.resources", 1, "imports by name"),
+    ("where = torch.__file__", 1, "locates package files"),
+    ("import linecache", 1, "reads source code"),
+    ("folder = '/usr/lib/python3/site-packages'", 1, "installed package files"),
+    ("losses = __import__('math')", 1, "imports by name"),
+    ("from ganlab_solution.losses import critic_loss", 1, "reference package"),
+    ("import ganlab.labcheck.core as core", 1, "the checks"),
+    ("exec(code_text)", 1, "runs code built at run time"),
+    ("f = eval('lambda x: x')", 1, "runs code built at run time"),
+    ("import os\nos.kill(os.getppid(), 9)", 2, "sends signals"),
+    ("import signal", 1, "signals"),
+    ("import subprocess", 1, "other programs"),
+    ("os.system('true')", 1, "other programs"),
+    ("from os import fork", 1, "other programs"),
+    ("%load_ext autoreload\n!ls\nimport gc", 3, "garbage collector"),  # magics are skipped, lines still counted
+]
+
+
+@pytest.mark.parametrize(("cell", "line", "why"), REACHING)
+def test_answer_lines_that_reach_into_the_grading_machinery_are_found(cell: str, line: int, why: str) -> None:
+    found = tampering.scan(cell)
+    assert [(f.line, f.code) for f in found][:1] == [(line, cell.split("\n")[line - 1])], found
+    assert why in found[0].why
+
+
+def test_honest_answers_and_unparsable_cells_are_not_flagged() -> None:
+    """Every reference answer (the source notebooks' and the reference package's) and every honest case is clean."""
+    honest = {f"{name} [{cell}]": code for name in lab.NOTEBOOKS for cell, code in gr.reference_answers(name).items()}
+    for exercise in lab.EXERCISES:
+        if exercise.reference:
+            module = importlib.import_module(exercise.reference_module)
+            honest[exercise.reference] = inspect.getsource(getattr(module, exercise.reference.split(":")[1]))
+    assert len(honest) > 40
+    assert {where: tampering.scan(code) for where, code in honest.items() if tampering.scan(code)} == {}
+    flagged = {case.name for case in gr.load_cases() for code in case.cells.values() if tampering.scan(code)}
+    assert flagged == hostile() and len(flagged) >= 5
+    assert tampering.scan("import gc\ndef broken(:\n") == []  # does not parse: not scanned
+    # Names that only look alike: attributes of the student's own objects, other libraries' compile.
+    assert tampering.scan("net = torch.compile(net)\npattern = re.compile('a+')\nself.signal = x.open(1)\n") == []
 
 
 def run_report(*args: str) -> subprocess.CompletedProcess:
@@ -302,6 +374,31 @@ def test_copied_answers_are_flagged_and_independent_styles_are_not(graded_class:
     assert all(p["score"] >= summary["similarity"]["threshold"] for p in pairs)
     html = (graded_class / "reports" / gr.ASSIGNMENT / "index.html").read_text()
     assert "A flag is a reason to look, not a verdict." in html and "<mark>" in html
+
+
+@pytest.mark.slow
+@pytest.mark.grading
+def test_answer_cells_that_reach_into_the_grading_machinery_are_listed(graded_class: Path) -> None:
+    summary = summary_of(graded_class)
+    look = summary["look_at_these"]
+    graded = {e["notebook"] for e in summary["exercises"] if e["graded"]}
+    # The hostile cases of the graded notebooks, and nobody else: not the reference, the blank or an honest mistake.
+    expected = {
+        gr.student_id(case.name) for case in gr.load_cases() if case.name in hostile() and case.notebook in graded
+    }
+    assert "case_02_noop_checks" in expected and {x["student"] for x in look} == expected
+    cell = next(case for case in gr.load_cases() if case.name == "02_noop_checks").cells["conv_output_size"]
+    line = "labcheck.check = lambda *args, **kwargs: None"
+    expected = {"student": "case_02_noop_checks", "notebook": "02_critic", "cell": "conv_output_size",
+                "number": "2.1", "title": "`conv_output_size`", "line": cell.split("\n").index(line) + 1,
+                "code": line, "why": "rebinds a check function"}  # fmt: skip
+    assert expected in look
+    # grade_class.py's console line counts the same cells, from the autograded notebooks.
+    notebooks = (graded_class / "autograded").glob(f"*/{gr.ASSIGNMENT}/*.ipynb")
+    assert sum(map(tampering.flagged_cells, notebooks)) == len({(x["student"], x["notebook"], x["cell"]) for x in look})
+    html = (graded_class / "reports" / gr.ASSIGNMENT / "index.html").read_text()
+    assert "<h2>Look at these</h2>" in html and "A reason to look, not a verdict" in html
+    assert "<code>labcheck.check = lambda *args, **kwargs: None</code>" in html
 
 
 @pytest.mark.slow

@@ -49,19 +49,19 @@ def features():
 @pytest.mark.dataset
 def test_fid_separates_real_and_generated_images_from_noise(features):
     test = load_images("FashionMNIST", FASHION, train=False)
-    a, b = test[:100], test[100:200]
+    a, b = test[:50], test[50:100]
     reference = fid.statistics(features(b))
     same = fid.frechet_distance(*reference, *reference)
     real = fid.frechet_distance(*fid.statistics(features(a)), *reference)
-    generated = fid.generated_images(SHIPPED_ONNX, 100, seed=1)
-    assert generated.dtype == torch.uint8 and generated.shape == (100, 1, 28, 28)
+    generated = fid.generated_images(SHIPPED_ONNX, 50, seed=1)
+    assert generated.dtype == torch.uint8 and generated.shape == (50, 1, 28, 28)
     model = fid.frechet_distance(*fid.statistics(features(generated)), *reference)
-    noise = torch.randint(0, 256, (100, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    noise = torch.randint(0, 256, (50, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     random = fid.frechet_distance(*fid.statistics(features(noise)), *reference)
     assert abs(same) < 1e-3
-    # At 100 samples the estimate is dominated by its small-sample bias (about 90 here for
+    # At 50 samples the estimate is dominated by its small-sample bias (about 120 here for
     # two real halves), and the shipped generator is within that noise of real data; noise
-    # is far above both. The strict order real < generator shows at 10,000 samples (model card).
+    # is far above both (about 3.7 times). The strict order real < generator shows at 10,000 samples (model card).
     assert real < random and model < random, (real, model, random)
     assert model < 1.5 * real and random > 3 * real, (real, model, random)
 

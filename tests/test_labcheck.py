@@ -4,8 +4,10 @@ pieces the grading round of tests/test_grading.py relies on, in seconds)."""
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -41,10 +43,33 @@ def test_own_work_lets_package_helpers_through_and_refuses_imported_and_execd_re
     with pytest.raises(labcheck.CheckFailed, match="reference package"):
         labcheck.own_work(losses.critic_loss, "Your critic_loss")
     source = Path(importlib.util.find_spec("ganlab_solution.losses").origin).read_text()
-    namespace: dict = {"__name__": "student"}
-    exec(source, namespace)  # what a student can do with the installed package's source
-    with pytest.raises(labcheck.CheckFailed, match="reference package"):
-        labcheck.own_work(namespace["critic_loss"], "Your critic_loss")
+    # What a student can do with the installed package's source: exec it, or compile it under the file name
+    # ipykernel gives a cell's code, which says nothing of where the code came from.
+    for code in (source, compile(source, "/tmp/ipykernel_4242/1234567890.py", "exec")):
+        namespace: dict = {"__name__": "student"}
+        exec(code, namespace)
+        with pytest.raises(labcheck.CheckFailed, match="reference package"):
+            labcheck.own_work(namespace["critic_loss"], "Your critic_loss")
+
+
+def test_own_work_never_compares_code_typed_in_a_cell() -> None:
+    """The reference's critic_loss typed in a cell (its text in the kernel's input history) is the student's own."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+    try:
+        typed = inspect.getsource(losses.smooth_targets) + "\n\n" + inspect.getsource(losses.critic_loss)
+        shell.run_cell("import torch\nimport torch.nn.functional as F\nFAKE, REAL = 0, 1", store_history=True)
+        shell.run_cell(f"exec({typed!r})", store_history=True)  # the text runs, but no cell holds it as code
+        with pytest.raises(labcheck.CheckFailed, match="reference package"):
+            labcheck.own_work(shell.user_ns["critic_loss"], "Your critic_loss")
+        shell.run_cell(typed, store_history=True)
+        labcheck.own_work(shell.user_ns["critic_loss"], "Your critic_loss")
+    finally:
+        InteractiveShell.clear_instance()
 
 
 def test_critic_loss_summed_over_columns_is_told_both_causes_of_a_factor_two() -> None:
@@ -66,9 +91,9 @@ def test_smooth_targets_that_reseeds_is_caught() -> None:
         torch.manual_seed(0)
         return losses.smooth_targets(labels, num_classes, lblsmooth)
 
-    labcheck.check_smooth_targets(losses.smooth_targets)
+    labcheck.check_smooth_targets(losses.smooth_targets, losses.smooth_targets)
     with pytest.raises(labcheck.CheckFailed, match="global random generator"):
-        labcheck.check_smooth_targets(reseeding)
+        labcheck.check_smooth_targets(reseeding, losses.smooth_targets)
 
 
 def test_generator_latents_on_the_cpu_and_a_missing_range_are_named() -> None:
@@ -85,3 +110,82 @@ def test_generator_latents_on_the_cpu_and_a_missing_range_are_named() -> None:
     generator.to_image[1] = torch.nn.Identity()  # no Tanh
     with pytest.raises(labcheck.CheckFailed, match="Tanh"):
         labcheck.check_pixel_range(generator, 16)
+
+
+@pytest.fixture
+def kernel():
+    """An in-process IPython shell standing in for the grading kernel: ``ask`` evaluates as the kernel's replies do."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+    shell.run_cell("import torch\nimport torch.nn.functional as F")
+    yield shell, lambda expression: shell.user_expressions({"value": expression})["value"]
+    InteractiveShell.clear_instance()
+
+
+def _forged(payload: object) -> dict:
+    """A kernel's reply record whose value is ``payload`` saved by torch, as a hostile kernel could send it."""
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return {"status": "ok", "data": {"text/plain": repr(base64.b64encode(buffer.getvalue()).decode())}}
+
+
+def test_the_judge_runs_the_checks_here_on_what_the_kernel_returns(kernel) -> None:
+    import judge
+
+    from ganlab.exercises import exercise_of
+
+    shell, ask = kernel
+    shell.run_cell("def to_display(x):\n    return ((x + 1) / 2).clamp(0, 1)")
+    assert judge.verdict(exercise_of("to_display"), ask) is None
+    shell.run_cell("def to_display(x):\n    return (x + 1) / 2")
+    assert "clamp" in judge.verdict(exercise_of("to_display"), ask)
+    shell.run_cell("def to_display(x):\n    raise ZeroDivisionError('my own bug')")
+    assert "to_display(x) fails: ZeroDivisionError: my own bug" in judge.verdict(exercise_of("to_display"), ask)
+    # The answer draws from the grader's random stream, and a reseed inside it shows there (4.2's check).
+    shell.run_cell("def smooth_targets(labels, num_classes, lblsmooth):\n    torch.manual_seed(0)\n"
+                   "    return torch.nn.functional.one_hot(labels, num_classes).float()")  # fmt: skip
+    assert "global random generator" in judge.verdict(exercise_of("smooth_targets"), ask)
+    # A loss's gradients come back: the backward check passes for the lab's generator loss.
+    shell.run_cell(inspect.getsource(losses.generator_loss).replace("REAL", "1"))
+    assert judge.verdict(exercise_of("generator_loss"), ask) is None
+
+
+def test_the_judge_refuses_a_pickle_an_oversized_reply_and_no_reply() -> None:
+    import builtins
+
+    import judge
+
+    from ganlab.labcheck import remote
+
+    class Evil:
+        def __reduce__(self):  # noqa: ANN204
+            return (exec, ("import builtins; builtins.PWNED = True",))
+
+    rng = torch.get_rng_state()
+    replies = {
+        "pickle": _forged({"returned": ("python", 1.0), "rng": rng, "evil": Evil()}),
+        "oversized": {"status": "ok", "data": {"text/plain": "'" + "A" * (remote.MAX_BYTES * 4 // 3 + 100) + "'"}},
+        "a forged tag": _forged({"returned": ("pickle", b"\x80"), "rng": rng}),
+        "no reply": None,
+        "an error": {"status": "error", "ename": "KeyboardInterrupt", "evalue": ""},
+    }
+    for what, reply in replies.items():
+        student = judge.Remote("to_display", lambda _expression, reply=reply: reply)
+        with pytest.raises(judge.Unanswered) as refused:
+            student(torch.zeros(3))
+        assert "could not read" in str(refused.value) or "did not answer" in str(refused.value), what
+        with pytest.raises(judge.Unanswered):  # once broken, nothing more is asked
+            student(torch.zeros(3))
+    assert not hasattr(builtins, "PWNED"), "a pickle from the kernel was run"
+    # What the checks look at survives the trip: NumPy or torch, float32 or float, int, bool, None, the type's name.
+    back = remote.unpack(remote.pack((np.float32(0.5), [np.arange(3), None], 2, True, torch.ones(2), Evil())))
+    assert type(back) is tuple and type(back[0]) is np.float32 and isinstance(back[1][0], np.ndarray)
+    assert back[1][1] is None and type(back[2]) is int and back[3] is True and torch.is_tensor(back[4])
+    assert type(back[5]).__name__ == "Evil"

@@ -8,6 +8,7 @@ by hand, or a reference changed without regenerating, fails here.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import re
 import subprocess
@@ -16,7 +17,16 @@ import sys
 import pytest
 
 from ganlab.answers import _run_notebook
-from ganlab.exercises import EXERCISES, JS_TWIN, NOTEBOOKS, max_points, of_notebook
+from ganlab.exercises import (
+    EXERCISES,
+    JS_TWIN,
+    NOTEBOOKS,
+    RUN_REFERENCE_ANSWERS,
+    max_points,
+    of_notebook,
+    reference_in_kernel,
+)
+from ganlab.labcheck.remote import STAND_INS
 from ganlab_solution.notebooks import sync
 
 from .helpers import ROOT
@@ -26,6 +36,13 @@ SOURCE = ROOT / "notebooks" / "ganlab"
 
 def _cells(notebook: str) -> list[dict]:
     return json.loads((SOURCE / f"{notebook}.ipynb").read_text())["cells"]
+
+
+def _grade_id(cell: dict) -> str | None:
+    return cell["metadata"].get("nbgrader", {}).get("grade_id")
+
+
+_HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.DOTALL)
 
 
 def test_answer_cells_are_generated_from_the_reference(tmp_path):
@@ -76,7 +93,8 @@ def test_notebook_cells_and_points_follow_the_declaration(notebook: str):
 
 @pytest.mark.parametrize("exercise", [e for e in EXERCISES if e.reference], ids=lambda e: e.number)
 def test_declared_objects_exist_and_are_used(exercise):
-    """The reference object, the hidden checks and the page exist; the test cell calls the checks."""
+    """The reference object, the hidden checks and the page exist; the test cell calls the checks, or names those the
+    grader runs outside the kernel (autograder/judge.py calls them as check(student, reference))."""
     module, name = exercise.reference.split(":")
     assert hasattr(importlib.import_module(exercise.reference_module), name)
     test_cell = next(
@@ -84,12 +102,40 @@ def test_declared_objects_exist_and_are_used(exercise):
         for c in _cells(exercise.notebook)
         if c["metadata"].get("nbgrader", {}).get("grade_id") == exercise.test_id
     )
+    assert exercise.hidden, f"{exercise.number}: declare its hidden checks"
     for check in exercise.hidden:
         module_name, function = check.split(":")
-        assert callable(getattr(importlib.import_module(f"ganlab_solution.{module_name}"), function))
-        assert f"_hidden.{function}(" in test_cell or f"_hidden.{function}," in test_cell, (exercise.number, function)
+        found = getattr(importlib.import_module(f"ganlab_solution.{module_name}"), function)
+        assert callable(found)
+        if exercise.outside:
+            assert check in test_cell and f"_hidden.{function}" not in test_cell, (exercise.number, function)
+            required = [p for p in inspect.signature(found).parameters.values() if p.default is p.empty]
+            assert len(required) == 2, f"{function}: the grader calls it as {function}(student, reference)"
+        else:
+            assert f"_hidden.{function}(" in test_cell or f"_hidden.{function}," in test_cell, (
+                exercise.number,
+                function,
+            )
+    assert set(exercise.stand_ins) <= set(STAND_INS), exercise.stand_ins
     assert (ROOT / exercise.page).is_file(), exercise.page
     assert (ROOT / JS_TWIN).is_file()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_the_reference_reaches_only_the_kernels_that_need_it(notebook: str):
+    """A notebook that runs reference answers when graded is declared so; the others' kernels cannot import the
+    reference (the sandbox hides it), so none of their cells names it. Hidden tests judged outside the kernel
+    import nothing of it but the tripwire."""
+    code = [_HIDDEN.sub("", "".join(c["source"])) for c in _cells(notebook) if c["cell_type"] == "code"]
+    runs = [source for source in code if "load_answers(" in source or "labcheck.isolated(" in source]
+    assert not runs or notebook in RUN_REFERENCE_ANSWERS, f"{notebook} runs reference answers: declare it"
+    for cell in _cells(notebook):
+        text = "".join(cell["source"])
+        if not reference_in_kernel(notebook):
+            assert "ganlab_solution" not in text, (notebook, text[:80])
+        outside = [e for e in of_notebook(notebook) if e.outside and e.test_id == _grade_id(cell)]
+        imports = re.findall(r"^(?:from|import) ganlab_solution.*$", text, re.MULTILINE)
+        assert not outside or set(imports) <= {"from ganlab_solution import labcheck as _hidden"}, imports
 
 
 def test_source_notebooks_pass_their_own_visible_tests(monkeypatch):

@@ -84,3 +84,35 @@ def test_a_kernel_without_the_course_stops_grading_and_blames_nobody(
     assert "could not set up the check guard" in message and "simulated: the course package" in message
     assert "pip install -e ." in message and "nobody was graded" in message
     assert not nb.cells[0].outputs, "a student cell ran on a machine that could not grade it"
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "cold"])
+def test_outside_checks_judge_a_kernel_that_disabled_its_guard_and_cannot_import_the_reference(
+    tmp_path: Path, fork: bool
+) -> None:
+    """Notebook 1's hidden checks run in the grader: a kernel that silenced its guard and checks still loses the
+    points of its wrong answer, the reference package cannot be imported there, and a right answer passes."""
+    from nbformat.v4 import new_notebook
+
+    def test_cell(grade_id: str) -> object:
+        return new_code_cell("pass", metadata={"nbgrader": {**GRADED["nbgrader"], "grade_id": grade_id}})
+
+    cells = [
+        new_code_cell("import sys\nimport torch\nfrom ganlab import labcheck\nfrom ganlab.labcheck import core"),
+        new_code_cell(
+            "def to_unit_range(images):\n    return images.float() / 255\n\n\n"
+            "sys.modules['__ganlab_guard__'].verify = lambda: []\n"
+            "core.fail.__code__ = (lambda *args, **kwargs: None).__code__"
+        ),
+        test_cell("test_to_unit_range"),
+        new_code_cell("import ganlab_solution.data"),
+        new_code_cell("def to_display(x):\n    return ((x + 1) / 2).clamp(0, 1)"),
+        test_cell("test_to_display"),
+    ]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    resources = {"metadata": {"path": str(tmp_path)}, "nbgrader": {"notebook": "01_data"}}
+    SafeExecute(timeout=120, fork_kernels=fork).preprocess(nb, resources)
+    assert errors(nb.cells[2]) == ["CheckFailed"] and "127.5" in nb.cells[2].outputs[-1].evalue
+    assert errors(nb.cells[3]) == ["ModuleNotFoundError"], "the reference package is importable in notebook 1"
+    assert not errors(nb.cells[5])

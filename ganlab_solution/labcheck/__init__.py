@@ -11,6 +11,7 @@ from .data import *  # noqa: F403
 from .gan import *  # noqa: F403
 from .generation import *  # noqa: F403
 from .generator import *  # noqa: F403
+from .going_further import *  # noqa: F403
 from .networks import *  # noqa: F403
 from .training import *  # noqa: F403
 from .tripwire import *  # noqa: F403

@@ -13,6 +13,7 @@ from ganlab.labcheck.core import (
     _run,
     approx,
     build,
+    call,
     check,
     check_shape,
     fail,
@@ -21,6 +22,17 @@ from ganlab.labcheck.core import (
 )
 
 from .networks import check_structure, compare_with_reference
+
+
+def check_conv_output_size(student: Callable[..., Any], reference: Callable[..., Any]) -> None:
+    """Hidden checks of ``conv_output_size``: an int, the formula's value, on a table of sizes, kernels and strides."""
+    for args in [(7, 3, 2, 1), (14, 3, 2, 1), (32, 3, 2, 1), (5, 5, 1, 0), (64, 4, 2, 1), (9, 1, 1, 0), (10, 3, 3, 2)]:
+        got, want = call(student, f"conv_output_size{args}", *args), reference(*args)
+        check(
+            isinstance(got, int),
+            f"conv_output_size{args} returns a {type(got).__name__}; return an int (use // for the division)",
+        )
+        check(got == want, f"conv_output_size{args} returns {got}; the formula gives {want} (mind the rounding down)")
 
 
 def cblock_variants(cin: int, cout: int, dropout: float) -> list[tuple[str, nn.Module]]:

@@ -81,11 +81,11 @@ def check_gan_forward(student_cls: type) -> None:
         )
 
 
-def check_smooth_targets(student: Callable[..., Any]) -> None:
+def check_smooth_targets(student: Callable[..., Any], reference: Callable[..., Any]) -> None:
     """Hidden checks of ``smooth_targets``: shape, one-hot without smoothing, one draw per sample."""
     labels = torch.tensor([0, 1, 1, 0, 2])
     hard = as_tensor(call(student, "smooth_targets([0, 1, 1, 0, 2], 3, 0.0)", labels, 3, 0.0), "smooth_targets")
-    check_close("smooth_targets([0, 1, 1, 0, 2], 3, 0.0)", hard, torch.nn.functional.one_hot(labels, 3).float())
+    check_close("smooth_targets([0, 1, 1, 0, 2], 3, 0.0)", hard, reference(labels, 3, 0.0))
     torch.manual_seed(0)
     n, amount = 4000, 0.3
     labels = torch.randint(0, 2, (n,))
@@ -210,11 +210,15 @@ def check_critic_loss(student: Callable[..., Any], reference: Callable[..., Any]
         message="no gradient flows from your critic_loss back to both logit batches: compute it with torch "
         "operations, without .item(), .detach() or numpy",
     )
-    # Smoothing is random: compare the average over many draws with the expected value of each way to smooth.
+    # Smoothing is random: compare the average over many draws with the expected value of each way to smooth. The
+    # grader lends critic_loss a smooth_targets that gives its expected value (judge.py): then two calls agree, and
+    # one is the average.
     real, fake = 4 * torch.randn(64, 2), 4 * torch.randn(64, 2)
     amount = 0.4
-    mean = torch.stack([loss_value(student, "critic_loss", real, fake, amount).detach() for _ in range(200)])
-    mean = mean.mean().item()
+    values = [loss_value(student, "critic_loss", real, fake, amount).detach() for _ in range(2)]
+    if not torch.equal(values[0], values[1]):
+        values += [loss_value(student, "critic_loss", real, fake, amount).detach() for _ in range(198)]
+    mean = torch.stack(values).mean().item()
     sides = {
         "both": _expected_smoothed(real, fake, amount, "real fake"),
         "the real term only": _expected_smoothed(real, fake, amount, "real"),

@@ -3,8 +3,8 @@
 Students never hold ``ganlab_solution``, but the grading kernel can import it (or read and ``exec`` its source).
 :func:`own_work` catches an answer that *is* a reference object, subclasses one, names one in its code (directly
 or through a module of the package), or was compiled from the package's files or read from them and run with
-``exec`` (same names, variables and constants as a reference answer). Code typed in a cell is never compared with
-the reference: two honest answers may well read alike.
+``exec`` or ``compile`` under any file name (same names, variables and constants as a reference answer). Code typed in
+a cell (compiling the text of a cell the kernel ran gives it) is never compared: two honest answers may read alike.
 """
 
 from __future__ import annotations
@@ -94,16 +94,41 @@ def _reference_code() -> dict[tuple[Any, ...], str]:
     return _REFERENCE_CODE
 
 
+_TYPED: dict[str, set[tuple[Any, ...]]] = {}  # a cell's text -> the signatures of the code compiled from it
+
+
+def _typed_in_cells() -> set[tuple[Any, ...]]:
+    """The signatures of every code object that compiling the text of a cell this kernel ran gives (the kernel's
+    input history; none outside IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return set()
+    shell = get_ipython()
+    if shell is None:
+        return set()
+    typed: set[tuple[Any, ...]] = set()
+    for text in shell.history_manager.input_hist_parsed:
+        if text not in _TYPED:
+            try:
+                _TYPED[text] = {_signature(c) for c in _code_objects(compile(text, "<cell>", "exec"))}
+            except (SyntaxError, ValueError):  # top-level await, a null byte: no function of it is compared
+                _TYPED[text] = set()
+        typed |= _TYPED[text]
+    return typed
+
+
 def _copied_reference(code: types.CodeType) -> str | None:
-    """The reference answer ``code`` was compiled from, when read from the package's files: only code compiled from
-    the package or handed to ``exec`` is compared, never a cell's own, which may honestly read alike."""
+    """The reference answer ``code`` was copied from: compiled from the package's files, or with a reference answer's
+    names, variables and constants and not from the text of a cell the kernel ran, whatever file name it was compiled
+    under (``exec``, ``compile``). Code typed in a cell is never compared: two honest answers may read alike."""
     filename = code.co_filename
     package_dir = __file__.rsplit("/labcheck/", 1)[0]
     if filename.startswith(package_dir) and "/labcheck/" not in filename:
         return filename.rsplit("/", 1)[-1]
-    if filename.startswith("<") and not filename.startswith("<ipython"):
-        return _reference_code().get(_signature(code))
-    return None
+    signature = _signature(code)
+    copied = _reference_code().get(signature)
+    return copied if copied is not None and signature not in _typed_in_cells() else None
 
 
 def reference_uses(obj: Any, allowed: tuple[str, ...] = ()) -> list[str]:
