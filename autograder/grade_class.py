@@ -122,8 +122,7 @@ def check_ready(course: Course) -> None:
 def check_kernels_find_the_course() -> None:
     """One clear error when a kernel could not import the course's checks: tried in an empty folder, as a kernel runs
     (a package found only from the repository fails there)."""
-    env = {**os.environ, "PYTHONNOUSERSITE": "1"}
-    env.pop("PYTHONSTARTUP", None)
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONSTARTUP"}
     with tempfile.TemporaryDirectory(prefix="ganlab_preflight_") as folder:
         done = subprocess.run(
             [sys.executable, "-c", "import ganlab_solution.labcheck"], cwd=folder, env=env, capture_output=True,

@@ -2,8 +2,9 @@
 
 For an exercise declared ``outside`` (``ganlab/exercises.py``), once its test cell ran in the kernel,
 :func:`verdict` runs the exercise's hidden checks here, with the reference answer imported here and, as the
-student's answer, a :class:`Remote`: calling it has the kernel run the notebook's answer on these arguments and
-send back what it returned (``ganlab.labcheck.remote``). The inputs are chosen here and compared here, so a
+student's answer, a :class:`Remote`: calling it has the kernel run the notebook's answer on these arguments (or, for
+an answer judged by its effects, a trial of it on objects built from these arguments) and send back what it returned
+(``ganlab.labcheck.remote``). The inputs are chosen here and compared here, so a
 kernel whose guard or checks were disabled changes no verdict: all it can do is answer for the student's code.
 """
 
@@ -44,10 +45,13 @@ def _text(record: dict | None) -> str:
 
 class Remote:
     """The notebook's answer ``name`` as the checks call it here: it runs in the kernel (``ask``), after the notebook's
-    objects ``kernel_args``, where the earlier answers ``stand_ins`` are replaced for the call by stand-ins."""
+    objects ``kernel_args``, where the earlier answers ``stand_ins`` are replaced for the call by stand-ins; with a
+    ``trial`` (``remote.TRIALS``), calling it runs that trial of the answer there and returns what it observed."""
 
-    def __init__(self, name: str, ask: Ask, stand_ins: tuple[str, ...] = (), kernel_args: tuple[str, ...] = ()) -> None:
-        self.name, self.ask, self.stand_ins, self.kernel_args = name, ask, stand_ins, kernel_args
+    def __init__(
+        self, name: str, ask: Ask, stand_ins: tuple[str, ...] = (), kernel_args: tuple[str, ...] = (), trial: str = ""
+    ) -> None:
+        self.name, self.ask, self.stand_ins, self.kernel_args, self.trial = name, ask, stand_ins, kernel_args, trial
         self.broken = ""  # after one unanswered request the checks get no further one (a loop would wait each time)
 
     def __call__(self, *args: Any) -> Any:
@@ -59,7 +63,7 @@ class Remote:
             raise Unanswered(self.broken)
         request = remote.encode(
             {"args": [remote.pack(a) for a in args], "rng": torch.get_rng_state(),
-             "stand_ins": list(self.stand_ins), "kernel_args": list(self.kernel_args)}
+             "stand_ins": list(self.stand_ins), "kernel_args": list(self.kernel_args), "trial": self.trial}
         )  # fmt: skip
         expression = f"__import__('ganlab.labcheck.remote', fromlist=['call']).call({self.name!r}, {request!r})"
         try:
@@ -117,7 +121,7 @@ def verdict(exercise: Exercise, ask: Ask) -> str | None:
     # OpenMP threads only slow down (README.md, "Where a student's time goes").
     torch.set_num_threads(1)
     name = exercise.names[0]
-    student = Remote(name, ask, exercise.stand_ins, exercise.kernel_args)
+    student = Remote(name, ask, exercise.stand_ins, exercise.kernel_args, exercise.trial)
     try:
         for check in exercise.hidden:
             module, function = check.split(":")

@@ -36,7 +36,7 @@ class Exercise:
     twin: bool = False  # whether the site's JavaScript twin (JS_TWIN) implements it too
     # Where those checks run: True in the grader's own process, on what the answer returns when the kernel runs it
     # on the grader's inputs (autograder/judge.py), so that nothing done inside the kernel changes the verdict;
-    # False in the kernel, by the test cell (they need the kernel's objects: networks, steps, files, a session).
+    # False in the kernel, by the test cell (they inspect the student's live objects: networks, optimizers).
     outside: bool = False
     # Earlier answers replaced in the kernel, while the grader calls this one, by stand-ins that are no answer
     # (ganlab.labcheck.remote.STAND_INS): a mistake in them costs no point here.
@@ -44,6 +44,9 @@ class Exercise:
     # The notebook's objects the answer takes first, which only the kernel holds (its onnxruntime session): the
     # grader's calls pass the other arguments.
     kernel_args: tuple[str, ...] = ()
+    # For an answer judged by its effects (a training step, an export): the trial the kernel runs on it
+    # (ganlab.labcheck.remote.TRIALS), on objects it builds from the grader's recipe; what it observed comes back.
+    trial: str = ""
 
     @property
     def manual(self) -> bool:
@@ -125,10 +128,34 @@ EXERCISES: tuple[Exercise, ...] = (
     ),
     _code("4.4", _GAN, "generator_loss", 1, "losses", "gan:check_generator_loss", _P4, twin=True, outside=True),
     _code("4.5", _GAN, "make_optimizers", 2, "steps", "gan:check_optimizers", _P5, twin=True),
-    _code("4.6", _GAN, "critic_step", 3, "steps", "gan:check_critic_step", _P5, twin=True),
-    _code("4.7", _GAN, "generator_step", 2, "steps", "gan:check_generator_step", _P5, twin=True),
+    _code(
+        "4.6",
+        _GAN,
+        "critic_step",
+        3,
+        "steps",
+        "gan:check_critic_step",
+        _P5,
+        twin=True,
+        outside=True,
+        stand_ins=("critic_loss",),
+        trial="step",
+    ),
+    _code(
+        "4.7",
+        _GAN,
+        "generator_step",
+        2,
+        "steps",
+        "gan:check_generator_step",
+        _P5,
+        twin=True,
+        outside=True,
+        stand_ins=("generator_loss",),
+        trial="step",
+    ),
     _code("5.1", _TRAIN, "critic_accuracy", 2, "losses", "training:check_accuracy", _P5, twin=True, outside=True),
-    _code("5.2", _TRAIN, "export_generator", 3, "export", "training:check_export", _P6),
+    _code("5.2", _TRAIN, "export_generator", 3, "export", "training:check_export", _P6, outside=True, trial="export"),
     Exercise("5.3", _TRAIN, "question: why the critic's accuracy stays high", 2, "q_critic_accuracy"),
     _code(
         "6.1",

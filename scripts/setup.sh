@@ -9,7 +9,7 @@ need_apt=()
 # The website: npm fetches its browser libraries, Chromium runs its browser tests.
 command -v npm >/dev/null || need_apt+=(nodejs npm)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
-# The grading sandbox (autograder/sandbox.py): bubblewrap; prlimit is in util-linux.
+# The grading sandbox (autograder/sandbox.py): bubblewrap.
 command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -189,3 +189,61 @@ def test_the_judge_refuses_a_pickle_an_oversized_reply_and_no_reply() -> None:
     assert type(back) is tuple and type(back[0]) is np.float32 and isinstance(back[1][0], np.ndarray)
     assert back[1][1] is None and type(back[2]) is int and back[3] is True and torch.is_tensor(back[4])
     assert type(back[5]).__name__ == "Evil"
+
+
+def test_the_judge_runs_trials_of_the_steps_and_the_export_in_the_kernel(kernel) -> None:
+    """A step or an export is judged here on what a trial of it observed in the kernel (with stand-in losses): the
+    reference passes, and a known mistake is told in the words the in-kernel checks used."""
+    import judge
+
+    from ganlab.exercises import exercise_of
+    from ganlab_solution import export, steps
+
+    shell, ask = kernel
+    shell.run_cell("from torch import nn")
+    for answer in (steps.critic_step, steps.generator_step, export.export_generator):
+        shell.run_cell(inspect.getsource(answer))
+        assert judge.verdict(exercise_of(answer.__name__), ask) is None, answer.__name__
+    assert "critic_loss" not in shell.user_ns, "the kernel was lent no critic loss outside the trials"
+    shell.run_cell(inspect.getsource(steps.critic_step).replace("    optimizer.zero_grad()\n", ""))
+    assert "zero_grad" in judge.verdict(exercise_of("critic_step"), ask)
+    detached = "gan(gan.generator(None, batch_size).detach(), None)"
+    shell.run_cell(inspect.getsource(steps.generator_step).replace("gan(None, batch_size)", detached))
+    assert "did not change the generator" in judge.verdict(exercise_of("generator_step"), ask)
+
+
+def test_the_judge_refuses_a_forged_trial_reply() -> None:
+    """Observations the trial cannot have made (weights of other shapes, batch sizes that are no numbers, a file
+    outside its folder) or a pickle: the answer cannot be checked, so it gets no point."""
+    import builtins
+
+    import judge
+
+    from ganlab.exercises import exercise_of
+    from ganlab.labcheck import remote
+
+    class Evil:
+        def __reduce__(self):  # noqa: ANN204
+            return (exec, ("import builtins; builtins.PWNED = True",))
+
+    rng = torch.get_rng_state()
+    observed = {
+        "returned": 1.0,
+        "seen": [32, 32],
+        "generator_grads": False,
+        "state": {"discriminator.w": torch.ones(3)},
+    }
+    for payload in (
+        {"returned": remote.pack(observed), "rng": rng},
+        {"returned": remote.pack({**observed, "seen": "32 32"}), "rng": rng},
+        {"returned": remote.pack(observed), "rng": rng, "evil": Evil()},
+    ):
+        reply = _forged(payload)
+        verdict = judge.verdict(exercise_of("critic_step"), lambda _expression, reply=reply: reply)
+        assert "could not be checked" in verdict or "could not read your kernel's reply" in verdict, verdict
+    assert not hasattr(builtins, "PWNED"), "a pickle from the kernel was run"
+    file = {"training": True, "path": "/tmp/x/g.onnx", "files": {"g.onnx": torch.zeros(4, dtype=torch.uint8)}}
+    escape = {**file, "training": False, "files": {**file["files"], "../g.onnx": torch.zeros(4, dtype=torch.uint8)}}
+    replies = iter(_forged({"returned": remote.pack(seen), "rng": rng}) for seen in (file, escape))
+    verdict = judge.verdict(exercise_of("export_generator"), lambda _expression: next(replies))
+    assert verdict.startswith("export_generator could not be checked: ValueError"), verdict

@@ -21,9 +21,9 @@ from ganlab.labcheck.core import (
     check_shape,
     fail,
     largest_change,
-    nonzero_grads,
     params_snapshot,
 )
+from ganlab.labcheck.remote import STAND_INS
 from ganlab.labcheck.visible import (
     CRITIC_LOSS_MISTAKES,
     CRITIC_LOSS_RECIPE,
@@ -310,34 +310,54 @@ def check_optimizers(student: Callable[..., Any]) -> None:
         )
 
 
-def _small_gan(gan_cls: type) -> nn.Module:
+# The small GAN the step trials run on: no dropout and no instance noise, so the steps' only randomness is the
+# latent draw. The kernel builds it by name (ganlab.labcheck.remote.step_trial) with the weights sent from here.
+_GAN = "ganlab_solution.models:GAN"
+_SMALL = ((1, 28, 28), 0.0, 8, 0.0, 2, 16, 32)
+
+
+def _small_gan() -> nn.Module:
+    from ganlab_solution.models import GAN
+
     torch.manual_seed(0)
-    # No dropout and no instance noise: the steps' only randomness is then the latent draw.
-    return gan_cls((1, 28, 28), dropout=0.0, discriminator_base_c=8, dnoise=0.0, generator_base_c=32, latent_size=16)
+    return GAN(*_SMALL)
 
 
-def _fill_grads(module: nn.Module, value: float) -> None:
-    for p in module.parameters():
-        p.grad = torch.full_like(p, value)
+def _step_trial(
+    student: Callable[..., Any],
+    what: str,
+    gan: nn.Module,
+    trains: str,
+    lr: float,
+    stale: float | None,
+    steps: int,
+    *args: Any,
+) -> tuple[dict, nn.Module]:
+    """What the step trial observed (``remote.step_trial``) of ``steps`` steps on a copy of ``gan``, and ``gan``
+    with the weights after them."""
+    recipe = {"network": _GAN, "init": _SMALL, "state": dict(gan.state_dict()), "trains": trains, "lr": lr,
+              "stale": stale, "steps": steps}  # fmt: skip
+    observed = call(student, what, recipe, *args)
+    seen = observed["seen"]
+    if not (isinstance(seen, list) and all(type(size) is int for size in seen)):
+        raise ValueError("batch sizes that are not a list of numbers")  # a forged reply: nothing to judge
+    after = _small_gan()
+    after.load_state_dict(observed["state"])  # a state of other names or shapes is refused here
+    return observed, after
 
 
-def check_critic_step(student: Callable[..., Any], gan_cls: type, loss: Callable[..., Any]) -> None:
-    """Hidden checks of ``critic_step``: zero_grad, no gradient into the generator, a step that lowers the loss."""
-    gan = _small_gan(gan_cls)
+def check_critic_step(student: Callable[..., Any], reference: Callable[..., Any]) -> None:
+    """Hidden checks of ``critic_step`` on what its trials observed: zero_grad, no gradient into the generator, a
+    step that lowers the (stand-in) critic loss. ``reference`` is not needed: the checks judge effects."""
+    gan = _small_gan()
     real = torch.rand(32, 1, 28, 28) * 2 - 1
     critic_before = params_snapshot(gan.discriminator)
     generator_before = params_snapshot(gan.generator)
     # Stale gradients of 1000 left on the critic: with zero_grad they are gone before backward.
-    _fill_grads(gan.discriminator, 1000.0)
-    for p in gan.generator.parameters():
-        p.grad = None
-    optimizer = torch.optim.SGD(gan.discriminator.parameters(), lr=1.0)
-    seen: list[int] = []
-    hook = gan.discriminator.register_forward_pre_hook(lambda _m, args: seen.append(len(args[0])))
-    try:
-        value = call(student, "critic_step(gan, optimizer, real_images, 0.0)", gan, optimizer, real, 0.0)
-    finally:
-        hook.remove()
+    observed, after = _step_trial(
+        student, "critic_step(gan, optimizer, real_images, 0.0)", gan, "discriminator", 1.0, 1000.0, 1, real, 0.0
+    )
+    value, seen = observed["returned"], observed["seen"]
     n = len(real)
     check(
         not (2 * n in seen and n not in seen),
@@ -360,32 +380,31 @@ def check_critic_step(student: Callable[..., Any], gan_cls: type, loss: Callable
         f"critic_step must return the loss as a Python float (loss.item()), got a {type(value).__name__}",
     )
     check(
-        changed(critic_before, gan.discriminator),
+        changed(critic_before, after.discriminator),
         "critic_step did not change the critic: call loss.backward() then optimizer.step()",
     )
-    moved = largest_change(critic_before, gan.discriminator)
+    moved = largest_change(critic_before, after.discriminator)
     check(
         moved < 100,
         "critic_step kept the gradients of earlier steps: call optimizer.zero_grad() before loss.backward() "
         "(PyTorch adds new gradients to the old ones)",
     )
     check(
-        not changed(generator_before, gan.generator),
+        not changed(generator_before, after.generator),
         "critic_step changed the generator: step the critic's optimizer only",
     )
     check(
-        not nonzero_grads(gan.generator),
+        observed["generator_grads"] is not True,
         "gradients reached the generator during the critic step: generate the fakes under torch.no_grad() "
         "(or .detach() them) before the critic scores them",
     )
     # The step must go down the critic's loss: on fixed real and fake batches, the loss falls.
-    gan = _small_gan(gan_cls)
+    loss = STAND_INS["critic_loss"]  # the loss the kernel lends critic_step in the trials
+    gan = _small_gan()
     with torch.no_grad():
         fakes = gan.generator(torch.randn(32, 16)).clone()
         before = loss(gan.discriminator(real), gan.discriminator(fakes), 0.0).item()
-    optimizer = torch.optim.SGD(gan.discriminator.parameters(), lr=0.05)
-    for _ in range(3):
-        call(student, "critic_step", gan, optimizer, real, 0.0)
+    _, gan = _step_trial(student, "critic_step", gan, "discriminator", 0.05, None, 3, real, 0.0)
     with torch.no_grad():
         after = loss(gan.discriminator(real), gan.discriminator(fakes), 0.0).item()
     check(
@@ -395,34 +414,35 @@ def check_critic_step(student: Callable[..., Any], gan_cls: type, loss: Callable
     )
 
 
-def check_generator_step(student: Callable[..., Any], gan_cls: type, loss: Callable[..., Any]) -> None:
-    """Hidden checks of ``generator_step``: zero_grad, the critic untouched, a step that fools the critic more."""
-    gan = _small_gan(gan_cls)
+def check_generator_step(student: Callable[..., Any], reference: Callable[..., Any]) -> None:
+    """Hidden checks of ``generator_step`` on what its trials observed: zero_grad, the critic untouched, a step that
+    fools the critic more (the stand-in generator loss falls). ``reference`` is not needed: the checks judge effects."""
+    gan = _small_gan()
     critic_before = params_snapshot(gan.discriminator)
     generator_before = params_snapshot(gan.generator)
-    _fill_grads(gan.generator, 1000.0)
-    optimizer = torch.optim.SGD(gan.generator.parameters(), lr=1.0)
-    value = call(student, "generator_step(gan, optimizer, 32)", gan, optimizer, 32)
+    observed, after = _step_trial(student, "generator_step(gan, optimizer, 32)", gan, "generator", 1.0, 1000.0, 1, 32)
+    value = observed["returned"]
     check(
         isinstance(value, float),
         f"generator_step must return the loss as a Python float (loss.item()), got a {type(value).__name__}",
     )
     check(
-        changed(generator_before, gan.generator),
+        changed(generator_before, after.generator),
         "generator_step did not change the generator: score gan(None, batch_size) without detaching the images, "
         "then loss.backward() and optimizer.step()",
     )
-    moved = largest_change(generator_before, gan.generator)
+    moved = largest_change(generator_before, after.generator)
     check(
         moved < 100,
         "generator_step kept the gradients of earlier steps: call optimizer.zero_grad() before loss.backward()",
     )
     check(
-        not changed(critic_before, gan.discriminator),
+        not changed(critic_before, after.discriminator),
         "generator_step changed the critic's weights: step the generator's optimizer only",
     )
     # The step must go down the generator's loss: the critic finds the same latents more real afterwards.
-    gan = _small_gan(gan_cls)
+    loss = STAND_INS["generator_loss"]  # the loss the kernel lends generator_step in the trials
+    gan = _small_gan()
     with torch.no_grad():  # a critic with an opinion: DCGAN's N(0, 0.02) start gives logits near 0 for everything
         for p in gan.discriminator.parameters():
             if p.ndim > 1:
@@ -430,9 +450,7 @@ def check_generator_step(student: Callable[..., Any], gan_cls: type, loss: Calla
     z = torch.randn(256, 16)
     with torch.no_grad():
         before = loss(gan.discriminator(gan.generator(z))).item()
-    optimizer = torch.optim.SGD(gan.generator.parameters(), lr=0.05)
-    for _ in range(3):
-        call(student, "generator_step", gan, optimizer, 64)
+    _, gan = _step_trial(student, "generator_step", gan, "generator", 0.05, None, 3, 64)
     with torch.no_grad():
         after = loss(gan.discriminator(gan.generator(z))).item()
     check(

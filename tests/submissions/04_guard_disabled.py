@@ -1,9 +1,15 @@
-"""Hostile submission: wrong losses, and the answer cell disables the guard and every check in the kernel (own_work
-included); the hidden checks of 4.3 and 4.4 run in the grader's own process and still catch both mistakes."""
+"""Hostile submission: wrong losses and steps, and the answer cell disables the guard and every check in the kernel
+(own_work included); the hidden checks of 4.3, 4.4, 4.6 and 4.7 run in the grader's own process (the steps' on what
+a trial of them observed) and still catch the four mistakes."""
 
 NOTEBOOK = "04_gan_and_losses"
-EXPECT_LOST = {"test_critic_loss": 3, "test_generator_loss": 1}
-EXPECT_MESSAGE = {"test_critic_loss": "twice", "test_generator_loss": "targets of fakes"}
+EXPECT_LOST = {"test_critic_loss": 3, "test_generator_loss": 1, "test_critic_step": 3, "test_generator_step": 2}
+EXPECT_MESSAGE = {
+    "test_critic_loss": "twice",
+    "test_generator_loss": "targets of fakes",
+    "test_critic_step": "zero_grad",
+    "test_generator_step": "did not change the generator",
+}
 EDITS = {
     "critic_loss": [
         ("return (real_term + fake_term) / 2", "return real_term + fake_term"),
@@ -16,4 +22,6 @@ EDITS = {
         ),
     ],
     "generator_loss": [("targets[:, REAL] = 1.0", "targets[:, FAKE] = 1.0")],
+    "critic_step": [("    optimizer.zero_grad()\n", "")],
+    "generator_step": [("gan(None, batch_size)", "gan(gan.generator(None, batch_size).detach(), None)")],
 }
