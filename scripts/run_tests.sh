@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Run every test (what CI runs). pytest's exit code 5 ("no tests ran") is a failure here, not a pass.
 #
-# Three pytest-xdist workers on two cores: much of the suite waits on other processes (kernels, the
-# browser, the trainer), so a third worker fills the idle time; --dist loadgroup builds each expensive
-# shared fixture once (tests/conftest.py). GANLAB_TEST_WORKERS=0 runs serially; extra arguments go to pytest.
+# Two pytest-xdist workers: much of the suite waits on other processes, so a second worker uses the
+# idle core; --dist loadgroup builds each expensive shared fixture once (tests/conftest.py).
+# GANLAB_TEST_WORKERS=0 runs serially; extra arguments go to pytest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ruff check . || exit 1
-workers=${GANLAB_TEST_WORKERS:-3}
+workers=${GANLAB_TEST_WORKERS:-2}
 parallel=()
 if [ "$workers" != 0 ]; then
   # --no-loadscope-reorder: the groups in the order tests/conftest.py gives them (costliest first),
   # not by their number of tests.
   parallel=(-n "$workers" --dist loadgroup --no-loadscope-reorder)
-  # One OpenMP thread per process: the workers fill the two cores, and a torch process with two
+  # One OpenMP thread per process: the two workers fill the two cores, and a torch process with two
   # threads on a busy core waits for a parked thread at every parallel region (the gpu_run.sh dry
   # run took 36 s alone and 177 s beside the other worker with two threads).
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
