@@ -61,9 +61,13 @@ ATTEMPTS: dict[str, str] = {
     # The kernel is PID 1 of its namespace: its parent is pid 0, and kill(0) reaches its own session only.
     "kill_grader": "os.kill(os.getppid(), 9)",
     "kill_everything": "import subprocess\nsubprocess.run(['kill', '-9', '-1'])",
-    "rebind_submodule_checks": (  # the reference's checks too, where the kernel can import them (not 01_data's)
-        "import importlib\n"
-        "for package in ('ganlab.labcheck.core', 'ganlab_solution.labcheck.data'):\n"
+    # The checks made no-ops (the reference's too, where the kernel can import them: not 01_data's) and the
+    # guard silenced, then a wrong answer: only the grader's own verdict (judge.py) still fails it.
+    "rebind_submodule_checks": (
+        "import importlib, sys\n"
+        "sys.modules['__ganlab_guard__'].verify = lambda: []\n"
+        "for package in ('ganlab.labcheck', 'ganlab.labcheck.core', 'ganlab.labcheck.visible',\n"
+        "                'ganlab_solution.labcheck.data'):\n"
         "    try:\n        module = importlib.import_module(package)\n    except ImportError:\n        continue\n"
         "    for name in dir(module):\n"
         "        if name.startswith(('check', 'own_work', 'require')):\n"
@@ -245,9 +249,9 @@ def test_each_attempt_is_contained_and_the_honest_student_next_loses_exactly_the
         assert escapes["printed"][name].startswith(f"ESCAPE {name}: blocked"), escapes["printed"][name]
     if name == "fork_bomb":  # at the process limit (EAGAIN), as root too: the kernel is nobody there
         assert escapes["printed"][name].endswith("BlockingIOError"), escapes["printed"][name]
-    if name == "rebind_submodule_checks":  # the guard sees rebinding in check submodules
+    if name == "rebind_submodule_checks":  # the guard silenced too: the grader's own comparison fails it
         message = result.errors["test_to_unit_range"][1]
-        assert "labcheck.core" in message or "labcheck.data" in message, message
+        assert "256 pixel values" in message and "127.5" in message, message
     result = escapes["results"][honest]
     assert _lost(result) == HONEST_LOST, f"after {name}: lost {_lost(result)} ({result.errors})"
     assert "clamp" in result.errors["test_to_display"][1]
