@@ -51,6 +51,7 @@ ZYGOTE_CAPS = ["--cap-add", "ALL"]
 # machine's and each kernel becomes nobody (present on every Linux, owning nothing a sandbox shows).
 KERNEL_UID = 65534
 SYSTEM_TOPS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")  # beside /usr: links into it, or folders
+SYSTEM = ("/usr", "/etc", *SYSTEM_TOPS)  # what _system_args shows of the machine
 ENV_VAR = "GANLAB_SANDBOX"  # the kernel's limits and folders (JSON), from the grader to the zygote's fork
 FIX = (
     "install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`) and allow unprivileged user "
@@ -102,6 +103,11 @@ def _find(name: str):  # noqa: ANN202 (a ModuleSpec or None)
         except (ImportError, ValueError):
             spec = None
     return spec
+
+
+def _origin(spec) -> str:  # noqa: ANN001 (a ModuleSpec)
+    """The file of a module, or the first folder of a package without one (a namespace package)."""
+    return spec.origin if spec.has_location else next(iter(spec.submodule_search_locations or ()), "")
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -157,8 +163,7 @@ def read_only_folders() -> list[str]:
     # At the path a kernel meets (a symlinked one too) and at the real one (a library may resolve its own path).
     shown = {form for path in (*python, *startup) if path and os.path.exists(path)
              for form in (os.path.normpath(path), os.path.realpath(path))}  # fmt: skip
-    system = ("/usr", "/etc", *SYSTEM_TOPS)  # shown by _system_args
-    shown = {path for path in shown if not any(_inside(path, top) for top in system)}
+    shown = {path for path in shown if not any(_inside(path, top) for top in SYSTEM)}
     return _outermost([*shown, *course_folders()])
 
 
@@ -192,10 +197,9 @@ def base_argv(writable: list[str], scratch_mb: int) -> list[str]:
         args += ["--size", str(scratch_mb << 20), "--tmpfs", tmpfs]
     shown = read_only_folders()
     # The folders above each bind, which bwrap would make for root alone (mode 0700), traversable by the kernel's user.
-    system = ("/usr", "/etc", *SYSTEM_TOPS)
     above = {str(parent) for folder in (*shown, *writable) for parent in Path(folder).parents}
     for parent in sorted(above - {"/"}):  # sorted: each after the one it lies in
-        if not any(_inside(parent, top) for top in system):
+        if not any(_inside(parent, top) for top in SYSTEM):
             args += ["--dir", parent]
     for folder in shown:
         args += ["--ro-bind", folder, folder]
@@ -287,7 +291,7 @@ def unfound(modules: Sequence[str]) -> dict[str, str]:
         if spec is None:
             met[name] = "not found"
             continue
-        path = spec.origin if spec.has_location else next(iter(spec.submodule_search_locations or ()), "")
+        path = _origin(spec)
         if not os.access(path, os.R_OK):
             met[name] = f"{path} is not readable"
     return met
@@ -299,7 +303,7 @@ def not_importable(name: str, met: str) -> tuple[str, str]:
     spec = _find(name)
     if spec is None or not (spec.has_location or spec.submodule_search_locations):
         return f"{met}; nor can this grader", f"install it (`{sys.executable} -m pip install {name}`)"
-    path = os.path.realpath(spec.origin if spec.has_location else next(iter(spec.submodule_search_locations)))
+    path = os.path.realpath(_origin(spec))
     install = f"install {name} with pip, or put its folder on PYTHONPATH"
     bound = next((folder for folder in read_only_folders() if _inside(path, folder)), None)
     if bound is None:
