@@ -166,11 +166,10 @@ def collect(course: Path, assignment: str, source: Path | None, gradebook_url: s
         manual[path.stem] = [e for e in lab.of_notebook(path.stem) if e.manual]
         given[path.stem] = [cell.source for cell in nb.cells if cell.cell_type == "code"]
     model = {}
-    if source is not None and source.is_dir():
+    if source is not None and source.is_dir():  # the model solutions
         for path in sorted(source.glob("*.ipynb")):
-            for cell in nbformat.read(path, as_version=4).cells:
-                if _meta(cell).get("solution") and cell.cell_type == "code":
-                    model[(path.stem, _meta(cell)["grade_id"])] = cell.source
+            cells = tampering.answer_cells(nbformat.read(path, as_version=4))
+            model |= {(path.stem, cell_id): code for cell_id, code in cells.items()}
 
     students, grades = read_grades(gradebook_url, assignment)
     handed_in = {path.parent.name for path in (course / "submitted").glob(f"*/{assignment}") if path.is_dir()}

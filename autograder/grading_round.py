@@ -3,8 +3,9 @@
     python autograder/grading_round.py                 # every case of tests/submissions
     python autograder/grading_round.py --notebook 02_critic --keep /tmp/round
 
-The real nbgrader commands grade a student ``reference`` (every reference answer: full marks),
-a student ``blank`` (the release untouched: zero) and one student per case of
+The instructor's commands (``nbgrader generate_assignment``, ``grade_class.py`` with two workers,
+``nbgrader generate_feedback`` and ``export``) grade a student ``reference`` (every reference answer:
+full marks), a student ``blank`` (the release untouched: zero) and one student per case of
 ``tests/submissions/*.py``, who hands in only the case's notebook. Each case file holds::
 
     NOTEBOOK = "02_critic"                      # the notebook's file stem
@@ -247,10 +248,22 @@ def exported_scores(workdir: Path) -> dict[str, float]:
         }
 
 
+def grade_class(workdir: Path, *args: str) -> None:
+    """Run ``grade_class.py`` on the course in ``workdir``; its output goes to ``workdir/nbgrader.log``."""
+    command = [sys.executable, str(HERE / "grade_class.py"), "--course", str(workdir), *args]
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    with open(workdir / "nbgrader.log", "a") as log:
+        log.write(f"\n$ grade_class.py {' '.join(args)}\n{done.stdout}{done.stderr}")
+    if done.returncode != 0:
+        why = [line.strip() for line in (done.stdout + done.stderr).splitlines() if "failed" in line or "error" in line]
+        raise RuntimeError(f"grade_class.py {' '.join(args)} failed (exit {done.returncode}): {'; '.join(why)[:2000]}")
+
+
 def run_round(
-    workdir: Path, cases: list[Case], notebooks: list[str] | None = None, timeout: int | None = None
+    workdir: Path, cases: list[Case], notebooks: list[str] | None = None, timeout: int | None = None, jobs: int = 2
 ) -> dict[tuple[str, str], Result]:
-    """Release, submit (reference, blank, one student per case), autograde; results by (student, notebook)."""
+    """Release, submit (reference, blank, one student per case), grade with ``jobs`` workers; results by
+    (student, notebook)."""
     make_course(workdir, timeout)
     nbgrader(workdir, "generate_assignment", ASSIGNMENT, "--force")
     release = workdir / "release" / ASSIGNMENT
@@ -265,14 +278,13 @@ def run_round(
         student = student_id(case.name)
         submit(workdir, student, {case.notebook: fill(release / f"{case.notebook}.ipynb", answers, case.delete)})
         graded.append((student, case.notebook))
-    # One autograde call grades every student (each notebook in its own kernel), then the
-    # instructor's next two commands: feedback and the grades export.
-    nbgrader(workdir, "autograde", ASSIGNMENT, "--force")
-    # nbgrader grades students in directory order: a case that must come after another one
-    # is graded again on its own, once the other's kernels have certainly run.
-    for case in cases:
-        if case.after and case.notebook in names:
-            nbgrader(workdir, "autograde", ASSIGNMENT, "--student", student_id(case.name), "--force")
+    # The class graded as an instructor grades it (nbgrader's autograde in parallel workers, each notebook
+    # in its own kernel), then the next two commands: feedback and the grades export.
+    grade_class(workdir, "--jobs", str(jobs))
+    # A case that must come after another one is graded again on its own, once the other's kernels have run.
+    after = [student_id(case.name) for case in cases if case.after and case.notebook in names]
+    if after:
+        grade_class(workdir, "--jobs", "1", "--force", *after)
     nbgrader(workdir, "generate_feedback", ASSIGNMENT, "--force")
     exported = exported_scores(workdir)
     results = {(student, name): read_result(workdir, student, name) for student, name in graded}

@@ -1,9 +1,8 @@
 """The check guard: a tripwire inside each grading kernel that keeps the checks pristine (never shown to students).
 
-Kernel side: :func:`watch` records what the checks rely on and returns ``verify``, which puts back
-whatever was rebound and names it. Grader side: :func:`setup_code` sends the kernel this file's
-source (the kit is not visible in the sandbox); ``VERIFY`` brings the names back in the kernel's
-reply. A tripwire, not a wall: README.md, "What is not guaranteed".
+Kernel side: :func:`watch`. Grader side: :func:`setup_code` sends the kernel this file's source (the sandbox hides
+the kit); ``VERIFY`` brings the names back in the kernel's reply. A tripwire, not a wall: README.md, "What is not
+guaranteed".
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """Hidden checks that the grader runs in its own process, outside the student's kernel (README.md, "Hidden tests").
 
-For an exercise declared ``outside`` (``ganlab/exercises.py``), once its test cell ran in the kernel,
-:func:`verdict` runs the exercise's hidden checks here, with the reference answer imported here and, as the
-student's answer, a :class:`Remote`: calling it has the kernel run the notebook's answer on these arguments (or, for
-an answer judged by its effects, a trial of it on objects built from these arguments) and send back what it returned
-(``ganlab.labcheck.remote``). The inputs are chosen here and compared here, so a
+:func:`verdict` runs an ``outside`` exercise's hidden checks here, against the reference imported here, on a
+:class:`Remote` as the student's answer: each call has the kernel run the answer (or a trial of it) on these
+arguments and send back what it returned (``ganlab.labcheck.remote``). Inputs are chosen and compared here, so a
 kernel whose guard or checks were disabled changes no verdict: all it can do is answer for the student's code.
 """
 
@@ -117,8 +115,7 @@ def verdict(exercise: Exercise, ask: Ask) -> str | None:
     from ganlab.answers import reference_answer
     from ganlab.labcheck import CheckFailed
 
-    # The grader's own torch runs the reference and the comparisons: small tensors, which contended
-    # OpenMP threads only slow down (README.md, "Where a student's time goes").
+    # Small tensors, which contended OpenMP threads only slow down (README.md, "Where a student's time goes").
     torch.set_num_threads(1)
     name = exercise.names[0]
     student = Remote(name, ask, exercise.stand_ins, exercise.kernel_args, exercise.trial)

@@ -1,11 +1,10 @@
 """Grading kernels forked from a warm process (a *zygote*) instead of started cold.
 
 The zygote imports torch, the course and what the notebooks import once, never runs a cell, and
-forks a fresh kernel on request. ``SafeExecute`` makes the ipykernel spec run this file as a small
-*shim* that hands the zygote its arguments, environment, folder and standard streams over a Unix
-socket and stands in for the kernel towards jupyter_client (signals passed on, exit status
-returned; a killed shim takes its kernel with it). With no zygote to answer, the shim becomes an
-ordinary cold kernel: a fork is an optimisation, never a requirement.
+forks a fresh kernel on request. The ipykernel spec runs this file as a *shim* that hands the
+zygote its arguments, environment, folder and standard streams over a Unix socket and stands in
+for the kernel (signals passed on, exit status returned; a killed shim takes its kernel with it).
+With no zygote to answer, the shim becomes an ordinary cold kernel.
 
     python kernel_zygote.py serve SOCKET MODULE...   # the zygote (started by ``Zygote.start``)
     python -S kernel_zygote.py kernel ARGS           # the shim, as the kernel spec runs it
@@ -42,14 +41,13 @@ def shim(argv: list[str]) -> int:
         reader = sock.makefile("rb")
         pid = json.loads(reader.readline())["pid"]
     except (OSError, ValueError, KeyError, TypeError):
-        # No zygote (or a broken one): become an ordinary ipykernel, in a bwrap of its own when a sandbox was asked for.
+        # No zygote (or a broken one): a cold ipykernel, in a bwrap of its own when sandboxed.
         spec = os.environ.get(sandbox.ENV_VAR)
         cold = json.loads(spec)["cold"] if spec else [sys.executable, "-m", "ipykernel_launcher", *argv]
         os.execv(cold[0], cold)
 
     def pass_on(signum: int, _frame: object) -> None:
-        # The zygote signals the kernel's process group: the pid it gave is in its own PID
-        # namespace when it runs in the sandbox, so it is no pid of ours.
+        # The zygote signals the kernel: in the sandbox, the pid it gave is no pid of ours.
         try:
             sock.send(bytes([signum]))
         except OSError:
@@ -61,8 +59,7 @@ def shim(argv: list[str]) -> int:
     if line:
         status = json.loads(line)["exit"]
         return status if status >= 0 else 128 - status
-    # The zygote died (a student's cell may kill its kernel's parent): the kernel lives on, and
-    # we stand in for it until it ends, so only later kernels notice (they start cold).
+    # The zygote died (a cell may kill its kernel's parent): stand in for the kernel until it ends.
     while _running(pid):
         time.sleep(0.1)
     return 1
@@ -87,8 +84,8 @@ class Zygote:
 
     @classmethod
     def start(cls, make_env, sandboxed: bool, timeout: float = 300) -> Zygote:  # noqa: ANN001
-        """Start a zygote, with the environment ``make_env(folder)`` gives, and wait until it has preloaded
-        :func:`preload_list`. When ``sandboxed`` it runs in the sandbox, from a copy of the kit its forks do not see."""
+        """Start a zygote in the environment ``make_env(folder)``, ready once it preloaded :func:`preload_list`; when
+        ``sandboxed``, in the sandbox, from a copy of the kit its forks do not see."""
         import shutil
         import tempfile
         import threading
@@ -143,8 +140,7 @@ class Zygote:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-# What every kernel imports whatever the notebooks say: IPython's kernel, and what an exercise's
-# library imports only at its first call.
+# What every kernel imports whatever the notebooks say: IPython's kernel, and what a library imports at its first call.
 KERNEL_MODULES = (
     "IPython",
     "ipykernel.ipkernel",
@@ -155,16 +151,15 @@ KERNEL_MODULES = (
     "onnxscript",
     "torch.onnx._internal.exporter._core",  # torch.onnx.export(dynamo=True) imports it at its first call: 0.6 s
 )
-# Never preloaded, nor any module that imports them at its top (``ganlab_solution.generate``):
-# importing onnxruntime starts a native thread, and a process with threads must not fork (a lock
-# held by that thread stays locked forever in the child). The kernels import them, in 0.03 s.
+# Never preloaded, nor modules importing them at their top: onnxruntime starts a native thread, and a process
+# with threads must not fork (a lock that thread holds stays locked in the child). Kernels import it in 0.03 s.
 NOT_PRELOADED = ("onnxruntime",)
 NOTEBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks", "ganlab")
 
 
 def preload_list(notebooks: str = NOTEBOOKS) -> list[str]:
-    """What the zygote imports: the student package (``ganlab/exercises.py``), the notebooks' imports (``from a import
-    b`` gives ``a`` and ``a.b``, skipped by the zygote when it is no module), :data:`KERNEL_MODULES`."""
+    """What the zygote imports: the course packages, the notebooks' imports (``from a import b`` gives ``a`` and
+    ``a.b``, which may be no module), :data:`KERNEL_MODULES`."""
     import ast
     import glob
 
@@ -185,8 +180,7 @@ def preload_list(notebooks: str = NOTEBOOKS) -> list[str]:
                 elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                     names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
     names += KERNEL_MODULES
-    # Never the reference package: every fork would hold it, and the sandbox hides it from the kernels of
-    # notebooks that need none (safe_execute.py); those that do import it themselves, in 0.02 s.
+    # Never the reference package, which the sandbox hides from kernels that need none; the others import it in 0.02 s.
     skipped = (*NOT_PRELOADED, lab.REFERENCE_PACKAGE)
     return [name for name in dict.fromkeys(names) if name and name.split(".")[0] not in skipped]
 
@@ -238,7 +232,6 @@ def _run_kernel(request: dict, fds: list[int], keep_closed: list[socket.socket])
         os.environ.clear()
         os.environ.update(env)
         os.chdir(request["cwd"])
-        # What a cold kernel would compute from its own environment and folder.
         import importlib
         import tempfile
 
@@ -253,9 +246,8 @@ def _run_kernel(request: dict, fds: list[int], keep_closed: list[socket.socket])
             sys.modules["torch"].set_num_threads(int(threads))
         from ipykernel.kernelapp import IPKernelApp
 
-        # parent_handle=1: no parent poller (ipykernel's would end the kernel a second after the
-        # zygote died, blaming whichever cell runs then) and no "Ctrl-C will not work" banner.
-        # The kernel's life is tied to its shim instead: a killed shim's kernel is killed.
+        # parent_handle=1: no parent poller (it would end the kernel a second after the zygote died, blaming
+        # whichever cell runs then) and no "Ctrl-C will not work" banner; a killed shim's kernel is killed instead.
         argv = [*request["argv"], "--IPKernelApp.parent_handle=1"]
         sys.argv = ["ipykernel_launcher", *argv]
         IPKernelApp.launch_instance(argv)

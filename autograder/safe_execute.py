@@ -1,9 +1,8 @@
 """nbgrader's ``Execute`` made safe for grading a whole class (``SafeExecute``, in ``nbgrader_config.py``).
 
-Each kernel runs in a sandbox of its own (``sandbox.py``), forked from a warm zygote when there is
-one (``kernel_zygote.py``); a cell that kills its kernel costs that cell only; a test run after
-student code rebound a check or library function fails (``guard.py``); and the hidden checks of the exercises
-declared ``outside`` run here, in the grader, on what the kernel's answers return (``judge.py``). README.md.
+Each kernel runs in its own sandbox (``sandbox.py``), forked from a warm zygote if any (``kernel_zygote.py``); a
+cell that kills its kernel costs that cell only; a test after student code rebound a check or library function
+fails (``guard.py``); hidden checks declared ``outside`` run here, in the grader (``judge.py``). README.md.
 """
 
 from __future__ import annotations
@@ -112,8 +111,8 @@ _zygote_failed: set[bool] = set()
 
 @functools.cache  # once per process when it succeeds
 def require_sandbox() -> None:
-    """Raise GradingEnvironmentError (the cause and the fix) when this machine cannot build the sandbox, or when a
-    Python started in it as a kernel cannot find what every grading kernel imports (:data:`GRADING_IMPORTS`)."""
+    """Raise GradingEnvironmentError (the cause and the fix) when this machine cannot build the sandbox, or a kernel
+    in it cannot find :data:`GRADING_IMPORTS`."""
     try:
         missing = sandboxing.check_available(GRADING_IMPORTS)
     except sandboxing.SandboxUnavailable as error:
@@ -127,8 +126,8 @@ def require_sandbox() -> None:
 
 
 def zygote_path(sandboxed: bool) -> str | None:
-    """The socket of the zygote to fork kernels from: the grader's (``GANLAB_KERNEL_ZYGOTE``), or our own (a plain
-    ``nbgrader autograde`` starts one on its first notebook); None, and kernels start cold, when none can be had."""
+    """The socket of the zygote to fork kernels from: the grader's (``GANLAB_KERNEL_ZYGOTE``), or our own (started on
+    the first notebook); None (kernels start cold) when none can be had."""
     given = os.environ.get(kernel_zygote.ENV_VAR, "")
     if given and os.path.exists(given):
         return given
@@ -179,8 +178,8 @@ class SafeExecute(Execute):
         return Limits(self.scratch_mb, memory, self.max_processes, self.cpu_seconds)
 
     def create_kernel_manager(self):  # noqa: ANN201
-        """nbclient's kernel manager, with an ipykernel forked from the zygote when there is one. In the sandbox
-        it speaks ZMQ over Unix sockets (``ipc``): TCP cannot cross its network namespace."""
+        """nbclient's kernel manager, its ipykernel forked from the zygote if any; sandboxed, over Unix sockets
+        (``ipc``): TCP cannot cross its network namespace."""
         km = super().create_kernel_manager()
         spec = km.kernel_spec
         forkable = spec is not None and "ipykernel_launcher" in spec.argv
@@ -221,8 +220,7 @@ class SafeExecute(Execute):
         NotebookClient.__init__(self, nb, km)  # as ExecutePreprocessor.preprocess does
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
-        # A lab notebook whose hidden checks all run here, and that runs no reference answer, grades in a kernel
-        # that cannot import the reference package: the sandbox covers its folder, the guard does not watch it.
+        # A notebook running no reference answer grades in a kernel that cannot import it (README.md, "Hidden tests").
         notebook = notebook_of(nb, resources)
         hidden = notebook in NOTEBOOKS and not reference_in_kernel(notebook)
         self._conceal = sandboxing.course_folders((REFERENCE_PACKAGE,)) if hidden and self.sandbox else []
@@ -294,8 +292,8 @@ class SafeExecute(Execute):
                     return
 
     def _run_graded(self, cell: NotebookNode, index: int) -> None:
-        """Run one cell; a graded test cell is bracketed by the guard's verification, and an exercise judged outside
-        the kernel gets its hidden checks run here once its test cell passed in the kernel."""
+        """Run one cell; a graded test cell between two guard verifications, and the hidden checks of an exercise
+        judged outside run here once its test cell passed in the kernel."""
         meta = cell.get("metadata", {}).get("nbgrader", {})
         graded = meta.get("grade", False) and cell.cell_type == "code"
         exercise = self._outside.get(meta.get("grade_id")) if graded else None
@@ -325,15 +323,13 @@ class SafeExecute(Execute):
         return self._request("", {"value": expression}).get("user_expressions", {}).get("value")
 
     def _verify(self) -> list[str] | None:
-        """What the guard found rebound, or None when it did not answer (the guard itself was broken). The verdict
-        comes in the reply (``user_expressions``), never through stdout, which a student's thread may flood."""
+        """What the guard found rebound, or None when it did not answer (broken); in the reply, never through stdout,
+        which a student's thread may flood."""
         reply = self._request("", {"verdict": guard.VERIFY})
         return guard.parse(reply.get("user_expressions", {}).get("verdict"))
 
     def _prepare(self, code: str, what: str, fix: str) -> None:
         """Run set-up ``code`` before any student cell; its failure is the grading machine's, never the student's."""
-        if not code:
-            return
         reply = self._request(code)
         if reply.get("status") == "ok":
             return

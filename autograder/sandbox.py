@@ -23,10 +23,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-# Where the sandbox's writable tmpfs is mounted, inside: HOME, TMPDIR and the working folder.
-SCRATCH = "/sandbox"
-# The environment a sandboxed kernel inherits from the grader (everything else is dropped:
-# the grader's environment may hold tokens and paths).
+SCRATCH = "/sandbox"  # the writable tmpfs, inside: HOME, TMPDIR and the working folder
+# All a kernel inherits of the grader's environment, which may hold tokens and paths.
 PASSED_ENV = "PATH LANG LC_ALL LC_CTYPE TZ PYTHONPATH NBGRADER_EXECUTION PYDEVD_DISABLE_FILE_VALIDATION".split()
 # Each per-user folder a kernel gets, inside its scratch folder: nothing of anyone's home is read.
 USER_FOLDERS = {
@@ -41,14 +39,12 @@ USER_FOLDERS = {
     "XDG_DATA_HOME": "home/.local/share",
     "TMPDIR": "tmp",
 }
-# The zygote (and a cold kernel's launcher) keeps its capabilities inside its own sandbox, so that each fork can
-# build the kernel's namespaces and mounts: in a user namespace of bwrap's making, which gives no right outside
-# it; for a grader run as root, the machine's (see KERNEL_UID). It runs only the kit and the libraries it
-# preloads; each kernel gives them all up before any student code runs (enter_kernel).
+# The zygote (or a cold kernel's launcher) keeps its capabilities in its sandbox to build each kernel's namespaces
+# and mounts (in bwrap's user namespace, or the machine's for root: KERNEL_UID); each kernel gives them up in
+# enter_kernel, before any student code runs.
 ZYGOTE_CAPS = ["--cap-add", "ALL"]
-# The user a kernel runs as when the grader is root: Linux exempts root from RLIMIT_NPROC, so a fork bomb would
-# meet no limit. A user namespace of bwrap's can map no user but the grader's, so for root bwrap keeps the
-# machine's and each kernel becomes nobody (present on every Linux, owning nothing a sandbox shows).
+# A root grader's kernels run as nobody: Linux exempts root from RLIMIT_NPROC, and bwrap's user namespace can map
+# no user but the grader's, so for root it keeps the machine's. nobody exists everywhere and owns nothing shown.
 KERNEL_UID = 65534
 SYSTEM_TOPS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")  # beside /usr: links into it, or folders
 SYSTEM = ("/usr", "/etc", *SYSTEM_TOPS)  # what _system_args shows of the machine
@@ -77,9 +73,8 @@ class Limits:
 
 
 def course_folders(packages: tuple[str, ...] = ()) -> list[str]:
-    """The folders of the course packages (``ganlab.exercises.COURSE_PACKAGES``, or those of ``packages``) that a
-    kernel would import, and only those (an editable install's repository, notebooks and grading kit, stays
-    invisible). Looked up first on ``PYTHONPATH`` (first on a kernel's ``sys.path``), then as this process finds them."""
+    """The folders a kernel would import the course packages (``COURSE_PACKAGES``, or ``packages``) from, and only
+    those: an editable install's repository, notebooks and grading kit stay invisible."""
     from ganlab.exercises import COURSE_PACKAGES
 
     folders = []
@@ -136,20 +131,17 @@ def _startup_path(python: str, env: tuple[tuple[str, str], ...]) -> tuple[str, .
 
 
 def kernel_path() -> list[str]:
-    """The folders a kernel's Python imports from as it starts (its ``sys.path`` but the working folder: the
-    installation, site-packages, the user site, ``PYTHONPATH``, folders named by .pth files), asked of this Python
-    with a kernel's environment once per process."""
+    """A kernel's ``sys.path`` as it starts, but the working folder (the installation, site-packages, the user site,
+    ``PYTHONPATH``, .pth folders): asked of this Python with a kernel's environment, once per process."""
     return list(_startup_path(sys.executable, tuple(sorted(kernel_env(dict(os.environ), 0).items()))))
 
 
 def read_only_folders() -> list[str]:
-    """The folders every sandbox shows read-only, each at its own path and at its real one: the Python installation,
-    every folder of :func:`kernel_path` and the course packages; never a folder that holds or lies in the grading kit
-    or the source notebooks (of a checkout on ``PYTHONPATH`` only the course packages show)."""
+    """The folders every sandbox shows read-only, at their own path and their real one: the Python installation,
+    :func:`kernel_path` and the course packages; never one that holds or lies in the kit or the source notebooks."""
     import site
     import sysconfig
 
-    # The prefixes, the interpreter's real folder, site-packages.
     python = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *site.getsitepackages()}
     python |= {str(Path(os.path.realpath(sys.executable)).parents[1]), *sysconfig.get_paths().values()}
     kit = os.path.dirname(os.path.realpath(__file__))
@@ -239,10 +231,9 @@ def kernel_env(env: dict[str, str], threads: int) -> dict[str, str]:
 def kernel_argv(
     folder: str, connection_file: str, limits: Limits, command: list[str], conceal: Sequence[str] = ()
 ) -> list[str]:
-    """A cold kernel's launch command: ``command`` in a bwrap of its own that enters the same nested sandbox as a
-    zygote's fork (:func:`enter_kernel`, run from this file, bound where the kernel's scratch folder then covers it),
-    which can write only ``folder`` (the ZMQ sockets); the folders ``conceal`` (the reference package's, for a
-    notebook that needs none) are covered by an empty one."""
+    """A cold kernel's launch command: ``command`` in a bwrap of its own that enters the nested sandbox of a zygote's
+    fork (:func:`enter_kernel`, from this file bound where the scratch folder covers it); ``folder`` (the ZMQ
+    sockets) is writable, ``conceal`` covered (see :func:`enter_kernel`)."""
     spec = {"limits": dataclasses.asdict(limits), "runtime": folder, "connection_file": connection_file, "hide": "",
             "keep": folders_under_tmp(), "conceal": list(conceal)}  # fmt: skip
     kit = f"{SCRATCH}/kit/{os.path.basename(__file__)}"
@@ -252,9 +243,8 @@ def kernel_argv(
 
 
 def check_available(modules: Sequence[str] = ()) -> dict[str, str]:
-    """Start a Python as a cold kernel starts (:func:`kernel_argv`: its own bwrap, :func:`enter_kernel`, a kernel's
-    user, environment and limits) and return, for each of ``modules`` it cannot import, what it met (:func:`unfound`).
-    Raise SandboxUnavailable, naming the cause and the fix, when that sandbox cannot be built here."""
+    """What a Python started as a cold kernel (:func:`kernel_argv`) met for each of ``modules`` it cannot import
+    (:func:`unfound`); SandboxUnavailable, naming the cause and the fix, when that sandbox cannot be built here."""
     folder = tempfile.mkdtemp(prefix="ganlab_check_")
     try:
         connection = os.path.join(folder, "kernel.json")
@@ -279,8 +269,7 @@ def check_available(modules: Sequence[str] = ()) -> dict[str, str]:
 
 
 def unfound(modules: Sequence[str]) -> dict[str, str]:
-    """What this Python met looking for each of ``modules`` that it cannot import: 'not found', or its unreadable
-    file (without importing any: ``find_spec``)."""
+    """'not found' or the unreadable file, for each of ``modules`` this Python cannot import (none is imported)."""
     met = {}
     for name in modules:
         try:
@@ -290,16 +279,13 @@ def unfound(modules: Sequence[str]) -> dict[str, str]:
             continue
         if spec is None:
             met[name] = "not found"
-            continue
-        path = _origin(spec)
-        if not os.access(path, os.R_OK):
-            met[name] = f"{path} is not readable"
+        elif not os.access(_origin(spec), os.R_OK):
+            met[name] = f"{_origin(spec)} is not readable"
     return met
 
 
 def not_importable(name: str, met: str) -> tuple[str, str]:
-    """Why a kernel cannot import ``name`` in the sandbox, where it met ``met`` (:func:`check_available`), as this
-    grader sees it, and the fix."""
+    """(why a kernel that met ``met`` cannot import ``name`` in the sandbox, as this grader sees it; the fix)."""
     spec = _find(name)
     if spec is None or not (spec.has_location or spec.submodule_search_locations):
         return f"{met}; nor can this grader", f"install it (`{sys.executable} -m pip install {name}`)"
@@ -350,8 +336,8 @@ def _kept_flags(path: str) -> int:
 
 
 def apply_limits(limits: dict) -> None:
-    """Set this process's resource limits (inherited by everything it starts). Not the address space: a fork inherits
-    the zygote's large mappings (torch), so ``SafeExecute`` caps it once the kernel started, before any student cell."""
+    """Set this process's resource limits, inherited by all it starts; not the address space, which a fork inherits
+    large (torch): ``SafeExecute`` caps it once the kernel started, before any student cell."""
     import resource
 
     def cap(kind: int, value: int) -> None:
@@ -381,9 +367,6 @@ def enter_kernel(spec: dict) -> None:
     if owner is not None:
         for path in (runtime, connection):
             os.chown(path, owner, owner)
-    # The zygote holds capabilities in its sandbox (``ZYGOTE_CAPS``): enough to build this
-    # kernel's namespaces and mounts. The kernel gives them up below, before any student code
-    # runs, by entering a user namespace of its own.
     _call(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
     # A fresh scratch over the zygote's: HOME, TMPDIR (also seen as /tmp), the working folder.
@@ -393,10 +376,8 @@ def enter_kernel(spec: dict) -> None:
         os.mkdir(f"{SCRATCH}/{sub}")
         if owner is not None:
             os.chown(f"{SCRATCH}/{sub}", owner, owner)
-    # Of the zygote's folder, only this kernel's runtime folder stays; of the zygote's /tmp, only
-    # the read-only folders that live there (a kit checked out under /tmp). Each is kept aside,
-    # everything is covered, then each is put back at its own path (the connection file names
-    # the runtime's; Python imports the others from theirs).
+    # Of the zygote's folder only this kernel's runtime folder stays, of its /tmp only the read-only folders there
+    # (a kit under /tmp): each is kept aside, everything covered, then each put back at its own path.
     aside = [(runtime, f"{SCRATCH}/.runtime", 0)]
     aside += [(folder, f"{SCRATCH}/.keep{i}", MS_RDONLY) for i, folder in enumerate(spec.get("keep", ()))]
     for folder, hold, _ in aside:
@@ -428,8 +409,8 @@ def enter_kernel(spec: dict) -> None:
             os.setresgid(owner, owner, owner)
             os.setresuid(owner, owner, owner)
             libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the change made /proc/self root's: its maps are written below
-        # Give up the zygote's capabilities: in a user namespace of its own, it owns none of
-        # the namespaces and mounts above, so it can change none of them (nor remount anything).
+        # Give up the zygote's capabilities (ZYGOTE_CAPS): in a user namespace of its own, it owns none of the
+        # namespaces and mounts above, so it can change none of them.
         uid, gid = os.getuid(), os.getgid()
         _call(libc.unshare(CLONE_NEWUSER), "unshare")
         for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):

@@ -58,8 +58,8 @@ def boilerplate_hashes(given_code: list[str] | tuple[str, ...]) -> np.ndarray:
     return _boilerplate(tuple(given_code))
 
 
-@functools.lru_cache(maxsize=32)
-def _boilerplate(given_code: tuple[str, ...]) -> np.ndarray:  # one notebook's given code serves all its exercises
+@functools.lru_cache(maxsize=32)  # one notebook's given code serves all its exercises
+def _boilerplate(given_code: tuple[str, ...]) -> np.ndarray:
     hashes: set[int] = set()
     for code in given_code:
         hashes |= fingerprint(code).hashes

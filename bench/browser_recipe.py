@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import shlex
 import sys
 import time
 
 import numpy as np
 import torch
+from common import print_command
 
 from ganlab.classifier import load_classifier
 from ganlab.config import FASHION_MNIST_ROOT
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument(f"--{name}", type=type(default), default=default, help=f"default {default} (the page's)")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
-    print("command: python bench/browser_recipe.py " + shlex.join(sys.argv[1:] if argv is None else argv))
+    print_command(__file__, argv)
     images = load_images("FashionMNIST", FASHION_MNIST_ROOT)[:IMAGES].float() / 127.5 - 1
     classifier = load_classifier().eval()
     critic = Discriminator((1, 28, 28), 0, a.critic_width, 0, 2)

@@ -1,27 +1,19 @@
 """Does the "Watch a GAN learn" page learn, and how fast, in headless Chromium on this machine?
 
-Serves the built site (``_build/html``, made by ``bash book/build.sh``) as a plain static
-host would (no special header), opens ``book/train_live.html`` in Debian's Chromium (the page
-registers its service worker and reloads itself once to be cross-origin isolated, hence its
-WebAssembly threads) and, for each seed, trains with the page's browser recipe, pausing at each
-checkpoint (seconds of training; the pauses are not counted) to ask the shipped classifier about
-512 samples of the page's fixed latents, with the same function as the CPU short run's verdict
-(``sample_quality``: "x% recognised with confidence, y classes"), and to read the page's own
-speed and estimate ("garments in about N min on this machine"). Then each further backend trains
-for ``--backend-seconds`` to measure its speed (WebGL here is Chromium's software renderer,
-SwiftShader: no GPU).
-
-``--throttle RATE`` slows the page down RATE times (Chromium's CPU throttling, the DevTools
-protocol's Emulation.setCPUThrottlingRate, set before training), to see the page on a slower
-machine; ``--threads N`` asks the page for N WebAssembly threads (1: the speed without isolation).
+Serves the built site (``bash book/build.sh``) as a plain static host would, opens the page in
+Debian's Chromium (its service worker reloads it once, cross-origin isolated, for WebAssembly
+threads) and, for each seed, trains with the page's recipe, pausing at each checkpoint (seconds
+of training; pauses not counted) to judge 512 samples of the page's fixed latents with the CPU
+short run's ``sample_quality`` and to read the page's own speed and estimate. Then each further
+backend trains ``--backend-seconds`` for its speed (WebGL here is the software SwiftShader).
+``--throttle RATE`` slows Chromium's CPU RATE times (a slower machine); ``--threads N`` asks the
+page for N WebAssembly threads (1: the speed without isolation).
 
     python bench/browser_training.py [--checkpoints 60 120 300] [--seeds 0 1 2] [--backends webgl]
                                      [--grids out/browser] [--throttle 4] [--threads 1]
 
-Every figure is printed with the command that made it, and the first line after it says what
-ran: isolation, threads and throttling. The same recipe in PyTorch
-(``configs/cpu_short.yaml``, 300 steps of 32, about 90 s on 2 cores) reaches about 21%
-recognised with confidence over 7 classes (seed 0).
+The line after the command says what ran (isolation, threads, throttling); the last compares the
+PyTorch twin (``configs/cpu_short.yaml``, 300 steps of 32, about 90 s on 2 cores).
 """
 
 from __future__ import annotations
@@ -29,7 +21,6 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
-import shlex
 import sys
 import threading
 import time
@@ -40,6 +31,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import torch
+from common import print_command
 
 # The course package's verdict: imported here only.
 from ganlab.diagnostics import sample_quality
@@ -115,10 +107,8 @@ def train_for(page: object, seconds: float) -> float:
 
 
 def verdict(page: object, grid: Path | None = None) -> tuple[float, int]:
-    """(share recognised with confidence, classes with 5% or more) of 512 fixed-latent samples.
-
-    ``grid``: also save the first 64 samples there, as the page draws them, to look at.
-    """
+    """(share recognised with confidence, classes with 5% or more) of 512 fixed-latent samples; ``grid``: where
+    to save the first 64 as the page draws them."""
     values = page.evaluate(f"window.ganlabTrainer.samples({SAMPLES}).then(a => Array.from(a))")  # type: ignore[attr-defined]
     images = torch.tensor(np.asarray(values, np.float32)).view(SAMPLES, 1, 28, 28)
     if grid is not None:
@@ -135,12 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", nargs="*", default=["webgl"], help="further backends timed (wasm always runs)")
     parser.add_argument("--backend-seconds", type=float, default=60)
     parser.add_argument("--grids", type=Path, help="a folder for each seed's sample grid at each checkpoint (PNG)")
-    parser.add_argument(
-        "--throttle", type=float, default=1, metavar="RATE", help="Chromium CPU throttling: RATE times slower (1: none)"
-    )
-    parser.add_argument(
-        "--threads", type=int, default=0, help="WebAssembly threads asked of the page (default: its own)"
-    )
+    parser.add_argument("--throttle", type=float, default=1, metavar="RATE", help="slow Chromium's CPU RATE times")
+    parser.add_argument("--threads", type=int, default=0, help="WebAssembly threads asked of the page (0: its own)")
     args = parser.parse_args(argv)
     if not (args.site / PAGE).is_file():
         print(f"error: {args.site / PAGE} is missing: build the site first (bash book/build.sh)", file=sys.stderr)
@@ -151,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     checkpoints = sorted(args.checkpoints)
     if args.grids:
         args.grids.mkdir(parents=True, exist_ok=True)
-    print("command: python bench/browser_training.py " + shlex.join(argv if argv is not None else sys.argv[1:]))
+    print_command(__file__, argv)
     from playwright.sync_api import sync_playwright
 
     speeds: dict[str, list[float]] = {}

@@ -12,17 +12,15 @@ it is slower than ATen's (``bench/upsample_kernels.py``).
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+from common import add_run_arguments, bench_config, print_command
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganlab.config import FASHION_MNIST_ROOT, Config
 from ganlab_solution.trainer import Trainer
 
 _FAST = {"amp": True, "channels_last": True}
@@ -50,28 +48,9 @@ def upsampling_outside_compile(enabled: bool) -> Iterator[None]:
         nn.Upsample.forward = original
 
 
-def bench_config(args: argparse.Namespace, **optim: bool) -> Config:
-    """The lab's Fashion-MNIST run at ``--batch-size`` with the given ``optim`` speed options."""
-    return Config.model_validate(
-        {
-            "data": {
-                "dataset": "FashionMNIST",
-                "rootdir": args.rootdir,
-                "batch_size": args.batch_size,
-                "debug": args.debug,
-            },
-            "optim": {"nepochs": 1000, **optim},
-            "logging": {"logdir": "/tmp/ganlab-bench"},
-            "device": args.device,
-        }
-    )
-
-
 def step_flops(trainer: Trainer) -> int:
-    """FLOPs of one training step (matrix products and convolutions, forward and backward).
-
-    It runs the step, so it changes the trainer's weights: use a trainer built for counting only.
-    """
+    """FLOPs of one training step (matrix products and convolutions, forward and backward), which it runs:
+    use a trainer built for counting only."""
     real = next(iter(trainer.batches()))
     with FlopCounterMode(display=False) as counter:
         trainer.step(real)
@@ -82,7 +61,7 @@ def time_variant(variant: dict[str, bool], args: argparse.Namespace) -> tuple[fl
     options = dict(variant)
     fused = options.pop("fused", True)
     aten_upsample = options.pop("aten_upsample", False)
-    config = bench_config(args, **options)
+    config = bench_config(args.rootdir, args.batch_size, args.device, args.debug, **options)
     trainer = Trainer(config, quiet=True)
     if not fused:
         betas = (0.5, 0.999)
@@ -101,18 +80,16 @@ def time_variant(variant: dict[str, bool], args: argparse.Namespace) -> tuple[fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rootdir", default=FASHION_MNIST_ROOT)
-    parser.add_argument("--device", default="auto")
+    add_run_arguments(parser)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--debug", action="store_true", help="a few batches per epoch (smoke runs, not timings)")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     args = parser.parse_args()
     torch.backends.cudnn.benchmark = True
     name = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "CPU"
-    print(f"command: python {shlex.join(sys.argv)}")
+    print_command(__file__)
     print(f"device: {name}, torch {torch.__version__}")
-    counting = Trainer(bench_config(args), quiet=True)
+    counting = Trainer(bench_config(args.rootdir, args.batch_size, args.device, args.debug), quiet=True)
     flops, steps = step_flops(counting), len(counting.loaders.train)
     del counting
     epoch_tflop = flops * steps / 1e12

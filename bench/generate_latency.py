@@ -9,37 +9,31 @@ ganlab_solution quantize``): medians at batch 1 and 64, float outputs checked eq
 from __future__ import annotations
 
 import argparse
-import shlex
 import statistics
-import sys
 import tempfile
-import time
+import timeit
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import print_command
 
 from ganlab_solution.export import OnnxGenerator, export_generator
 from ganlab_solution.models import Generator
 from ganlab_solution.quantize import quantize_generator
 
 
-def median_ms(fn, repeats: int) -> float:
-    for _ in range(5):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+def median_ms(fn: Callable[[], object], repeats: int) -> float:
+    """Median milliseconds of ``repeats`` calls of ``fn``, after 5 warm-up calls."""
+    return statistics.median(timeit.repeat(fn, number=1, repeat=repeats + 5)[5:]) * 1000
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
-    print(f"command: python {shlex.join(sys.argv)}")
+    print_command(__file__)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     torch.manual_seed(0)
     torch_generator = Generator((1, 28, 28), 100, 256).eval()

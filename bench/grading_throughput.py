@@ -4,10 +4,9 @@
     python bench/grading_throughput.py --students 6 --notebooks 01_data 02_critic
     python bench/grading_throughput.py --sandbox both --repeat 2  # N workers without/with the sandbox, ABBA
 
-Both gradings (``grade_class.py`` with 1 then N workers, or N workers without then with the
-sandbox) run back to back on copies of one scratch course, so their ratio compares even on a
-loaded machine; the absolute figures do not. The breakdown times one student's notebooks through
-``SafeExecute`` phase by phase, and nbgrader's own overhead.
+The gradings (``grade_class.py``) run back to back on copies of one scratch course, so their ratio
+holds on a loaded machine (the absolute figures do not). The breakdown times one student's notebooks
+through ``SafeExecute`` phase by phase, and nbgrader's own overhead.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import nbformat
+from common import print_command
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "autograder"))
@@ -116,35 +116,24 @@ def grade(folder: Path, jobs: int) -> float:
     return spent
 
 
-def compare_sandbox(
-    students: int, notebooks: list[str], jobs: int, repeat: int = 1, projected: int = 200, cores: int = 16
-) -> int:
-    """Grade one class with ``jobs`` workers without and with the sandbox; print the cost and a projection.
-    Rounds alternate the order, so a changing load weighs on both alike; the cost is that of the sums."""
+def compare(runs: dict[str, tuple[int, bool]], students: int, notebooks: list[str], repeat: int) -> dict[str, float]:
+    """Seconds each run (label: workers, sandboxed) takes to grade the class, summed over ``repeat`` rounds;
+    the rounds alternate the order, so a changing load weighs on every run alike."""
     base = Path(tempfile.mkdtemp(prefix="ganlab_bench_"))
-    spent = {False: 0.0, True: 0.0}
+    spent = dict.fromkeys(runs, 0.0)
     try:
         for round_ in range(repeat):
-            for boxed in (False, True) if round_ % 2 == 0 else (True, False):
-                folder = base / f"{'within' if boxed else 'without'}_{round_}"
-                took = grade(course(folder, students, notebooks, sandboxed=boxed), jobs)
-                spent[boxed] += took
-                print(f"  round {round_ + 1}: {'sandbox' if boxed else 'no sandbox':11s} {took:7.1f} s", flush=True)
-                shutil.rmtree(folder, ignore_errors=True)
+            for index, label in enumerate(list(runs)[:: 1 if round_ % 2 == 0 else -1]):
+                jobs, boxed = runs[label]
+                took = grade(course(base / f"{round_}_{index}", students, notebooks, sandboxed=boxed), jobs)
+                spent[label] += took
+                print(f"  round {round_ + 1}: {label:11s} {took:7.1f} s", flush=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     graded = students * repeat
-    for label, boxed in (("no sandbox", False), ("sandbox", True)):
-        total = spent[boxed]
-        print(f"{label:11s}: {total:7.1f} s  {60 * graded / total:6.2f} students/min  {total / graded:6.1f} s/student "
-              f"({jobs} workers, {repeat} round(s))")  # fmt: skip
-    print(f"sandbox cost: {100 * (spent[True] / spent[False] - 1):+.1f}% per student (target: at most +10%)")
-    # Workers = cores: a 16-core node grades cores/jobs times as many students at once as this machine.
-    per_student = spent[True] / graded
-    node = projected * per_student * jobs / cores
-    print(f"projected: {projected} students on a {cores}-core node with {cores} workers, in the sandbox: "
-          f"{node / 60:.1f} min (from {per_student:.1f} s/student with {jobs} workers here)")  # fmt: skip
-    return 0
+    for label, total in spent.items():
+        print(f"{label:11s}: {total:7.1f} s  {60 * graded / total:6.2f} students/min  {total / graded:6.1f} s/student")
+    return spent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,42 +142,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebooks", nargs="+", help="notebooks each student hands in (default: all seven)")
     parser.add_argument("--jobs", type=int, default=2, help="workers of the parallel grading (default 2)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-phase breakdown")
-    parser.add_argument("--repeat", type=int, default=1, help="with --sandbox both: rounds, in alternating order")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of the comparison, in alternating order")
     parser.add_argument(
         "--sandbox", choices=("on", "both"), default="on",
         help="on: grade in the sandbox (1 vs N workers); both: N workers without, then with the sandbox",
     )  # fmt: skip
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted(path.stem for path in gr.SOURCE.glob("*.ipynb"))
-    print("$ python bench/grading_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]))
-    print(
-        f"{args.students} students x {len(notebooks)} notebooks; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}"
-    )
+    print_command(__file__, argv)
+    print(f"{args.students} students x {len(notebooks)} notebooks; {os.cpu_count()} CPUs; "
+          f"load {os.getloadavg()[0]:.1f}; {args.repeat} round(s)")  # fmt: skip
     if args.sandbox == "both":
-        return compare_sandbox(args.students, notebooks, args.jobs, args.repeat)
-    base = Path(tempfile.mkdtemp(prefix="ganlab_bench_"))
-    try:
-        serial = grade(course(base / "serial", args.students, notebooks), 1)
-        parallel = grade(course(base / "parallel", args.students, notebooks), args.jobs)
-        phases = {} if args.no_breakdown else breakdown(notebooks)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-    rate_1, rate_n = 60 * args.students / serial, 60 * args.students / parallel
-    print(f"serial     : {serial:7.1f} s  {rate_1:6.2f} students/min  {serial / args.students:6.1f} s/student")
-    print(
-        f"{args.jobs} workers  : {parallel:7.1f} s  {rate_n:6.2f} students/min  {parallel / args.students:6.1f} s/student"
-    )
-    print(f"speed-up   : {serial / parallel:.2f}x")
-    if phases:
-        per_student = serial / args.students
-        print(f"one student, {len(notebooks)} notebooks, run once outside nbgrader:")
-        for phase in ("zygote start (once per run)", "kernel start", "guard (setup and verify)", "first cell (imports)", "test cells (checks)",
-                      "answer and other cells"):  # fmt: skip
-            print(f"  {phase:28s} {phases.get(phase, 0.0):6.1f} s")
-        print(f"  {'notebooks in total':28s} {phases['total']:6.1f} s")
-        print(
-            f"  {'nbgrader around them':28s} {max(0.0, per_student - phases['total']):6.1f} s (serial s/student - total)"
-        )
+        spent = compare({"no sandbox": (args.jobs, False), "sandbox": (args.jobs, True)}, args.students, notebooks,
+                        args.repeat)  # fmt: skip
+        print(f"sandbox cost: {100 * (spent['sandbox'] / spent['no sandbox'] - 1):+.1f}% per student "
+              f"with {args.jobs} workers (target: at most +10%)")  # fmt: skip
+        # Workers = cores: a 16-core node grades 16/jobs times as many students at once as this machine.
+        per_student, projected, cores = spent["sandbox"] / (args.students * args.repeat), 200, 16
+        print(f"projected: {projected} students on a {cores}-core node with {cores} workers, in the sandbox: "
+              f"{projected * per_student * args.jobs / cores / 60:.1f} min "
+              f"(from {per_student:.1f} s/student with {args.jobs} workers here)")  # fmt: skip
+        return 0
+    parallel = f"{args.jobs} workers"
+    spent = compare({"serial": (1, True), parallel: (args.jobs, True)}, args.students, notebooks, args.repeat)
+    print(f"speed-up   : {spent['serial'] / spent[parallel]:.2f}x")
+    if args.no_breakdown:
+        return 0
+    phases = breakdown(notebooks)
+    print(f"one student, {len(notebooks)} notebooks, run once outside nbgrader:")
+    for phase in ("zygote start (once per run)", "kernel start", "guard (setup and verify)", "first cell (imports)",
+                  "test cells (checks)", "answer and other cells"):  # fmt: skip
+        print(f"  {phase:28s} {phases.get(phase, 0.0):6.1f} s")
+    print(f"  {'notebooks in total':28s} {phases['total']:6.1f} s")
+    per_student = spent["serial"] / (args.students * args.repeat)
+    print(f"  {'nbgrader around them':28s} {max(0.0, per_student - phases['total']):6.1f} s (serial s/student - total)")
     return 0
 
 

@@ -8,37 +8,18 @@ Profiles ``--steps`` steps of the trainer (Fashion-MNIST, batch 256) after a few
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 
 import torch
-import yaml
+from common import add_run_arguments, bench_config, print_command
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
-from ganlab.config import FASHION_MNIST_ROOT, Config
 from ganlab_solution.trainer import Trainer
-
-
-def build_config(args: argparse.Namespace) -> Config:
-    raw: dict = {
-        "data": {"rootdir": args.rootdir, "batch_size": args.batch_size},
-        "optim": {"amp": args.amp, "channels_last": args.channels_last, "compile": args.compile},
-        "logging": {"logdir": "/tmp/ganlab-bench"},
-        "device": args.device,
-    }
-    for item in args.set:
-        key, _, value = item.partition("=")
-        section, _, name = key.partition(".")
-        raw.setdefault(section, {})[name] = yaml.safe_load(value)
-    return Config.model_validate(raw)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rootdir", default=FASHION_MNIST_ROOT)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--batch-size", type=int, default=256)
+    add_run_arguments(parser)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--amp", action="store_true")
     parser.add_argument("--channels-last", action="store_true")
@@ -48,28 +29,23 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20)
     args = parser.parse_args()
     torch.backends.cudnn.benchmark = True
-    print(f"command: python {shlex.join(sys.argv)}")
-    trainer = Trainer(build_config(args), quiet=True)
+    print_command(__file__)
+    options = {"amp": args.amp, "channels_last": args.channels_last, "compile": args.compile}
+    trainer = Trainer(bench_config(args.rootdir, args.batch_size, args.device, sets=args.set, **options), quiet=True)
     if args.compile_mode:
         trainer.critic = trainer.critic_train = torch.compile(trainer.gan.discriminator, mode=args.compile_mode)
         trainer.generator = trainer.generator_train = torch.compile(trainer.gan.generator, mode=args.compile_mode)
     trainer.gan.train()
-    batches = iter(trainer.loaders.train)
-
-    def step() -> None:
-        trainer.step(next(batches).to(trainer.device))
-
-    for _ in range(5):
-        step()
+    batches = iter(trainer.batches())
     cuda = trainer.device.type == "cuda"
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    if cuda:
-        torch.cuda.synchronize()
-    with profile(activities=activities) as prof:
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    for _ in range(5):
+        trainer.step(next(batches))
+    sync()
+    with profile(activities=[ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]) as prof:
         for _ in range(args.steps):
-            step()
-        if cuda:
-            torch.cuda.synchronize()
+            trainer.step(next(batches))
+        sync()
     sort = "self_cuda_time_total" if cuda else "self_cpu_time_total"
     events = prof.key_averages()
     if cuda:  # kernels only: operator rows repeat their kernels' time

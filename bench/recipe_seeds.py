@@ -10,37 +10,34 @@ a minute and a half each on two CPU cores, judged as the tests judge. Exit statu
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import tempfile
 
 import numpy as np
 import torch
+from common import print_command
 
 from ganlab.diagnostics import MAX_CRITIC_ACC, diagnose, sample_quality
 from ganlab.recipes import cpu_short_config
 from ganlab_solution.trainer import Trainer
 
 
-def notebook_loop(trainer: Trainer, steps: int) -> dict[str, list[float]]:
-    """The recipe's loop, one public ``Trainer.step`` per batch (critic step, generator step, EMA), without plots."""
+def notebook_loop(trainer: Trainer) -> dict[str, list[float]]:
+    """The recipe's epochs, one public ``Trainer.step`` per batch (critic step, generator step, EMA), without plots."""
     history: dict[str, list[float]] = {"critic_acc_real": [], "critic_acc_fake": []}
     trainer.gan.train()
-    while len(history["critic_acc_real"]) < steps:
+    for _ in range(trainer.config.optim.nepochs):
         for real in trainer.batches():
             metrics = trainer.step(real)
             for key in history:
                 history[key].append(metrics[key].item())
-            if len(history["critic_acc_real"]) == steps:
-                break
     return history
 
 
 def judge(seed: int, logdir: str) -> tuple[list[str], str]:
     """Train the recipe with ``seed``; the problems found (empty for a run that learnt), and the samples' verdict."""
     trainer = Trainer(cpu_short_config(seed=seed, logging={"logdir": logdir}), quiet=True)
-    steps = trainer.config.optim.nepochs * len(trainer.loaders.train)
-    history = notebook_loop(trainer, steps)
+    history = notebook_loop(trainer)
     problems = [
         f"{key}: the critic won outright (mean of the last 50 steps {np.mean(values[-50:]):.2f})"
         for key, values in history.items()
@@ -65,7 +62,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the recipe was tuned on 2 cores)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"command: python {shlex.join(sys.argv)}")
+    print_command(__file__)
     failed = 0
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as logdir:

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from common import print_command
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "autograder"))
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, help="course folder to build and keep (default: a temporary one)")
     args = parser.parse_args(argv)
-    print("command: python bench/report_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    print_command(__file__, argv)
     course = args.keep or Path(tempfile.mkdtemp(prefix="ganlab_report_bench_"))
     try:
         start = time.perf_counter()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -22,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-import yaml
+from common import add_run_arguments, apply_sets, print_command
 from torch import nn
 
 from ganlab.config import Config
@@ -35,13 +33,12 @@ from ganlab_solution.export import export_generator
 from ganlab_solution.fid import InceptionFeatures, frechet_distance, real_statistics, statistics
 from ganlab_solution.trainer import Trainer
 
-ROOTDIR = "/usr/share/datasets/fashion-mnist"
 GPU_OPTIONS = ("amp", "channels_last", "cuda_graph", "compile")
 
 # The recipe before --set: the shipped generator's (configs/fashionmnist_shipped.yaml)
 # with CUDA graphs instead of torch.compile, whose minute of compilation would count.
 RECIPE: dict[str, dict[str, Any]] = {
-    "data": {"dataset": "FashionMNIST", "rootdir": ROOTDIR, "batch_size": 256, "valid_ratio": 0.0},
+    "data": {"dataset": "FashionMNIST", "batch_size": 256, "valid_ratio": 0.0},
     "optim": {
         "base_lr": 0.0002,
         "lblsmooth": 0.2,
@@ -59,32 +56,14 @@ RECIPE: dict[str, dict[str, Any]] = {
 
 def build_config(overrides: list[str], device: str, rootdir: str) -> tuple[Config, list[str]]:
     """The recipe with ``section.key=value`` overrides; returns it and the GPU options dropped on a CPU."""
-    raw = copy.deepcopy(RECIPE)
+    raw: dict[str, Any] = {**copy.deepcopy(RECIPE), "device": device}
     raw["data"]["rootdir"] = rootdir
-    raw["device"] = device
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        section, dot, name = key.partition(".")
-        if not sep or not dot:
-            raise GanlabError(f"--set {item!r}: write SECTION.KEY=VALUE, e.g. --set optim.ema=0.99")
-        raw.setdefault(section, {})[name] = yaml.safe_load(value)
+    apply_sets(raw, overrides)
     dropped = []
     if resolve_device(device).type != "cuda":
         dropped = [name for name in GPU_OPTIONS if raw["optim"].get(name)]
         raw["optim"].update(dict.fromkeys(GPU_OPTIONS, False))
     return Config.model_validate(raw), dropped
-
-
-def shift_images(images: torch.Tensor, pixels: int) -> torch.Tensor:
-    """Each image translated by its own random offset of up to ``pixels``; -1 (black) fills the gap."""
-    n, _, height, width = images.shape
-    padded = F.pad(images, (pixels,) * 4, value=-1.0)
-    dy, dx = torch.randint(0, 2 * pixels + 1, (2, n, 1, 1), device=images.device)
-    rows = torch.arange(height, device=images.device).view(1, height, 1) + dy
-    cols = torch.arange(width, device=images.device).view(1, 1, width) + dx
-    batch = torch.arange(n, device=images.device).view(n, 1, 1)
-    # Advanced indices around the channel slice: (N, H, W, C), back to (N, C, H, W).
-    return padded[batch, :, rows, cols].permute(0, 3, 1, 2).contiguous()
 
 
 class FidScore:
@@ -163,7 +142,6 @@ def run(
     eval_every: int,
     max_steps: int | None = None,
     max_train_seconds: float | None = None,
-    augment_pixels: int = 0,
     keep_going: bool = False,
     clock: TrainingClock | None = None,
     on_evaluation: Callable[[Result, Trainer, nn.Module], None] = lambda result, trainer, generator: None,
@@ -184,8 +162,6 @@ def run(
     step = 0
     while True:
         for real in trainer.loaders.train:
-            if augment_pixels:
-                real = shift_images(real, augment_pixels)
             metrics = trainer.step(real)
             step += 1
             out_of_steps = max_steps is not None and step >= max_steps
@@ -226,8 +202,7 @@ def describe(result: Result) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rootdir", default=ROOTDIR)
-    parser.add_argument("--device", default="auto")
+    add_run_arguments(parser, batch_size=False)
     parser.add_argument("--fid-target", type=float, default=15.0, help="stop at the first FID at most this")
     parser.add_argument("--fid-samples", type=int, default=10_000, help="generated samples and test images")
     parser.add_argument("--fid-batch", type=int, default=500, help="Inception batch size")
@@ -235,15 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--max-train-seconds", type=float, default=120.0)
     parser.add_argument("--keep-going", action="store_true", help="train on past the target until a budget")
-    parser.add_argument("--augment", choices=("none", "shift"), default="none", help="augmentation of real images")
-    parser.add_argument("--shift", type=int, default=2, help="--augment shift: largest offset in pixels")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--json", type=Path, help="write the command, recipe and curve here after every evaluation")
     parser.add_argument("--grid", type=Path, help="save an 8x8 grid of the final generator's samples (PNG)")
     parser.add_argument("--onnx", type=Path, help="export the generator of the best evaluation to ONNX")
     args = parser.parse_args(argv)
-    if args.eval_every < 1 or args.fid_samples < 2 or args.shift < 1:
-        parser.error("--eval-every and --shift must be at least 1, --fid-samples at least 2")
+    if args.eval_every < 1 or args.fid_samples < 2:
+        parser.error("--eval-every must be at least 1, --fid-samples at least 2")
     try:
         config, dropped = build_config(args.set, args.device, args.rootdir)
     except (GanlabError, ValueError) as exc:
@@ -251,15 +224,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     device = resolve_device(config.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    command = "python " + shlex.join(["bench/speedrun.py", *(sys.argv[1:] if argv is None else argv)])
     recipe = {
         "data": config.data.model_dump(include={"dataset", "batch_size", "valid_ratio", "debug"}),
         "optim": config.optim.model_dump(),
         "model": config.model.model_dump(include={"discriminator_base_c", "generator_base_c", "dnoise", "dropout"}),
-        "augment": f"shift by up to {args.shift} px (real images only)" if args.augment == "shift" else "none",
         "seed": config.seed,
     }
-    print(f"command: {command}")
+    command = print_command(__file__, argv)
     print(f"device: {name}, torch {torch.__version__}")
     print(f"recipe: {json.dumps(recipe)}")
     if dropped:
@@ -278,11 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.onnx and e.fid < best.get("fid", float("inf")):
             best.update(fid=e.fid, step=e.step, generator=copy.deepcopy(generator))
-        if args.json:
-            write_json(result)
+        write_json(result)
 
     def write_json(result: Result) -> None:
         """The command, recipe and curve so far, rewritten after every evaluation (a run cut short keeps its curve)."""
+        if not args.json:
+            return
         payload = {"command": command, "device": name, "torch": torch.__version__, "recipe": recipe,
                    "fid_samples": args.fid_samples, "eval_every": args.eval_every,
                    **asdict(result), "eval_seconds": result.eval_seconds}  # fmt: skip
@@ -295,12 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         eval_every=args.eval_every,
         max_steps=args.max_steps,
         max_train_seconds=args.max_train_seconds,
-        augment_pixels=args.shift if args.augment == "shift" else 0,
         keep_going=args.keep_going,
         on_evaluation=report,
     )
-    if args.json:
-        write_json(result)
+    write_json(result)
     if args.grid:
         from torchvision.utils import save_image
 

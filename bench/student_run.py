@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import print_command
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from ganlab.diagnostics import MIN_CLASSES, MIN_CONFIDENT  # noqa: E402
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = args.keep or Path(tempfile.mkdtemp(prefix="ganlab_student_"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"command: python bench/student_run.py{' --keep ' + str(args.keep) if args.keep else ''}")
+    print_command(__file__, argv)
     python = student_environment(work)
     course = work / "course"
     shutil.copytree(ROOT / "autograder", course, ignore=shutil.ignore_patterns("release", "submitted", "autograded"))

@@ -10,12 +10,12 @@ forward, forward + backward, and a whole generator block's forward + backward.
 
 from __future__ import annotations
 
-import shlex
 import sys
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from common import print_command
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
@@ -72,7 +72,7 @@ def main() -> None:
     if not torch.cuda.is_available():
         sys.exit("bench/upsample_kernels.py needs a CUDA GPU")
     torch.backends.cudnn.benchmark = True
-    print(f"command: python {shlex.join(sys.argv)}")
+    print_command(__file__)
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
     variants = {
         "ATen": bilinear,

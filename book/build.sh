@@ -1,17 +1,5 @@
 #!/usr/bin/env bash
-# Build the course website into _build/html (what `make book` runs).
-#
-#   1. npm ci in book/: onnxruntime-web, TensorFlow.js (+ its WebAssembly and WebGPU backends),
-#      coi-serviceworker, MathJax 3, require.js, the ipywidgets html-manager and axe-core (for
-#      the tests only), pinned by book/package-lock.json (nothing vendored is committed);
-#   2. copy them, the shipped generator ONNX, the explorer's and the live trainer's scripts,
-#      and the live trainer's data (training images, classifier ONNX: book/train_live_assets.py)
-#      into book/_extra/, which Sphinx copies to the site root (html_extra_path), so the
-#      site never asks another origin for anything;
-#   3. make the release notebooks (make -C autograder release) and copy them into
-#      book/exercises/_release/ with a download link on top (rendered, never executed);
-#   4. jupyter-book build with the demo pages executed, every warning an error;
-#   5. check that the pages and the vendored files are really there.
+# Build the course website into _build/html (what `make book` runs), in the five steps below.
 #
 # Environment: BOOK_SKIP_NPM=1 reuses book/node_modules as it is (offline rebuilds).
 # GANLAB_BOOK_SOLUTIONS=1 builds the site for after the deadline: the exercise pages show the
@@ -28,14 +16,17 @@ start=$(date +%s)
 
 say() { printf '[book] %s\n' "$*"; }
 
-# -- 1. browser libraries from npm -----------------------------------------------
+# -- 1. browser libraries from npm, pinned by book/package-lock.json (none is committed) -------
+# onnxruntime-web, TensorFlow.js and its backends, coi-serviceworker, MathJax 3, require.js, the
+# ipywidgets html-manager, and axe-core (for the tests only).
 if [[ "${BOOK_SKIP_NPM:-0}" != 1 || ! -d $BOOK/node_modules ]]; then
     say "npm ci (book/package-lock.json)"
     (cd "$BOOK" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 NM=$BOOK/node_modules
 
-# -- 2. the site's own copies -------------------------------------------------------
+# -- 2. the site's own copies, in book/_extra/, which Sphinx copies to the site root --------
+# (html_extra_path): the site never asks another origin for anything.
 say "vendoring into book/_extra"
 rm -rf "$EXTRA"
 mkdir -p "$EXTRA/vendor/onnxruntime-web" "$EXTRA/vendor/requirejs" "$EXTRA/vendor/html-manager" \
@@ -77,7 +68,7 @@ mv "$EXTRA/train_live/fashionmnist_classifier.onnx" "$EXTRA/models/"
 "$PY" -c "import sys; from PIL import Image; Image.open(sys.argv[1]).save(sys.argv[2], sizes=[(16, 16), (32, 32)])" \
     "$BOOK/images/favicon.png" "$EXTRA/favicon.ico"
 
-# -- 3. release notebooks -----------------------------------------------------------
+# -- 3. release notebooks, rendered with a download link on top, never executed -----------
 rm -rf "$RELEASE_DST"
 say "make -C autograder release"
 make -C "$ROOT/autograder" release
@@ -95,7 +86,7 @@ else
     "$PY" "$BOOK/prepare_release.py" "$RELEASE_SRC" "$RELEASE_DST"
 fi
 
-# -- 4. build -----------------------------------------------------------------------
+# -- 4. build, the demo pages executed ---------------------------------------------
 say "jupyter-book build (demo pages executed on CPU)"
 # -W: every warning (a failed cell, a broken reference) fails the build; no --keep-going.
 # --all: every page written afresh (a stale page from an earlier build never survives).
@@ -103,7 +94,7 @@ say "jupyter-book build (demo pages executed on CPU)"
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} CUDA_VISIBLE_DEVICES="" \
     jupyter-book build "$ROOT" --builder html --all -W
 
-# -- 5. the site is really there ----------------------------------------------------
+# -- 5. the pages and the vendored files are really there -------------------------------
 HTML=$ROOT/_build/html
 missing=0
 for f in index.html book/index.html book/explorer.html book/setup.html book/demos/samples.html \

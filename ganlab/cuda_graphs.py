@@ -17,11 +17,9 @@ Step = Callable[[torch.Tensor], dict[str, torch.Tensor]]
 
 
 class GraphedStep:
-    """Run ``step(batch)`` eagerly (on a side stream) for ``warmup`` calls, then capture it and replay it.
-
-    A batch of another shape than the captured one runs eagerly. The returned tensors are the graph's static
-    outputs, which the next replay overwrites: consume them before the next call.
-    """
+    """Run ``step(batch)`` eagerly (on a side stream) for ``warmup`` calls, then capture it and replay it; a batch
+    of another shape runs eagerly. The returned tensors are the graph's static outputs, which the next replay
+    overwrites: consume them before the next call."""
 
     def __init__(self, step: Step, warmup: int = 3) -> None:
         self.step = step

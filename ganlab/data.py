@@ -85,9 +85,8 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
-# What each known idx dataset looks like: images per class, and the mean pixel of the
-# split. MNIST and Fashion-MNIST share file names and formats; these tell them apart
-# (and from EMNIST's balanced split), offline and in milliseconds.
+# What each known idx dataset looks like: images per class, and the mean pixel of the split. MNIST and Fashion-MNIST
+# share file names and formats; these tell them apart (and from EMNIST's balanced split), offline and in milliseconds.
 KNOWN_SPLITS: dict[str, list[tuple[list[int], float | None]]] = {
     "FashionMNIST": [([6000] * 10, 72.94), ([1000] * 10, 73.15)],
     "MNIST": [

@@ -13,19 +13,17 @@ import numpy as np
 import torch
 from torch import nn
 
-# Thresholds of :func:`diagnose`. Real Fashion-MNIST images have a pixel spread of about
-# 0.55 (pixels in [-1, 1]); a healthy short run reaches 0.3 or more, a collapsed one
-# draws the same image 64 times (spread below 0.1).
+# Thresholds of :func:`diagnose`. Real Fashion-MNIST images have a pixel spread of about 0.55 (pixels in [-1, 1]); a
+# healthy short run reaches 0.3 or more, a collapsed one draws the same image 64 times (spread below 0.1).
 PINNED_ACCURACY = 0.98
 LOW_SPREAD = 0.15
 WINDOW = 50
 CHAPTER = "book/lab/05_training.md, section 'Reading the curves'"
 
-# What a learning run of the CPU recipe (ganlab/assets/cpu_short.yaml) reaches, for the tests,
-# the benches and anyone judging a run: :meth:`SampleQuality.shortfalls`. Measured: confident
-# share 0.25 to 0.35, 8 to 10 classes, pixel spread about 0.45, the critic's mean accuracies 0.6
-# to 0.8. A collapsed run: spread below 0.1, one class, critic accuracy 1.0. The shipped
-# 80-epoch generator: 68%, 10 classes.
+# What a learning run of the CPU recipe (ganlab/assets/cpu_short.yaml) reaches, for the tests, the benches and anyone
+# judging a run: :meth:`SampleQuality.shortfalls`. Measured: confident share 0.25 to 0.35, 8 to 10 classes, pixel
+# spread about 0.45, the critic's mean accuracies 0.6 to 0.8. A collapsed run: spread below 0.1, one class, critic
+# accuracy 1.0. The shipped 80-epoch generator: 68%, 10 classes.
 MIN_CONFIDENT = 0.15
 MIN_CLASSES = 5
 MAX_CLASS_SHARE = 0.5

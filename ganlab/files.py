@@ -12,10 +12,8 @@ from .errors import NoSpaceError, is_disk_full
 
 
 def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``, SIGINT/SIGTERM deferred meanwhile (:mod:`.interrupts`).
-
-    On any failure the previous ``path`` is left as it was; a full disk is a :class:`NoSpaceError`.
-    """
+    """Call ``write(tmp_path)`` then rename onto ``path``, SIGINT/SIGTERM deferred meanwhile (:mod:`.interrupts`);
+    on any failure the previous ``path`` is left as it was; a full disk is a :class:`NoSpaceError`."""
     from .interrupts import writes_protected
 
     path = Path(path)

@@ -78,10 +78,8 @@ def training_step(
     ema: EMA | None = None,
     train_generator: bool = True,
 ) -> Metrics:
-    """One iteration of the lab: critic step on ``real``, generator step on as many fakes, EMA step.
-
-    Each step returns its loss or a dict of metrics; ``train_generator`` False skips the generator and EMA.
-    """
+    """One iteration of the lab: critic step on ``real``, generator step on as many fakes, EMA step (each step
+    returns its loss or a dict of metrics); ``train_generator`` False skips the generator and EMA."""
     metrics = _as_metrics(critic_step(real), "critic_loss")
     if train_generator:
         metrics.update(_as_metrics(generator_step(real.shape[0]), "generator_loss"))
@@ -134,15 +132,12 @@ class LogitRecorder:
 
 class Harness:
     """Trains a GAN (``gan.discriminator``, and ``gan.generator(z, None)`` mapping latents to images) with the
-    steps it is given.
-
-    ``critic_step(real)`` and ``generator_step(batch_size)`` each update one network and return its loss or a dict
-    of metrics; ``loader`` yields real batches in [-1, 1] (re-iterated for each epoch); ``critic_accuracy(logits,
-    cls)`` (notebook 5's), if given, is read on the critic's outputs of each critic step; ``ema_decay`` > 0 keeps an
-    EMA of the generator, which grids and exports use; ``run_dir`` receives checkpoints and TensorBoard events
-    (nothing is written without one); ``optimizers`` (name -> optimizer) are saved and restored with them;
-    ``latent_size`` and ``seed`` make the fixed latents of the grid.
-    """
+    steps it is given: ``critic_step(real)`` and ``generator_step(batch_size)`` each update one network and return
+    its loss or a dict of metrics; ``loader`` yields real batches in [-1, 1] (re-iterated for each epoch);
+    ``critic_accuracy(logits, cls)`` (notebook 5's), if given, is read on the critic's outputs of each critic step;
+    ``ema_decay`` > 0 keeps an EMA of the generator, which grids and exports use; ``run_dir`` receives checkpoints
+    and TensorBoard events (nothing is written without one), with the ``optimizers`` (name -> optimizer);
+    ``latent_size`` and ``seed`` make the fixed latents of the grid."""
 
     def __init__(
         self,
@@ -194,12 +189,9 @@ class Harness:
         every: int = 50,
         on_progress: Callable[[Harness], None] | None = None,
     ) -> dict[str, list[float]]:
-        """Train ``steps`` more iterations, or until ``seconds`` have passed, whichever comes first.
-
-        Every ``every`` steps (and at the end) ``on_progress(self)`` runs (e.g. :meth:`show`), the
-        TensorBoard scalars are written and a checkpoint is saved when there is a run folder.
-        Returns the history: one value per step for each metric.
-        """
+        """Train ``steps`` more iterations, or until ``seconds`` have passed, whichever comes first; returns the
+        history (one value per step for each metric). Every ``every`` steps and at the end ``on_progress(self)`` runs
+        (e.g. :meth:`show`), and with a run folder the TensorBoard scalars and a checkpoint are written."""
         recorder = LogitRecorder(self.gan.discriminator) if self.critic_accuracy is not None else None
         start, target = time.perf_counter(), self.step + steps
         self.gan.train()
@@ -285,10 +277,8 @@ class Harness:
         }
 
     def resume(self, path: str | Path, needed: Iterable[str] = ()) -> dict[str, Any]:
-        """Go on from a checkpoint of :meth:`checkpoint` (same networks and optimizers); returns it.
-
-        ``needed``: keys the caller's checkpoints add (the trainer's ``epoch``), checked with the others.
-        """
+        """Go on from a checkpoint of :meth:`checkpoint` (same networks and optimizers); returns it. ``needed``: keys
+        the caller's checkpoints add (the trainer's ``epoch``), checked with the others."""
         path = Path(path)
         keys = {"step", "gan", "optimizers", "fixed_noise", "history", "rng", *needed}
         state = load_checkpoint(path, keys, self.device)

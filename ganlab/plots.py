@@ -11,28 +11,25 @@ import torch
 
 
 def show_training(history: Mapping[str, Sequence[float]], grid: torch.Tensor, step: int) -> None:
-    """Three panels: both losses, the critic's accuracies on real and fake images, the fixed-latent grid.
-
-    Replaces the previous drawing in a notebook cell, so a loop can call it every few steps.
-    """
+    """Three panels: both losses, the critic's accuracies on real and fake images, the fixed-latent grid; replaces
+    the previous drawing in a notebook cell, so a loop can call it every few steps."""
     import matplotlib.pyplot as plt
     from IPython.display import clear_output
 
     clear_output(wait=True)
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.5))
-    for key, label in (("critic_loss", "critic"), ("generator_loss", "generator")):
-        if history.get(key):
-            axes[0].plot(history[key], label=label)
-    axes[0].set_title("losses")
-    axes[0].set_xlabel("step")
-    axes[0].legend()
-    for key, label in (("critic_acc_real", "real called real"), ("critic_acc_fake", "fake called fake")):
-        if history.get(key):
-            axes[1].plot(history[key], label=label, alpha=0.8)
+    panels = {
+        "losses": ((("critic_loss", "critic"), ("generator_loss", "generator")), None),
+        "critic accuracy": ((("critic_acc_real", "real called real"), ("critic_acc_fake", "fake called fake")), 0.8),
+    }
+    for ax, (title, (curves, alpha)) in zip(axes, panels.items()):
+        for key, label in curves:
+            if history.get(key):
+                ax.plot(history[key], label=label, alpha=alpha)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.legend()
     axes[1].set_ylim(-0.05, 1.05)
-    axes[1].set_title("critic accuracy")
-    axes[1].set_xlabel("step")
-    axes[1].legend()
     axes[2].imshow(grid.permute(1, 2, 0).numpy())
     axes[2].set_title(f"fixed latents, step {step}")
     axes[2].axis("off")

@@ -280,9 +280,8 @@ class Trainer:
             optim.amp or optim.channels_last or optim.compile or optim.cuda_graph or self.dist.enabled
         )
         self._wrap_networks()
-        lab = self.lab_steps
-        self.update_critic = self.lab_update_critic if lab else self.fast_update_critic
-        self.update_generator = self.lab_update_generator if lab else self.fast_update_generator
+        self.update_critic = self.lab_update_critic if self.lab_steps else self.fast_update_critic
+        self.update_generator = self.lab_update_generator if self.lab_steps else self.fast_update_generator
         self._critic_update, self._generator_update = self.update_critic, self.update_generator
         if optim.cuda_graph:
             if self.device.type != "cuda":

@@ -19,10 +19,8 @@ def onnx_sample_quality(model_path: str | Path, n: int = 512, seed: int = 0) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ganlab_solution.diagnostics MODEL.onnx``: the classifier's verdict on its samples.
-
-    Exits 1 when the samples have collapsed (pixel spread below :data:`LOW_SPREAD`).
-    """
+    """``python -m ganlab_solution.diagnostics MODEL.onnx``: the classifier's verdict on its samples; exits 1 when
+    they have collapsed (pixel spread below :data:`LOW_SPREAD`)."""
     import argparse
 
     from ganlab.errors import GanlabError

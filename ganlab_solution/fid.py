@@ -94,11 +94,10 @@ def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """The Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2)."""
-    # Tr((sigma1 sigma2)^1/2) is the sum of the square roots of the eigenvalues of sigma1 sigma2,
-    # which are those of the symmetric sigma1^1/2 sigma2 sigma1^1/2. Two symmetric eigen-
-    # decompositions give it about 5 times faster than scipy's sqrtm of the general 2048x2048
-    # product (20 s on two CPU cores), with no complex rounding to discard. Eigenvalues a
-    # rounding error below zero (rank-deficient covariances: fewer samples than features) are 0.
+    # Tr((sigma1 sigma2)^1/2) is the sum of the square roots of the eigenvalues of sigma1 sigma2, which are those of
+    # the symmetric sigma1^1/2 sigma2 sigma1^1/2. Two symmetric eigendecompositions give it about 5 times faster than
+    # scipy's sqrtm of the general 2048x2048 product (20 s on two CPU cores), with no complex rounding to discard.
+    # Eigenvalues a rounding error below zero (rank-deficient covariances: fewer samples than features) are 0.
     values, vectors = np.linalg.eigh(sigma1)
     root1 = (vectors * np.sqrt(values.clip(min=0))) @ vectors.T
     inner = root1 @ sigma2 @ root1

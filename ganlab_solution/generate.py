@@ -67,11 +67,8 @@ def interpolate(
     seed: int | None = None,
     rows: int = 8,
 ) -> Path:
-    """Write a latent interpolation grid.
-
-    ``mode="line"``: ``rows`` independent walks z1 -> z2 of ``steps`` images each.
-    ``mode="grid"``: a steps x steps plane spanned by three random latents.
-    """
+    """Write a latent interpolation grid: ``rows`` walks z1 -> z2 of ``steps`` images each (``mode="line"``), or a
+    steps x steps plane spanned by three random latents (``mode="grid"``)."""
     image_format(out)
     from .export import OnnxGenerator, generate_in_batches
 

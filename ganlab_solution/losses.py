@@ -85,11 +85,8 @@ def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor
 def gradient_penalty(
     critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, weight: float = 10.0
 ) -> torch.Tensor:
-    """WGAN-GP penalty (Gulrajani et al. 2017): weight * E[(||grad D(x_hat)||_2 - 1)^2].
-
-    ``x_hat`` are random points on the segments between real and fake images, one
-    mixing coefficient per sample; ``create_graph`` lets the penalty train the critic.
-    """
+    """WGAN-GP penalty (Gulrajani et al. 2017): weight * E[(||grad D(x_hat)||_2 - 1)^2], ``x_hat`` random points
+    between real and fake images (one mixing coefficient per sample); ``create_graph`` lets it train the critic."""
     eps = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device)
     mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     scores = one_score(critic(mixed)).sum()

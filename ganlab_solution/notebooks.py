@@ -41,10 +41,8 @@ def _grade_id(cell: dict) -> str | None:
 
 
 def sync(folder: Path = NOTEBOOKS, write: bool = True) -> list[Drift]:
-    """Compare (and with ``write``, rewrite) every generated answer cell of the notebooks in ``folder``.
-
-    Returns the cells that differed (or, when a cell is missing, could not be written).
-    """
+    """Compare (and with ``write``, rewrite) every generated answer cell of the notebooks in ``folder``; returns the
+    cells that differed (or, when a cell is missing, could not be written)."""
     drifts: list[Drift] = []
     for stem in dict.fromkeys(e.notebook for e in EXERCISES):
         path = folder / f"{stem}.ipynb"

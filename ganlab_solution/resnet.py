@@ -87,10 +87,8 @@ class ResBlock(nn.Module):
 
 
 class ResNetGenerator(nn.Module):
-    """Linear to 4x4 features, one :class:`ResUpBlock` per doubling, BN-ReLU-conv3x3-Tanh.
-
-    ``forward(X, batch_size)`` as the lab's :class:`~ganlab_solution.models.Generator`.
-    """
+    """Linear to 4x4 features, one :class:`ResUpBlock` per doubling, BN-ReLU-conv3x3-Tanh; ``forward(X, batch_size)``
+    as the lab's :class:`~ganlab_solution.models.Generator`."""
 
     def __init__(
         self,
@@ -127,10 +125,8 @@ class ResNetGenerator(nn.Module):
 
 
 class ResNetDiscriminator(nn.Module):
-    """One :class:`ResBlock` per halving down to 4x4, ReLU, global sum pooling, Linear.
-
-    Instance noise (``dnoise``) in training mode only, as in the lab's critic.
-    """
+    """One :class:`ResBlock` per halving down to 4x4, ReLU, global sum pooling, Linear; instance noise (``dnoise``)
+    in training mode only, as in the lab's critic."""
 
     def __init__(
         self,
@@ -174,11 +170,8 @@ def apply_spectral_norm(module: nn.Module) -> nn.Module:
 
 
 def replace_batchnorm(module: nn.Module) -> nn.Module:
-    """Swap every BatchNorm2d for a per-sample GroupNorm(1, C) (a layer norm over C, H, W).
-
-    WGAN-GP penalises the gradient of each sample's score: batch statistics would tie
-    the samples together, so its paper drops BatchNorm from the critic.
-    """
+    """Swap every BatchNorm2d for a per-sample GroupNorm(1, C) (a layer norm over C, H, W): WGAN-GP penalises the
+    gradient of each sample's score, which batch statistics would tie together."""
     for name, child in module.named_children():
         if isinstance(child, nn.BatchNorm2d):
             setattr(module, name, nn.GroupNorm(1, child.num_features))

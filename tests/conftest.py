@@ -8,6 +8,7 @@ Tiers are pytest markers (registered in pyproject.toml): ``make test-fast`` dese
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -110,6 +111,25 @@ def course_package_missing(tmp_path: Path) -> Path:
 def fake_fashion(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small Fashion-MNIST-shaped folder of random images: for code paths, where no learning is judged."""
     return write_fake_fashion(tmp_path_factory.mktemp("fake_fashion"))
+
+
+@pytest.fixture(scope="session")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
+    """``released(folder)``: a scratch course in ``folder`` with the real configuration and the assignment
+    released, copied from one ``nbgrader generate_assignment`` per test process (the round releases its own)."""
+    import grading_round as gr  # autograder/grading_round.py
+
+    template = tmp_path_factory.mktemp("released")
+    gr.make_course(template)
+    gr.nbgrader(template, "generate_assignment", gr.ASSIGNMENT, "--force")
+
+    def copy(folder: Path) -> Path:
+        gr.make_course(folder)
+        shutil.copytree(template / "release", folder / "release")
+        shutil.copy(template / "gradebook.db", folder / "gradebook.db")  # the release's cells and checksums
+        return folder
+
+    return copy
 
 
 @pytest.fixture(scope="session")

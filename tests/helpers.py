@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import struct
 import subprocess
 import sys
+import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 from ganlab.config import FASHION_MNIST_ROOT
@@ -39,6 +43,12 @@ IDX_FILES = {
     True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+
+
+def marked(*names: str) -> Callable[[Callable], Callable]:
+    """A decorator giving a test the pytest markers ``names`` (a tier's markers, written once)."""
+    marks = [getattr(pytest.mark, name) for name in names]
+    return lambda test: functools.reduce(lambda marked_test, mark: mark(marked_test), marks, test)
 
 
 def bench_script(name: str) -> object:
@@ -77,6 +87,14 @@ def debug_config(tmp_path: Path, rootdir: Path = FASHION, **sections: object) ->
     return config
 
 
+def wait_for(condition: Callable[[], object], timeout: float, every: float = 0.05) -> object:
+    """Poll ``condition`` until it is true or ``timeout`` seconds have passed; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()) and time.monotonic() < deadline:
+        time.sleep(every)
+    return value
+
+
 def write_yaml(path: Path, data: object) -> Path:
     """``data`` as YAML (a string is written as it is)."""
     path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
@@ -113,14 +131,18 @@ def error_names(cell: object) -> list[str]:
     return [o.ename for o in cell.outputs if o.output_type == "error"]  # type: ignore[attr-defined]
 
 
-def run_in_safe_execute(tmp_path: Path, sources: list, **options: object) -> object:
-    """A notebook of ``sources`` (code cells, or their sources) run by the autograder's SafeExecute in ``tmp_path``."""
+def run_in_safe_execute(tmp_path: Path, sources: list, graded_as: str | None = None, **options: object) -> object:
+    """A notebook of ``sources`` (code cells, kept as they are, or their sources) run by the autograder's SafeExecute
+    in ``tmp_path``, as nbgrader runs the notebook ``graded_as`` when it is given."""
     from nbformat.v4 import new_code_cell, new_notebook
     from safe_execute import SafeExecute  # autograder/ is put on sys.path by conftest.py
 
     nb = new_notebook(cells=[new_code_cell(cell) if isinstance(cell, str) else cell for cell in sources])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    SafeExecute(**{"timeout": 120, **options}).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    resources: dict = {"metadata": {"path": str(tmp_path)}}
+    if graded_as:
+        resources["nbgrader"] = {"notebook": graded_as}
+    SafeExecute(**{"timeout": 120, **options}).preprocess(nb, resources)
     return nb
 
 

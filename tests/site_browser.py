@@ -32,8 +32,8 @@ def site() -> Path:
     """The whole site, built from the repository as the README's main command builds it."""
     env = dict(os.environ)
     # The training page's run is judged by test_short_run (the same recipe, trained once) and its
-    # budget path by test_demo_budget: here a few seconds of it show the page builds and renders.
-    env.setdefault("GANLAB_DEMO_BUDGET_S", "5")
+    # budget path by test_demo_budget: here two seconds of it show the page builds and renders.
+    env.setdefault("GANLAB_DEMO_BUDGET_S", "2")
     if (REPO / "book" / "node_modules").is_dir():
         env.setdefault("BOOK_SKIP_NPM", "1")  # the lock file's packages are already installed
     done = subprocess.run(["bash", "book/build.sh"], cwd=REPO, env=env, capture_output=True, text=True)

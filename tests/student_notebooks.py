@@ -14,6 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "notebooks" / "ganlab"
 MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
+# A change for fill(): exercise 2.3's Discriminator left as a student who has not written it yet.
+DISCRIMINATOR_NOT_WRITTEN = {
+    "discriminator": ("super().__init__()\n", "super().__init__()\n        raise NotImplementedError()\n")
+}
 
 
 def solutions(source: Path) -> dict[str, str]:
@@ -29,13 +33,8 @@ def solutions(source: Path) -> dict[str, str]:
 
 def release(course: Path) -> Path:
     """Run ``nbgrader generate_assignment`` in a copy of the course folder; returns the release folder."""
-    result = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "generate_assignment", "ganlab", "--force"],
-        cwd=course,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    command = [sys.executable, "-m", "nbgrader", "generate_assignment", "ganlab", "--force"]
+    result = subprocess.run(command, cwd=course, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return course / "release" / "ganlab"
 

@@ -71,16 +71,13 @@ def test_epoch_time_counts_exactly_the_passes_a_training_step_needs(fake_fashion
     (weight grads 2D, input grads 2(D - Df)); generator step G + D + D's input grads only
     (its weights are frozen) + G's backward (2G - Gf: z needs no gradient).
     So 4G - Gf + 8D - 2Df: a stray graph through G or gradients for frozen weights show."""
-    import argparse
-
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from ganlab_solution.trainer import Trainer
 
     epoch_time = bench_script("epoch_time")
-    args = argparse.Namespace(rootdir=str(fake_fashion), batch_size=8, debug=True, device="cpu")
-    trainer = Trainer(epoch_time.bench_config(args), quiet=True)
+    trainer = Trainer(epoch_time.bench_config(str(fake_fashion), 8, "cpu", debug=True), quiet=True)
     generator, critic = trainer.gan.generator, trainer.gan.discriminator
 
     def forward_flops(module: torch.nn.Module, *inputs: object) -> int:

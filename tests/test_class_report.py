@@ -261,12 +261,13 @@ def graded_class(grading_round: tuple[Path, dict], tmp_path_factory: pytest.Temp
     release = course / "release" / gr.ASSIGNMENT / "02_critic.ipynb"
     for student, cells in copied_answers().items():
         gr.submit(course, student, {"02_critic": gr.fill(release, {**gr.reference_answers("02_critic"), **cells})})
-        gr.nbgrader(course, "autograde", gr.ASSIGNMENT, "--student", student)
     corrupt = course / "submitted" / CORRUPT / gr.ASSIGNMENT / "01_data.ipynb"
     corrupt.parent.mkdir(parents=True)
     corrupt.write_text("this is not a notebook")
-    failed = run_python("-m", "nbgrader", "autograde", gr.ASSIGNMENT, "--student", CORRUPT, cwd=course)
+    # One plain `nbgrader autograde`: it skips the students graded already and grades the new ones.
+    failed = run_python("-m", "nbgrader", "autograde", gr.ASSIGNMENT, cwd=course)
     assert failed.returncode != 0, "nbgrader graded a file that is not a notebook"
+    assert all((course / "autograded" / student).is_dir() for student in COPIES), failed.stdout + failed.stderr
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         gradebook.add_student(NOBODY)  # on the class list, handed in nothing
         # The teaching assistant has graded one hand-graded question of one student.

@@ -13,11 +13,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import onnx
 import pytest
 import torch
 import yaml
 from filelock import FileLock
+from onnx import TensorProto, helper
+from PIL import Image
 
+import ganlab.trainer as trainer
+import ganlab_solution.fid as fid
 from ganlab.config import parse_config
 from ganlab.errors import INTERRUPTED, USER_ERROR, Interrupted
 from ganlab.files import atomic_write
@@ -25,7 +31,7 @@ from ganlab.interrupts import stop_on_signals
 from ganlab_solution.__main__ import build_parser, main
 from ganlab_solution.trainer import train
 
-from .helpers import FASHION, ROOT, SHIPPED_ONNX, TINY_MODEL, debug_config, png_bomb
+from .helpers import FASHION, ROOT, SHIPPED_ONNX, TINY_MODEL, debug_config, png_bomb, wait_for, write_yaml
 
 # Not the project's own files, where there is no git to say so. book/node_modules (npm's packages,
 # there after `make setup`) holds some 13,000 files: walking it twice per case took 75 s in CI.
@@ -39,9 +45,6 @@ NOT_ONNX = {"truncated": SHIPPED_ONNX.read_bytes()[:5000], "not_protobuf": b"\x0
 
 def _onnx_model(path: Path, kind: str = "ok") -> Path:
     """A tiny hand-built ONNX 'generator': latents (B, 4) -> images (B, 1, 2, 2), or a broken variant."""
-    import onnx
-    from onnx import TensorProto, helper
-
     if kind in NOT_ONNX:
         path.write_bytes(NOT_ONNX[kind])
         return path
@@ -73,8 +76,6 @@ def _onnx_model(path: Path, kind: str = "ok") -> Path:
 
 def _frames(folder: Path, *names: str, garbage: bool = False) -> str:
     """A run folder whose ``samples/`` holds gray PNG frames (or garbage bytes) under ``names``."""
-    from PIL import Image
-
     samples = folder / "samples"
     samples.mkdir(parents=True)
     for name in names:
@@ -108,10 +109,9 @@ class Inputs:
     """Builders of the bad inputs, all inside one test's ``tmp_path/inputs``."""
 
     def __init__(self, tmp_path: Path, finished: Callable[[], Path], data: Path) -> None:
-        self.dir = tmp_path / "inputs"
-        self.dir.mkdir()
-        self.run = tmp_path / "run"
-        self.run.mkdir()
+        self.dir, self.run = tmp_path / "inputs", tmp_path / "run"
+        for folder in (self.dir, self.run):
+            folder.mkdir()
         self._finished = finished
         self._data = data  # the idx files a config reads (a small random set: no case learns anything)
         (self.dir / "afile").write_text("a file, not a folder\n")
@@ -155,12 +155,9 @@ class Inputs:
 Case = tuple[str | Callable[[Inputs], list[str]], str]
 
 
-def _train_yaml(text: str | bytes) -> Callable[[Inputs], list[str]]:
-    return lambda i: ["train", str(i.config(text=text))]
-
-
-def _train_with(**sections: dict) -> Callable[[Inputs], list[str]]:
-    return lambda i: ["train", str(i.config(**sections))]
+def _train(text: str | bytes | None = None, **sections: dict) -> Callable[[Inputs], list[str]]:
+    """``train`` on a config of that text, or the debug config with these ``sections``."""
+    return lambda i: ["train", str(i.config(text, **sections))]
 
 
 def _train_on_images(*files: tuple[str, bytes | None], image_size: int = 16) -> Callable[[Inputs], list[str]]:
@@ -200,47 +197,47 @@ CASES: dict[str, Case] = {
     "train-no-config": ("train", "train needs a config file"),
     "train-missing-config": ("train {dir}/nope.yaml", "does not exist"),
     "train-config-is-folder": ("train {dir}", "is a folder"),
-    "train-empty-config": (_train_yaml(""), "is empty: a minimal config is data: {dataset: FashionMNIST"),
-    "train-comments-only": (_train_yaml("# nothing yet\n"), "is empty: a minimal config"),
-    "train-empty-mapping": (_train_yaml("{}\n"), "is empty"),
-    "train-not-utf8": (_train_yaml("data: {rootdir: café}\n".encode("latin-1")), "is not UTF-8 text"),
-    "train-malformed-yaml": (_train_yaml("data: [unclosed\n"), "malformed YAML at line"),
-    "train-top-level-list": (_train_yaml("- data\n"), "top level must be a mapping"),
-    "train-typo-key": (_train_with(data={"batchsize": 4}), "unknown key 'data.batchsize'"),
-    "train-wrong-type": (_train_with(data={"batch_size": "big"}), "data.batch_size"),
-    "train-nepochs-1e30": (_train_with(optim={"nepochs": 1e30}), "optim.nepochs"),
-    "train-nepochs-string-1e30": (_train_yaml("optim: {nepochs: 1e30}\n"), "optim.nepochs"),
-    "train-nepochs-zero": (_train_with(optim={"nepochs": 0}), "optim.nepochs"),
-    "train-nepochs-fraction": (_train_with(optim={"nepochs": 2.5}), "optim.nepochs"),
-    "train-critic-steps-zero": (_train_with(optim={"critic_steps": 0}), "optim.critic_steps"),
+    "train-empty-config": (_train(""), "is empty: a minimal config is data: {dataset: FashionMNIST"),
+    "train-comments-only": (_train("# nothing yet\n"), "is empty: a minimal config"),
+    "train-empty-mapping": (_train("{}\n"), "is empty"),
+    "train-not-utf8": (_train("data: {rootdir: café}\n".encode("latin-1")), "is not UTF-8 text"),
+    "train-malformed-yaml": (_train("data: [unclosed\n"), "malformed YAML at line"),
+    "train-top-level-list": (_train("- data\n"), "top level must be a mapping"),
+    "train-typo-key": (_train(data={"batchsize": 4}), "unknown key 'data.batchsize'"),
+    "train-wrong-type": (_train(data={"batch_size": "big"}), "data.batch_size"),
+    "train-nepochs-1e30": (_train(optim={"nepochs": 1e30}), "optim.nepochs"),
+    "train-nepochs-string-1e30": (_train("optim: {nepochs: 1e30}\n"), "optim.nepochs"),
+    "train-nepochs-zero": (_train(optim={"nepochs": 0}), "optim.nepochs"),
+    "train-nepochs-fraction": (_train(optim={"nepochs": 2.5}), "optim.nepochs"),
+    "train-critic-steps-zero": (_train(optim={"critic_steps": 0}), "optim.critic_steps"),
     "train-critic-steps-whole-run": (
-        _train_with(optim={"critic_steps": 9}),
+        _train(optim={"critic_steps": 9}),
         "optim.critic_steps 9 is more than the 8 batches of the whole run",
     ),
-    "train-unknown-loss": (_train_with(optim={"loss": "l2"}), "optim.loss: 'l2' is not allowed"),
-    "train-unknown-dataset": (_train_with(data={"dataset": "CIFAR10"}), "data.dataset: 'CIFAR10' is not allowed"),
+    "train-unknown-loss": (_train(optim={"loss": "l2"}), "optim.loss: 'l2' is not allowed"),
+    "train-unknown-dataset": (_train(data={"dataset": "CIFAR10"}), "data.dataset: 'CIFAR10' is not allowed"),
     "train-mnist-on-fashion-folder": (
-        _train_with(data={"dataset": "MNIST", "rootdir": str(FASHION)}),
+        _train(data={"dataset": "MNIST", "rootdir": str(FASHION)}),
         f"data.dataset is MNIST but {FASHION} holds FashionMNIST",
     ),
-    "train-missing-rootdir": (_train_with(data={"rootdir": "/nonexistent/data"}), "no FashionMNIST data found"),
+    "train-missing-rootdir": (_train(data={"rootdir": "/nonexistent/data"}), "no FashionMNIST data found"),
     "train-batch-larger-than-data": (
-        _train_with(data={"batch_size": 100_000, "debug": False}),
+        _train(data={"batch_size": 100_000, "debug": False}),
         "larger than the training set",
     ),
-    "train-wrong-image-size": (_train_with(data={"image_size": 32}), "FashionMNIST images are 28x28"),
+    "train-wrong-image-size": (_train(data={"image_size": 32}), "FashionMNIST images are 28x28"),
     "train-attention-on-dcgan": (
-        _train_with(model={**TINY_MODEL, "self_attention": True}),
+        _train(model={**TINY_MODEL, "self_attention": True}),
         "self_attention needs architecture: resnet",
     ),
-    "train-device-tpu-in-config": (_train_with(device="tpu"), "device must be"),
-    "train-cuda-graph-on-cpu": (_train_with(optim={"cuda_graph": True}), "optim.cuda_graph needs a CUDA device"),
+    "train-device-tpu-in-config": (_train(device="tpu"), "device must be"),
+    "train-cuda-graph-on-cpu": (_train(optim={"cuda_graph": True}), "optim.cuda_graph needs a CUDA device"),
     "train-logdir-under-a-file": (
         lambda i: ["train", str(i.config(logging={"logdir": f"{i.dir}/afile/logs"}))],
         "cannot create a run folder in logging.logdir",
     ),
     "train-image-folder-missing": (
-        _train_with(data={"dataset": "ImageFolder", "rootdir": "/nonexistent/images"}),
+        _train(data={"dataset": "ImageFolder", "rootdir": "/nonexistent/images"}),
         "image folder /nonexistent/images does not exist",
     ),
     "train-image-folder-without-images": (_train_on_images(), "no image files"),
@@ -353,6 +350,7 @@ CASES: dict[str, Case] = {
     "fid-batch-size-zero": ("fid {M} --batch-size 0", "argument --batch-size: 0 is out of"),
     "fid-no-model": ("fid -n 10", "fid needs a generator .onnx file"),
     "fid-missing-model": ("fid {dir}/g.onnx -n 10", "no such file"),
+    "fid-model-not-protobuf": ("fid {onnx_not_protobuf} -n 10", "is not a loadable ONNX model"),
     "fid-unknown-dataset": ("fid {M} --dataset CIFAR10", "invalid choice: 'CIFAR10'"),
     "fid-missing-rootdir": ("fid {M} --rootdir {dir}/nope", "no FashionMNIST data found"),
     "fid-mnist-on-fashion-folder": ("fid {M} --dataset MNIST", "holds FashionMNIST"),
@@ -380,7 +378,7 @@ CASES: dict[str, Case] = {
 # random set or nothing): the fast tier leaves them out, and without the dataset they fail at set-up.
 # fid reads the real set's statistics before it looks at the model or the sample count.
 NEEDS_FASHION = {"train-mnist-on-fashion-folder", "fid-missing-model", "fid-mnist-on-fashion-folder", "fid-no-model"}
-NEEDS_FASHION |= {"fid-n-more-than-test-split", "fid-wrong-image-shape"}
+NEEDS_FASHION |= {"fid-n-more-than-test-split", "fid-wrong-image-shape", "fid-model-not-protobuf"}
 
 
 def _project_files() -> list[Path] | None:
@@ -396,27 +394,24 @@ def _project_files() -> list[Path] | None:
 
 def _snapshot(tmp_path: Path, skip: set[Path]) -> dict[Path, tuple[int, int] | None]:
     """Size and modification time of every file of the repository and of ``tmp_path`` (but ``skip``)."""
-    files: dict[Path, tuple[int, int] | None] = {}
     project = _project_files()
-    roots = [tmp_path] if project is not None else [ROOT, tmp_path]
-    for path in project or []:
-        stat = path.stat() if path.exists() else None  # a tracked file deleted by the case shows as None
-        files[path] = (stat.st_size, stat.st_mtime_ns) if stat else None
-    for root in roots:
+    files = {path: _stat(path) for path in project or []}
+    for root in [tmp_path] if project is not None else [ROOT, tmp_path]:
         for folder, dirs, names in os.walk(root):
             dirs[:] = [d for d in dirs if d not in IGNORED and Path(folder, d) not in skip]
-            for name in names:
-                stat = Path(folder, name).stat()
-                files[Path(folder, name)] = (stat.st_size, stat.st_mtime_ns)
+            files.update({Path(folder, name): _stat(Path(folder, name)) for name in names})
     return files
 
 
-def _case(name: str) -> object:
-    """A case's parameter, marked ``dataset`` when it reads the real Fashion-MNIST."""
-    return pytest.param(name, marks=pytest.mark.dataset) if name in NEEDS_FASHION else name
+def _stat(path: Path) -> tuple[int, int] | None:
+    """Size and modification time of ``path``; None for a file gone (a tracked file deleted by the case)."""
+    stat = path.stat() if path.exists() else None
+    return (stat.st_size, stat.st_mtime_ns) if stat else None
 
 
-@pytest.mark.parametrize("name", [_case(name) for name in sorted(CASES)])
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=pytest.mark.dataset) if name in NEEDS_FASHION else name for name in sorted(CASES)]
+)
 def test_bad_input_gives_one_error_line(name, tmp_path, monkeypatch, capfd, request, fake_fashion):
     build, expected = CASES[name]
     work = tmp_path / "cwd"
@@ -486,8 +481,6 @@ def test_an_internal_error_says_it_is_a_bug(monkeypatch, capfd):
 
 # -- what succeeds but used to surprise --------------------------------------------------
 def test_jpg_output_and_large_counts_are_generated_in_batches(tmp_path, capfd):
-    from PIL import Image
-
     out = tmp_path / "grid.jpg"
     assert main(["generate", str(SHIPPED_ONNX), "-n", "600", "-o", str(out)]) == 0
     assert Image.open(out).format == "JPEG"
@@ -506,10 +499,6 @@ def test_stray_files_in_samples_are_ignored(tmp_path):
 
 @pytest.mark.dataset
 def test_unwritable_fid_cache_warns_and_still_prints_the_fid(tmp_path, capfd, monkeypatch):
-    import numpy as np
-
-    import ganlab_solution.fid as fid
-
     def features(images, desc=""):  # the real network takes minutes on a CPU; the cache logic is what is tested
         return np.random.default_rng(0).standard_normal((len(images), 8))
 
@@ -523,8 +512,6 @@ def test_unwritable_fid_cache_warns_and_still_prints_the_fid(tmp_path, capfd, mo
 
 
 def test_resume_takes_the_device_option(tmp_path, finished_run, monkeypatch):
-    import ganlab.trainer as trainer
-
     seen = {}
 
     def fake_fit(self):
@@ -572,16 +559,13 @@ def test_a_signal_during_a_write_waits_for_the_file_then_stops(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_and_sigint_stop_training_cleanly_and_say_how_to_resume(tmp_path, fake_fashion, sig):
-    config = tmp_path / "c.yaml"
     raw = debug_config(tmp_path, rootdir=fake_fashion, model=TINY_MODEL, optim={"nepochs": 1000})
-    config.write_text(yaml.safe_dump(raw))
+    config = write_yaml(tmp_path / "c.yaml", raw)
     run_dir = tmp_path / "job"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "ganlab_solution", "train", str(config), "--run-dir", str(run_dir)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not (run_dir / "checkpoint.pt").is_file() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
+    wait_for(lambda: (run_dir / "checkpoint.pt").is_file() or process.poll() is not None, 300)
     assert process.poll() is None, process.stderr.read() if process.stderr else ""
     process.send_signal(sig)
     _, err = process.communicate(timeout=120)
@@ -609,8 +593,7 @@ def test_a_full_disk_says_so_and_keeps_the_previous_checkpoint(tmp_path, finishe
         run = Path(shutil.copytree(finished_run, mount / "run"))
         raw = yaml.safe_load((run / "config.yaml").read_text())
         raw["optim"]["nepochs"] = 2
-        config = tmp_path / "c.yaml"
-        config.write_text(yaml.safe_dump(raw))
+        config = write_yaml(tmp_path / "c.yaml", raw)
         before = {name: (run / name).read_bytes() for name in ("checkpoint.pt", "generator.onnx")}
         status = main(["train", str(config), "--resume", str(run)])
         err = capfd.readouterr().err

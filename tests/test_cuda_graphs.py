@@ -10,7 +10,7 @@ from ganlab.config import Config
 from ganlab.cuda_graphs import GraphedStep
 from ganlab_solution.trainer import Trainer
 
-from .helpers import debug_config
+from .helpers import debug_config, marked
 
 
 def _toy_training(graphed: bool) -> tuple[torch.nn.Module, list[float]]:
@@ -62,9 +62,7 @@ def test_graphed_step_runs_a_batch_of_another_shape_eagerly():
     assert calls == [8, 8, 3], calls  # warm-up, capture, (replay: no Python), eager
 
 
-@pytest.mark.cuda
-@pytest.mark.dataset
-@pytest.mark.training
+@marked("cuda", "dataset", "training")
 def test_training_with_cuda_graphs_writes_its_run_and_keeps_learning(tmp_path):
     optim = {"nepochs": 2, "cuda_graph": True, "amp": True, "channels_last": True, "ema": 0.9}
     config = Config.model_validate(debug_config(tmp_path, device="cuda", optim=optim))
@@ -83,9 +81,7 @@ def test_training_with_cuda_graphs_writes_its_run_and_keeps_learning(tmp_path):
     assert all(torch.isfinite(p).all() for p in trainer.gan.parameters())
 
 
-@pytest.mark.cuda
-@pytest.mark.dataset
-@pytest.mark.training
+@marked("cuda", "dataset", "training")
 @pytest.mark.parametrize(
     ("sections", "frozen"),
     [

@@ -7,6 +7,7 @@ import gzip
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from ganlab.config import DataConfig
 from ganlab.data import ImageFiles, TensorLoader, collate_images, load_images, make_loaders, split_indices, to_uint8
@@ -106,8 +107,6 @@ def test_tensor_loader_shuffles_reproducibly_and_resumes():
 
 
 def test_image_folder_skips_non_images_and_unreadable_files(tmp_path):
-    from PIL import Image
-
     (tmp_path / "sub").mkdir()
     Image.new("L", (80, 60), 128).save(tmp_path / "sub" / "gray.png")
     Image.new("RGBA", (50, 50), (255, 0, 0, 128)).save(tmp_path / "rgba.png")
@@ -138,8 +137,6 @@ def test_mnist_and_fashion_mnist_are_told_apart(tmp_path):
 
 
 def test_decompression_bombs_and_broken_files_are_unreadable_not_fatal(tmp_path):
-    from PIL import Image
-
     Image.new("RGB", (40, 40), "white").save(tmp_path / "good.png")
     png_bomb(tmp_path / "bomb.png")
     (tmp_path / "cut.png").write_bytes((tmp_path / "good.png").read_bytes()[:40])

@@ -112,11 +112,17 @@ def graded(grading_round: tuple[Path, dict]) -> dict:
     return grading_round[1]
 
 
+def result_of(graded: dict, student: str, notebook: str) -> grading_round.Result:
+    if (student, notebook) not in graded:
+        pytest.skip(f"GANLAB_ROUND_NOTEBOOKS left out {notebook}")
+    return graded[(student, notebook)]
+
+
 @pytest.mark.slow
 @pytest.mark.grading
 @pytest.mark.parametrize("stem", EXPECTED_STEMS)
 def test_reference_gets_full_marks_and_untouched_release_zero(graded: dict, stem: str) -> None:
-    result = graded[("reference", stem)]
+    result = result_of(graded, "reference", stem)
     assert result.scores, f"nothing graded in {stem}"
     lost = {test: (score, top) for test, (score, top) in result.scores.items() if score != top}
     assert not lost, f"the reference solution loses points in {stem}: {lost} {result.errors}"
@@ -131,7 +137,7 @@ def test_reference_gets_full_marks_and_untouched_release_zero(graded: dict, stem
 @pytest.mark.grading
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_submission_loses_exactly_its_points(graded: dict, case: grading_round.Case) -> None:
-    result = graded[(grading_round.student_id(case.name), case.notebook)]
+    result = result_of(graded, grading_round.student_id(case.name), case.notebook)
     assert not grading_round.problems(case, result), "\n".join(grading_round.problems(case, result))
 
 

@@ -7,10 +7,11 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
 import kernel_zygote
@@ -19,7 +20,9 @@ import pytest
 import safe_execute
 import sandbox
 
-from .helpers import ROOT, error_names, run_in_safe_execute, stream_text
+from ganlab import exercises as lab
+
+from .helpers import ROOT, error_names, run_in_safe_execute, stream_text, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.grading]
 
@@ -69,8 +72,6 @@ def test_a_fork_starts_warm_in_its_own_sandbox(zygote, tmp_path: Path) -> None:
 def test_the_zygote_preloads_what_the_declaration_and_the_notebooks_name() -> None:
     """The preload list is derived (ganlab/exercises.py, the notebooks' imports), never onnxruntime (a thread) nor the
     reference package (every fork would hold it, where the sandbox hides it)."""
-    from ganlab import exercises as lab
-
     names = kernel_zygote.preload_list()
     assert {
         lab.STUDENT_PACKAGE,
@@ -145,18 +146,10 @@ def test_killing_the_shim_kills_its_kernel(zygote, tmp_path: Path) -> None:
     command = [sys.executable, "-S", kernel_zygote.__file__, "kernel", "-f", str(connection)]
     quiet = subprocess.DEVNULL
     shim = subprocess.Popen(command, env=env, cwd="/", stdin=quiet, stdout=quiet, stderr=quiet)
-    deadline = time.monotonic() + 60
-    kernels: list[int] = []
-    while time.monotonic() < deadline and not kernels:
-        kernels = _children(parent)
-        time.sleep(0.1)
-    assert kernels, "the zygote forked no kernel for the shim"
+    assert wait_for(lambda: _children(parent), 60, every=0.1), "the zygote forked no kernel for the shim"
     shim.send_signal(signal.SIGKILL)
     shim.wait()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _children(parent):
-        time.sleep(0.1)
-    assert not _children(parent), "the kernel outlived its shim"
+    assert wait_for(lambda: not _children(parent), 10, every=0.1), "the kernel outlived its shim"
 
 
 def _zygote_pid(zygote) -> int:  # noqa: ANN001
@@ -219,9 +212,6 @@ def test_a_cell_that_kills_the_zygote_changes_nothing_but_speed(tmp_path: Path, 
 def test_a_kit_checked_out_under_tmp_stays_readable_in_a_fork(tmp_path: Path, monkeypatch) -> None:
     """Each fork gets a fresh /tmp; the course packages of a checkout below /tmp must still show, read-only (the
     zygote has imported them already, so a check reads their files, a source and an asset, to see them)."""
-    import shutil
-    import tempfile
-
     kit = Path(tempfile.mkdtemp(prefix="ganlab_kit_", dir="/tmp"))
     kit.chmod(0o755)  # not mkdtemp's 0700: a kernel graded as root runs as nobody, who must read the kit
     try:

@@ -3,17 +3,32 @@ pieces the grading round of tests/test_grading.py relies on, in seconds)."""
 
 from __future__ import annotations
 
+import base64
+import builtins
 import importlib.util
 import inspect
+import io
 from pathlib import Path
 
+import judge
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
-from ganlab_solution import labcheck, losses, models
+from ganlab.exercises import exercise_of
+from ganlab.labcheck import remote
+from ganlab_solution import export, labcheck, losses, models, steps
 from ganlab_solution.models import count_parameters
+
+
+class Evil:
+    """A pickle that runs code when loaded, as a hostile kernel could send it."""
+
+    def __reduce__(self):  # noqa: ANN204
+        return (exec, ("import builtins; builtins.PWNED = True",))
 
 
 def test_the_package_reexports_every_check() -> None:
@@ -52,24 +67,16 @@ def test_own_work_lets_package_helpers_through_and_refuses_imported_and_execd_re
             labcheck.own_work(namespace["critic_loss"], "Your critic_loss")
 
 
-def test_own_work_never_compares_code_typed_in_a_cell() -> None:
+def test_own_work_never_compares_code_typed_in_a_cell(kernel) -> None:
     """The reference's critic_loss typed in a cell (its text in the kernel's input history) is the student's own."""
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    shell = InteractiveShell.instance(config=config)
-    try:
-        typed = inspect.getsource(losses.smooth_targets) + "\n\n" + inspect.getsource(losses.critic_loss)
-        shell.run_cell("import torch\nimport torch.nn.functional as F\nFAKE, REAL = 0, 1", store_history=True)
-        shell.run_cell(f"exec({typed!r})", store_history=True)  # the text runs, but no cell holds it as code
-        with pytest.raises(labcheck.CheckFailed, match="reference package"):
-            labcheck.own_work(shell.user_ns["critic_loss"], "Your critic_loss")
-        shell.run_cell(typed, store_history=True)
+    shell, _ = kernel
+    typed = inspect.getsource(losses.smooth_targets) + "\n\n" + inspect.getsource(losses.critic_loss)
+    shell.run_cell("FAKE, REAL = 0, 1", store_history=True)
+    shell.run_cell(f"exec({typed!r})", store_history=True)  # the text runs, but no cell holds it as code
+    with pytest.raises(labcheck.CheckFailed, match="reference package"):
         labcheck.own_work(shell.user_ns["critic_loss"], "Your critic_loss")
-    finally:
-        InteractiveShell.clear_instance()
+    shell.run_cell(typed, store_history=True)
+    labcheck.own_work(shell.user_ns["critic_loss"], "Your critic_loss")
 
 
 def test_critic_loss_summed_over_columns_is_told_both_causes_of_a_factor_two() -> None:
@@ -84,16 +91,6 @@ def test_critic_loss_summed_over_columns_is_told_both_causes_of_a_factor_two() -
     with pytest.raises(labcheck.CheckFailed, match="summed over the two logit columns") as failure:
         labcheck.check_critic_loss_example(summed)
     assert "without dividing by 2" in str(failure.value)
-
-
-def test_smooth_targets_that_reseeds_is_caught() -> None:
-    def reseeding(labels, num_classes, lblsmooth):  # noqa: ANN001, ANN202
-        torch.manual_seed(0)
-        return losses.smooth_targets(labels, num_classes, lblsmooth)
-
-    labcheck.check_smooth_targets(losses.smooth_targets, losses.smooth_targets)
-    with pytest.raises(labcheck.CheckFailed, match="global random generator"):
-        labcheck.check_smooth_targets(reseeding, losses.smooth_targets)
 
 
 def test_generator_latents_on_the_cpu_and_a_missing_range_are_named() -> None:
@@ -115,9 +112,6 @@ def test_generator_latents_on_the_cpu_and_a_missing_range_are_named() -> None:
 @pytest.fixture
 def kernel():
     """An in-process IPython shell standing in for the grading kernel: ``ask`` evaluates as the kernel's replies do."""
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
     config = Config()
     config.HistoryManager.hist_file = ":memory:"
     shell = InteractiveShell.instance(config=config)
@@ -128,19 +122,12 @@ def kernel():
 
 def _forged(payload: object) -> dict:
     """A kernel's reply record whose value is ``payload`` saved by torch, as a hostile kernel could send it."""
-    import base64
-    import io
-
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     return {"status": "ok", "data": {"text/plain": repr(base64.b64encode(buffer.getvalue()).decode())}}
 
 
 def test_the_judge_runs_the_checks_here_on_what_the_kernel_returns(kernel) -> None:
-    import judge
-
-    from ganlab.exercises import exercise_of
-
     shell, ask = kernel
     shell.run_cell("def to_display(x):\n    return ((x + 1) / 2).clamp(0, 1)")
     assert judge.verdict(exercise_of("to_display"), ask) is None
@@ -152,22 +139,14 @@ def test_the_judge_runs_the_checks_here_on_what_the_kernel_returns(kernel) -> No
     shell.run_cell("def smooth_targets(labels, num_classes, lblsmooth):\n    torch.manual_seed(0)\n"
                    "    return torch.nn.functional.one_hot(labels, num_classes).float()")  # fmt: skip
     assert "global random generator" in judge.verdict(exercise_of("smooth_targets"), ask)
+    shell.run_cell(inspect.getsource(losses.smooth_targets))
+    assert judge.verdict(exercise_of("smooth_targets"), ask) is None
     # A loss's gradients come back: the backward check passes for the lab's generator loss.
     shell.run_cell(inspect.getsource(losses.generator_loss).replace("REAL", "1"))
     assert judge.verdict(exercise_of("generator_loss"), ask) is None
 
 
 def test_the_judge_refuses_a_pickle_an_oversized_reply_and_no_reply() -> None:
-    import builtins
-
-    import judge
-
-    from ganlab.labcheck import remote
-
-    class Evil:
-        def __reduce__(self):  # noqa: ANN204
-            return (exec, ("import builtins; builtins.PWNED = True",))
-
     rng = torch.get_rng_state()
     replies = {
         "pickle": _forged({"returned": ("python", 1.0), "rng": rng, "evil": Evil()}),
@@ -194,11 +173,6 @@ def test_the_judge_refuses_a_pickle_an_oversized_reply_and_no_reply() -> None:
 def test_the_judge_runs_trials_of_the_steps_and_the_export_in_the_kernel(kernel) -> None:
     """A step or an export is judged here on what a trial of it observed in the kernel (with stand-in losses): the
     reference passes, and a known mistake is told in the words the in-kernel checks used."""
-    import judge
-
-    from ganlab.exercises import exercise_of
-    from ganlab_solution import export, steps
-
     shell, ask = kernel
     shell.run_cell("from torch import nn")
     for answer in (steps.critic_step, steps.generator_step, export.export_generator):
@@ -215,17 +189,6 @@ def test_the_judge_runs_trials_of_the_steps_and_the_export_in_the_kernel(kernel)
 def test_the_judge_refuses_a_forged_trial_reply() -> None:
     """Observations the trial cannot have made (weights of other shapes, batch sizes that are no numbers, a file
     outside its folder) or a pickle: the answer cannot be checked, so it gets no point."""
-    import builtins
-
-    import judge
-
-    from ganlab.exercises import exercise_of
-    from ganlab.labcheck import remote
-
-    class Evil:
-        def __reduce__(self):  # noqa: ANN204
-            return (exec, ("import builtins; builtins.PWNED = True",))
-
     rng = torch.get_rng_state()
     observed = {
         "returned": 1.0,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ganlab.exercises import EXERCISES, max_points
+from ganlab.exercises import EXERCISES, NOTEBOOKS, max_points
 
 from .helpers import run_python
 
@@ -27,6 +27,8 @@ def test_a_manual_grade_reaches_the_export(grading_round: tuple[Path, dict], tmp
     from nbgrader.api import Gradebook
 
     workdir, results = grading_round
+    if {notebook for _, notebook in results} != set(NOTEBOOKS):
+        pytest.skip("GANLAB_ROUND_NOTEBOOKS left out notebooks with hand-graded questions")
     copy = tmp_path / "gradebook.db"
     shutil.copy(workdir / "gradebook.db", copy)
     autograded = sum(

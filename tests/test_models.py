@@ -46,16 +46,9 @@ def test_parameter_counts_at_lab_defaults():
     assert 2.0e6 < count_parameters(gan) < 2.6e6
 
 
-def _conv_then_norm_pairs(module: nn.Module):
-    children = [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
-    return [
-        (a, b) for a, b in zip(children, children[1:]) if isinstance(a, nn.Conv2d) and isinstance(b, nn.BatchNorm2d)
-    ]
-
-
 def test_convolutions_before_batchnorm_have_no_bias():
-    gan = GAN((1, 28, 28))
-    pairs = _conv_then_norm_pairs(gan)
+    layers = [m for m in GAN((1, 28, 28)).modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
+    pairs = [(a, b) for a, b in zip(layers, layers[1:]) if isinstance(a, nn.Conv2d) and isinstance(b, nn.BatchNorm2d)]
     assert len(pairs) == 6 + 4  # 2 per CBlock, 2 per GBlock
     assert all(conv.bias is None for conv, _ in pairs)
 

@@ -52,7 +52,7 @@ def test_answer_cells_are_generated_from_the_reference(tmp_path):
     for path in SOURCE.glob("*.ipynb"):
         (tmp_path / path.name).write_text(path.read_text())
     notebook = json.loads((tmp_path / "02_critic.ipynb").read_text())
-    cell = next(c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "cblock")
+    cell = next(c for c in notebook["cells"] if _grade_id(c) == "cblock")
     cell["source"][-1] += "  # edited by hand"
     (tmp_path / "02_critic.ipynb").write_text(json.dumps(notebook, indent=1))
     drifts = sync(tmp_path, write=False)
@@ -97,11 +97,7 @@ def test_declared_objects_exist_and_are_used(exercise):
     grader runs outside the kernel (autograder/judge.py calls them as check(student, reference))."""
     module, name = exercise.reference.split(":")
     assert hasattr(importlib.import_module(exercise.reference_module), name)
-    test_cell = next(
-        "".join(c["source"])
-        for c in _cells(exercise.notebook)
-        if c["metadata"].get("nbgrader", {}).get("grade_id") == exercise.test_id
-    )
+    test_cell = next("".join(c["source"]) for c in _cells(exercise.notebook) if _grade_id(c) == exercise.test_id)
     assert exercise.hidden, f"{exercise.number}: declare its hidden checks"
     for check in exercise.hidden:
         module_name, function = check.split(":")
@@ -112,10 +108,7 @@ def test_declared_objects_exist_and_are_used(exercise):
             required = [p for p in inspect.signature(found).parameters.values() if p.default is p.empty]
             assert len(required) == 2, f"{function}: the grader calls it as {function}(student, reference)"
         else:
-            assert f"_hidden.{function}(" in test_cell or f"_hidden.{function}," in test_cell, (
-                exercise.number,
-                function,
-            )
+            assert re.search(rf"_hidden\.{function}[(,]", test_cell), (exercise.number, function)
     assert set(exercise.stand_ins) <= set(STAND_INS), exercise.stand_ins
     assert (ROOT / exercise.page).is_file(), exercise.page
     assert (ROOT / JS_TWIN).is_file()
@@ -165,15 +158,10 @@ RETIRED = [
 
 def test_retired_names_are_gone():
     """Names that once meant the same as a notebook's name (or described the lab wrongly) appear nowhere."""
-    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    patterns = [f"*.{suffix}" for suffix in ("py", "md", "ipynb", "sh", "yml", "yaml", "js")]
+    listed = subprocess.run(["git", "ls-files", *patterns], cwd=ROOT, capture_output=True, text=True, check=True)
     hits = []
-    for relative in files:
-        path = ROOT / relative
-        if (
-            path.suffix not in (".py", ".md", ".ipynb", ".sh", ".yml", ".yaml", ".js")
-            or relative == "tests/test_names.py"
-        ):
-            continue
-        text = path.read_text(errors="ignore")
+    for relative in sorted(set(listed.stdout.split()) - {"tests/test_names.py"}):
+        text = (ROOT / relative).read_text(errors="ignore")
         hits += [f"{relative}: {name}" for name in RETIRED if re.search(rf"(?<![\w]){re.escape(name)}", text)]
     assert not hits, hits

@@ -44,8 +44,7 @@ def test_shapes_with_attention_and_spectral_norm(size):
     assert images.shape == (2, 3, size, size) and images.abs().max() <= 1
     assert critic(images).shape == (2, 1)
     assert generator(torch.randn(1, 32), None).shape == (1, 3, size, size)
-    assert any(isinstance(m, SelfAttention) for m in generator.modules())
-    assert any(isinstance(m, SelfAttention) for m in critic.modules())
+    assert all(any(isinstance(m, SelfAttention) for m in net.modules()) for net in (generator, critic))
     assert sum(hasattr(m, "parametrizations") for m in critic.modules()) > 5
 
 

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
-from safe_execute import SafeExecute
+from nbformat.v4 import new_code_cell
+from safe_execute import GradingEnvironmentError
 
 from .helpers import error_names as errors
 from .helpers import run_in_safe_execute as run
@@ -73,17 +73,14 @@ def test_a_kernel_without_the_course_stops_grading_and_blames_nobody(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, course_package_missing: Path
 ) -> None:
     """Before any student cell runs, a guard that cannot be set up is the machine's fault: an error, no grades."""
-    from safe_execute import GradingEnvironmentError
-
     monkeypatch.setenv("PYTHONPATH", str(course_package_missing))
-    nb = new_notebook(cells=[new_code_cell("print('student code ran')"), new_code_cell("assert True", metadata=GRADED)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cells = [new_code_cell("print('student code ran')"), new_code_cell("assert True", metadata=GRADED)]
     with pytest.raises(GradingEnvironmentError) as caught:
-        SafeExecute(timeout=120, fork_kernels=False).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+        run(tmp_path, cells, fork_kernels=False)
     message = str(caught.value)
     assert "could not set up the check guard" in message and "simulated: the course package" in message
     assert "pip install -e ." in message and "nobody was graded" in message
-    assert not nb.cells[0].outputs, "a student cell ran on a machine that could not grade it"
+    assert not cells[0].outputs, "a student cell ran on a machine that could not grade it"
 
 
 @pytest.mark.parametrize("fork", [True, False], ids=["forked", "cold"])
@@ -92,7 +89,6 @@ def test_outside_checks_judge_a_kernel_that_disabled_its_guard_and_cannot_import
 ) -> None:
     """Notebook 1's hidden checks run in the grader: a kernel that silenced its guard and checks still loses the
     points of its wrong answer, the reference package cannot be imported there, and a right answer passes."""
-    from nbformat.v4 import new_notebook
 
     def test_cell(grade_id: str) -> object:
         return new_code_cell("pass", metadata={"nbgrader": {**GRADED["nbgrader"], "grade_id": grade_id}})
@@ -109,10 +105,7 @@ def test_outside_checks_judge_a_kernel_that_disabled_its_guard_and_cannot_import
         new_code_cell("def to_display(x):\n    return ((x + 1) / 2).clamp(0, 1)"),
         test_cell("test_to_display"),
     ]
-    nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    resources = {"metadata": {"path": str(tmp_path)}, "nbgrader": {"notebook": "01_data"}}
-    SafeExecute(timeout=120, fork_kernels=fork).preprocess(nb, resources)
+    nb = run(tmp_path, cells, graded_as="01_data", fork_kernels=fork)
     assert errors(nb.cells[2]) == ["CheckFailed"] and "127.5" in nb.cells[2].outputs[-1].evalue
     assert errors(nb.cells[3]) == ["ModuleNotFoundError"], "the reference package is importable in notebook 1"
     assert not errors(nb.cells[5])

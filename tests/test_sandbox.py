@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import grading_round as gr  # autograder/ (on sys.path from conftest.py)
@@ -135,12 +136,10 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def escapes(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def escapes(released: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The class graded once, with the bait laid out around it, and what the host saw afterwards."""
     base = tmp_path_factory.mktemp("escapes")
-    course = base / "course"
-    gr.make_course(course)
-    gr.nbgrader(course, "generate_assignment", gr.ASSIGNMENT, "--force")
+    course = released(base / "course")
     release = course / "release" / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb"
     home = base / "instructor_home"
     home.mkdir()
@@ -290,11 +289,9 @@ def test_a_machine_without_bwrap_stops_with_one_line(tmp_path: Path, monkeypatch
 
 @pytest.mark.slow
 @pytest.mark.grading
-def test_every_grading_path_refuses_without_a_sandbox(tmp_path: Path) -> None:
+def test_every_grading_path_refuses_without_a_sandbox(released: Callable[[Path], Path], tmp_path: Path) -> None:
     """grade_class.py (make grade, SLURM) and nbgrader autograde stop, grading nobody; opting out grades and says so."""
-    course = tmp_path / "course"
-    gr.make_course(course)
-    gr.nbgrader(course, "generate_assignment", gr.ASSIGNMENT, "--force")
+    course = released(tmp_path / "course")
     release = course / "release" / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb"
     gr.submit(course, "alice", {NOTEBOOK: gr.fill(release, gr.reference_answers(NOTEBOOK))})
     bare = tmp_path / "bin"

@@ -1,13 +1,9 @@
 """The CPU short run (configs/cpu_short.yaml) learns garments without collapsing.
 
-The recipe is trained once per test session, for real, on the real Fashion-MNIST at its own
-length (one epoch of 656 steps), through the command line exactly as ``make all``'s demo
-does (the ``recipe_run`` fixture of conftest.py); every test that judges it reads that run.
-Notebook 5 trains it once more, top to bottom, as a student runs it. Other seeds with the
-notebook's loop: ``python bench/recipe_seeds.py`` (minutes per seed, so not in CI). Runs are
-judged by the critic's accuracies, the spread of the samples and the shipped classifier,
-never by wall time. The fast tests pin the judges themselves on the shipped generator.
-"""
+The recipe (one epoch of 656 steps) is trained once per session, on the real Fashion-MNIST, through the command line
+as ``make all``'s demo does (conftest.py's ``recipe_run``); other seeds (minutes each, so not in CI):
+``python bench/recipe_seeds.py``. Runs are judged by the critic's accuracies, the spread of the samples and the
+shipped classifier, never by wall time; the fast tests pin the judges on the shipped generator."""
 
 from __future__ import annotations
 
@@ -25,14 +21,10 @@ from ganlab.recipes import CPU_SHORT, cpu_short_config
 from ganlab_solution.data import to_unit_range
 from ganlab_solution.export import OnnxGenerator
 
-from .helpers import FASHION, ROOT, SHIPPED_ONNX, run_python
+from .helpers import FASHION, ROOT, SHIPPED_ONNX, marked, run_python
 
-
-def judges_the_recipe(test: object) -> object:
-    """Marks a test that reads the recipe's one training (conftest.py's recipe_run) with what that needs."""
-    for mark in (pytest.mark.slow, pytest.mark.dataset, pytest.mark.training):
-        test = mark(test)
-    return test
+# A test that reads the recipe's one training (conftest.py's recipe_run).
+judges_the_recipe = marked("slow", "dataset", "training")
 
 
 def check_samples(images: torch.Tensor) -> None:

@@ -1,9 +1,5 @@
-"""The site's accessibility fixes of the theme's markup, on that markup: the pass over the written
-pages (book/_ext/ganlab_site.py) and the search button's template (book/_templates).
-
-The axe-core audit of every built page lives in test_book.py (a browser and a site build);
-these check the fixes themselves, quickly, on the markup pydata-sphinx-theme 0.17 writes.
-"""
+"""The site's accessibility fixes (book/_ext/ganlab_site.py, book/_templates) on the markup pydata-sphinx-theme
+0.17 writes, quickly; the axe-core audit of every built page is in test_book.py."""
 
 from __future__ import annotations
 
@@ -14,8 +10,9 @@ from pathlib import Path
 import jinja2
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "book" / "_ext"))
+from .helpers import ROOT
+
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import ganlab_site  # noqa: E402  (a Sphinx extension folder, not a package)
 
 NAV = (
@@ -72,7 +69,7 @@ def test_the_search_button_is_named_by_the_text_it_shows() -> None:
     import pydata_sphinx_theme
 
     theme = Path(pydata_sphinx_theme.__file__).parent / "theme/pydata_sphinx_theme/components/search-button-field.html"
-    ours = REPO / "book" / "_templates" / "search-button-field.html"
+    ours = ROOT / "book" / "_templates" / "search-button-field.html"
     theirs, mine = _button(theme.read_text()), _button(ours.read_text())
     assert 'aria-label="Search"' in theirs  # what the override is for: gone from the theme, drop it
     assert "aria-label" not in mine and 'aria-keyshortcuts="Control+K Meta+K"' in mine
@@ -83,5 +80,5 @@ def test_the_search_button_is_named_by_the_text_it_shows() -> None:
     shown = re.sub(r"<span[^>]*aria-hidden=\"true\">.*?</span>|<[^>]+>", "", mine)
     assert " ".join(shown.split()) == "Search"
     # Found before the theme's own copy.
-    config = yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]["config"]
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
     assert "book/_templates" in config["templates_path"]

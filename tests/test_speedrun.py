@@ -8,9 +8,10 @@ import torch
 
 from ganlab_solution.trainer import Trainer
 
-from .helpers import FASHION, bench_script
+from .helpers import FASHION, bench_script, marked
 
 speedrun = bench_script("speedrun")
+trains = marked("dataset", "training")  # the real Fashion-MNIST, a few training steps
 TINY = ["data.debug=true", "data.batch_size=8", "model.discriminator_base_c=4", "model.generator_base_c=8"]
 
 
@@ -49,8 +50,7 @@ def fake_time(monkeypatch: pytest.MonkeyPatch):
     return lambda fids: FakeTime(fids, monkeypatch)
 
 
-@pytest.mark.dataset
-@pytest.mark.training
+@trains
 def test_the_clock_stops_at_the_first_evaluation_at_or_under_the_target(fake_time):
     fake = fake_time([90.0, 40.0, 15.0, 3.0])
     result, trainer = fake.run(eval_every=3)
@@ -66,8 +66,7 @@ def test_the_clock_stops_at_the_first_evaluation_at_or_under_the_target(fake_tim
     assert "FID 15 reached after 9.00 s of training (step 9" in speedrun.describe(result)
 
 
-@pytest.mark.dataset
-@pytest.mark.training
+@trains
 def test_keep_going_trains_past_the_target_and_keeps_the_first_crossing(fake_time):
     fake = fake_time([20.0, 12.0, 30.0, 8.0, 7.0])
     result, _ = fake.run(eval_every=2, max_steps=8, keep_going=True)
@@ -76,8 +75,7 @@ def test_keep_going_trains_past_the_target_and_keeps_the_first_crossing(fake_tim
     assert result.train_seconds == 8.0
 
 
-@pytest.mark.dataset
-@pytest.mark.training
+@trains
 def test_a_training_time_budget_stops_a_run_that_never_reaches_the_target(fake_time):
     fake = fake_time([50.0] * 10)
     result, _ = fake.run(eval_every=2, max_train_seconds=5.0)
@@ -86,8 +84,7 @@ def test_a_training_time_budget_stops_a_run_that_never_reaches_the_target(fake_t
     assert "NOT reached (best 50.00" in speedrun.describe(result)
 
 
-@pytest.mark.dataset
-@pytest.mark.training
+@trains
 def test_critic_steps_and_ema_follow_the_recipe(fake_time):
     fake = fake_time([99.0, 1.0])
     config, _ = speedrun.build_config([*TINY, "optim.critic_steps=2", "optim.ema=0.5"], "cpu", str(FASHION))
@@ -109,19 +106,3 @@ def test_a_malformed_set_is_one_clear_error(capsys):
     assert speedrun.main(["--device", "cpu", "--set", "optim.ema"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "SECTION.KEY=VALUE" in err
-
-
-def test_shift_moves_each_image_by_its_own_offset_and_fills_the_background():
-    torch.manual_seed(0)
-    images = torch.rand(64, 1, 6, 6)
-    shifted = speedrun.shift_images(images, 2)
-    assert shifted.shape == images.shape
-    padded = torch.nn.functional.pad(images, (2, 2, 2, 2), value=-1.0)
-    offsets = set()
-    for original, out in zip(padded, shifted):
-        matches = [
-            (dy, dx) for dy in range(5) for dx in range(5) if torch.equal(original[:, dy : dy + 6, dx : dx + 6], out)
-        ]
-        assert len(matches) == 1
-        offsets.add(matches[0])
-    assert len(offsets) > 5  # offsets differ from image to image

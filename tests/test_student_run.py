@@ -1,11 +1,6 @@
-"""The student's own run from the command line: ``python -m ganlab train CONFIG --answers NOTEBOOKS``.
-
-Run where ``ganlab_solution`` cannot be imported (conftest.py's ``course_package_missing``), on
-the lab's notebooks with every answer filled in (``student_notebooks.answered``): a debug run
-killed after its first checkpoint and resumed ends with the weights of an uninterrupted run,
-and its ONNX file is one self-contained file that onnxruntime runs; a missing answer stops the
-command with one line naming the notebook and exercise, before anything is written.
-"""
+"""The student's own run from the command line, ``python -m ganlab train CONFIG --answers NOTEBOOKS``, where
+``ganlab_solution`` cannot be imported (conftest.py's ``course_package_missing``), on the notebooks with every
+answer filled in (``student_notebooks.answered``)."""
 
 from __future__ import annotations
 
@@ -14,27 +9,28 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 
-from .helpers import ROOT, debug_config, write_yaml
-from .student_notebooks import answered
+from .helpers import ROOT, debug_config, run_python, wait_for, write_yaml
+from .student_notebooks import DISCRIMINATOR_NOT_WRITTEN, answered
 
 # Wider than the tiny model, so that a debug epoch lasts long enough to be interrupted in.
 SMALL_MODEL = {"generator_base_c": 32, "discriminator_base_c": 8, "latent_size": 16}
 
 
-def student_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ganlab", "train", *args]
-
-
 def student_env(shadow: Path) -> dict[str, str]:
     # One thread: the same reduction order in every process, whatever the machine's load.
-    return {**os.environ, "PYTHONPATH": f"{shadow}{os.pathsep}{ROOT}", "OMP_NUM_THREADS": "1"}
+    return {"PYTHONPATH": f"{shadow}{os.pathsep}{ROOT}", "OMP_NUM_THREADS": "1"}
+
+
+def student_train(shadow: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """``python -m ganlab train ARGS`` with ``shadow`` (which hides the reference package) first on the path."""
+    return run_python("-m", "ganlab", "train", *args, timeout=timeout, **student_env(shadow))
 
 
 @pytest.mark.slow
@@ -44,7 +40,7 @@ def test_the_students_run_resumes_after_a_kill_to_the_uninterrupted_result(
 ):
     nepochs = 4
     folder = answered(tmp_path / "student")
-    env = student_env(course_package_missing)
+    shadow = course_package_missing
     raw = debug_config(
         tmp_path, rootdir=fake_fashion, optim={"nepochs": nepochs}, logging={"onnx_every": 0}, model=SMALL_MODEL
     )
@@ -52,26 +48,14 @@ def test_the_students_run_resumes_after_a_kill_to_the_uninterrupted_result(
     reference_dir, run_dir = tmp_path / "reference", tmp_path / "run"
     command = ["--answers", str(folder)]
 
-    done = subprocess.run(
-        student_command(str(config), *command, "--run-dir", str(reference_dir)),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    done = student_train(shadow, str(config), *command, "--run-dir", str(reference_dir))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "the lab's steps" in done.stdout + done.stderr  # the answers' own critic_step and generator_step
 
-    process = subprocess.Popen(
-        student_command(str(config), *command, "--run-dir", str(run_dir)),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and process.poll() is None and not (run_dir / "checkpoint.pt").is_file():
-        time.sleep(0.01)
+    train = [sys.executable, "-m", "ganlab", "train", str(config), *command, "--run-dir", str(run_dir)]
+    env = {**os.environ, **student_env(shadow)}
+    process = subprocess.Popen(train, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: process.poll() is not None or (run_dir / "checkpoint.pt").is_file(), 600, every=0.01)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=300)
     killed_at = torch.load(run_dir / "checkpoint.pt", weights_only=False)["epoch"]
@@ -79,20 +63,12 @@ def test_the_students_run_resumes_after_a_kill_to_the_uninterrupted_result(
     assert f"resume with python -m ganlab train --resume {run_dir}" in err
 
     # --resume alone: the run folder remembers the notebooks' folder.
-    resumed = subprocess.run(
-        student_command("--resume", str(run_dir)),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    resumed = student_train(shadow, "--resume", str(run_dir))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     final, reference = (torch.load(d / "checkpoint.pt", weights_only=False) for d in (run_dir, reference_dir))
     assert final["epoch"] == nepochs
     for key in reference["gan"]:
         assert torch.equal(final["gan"][key], reference["gan"][key]), key
-
-    import onnxruntime as ort
 
     names = {p.name for p in run_dir.iterdir()}
     assert {"config.yaml", "answers.txt", "checkpoint.pt", "generator.onnx", "samples"} <= names
@@ -119,17 +95,10 @@ def test_the_students_run_resumes_after_a_kill_to_the_uninterrupted_result(
 
 @pytest.mark.training
 def test_a_missing_answer_stops_the_run_in_one_line_and_writes_nothing(tmp_path, fake_fashion, course_package_missing):
-    stub = ("super().__init__()\n", "super().__init__()\n        raise NotImplementedError()\n")
-    folder = answered(tmp_path / "student", {"discriminator": stub})
+    folder = answered(tmp_path / "student", DISCRIMINATOR_NOT_WRITTEN)
     raw = debug_config(tmp_path, rootdir=fake_fashion, model=SMALL_MODEL)
     config = write_yaml(tmp_path / "c.yaml", raw)
-    done = subprocess.run(
-        student_command(str(config), "--answers", str(folder)),
-        env=student_env(course_package_missing),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = student_train(course_package_missing, str(config), "--answers", str(folder), timeout=600)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr[-3000:]
     assert lines[0].startswith("error: Discriminator of 02_critic.ipynb (exercise 2.3): not written yet"), lines[0]

@@ -11,6 +11,7 @@ batches and latents, give the same losses. The 5-minute learning run is a benchm
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import subprocess
@@ -40,12 +41,17 @@ REPLAY_LR = 1e-4
 REPLAY_STEPS = 4
 
 
+def _open(watched: Watched) -> None:
+    """The page loaded (after its service worker's reload, when there is one), its trainer ready."""
+    watched.open(watched.server + PAGE)
+    watched.page.wait_for_function("window.ganlabTrainer && window.ganlabTrainer.ready", timeout=60_000)
+    watched.page.evaluate("window.ganlabTrainer.ready")
+
+
 @pytest.fixture(scope="module")
 def trainer(server: str, browser: object) -> Iterator[Watched]:
     watched = Watched(browser, server)  # a fresh browser context: no service worker yet
-    watched.open(server + PAGE)  # waits for the reload that puts the page under its service worker
-    watched.page.wait_for_function("window.ganlabTrainer && window.ganlabTrainer.ready", timeout=60_000)
-    watched.page.evaluate("window.ganlabTrainer.ready")
+    _open(watched)
     yield watched
     watched.page.evaluate("window.ganlabTrainer.pause()")
     assert not watched.errors, watched.errors
@@ -53,13 +59,9 @@ def trainer(server: str, browser: object) -> Iterator[Watched]:
     watched.page.close()
 
 
-def _grid(page: object) -> bytes:
-    return bytes(
-        page.evaluate(  # type: ignore[attr-defined]
-            "() => { const c = document.querySelector('#gt-grid');"
-            " return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }"
-        )
-    )
+def _grid(page: object) -> str:
+    """The fixed-noise grid as a PNG data URL: lossless, so equal exactly when the pixels are."""
+    return page.evaluate("document.querySelector('#gt-grid').toDataURL()")  # type: ignore[attr-defined]
 
 
 def _engine(page: object) -> str:
@@ -78,11 +80,8 @@ def test_the_page_loads_with_its_data_and_backend(trainer: Watched) -> None:
     if adapter:
         pytest.skip("this browser has a WebGPU adapter: the page trains there, the checks below are for wasm")
     assert page.evaluate("window.ganlabTrainer.backend") == "wasm"
-    assert page.evaluate("Array.from(document.querySelectorAll('#gt-backend option'), o => o.value)") == [
-        "wasm",
-        "webgl",
-        "cpu",
-    ]
+    backends = page.evaluate("Array.from(document.querySelectorAll('#gt-backend option'), o => o.value)")
+    assert backends == ["wasm", "webgl", "cpu"]
     assert page.evaluate("window.ganlabTrainer.step") == 0
     status = page.inner_text("#gt-status")
     assert "Press Start" in status and f"on {_engine(page)}." in status, status
@@ -116,10 +115,8 @@ def test_without_a_service_worker_the_page_trains_on_one_thread_and_says_why(ser
     """A browser that refuses service workers (some private windows): no reload, no isolation."""
     watched = Watched(browser, server, service_workers="block")
     try:
-        watched.open(server + PAGE)
+        _open(watched)
         page = watched.page
-        page.wait_for_function("window.ganlabTrainer && window.ganlabTrainer.ready", timeout=60_000)
-        page.evaluate("window.ganlabTrainer.ready")
         assert page.evaluate("[window.crossOriginIsolated, window.ganlabTrainer.threads]") == [False, 1]
         assert page.evaluate("performance.getEntriesByType('navigation')[0].type") == "navigate"  # not reloaded
         engine = f"wasm, 1 thread (not cross-origin isolated: {page.evaluate('window.ganlabTrainer.isolation')})"
@@ -133,14 +130,21 @@ def test_training_moves_the_counter_and_the_grid_and_pause_stops_it(trainer: Wat
     page = trainer.page
     before = _grid(page)
     page.click("#gt-start")
-    page.wait_for_function("window.ganlabTrainer.step >= 12", timeout=180_000)
+    # The grid is redrawn at step 10 (GRID_EVERY), before the loop takes step 11.
+    page.wait_for_function("window.ganlabTrainer.step >= 10", timeout=180_000)
     # The speed and the estimate show after the first seconds of training.
     page.wait_for_function("window.ganlabTrainer.etaSeconds !== null", timeout=60_000)
-    page.click("#gt-pause")
-    page.wait_for_function("!window.ganlabTrainer.running")
-    page.wait_for_timeout(300)  # a step under way when Pause was pressed has finished
+    # The button's own click event: a mouse click waits for frames that a busy machine's training
+    # steps hold back (Playwright then timed out after 30 s at 0.2 steps/s), the event only for a step.
+    assert page.is_visible("#gt-pause") and page.is_enabled("#gt-pause")
+    page.dispatch_event("#gt-pause", "click")
+    # Pause says so once the step under way (and a redraw) has finished and the loop has ended.
+    paused = "document.querySelector('#gt-status').textContent.startsWith('Paused at step')"
+    page.wait_for_function(paused, timeout=120_000)
     stopped = page.evaluate("window.ganlabTrainer.step")
-    page.wait_for_timeout(1500)
+    assert page.inner_text("#gt-status") == f"Paused at step {stopped}."
+    # Two steps' time at the measured speed (1.5 s at most): a loop that went on would take a step.
+    page.wait_for_timeout(min(1500, 2000 / page.evaluate("window.ganlabTrainer.stepsPerSecond")))
     assert page.evaluate("window.ganlabTrainer.step") == stopped, "training went on after Pause"
     assert _grid(page) != before, "the fixed-noise grid was not redrawn"
     history = page.evaluate("window.ganlabTrainer.history")
@@ -204,12 +208,25 @@ def _torch_gan(recipe: dict[str, float], seed: int) -> tuple[torch.nn.Module, to
     return critic, generator
 
 
+# The tensors travel as base64 float32 bytes, the same numbers as a list of floats, 2 MB of text
+# instead of half a million serialised numbers; decoded in the page, then given to its replay.
+REPLAY = """spec => {
+  const floats = (text) => new Float32Array(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)).buffer);
+  for (const entry of Object.values(spec.state)) entry.data = floats(entry.data);
+  for (const key of ["batches", "zCritic", "zGenerator"]) spec[key] = spec[key].map(floats);
+  return window.ganlabTrainer.replay(spec);
+}"""
+
+
+def _floats(tensor: torch.Tensor) -> str:
+    return base64.b64encode(tensor.detach().numpy().astype(np.float32).tobytes()).decode()
+
+
 def same_model_losses(page: object, site: Path, steps: int = REPLAY_STEPS) -> tuple[list, list]:
     """[critic_loss, generator_loss] per step in the page (replay) and in PyTorch, same start and data."""
     from ganlab_solution.losses import critic_loss, generator_loss
 
     recipe = page.evaluate("window.ganlabTrainer.recipe()")  # type: ignore[attr-defined]
-    recipe |= {"criticLr": REPLAY_LR, "generatorLr": REPLAY_LR}
     batch, latent = 16, int(recipe["latentSize"])
     critic, generator = _torch_gan(recipe, seed=3)
     state = {f"discriminator.{k}": v for k, v in critic.state_dict().items()}
@@ -218,24 +235,18 @@ def same_model_losses(page: object, site: Path, steps: int = REPLAY_STEPS) -> tu
     reals = torch.from_numpy(pixels).view(steps, batch, 1, 28, 28)
     noise = torch.randn(2, steps, batch, latent, generator=torch.Generator().manual_seed(4))
     in_browser = page.evaluate(  # type: ignore[attr-defined]
-        "spec => window.ganlabTrainer.replay(spec)",
+        REPLAY,
         {
-            "recipe": {
-                "dropout": 0,
-                "dnoise": 0,
-                "lblsmooth": 0,
-                "criticLr": recipe["criticLr"],
-                "generatorLr": recipe["generatorLr"],
-            },
-            "state": {k: {"shape": list(v.shape), "data": v.flatten().tolist()} for k, v in state.items()},
-            "batches": [reals[k].flatten().tolist() for k in range(steps)],
-            "zCritic": [noise[0, k].flatten().tolist() for k in range(steps)],
-            "zGenerator": [noise[1, k].flatten().tolist() for k in range(steps)],
+            "recipe": {"dropout": 0, "dnoise": 0, "lblsmooth": 0, "criticLr": REPLAY_LR, "generatorLr": REPLAY_LR},
+            "state": {k: {"shape": list(v.shape), "data": _floats(v)} for k, v in state.items()},
+            "batches": [_floats(reals[k]) for k in range(steps)],
+            "zCritic": [_floats(noise[0, k]) for k in range(steps)],
+            "zGenerator": [_floats(noise[1, k]) for k in range(steps)],
         },
     )
     # The trainer's critic_step and generator_step with the given latents.
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=recipe["criticLr"], betas=(0.5, 0.999))
-    generator_opt = torch.optim.Adam(generator.parameters(), lr=recipe["generatorLr"], betas=(0.5, 0.999))
+    critic_opt = torch.optim.Adam(critic.parameters(), lr=REPLAY_LR, betas=(0.5, 0.999))
+    generator_opt = torch.optim.Adam(generator.parameters(), lr=REPLAY_LR, betas=(0.5, 0.999))
     critic.train()
     generator.train()
     in_torch = []

@@ -89,9 +89,7 @@
   }
   async function run(latents, batch) {
     const input = new ort.Tensor("float32", latents, [batch, latentSize]);
-    const feeds = {};
-    feeds[session.inputNames[0]] = input;
-    const result = await session.run(feeds);
+    const result = await session.run({ [session.inputNames[0]]: input });
     return result[session.outputNames[0]];
   }
   function record(ms) {
@@ -152,11 +150,7 @@
       row.className = "gx-row";
       const name = document.createElement("span");
       name.innerHTML = `z<sub>${i}</sub>`;
-      const input = document.createElement("input");
-      input.type = "range";
-      input.min = "-3";
-      input.max = "3";
-      input.step = "0.01";
+      const input = Object.assign(document.createElement("input"), { type: "range", min: "-3", max: "3", step: "0.01" });
       input.id = `gx-z${i}`;
       input.setAttribute("aria-label", `latent coordinate ${i}`);
       const label = document.createElement("output");

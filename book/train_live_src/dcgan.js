@@ -281,15 +281,14 @@
       return tf.tidy(() => {
         const b = real.shape[0];
         const fake = generator(params.generator, given.zCritic || latents(b), recipe, generatorMode);
-        const rng = seeds;
         const dropReal = smoothing(b);
         const dropFake = smoothing(b);
         let accReal = null;
         let accFake = null;
         const criticLoss = optC.minimize(
           () => {
-            const realLogits = critic(params.critic, real, recipe, criticMode, rng);
-            const fakeLogits = critic(params.critic, fake, recipe, criticMode, rng);
+            const realLogits = critic(params.critic, real, recipe, criticMode, seeds);
+            const fakeLogits = critic(params.critic, fake, recipe, criticMode, seeds);
             accReal = tf.keep(criticAccuracy(realLogits, REAL));
             accFake = tf.keep(criticAccuracy(fakeLogits, FAKE));
             return tf.mul(0.5, tf.add(bce(realLogits, REAL, dropReal), bce(fakeLogits, FAKE, dropFake)));
@@ -301,7 +300,7 @@
         const generatorLoss = optG.minimize(
           () => {
             const images = generator(params.generator, zg, recipe, generatorMode);
-            return bce(critic(params.critic, images, recipe, frozenCriticMode, rng), REAL, null);
+            return bce(critic(params.critic, images, recipe, frozenCriticMode, seeds), REAL, null);
           },
           true,
           generatorVars

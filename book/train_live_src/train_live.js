@@ -3,11 +3,9 @@
  * Fashion-MNIST images served by the site, draws its curves and its fixed-noise grid, and
  * asks the shipped classifier (onnxruntime-web) what it recognises in the samples.
  *
- * The page loads, from the site itself: ../train_live/isolation.js (cross-origin isolation
- * through a service worker: the page may reload once first), ../vendor/tfjs/tf.min.js,
- * tf-backend-wasm.min.js, ../vendor/onnxruntime-web/ort.wasm.min.js, ../common/seeded_random.js,
- * ../train_live/dcgan.js, then this file; and ../vendor/tfjs/tf-backend-webgpu.min.js itself when
- * the browser offers a WebGPU adapter.
+ * Loaded last by book/train_live.md, after the site's own copies of the scripts it needs
+ * (isolation.js first: the page may reload once); loads tf-backend-webgpu.min.js itself when the
+ * browser offers a WebGPU adapter.
  *
  * The backend: ?backend=wasm|webgpu|webgl|cpu, else WebGPU when the browser has a hardware
  * adapter, else WebAssembly (also the fallback when WebGPU fails to start). WebAssembly runs
@@ -116,12 +114,7 @@
       received += value.length;
       if (total) setStatus(`Loading training images: ${Math.round((100 * received) / total)}%`);
     }
-    const bytes = new Uint8Array(received);
-    let at = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, at);
-      at += chunk.length;
-    }
+    const bytes = new Uint8Array(await new Blob(chunks).arrayBuffer());
     if (received % 784 !== 0) throw new Error(`training images: ${received} bytes is not a whole number of 28x28 images`);
     return bytes;
   }
@@ -152,8 +145,7 @@
   function latentsFor(n) {
     const size = recipe.latentSize;
     if (!fixedLatents || fixedLatents.length < n * size) {
-      const z = ganlabRandom.normal(ganlabRandom.mulberry32(20240611), Math.max(n, 64) * size);
-      fixedLatents = z;
+      fixedLatents = ganlabRandom.normal(ganlabRandom.mulberry32(20240611), Math.max(n, 64) * size);
     }
     return fixedLatents.subarray(0, n * size);
   }
@@ -242,9 +234,7 @@
     drawCurves($("gt-accuracy"), [history.critic_acc_real, history.critic_acc_fake], ["#2a9d8f", "#8e44ad"], 1.0);
   }
 
-  function setStatus(text) {
-    $("gt-status").textContent = text;
-  }
+  const setStatus = (text) => ($("gt-status").textContent = text);
   // "wasm, 2 threads, cross-origin isolated": what runs the steps.
   function engine() {
     if (api.backend === "webgpu") return `webgpu, ${gpuAdapter === "software" ? "a software adapter" : "the graphics card"}`;
@@ -331,10 +321,7 @@
       metrics.dispose();
       const now = performance.now();
       trainedMs += now - t0;
-      history.critic_loss.push(values[0]);
-      history.generator_loss.push(values[1]);
-      history.critic_acc_real.push(values[2]);
-      history.critic_acc_fake.push(values[3]);
+      Object.values(history).forEach((series, i) => series.push(values[i])); // in gan.step's order
       api.step += 1;
       recent.push([now, api.step]);
       while (recent.length > 2 && now - recent[0][0] > 5000) recent.shift();
@@ -381,9 +368,7 @@
     gan = window.ganlabDCGAN.createGAN(recipe, seed);
     shuffle = ganlabRandom.mulberry32(seed ^ 0x5bd1e995);
     order = null;
-    api.step = 0;
-    api.stepsPerSecond = 0;
-    api.etaSeconds = null;
+    Object.assign(api, { step: 0, stepsPerSecond: 0, etaSeconds: null });
     trainedMs = 0;
     lastVerdictAt = 0;
     recent = [];
@@ -530,14 +515,7 @@
     root.classList.add("gt-ready");
   }
 
-  Object.assign(api, {
-    start,
-    pause,
-    reset,
-    samples: (n) => samples(n),
-    verdict,
-    replay,
-  });
+  Object.assign(api, { start, pause, reset, samples, verdict, replay });
   api.ready = init().catch((err) => {
     setStatus(`The trainer could not start: ${err.message || err}`);
     console.error("ganlab trainer:", err);

@@ -81,8 +81,7 @@ def as_tensor(value: Any, what: str) -> torch.Tensor:
 def check_close(what: str, got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, hint: str = "") -> None:
     """Fail unless ``got`` and ``expected`` have the same shape and close values."""
     got_t, exp_t = as_tensor(got, what), as_tensor(expected, "the reference")
-    if got_t.shape != exp_t.shape:
-        fail(f"{what} has shape {tuple(got_t.shape)}; the lab expects {tuple(exp_t.shape)}. {hint}".strip())
+    check_shape(what, got_t, tuple(exp_t.shape), hint)
     if not torch.isfinite(got_t).all():
         kind = "NaN (not a number)" if torch.isnan(got_t).any() else "infinite values"
         fail(f"{what} contains {kind}: look for a division by zero or a log of 0. {hint}".strip())
@@ -194,23 +193,20 @@ def execution_order(module: nn.Module, *inputs: Any, **kwargs: Any) -> list[nn.M
 
 def biased_convs_before_bn(order: list[nn.Module]) -> int:
     """How many convolutions that feed a BatchNorm directly still have a bias."""
-    count = 0
-    for current, following in zip(order, order[1:]):
-        conv = isinstance(current, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))
-        if conv and isinstance(following, (nn.BatchNorm1d, nn.BatchNorm2d)) and current.bias is not None:
-            count += 1
-    return count
+    return sum(
+        isinstance(current, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))
+        and isinstance(following, (nn.BatchNorm1d, nn.BatchNorm2d))
+        and current.bias is not None
+        for current, following in zip(order, order[1:])
+    )
 
 
 def _state_in_order(order: list[nn.Module]) -> list[torch.Tensor]:
-    seen: set[int] = set()
     tensors: list[torch.Tensor] = []
-    for module in order:
-        if id(module) in seen:
-            continue
-        seen.add(id(module))
-        tensors += list(module.parameters(recurse=False)) + [
-            b for b in module.buffers(recurse=False) if b.dtype.is_floating_point
+    for module in dict.fromkeys(order):  # each module once, where it first runs
+        tensors += [
+            *module.parameters(recurse=False),
+            *(b for b in module.buffers(recurse=False) if b.is_floating_point()),
         ]
     return tensors
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .core import nonzero_grads, quietly
+from .core import nonzero_grads, quietly, swapped
 
 MAX_BYTES = 32 << 20  # the largest packed request or reply either side reads
 MAX_DEPTH = 8  # tuples and lists nested deeper are sent as an opaque value
@@ -185,32 +185,24 @@ def call(name: str, request: str) -> str:
     message = decode(request)
     args = [unpack(a) for a in message["args"]]
     leaves = [a for a in args if torch.is_tensor(a) and a.requires_grad]
-    missing = object()
-    saved = {n: namespace.get(n, missing) for n in message["stand_ins"]}
     state = torch.get_rng_state()
     try:
-        namespace.update({n: STAND_INS[n] for n in message["stand_ins"]})
-        torch.set_rng_state(message["rng"])
-        grads = None
-        try:
-            with quietly():
-                answer = namespace[name]
-                if message.get("trial"):
-                    answer = functools.partial(TRIALS[message["trial"]], answer)
-                result = answer(*(namespace[n] for n in message["kernel_args"]), *args)
-            reply = {"returned": pack(result)}
-            # A loss: the gradient it sends back to each input that asked for one (the grader rebuilds .backward()).
-            if leaves and torch.is_tensor(result) and result.grad_fn is not None and result.numel() == 1:
-                grads = torch.autograd.grad(result.sum(), leaves, allow_unused=True)
-                reply["grads"] = [pack(g) for g in grads]
-        except Exception as error:  # the student's code failed: the grader says so in the check's words
-            reply = {"raised": (type(error).__name__[:MAX_TEXT], str(error)[:MAX_TEXT])}
-        reply["rng"] = torch.get_rng_state()
+        with swapped(namespace, **{n: STAND_INS[n] for n in message["stand_ins"]}):
+            torch.set_rng_state(message["rng"])
+            try:
+                with quietly():
+                    answer = namespace[name]
+                    if message.get("trial"):
+                        answer = functools.partial(TRIALS[message["trial"]], answer)
+                    result = answer(*(namespace[n] for n in message["kernel_args"]), *args)
+                reply = {"returned": pack(result)}
+                # A loss: the gradient it sends back to each input that asked for one (the grader rebuilds .backward()).
+                if leaves and torch.is_tensor(result) and result.grad_fn is not None and result.numel() == 1:
+                    grads = torch.autograd.grad(result.sum(), leaves, allow_unused=True)
+                    reply["grads"] = [pack(g) for g in grads]
+            except Exception as error:  # the student's code failed: the grader says so in the check's words
+                reply = {"raised": (type(error).__name__[:MAX_TEXT], str(error)[:MAX_TEXT])}
+            reply["rng"] = torch.get_rng_state()
     finally:
         torch.set_rng_state(state)
-        for n, value in saved.items():
-            if value is missing:
-                namespace.pop(n, None)
-            else:
-                namespace[n] = value
     return encode(reply)

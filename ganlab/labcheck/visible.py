@@ -160,8 +160,9 @@ def check_generator_loss_example(student: Callable[..., Any]) -> None:
         )
 
 
-def generated(student: Callable[..., Any], session: Any, z: Any, what: str) -> np.ndarray:
-    images = call(student, what, session, z)
+def generated(student: Callable[..., Any], what: str, *args: Any) -> np.ndarray:
+    """What ``generate_images`` returns on ``args``, checked to be a NumPy array."""
+    images = call(student, what, *args)
     check(
         isinstance(images, np.ndarray),
         f"{what} returns a {type(images).__module__}.{type(images).__name__}; the notebook asks for a NumPy array "
@@ -172,9 +173,8 @@ def generated(student: Callable[..., Any], session: Any, z: Any, what: str) -> n
 
 def check_generate_images_example(student: Callable[..., Any], session: Any, latent: int) -> None:
     """The visible check of ``generate_images``: a NumPy array of 64 images in [-1, 1]."""
-    images = generated(
-        student, session, np.random.default_rng(0).standard_normal((64, latent)), "generate_images(session, z)"
-    )
+    z = np.random.default_rng(0).standard_normal((64, latent))
+    images = generated(student, "generate_images(session, z)", session, z)
     check_shape("generate_images(session, z) for 64 latents", images, (64, 1, 28, 28))
     check(
         images.dtype == np.float32 and images.min() >= -1 - 1e-4 and images.max() <= 1 + 1e-4,  # Tanh's rounding

@@ -57,17 +57,10 @@ def cblock_variants(cin: int, cout: int, dropout: float) -> list[tuple[str, nn.M
     ]
 
 
+_LOGITS = "the critic returns logits (any real numbers); the loss applies the sigmoid itself (BCEWithLogits)"
 LOGIT_MISTAKES = [
-    (
-        "it ends with a sigmoid after the linear layer: the critic returns logits (any real numbers); "
-        "the loss applies the sigmoid itself (BCEWithLogits), so remove the nn.Sigmoid",
-        torch.sigmoid,
-    ),
-    (
-        "it ends with a softmax after the linear layer: the critic returns logits (any real numbers); "
-        "the loss applies the sigmoid itself (BCEWithLogits), so remove the softmax",
-        lambda logits: torch.softmax(logits, dim=1),
-    ),
+    (f"it ends with a sigmoid after the linear layer: {_LOGITS}, so remove the nn.Sigmoid", torch.sigmoid),
+    (f"it ends with a softmax after the linear layer: {_LOGITS}, so remove the softmax", lambda x: x.softmax(dim=1)),
     ("it ends with a ReLU after the linear layer: the critic returns raw logits, negative ones included", torch.relu),
     (
         "it ends with a LeakyReLU after the linear layer: the critic returns raw logits, the linear layer's output",

@@ -124,18 +124,15 @@ def check_smooth_targets(student: Callable[..., Any], reference: Callable[..., A
     )
 
 
-def _bce(logits: torch.Tensor, cls: int) -> torch.Tensor:
+def _bce(logits: torch.Tensor, cls: int, target: float = 1.0) -> torch.Tensor:
     targets = torch.zeros_like(logits)
-    targets[:, cls] = 1.0
+    targets[:, cls] = target
     return F.binary_cross_entropy_with_logits(logits, targets)
 
 
 def critic_loss_mistakes(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[float, str]]:
-    """Known wrong critic losses (no smoothing) on ``real`` and ``fake`` logits: (value, what is wrong).
-
-    The messages are those of :data:`CRITIC_LOSS_MISTAKES`, in its order. A value matching several
-    mistakes is explained by all of them (twice the lab's value has two causes).
-    """
+    """Known wrong critic losses (no smoothing) on ``real`` and ``fake`` logits: (value, the message of
+    :data:`CRITIC_LOSS_MISTAKES`, in its order); a value matching several mistakes is explained by all of them."""
     sum_columns = 0.5 * (2 * _bce(real, 1) + 2 * _bce(fake, 0))
     cross_entropy = 0.5 * (
         F.cross_entropy(real, torch.ones(len(real), dtype=torch.long))
@@ -167,16 +164,11 @@ def generator_loss_mistakes(fake: torch.Tensor) -> list[tuple[float, str]]:
 
 
 def _expected_smoothed(real: torch.Tensor, fake: torch.Tensor, amount: float, sides: str) -> float:
-    """The critic loss's expected value with the targets' "1" lowered by ``amount`` / 2 on ``sides``.
-
-    The BCE is linear in the targets, so its mean over random draws is its value at the mean target.
-    """
-    real_t, fake_t = torch.zeros_like(real), torch.zeros_like(fake)
-    real_t[:, 1] = 1 - amount / 2 if "real" in sides else 1.0
-    fake_t[:, 0] = 1 - amount / 2 if "fake" in sides else 1.0
-    return (
-        0.5 * (F.binary_cross_entropy_with_logits(real, real_t) + F.binary_cross_entropy_with_logits(fake, fake_t))
-    ).item()
+    """The critic loss's expected value with the targets' "1" lowered by ``amount`` / 2 on ``sides`` (the BCE is
+    linear in the targets: its mean over random draws is its value at the mean target)."""
+    smoothed = 1 - amount / 2
+    real_term = _bce(real, 1, smoothed if "real" in sides else 1.0)
+    return (0.5 * (real_term + _bce(fake, 0, smoothed if "fake" in sides else 1.0))).item()
 
 
 def _check_backward(student: Callable[..., Any], name: str, batches: int, *extra: Any, message: str) -> None:
@@ -219,12 +211,8 @@ def check_critic_loss(student: Callable[..., Any], reference: Callable[..., Any]
     if not torch.equal(values[0], values[1]):
         values += [loss_value(student, "critic_loss", real, fake, amount).detach() for _ in range(198)]
     mean = torch.stack(values).mean().item()
-    sides = {
-        "both": _expected_smoothed(real, fake, amount, "real fake"),
-        "the real term only": _expected_smoothed(real, fake, amount, "real"),
-        "the fake term only": _expected_smoothed(real, fake, amount, "fake"),
-        "neither term": _expected_smoothed(real, fake, amount, ""),
-    }
+    ways = {"both": "real fake", "the real term only": "real", "the fake term only": "fake", "neither term": ""}
+    sides = {side: _expected_smoothed(real, fake, amount, which) for side, which in ways.items()}
     closest = min(sides, key=lambda side: abs(sides[side] - mean))
     recipe = "smooth the targets of both terms, smooth_targets(labels, 2, lblsmooth) for the reals and for the fakes"
     if closest != "both" and abs(sides[closest] - mean) < 0.01:
@@ -383,9 +371,8 @@ def check_critic_step(student: Callable[..., Any], reference: Callable[..., Any]
         changed(critic_before, after.discriminator),
         "critic_step did not change the critic: call loss.backward() then optimizer.step()",
     )
-    moved = largest_change(critic_before, after.discriminator)
     check(
-        moved < 100,
+        largest_change(critic_before, after.discriminator) < 100,
         "critic_step kept the gradients of earlier steps: call optimizer.zero_grad() before loss.backward() "
         "(PyTorch adds new gradients to the old ones)",
     )
@@ -431,9 +418,8 @@ def check_generator_step(student: Callable[..., Any], reference: Callable[..., A
         "generator_step did not change the generator: score gan(None, batch_size) without detaching the images, "
         "then loss.backward() and optimizer.step()",
     )
-    moved = largest_change(generator_before, after.generator)
     check(
-        moved < 100,
+        largest_change(generator_before, after.generator) < 100,
         "generator_step kept the gradients of earlier steps: call optimizer.zero_grad() before loss.backward()",
     )
     check(

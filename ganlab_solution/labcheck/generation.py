@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from ganlab import SHIPPED_GENERATOR
-from ganlab.labcheck.core import call, check, check_close
+from ganlab.labcheck.core import call, check_close
+from ganlab.labcheck.visible import generated
 
 LATENT = 100  # the latent size of the course's generator, which notebook 6 explores when graded
 
@@ -27,12 +28,7 @@ def check_generate_images(student: Callable[..., Any], reference: Callable[..., 
         "one float64 latent": np.random.default_rng(1).standard_normal((1, latent)),  # must be converted
     }
     for what, z in latents.items():
-        images = call(student, f"generate_images(session, {what})", z)
-        check(
-            isinstance(images, np.ndarray),
-            f"generate_images(session, {what}) returns a {type(images).__module__}.{type(images).__name__}; the "
-            "notebook asks for a NumPy array (what session.run returns): the cells below use it as one",
-        )
+        images = generated(student, f"generate_images(session, {what})", z)
         check_close(
             f"generate_images on {what}",
             images,

@@ -57,14 +57,10 @@ def compare_with_reference(
     variants: Callable[[], list[tuple[str, nn.Module]]] | None = None,
     output_variants: list[tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = (),
 ) -> None:
-    """With the reference's weights copied in, ``module`` must compute what the reference computes (eval mode).
-
-    Skipped (no penalty) when the two networks are laid out too differently to copy weights.
-    ``variants()`` builds (message, network) pairs of known mistakes with the same weights layout,
-    only when the output differs: if the student's output matches one, its message says what is wrong.
-    ``output_variants`` are (message, function) pairs of mistakes that transform the reference's
-    output (a sigmoid after the last layer), tried the same way.
-    """
+    """With the reference's weights copied in (skipped when the layouts differ too much to copy), ``module`` must
+    compute what the reference computes in eval mode. When it does not, an output that matches a known mistake
+    names it: a ``variants()`` network (message, network) of the same layout, or an ``output_variants`` (message,
+    function) transform of the reference's output (a sigmoid after the last layer)."""
     # PyTorch's default initialisation (larger than DCGAN's N(0, 0.02)) and non-trivial BatchNorm
     # statistics: activations then reach the non-linear range of every layer (a missing Tanh shows).
     for m in reference.modules():
@@ -76,19 +72,19 @@ def compare_with_reference(
     module.eval()
     reference.eval()
     with torch.no_grad():
-        got, expected = _run(module, what, *inputs), reference(*inputs)
-    worst = (as_tensor(got, what) - expected).abs().max().item()
+        got, expected = as_tensor(_run(module, what, *inputs), what), reference(*inputs)
+    worst = (got - expected).abs().max().item()
     if worst >= 1e-4:
         for message, variant in variants() if variants else []:
             if copy_weights(reference, variant, *inputs):
                 with torch.no_grad():
-                    if (as_tensor(got, what) - variant.eval()(*inputs)).abs().max().item() < 1e-4:
+                    if (got - variant.eval()(*inputs)).abs().max().item() < 1e-4:
                         fail(f"{what}: {message}")
         for message, transform in output_variants:
             wrong = transform(expected)
-            if wrong.shape == as_tensor(got, what).shape and (as_tensor(got, what) - wrong).abs().max().item() < 1e-4:
+            if wrong.shape == got.shape and (got - wrong).abs().max().item() < 1e-4:
                 fail(f"{what}: {message}")
-    if not torch.isfinite(as_tensor(got, what)).all():
+    if not torch.isfinite(got).all():
         fail(f"with the lab's weights copied into {what}, its output contains NaN or infinite values: {hint}")
     check(
         worst < 1e-4, f"with the lab's weights copied into {what}, its output differs by up to {approx(worst)}: {hint}"
@@ -104,10 +100,8 @@ def check_block(
     hint: str,
     variants: Callable[..., list[tuple[str, nn.Module]]] | None = None,
 ) -> None:
-    """Hidden checks of a block class (``CBlock`` or ``GBlock``) against the reference block.
-
-    ``variants(*args)`` builds known wrong blocks, to name the mistake when the values differ.
-    """
+    """Hidden checks of a block class (``CBlock`` or ``GBlock``) against the reference block; ``variants(*args)``
+    builds known wrong blocks, to name the mistake when the values differ."""
     for args in arg_list:
         cin, cout = args[0], args[1]
         for size in sizes:
@@ -148,12 +142,8 @@ def check_block(
 
 
 def check_dropout_at_end(student_cls: type, name: str, cin: int, cout: int, p: float = 0.5) -> None:
-    """Dropout is applied once, to the block's output: nothing is dropped inside the block.
-
-    With BatchNorm frozen (eval) and dropout active (train), a block whose only dropout is
-    its last layer outputs, for each value, either 0 or the eval-mode value divided by 1 - p.
-    Dropout anywhere earlier mixes dropped values into the following layers and breaks that.
-    """
+    """Dropout is applied once, to the block's output: with BatchNorm frozen (eval) and dropout active (train),
+    each output is 0 or the eval-mode value divided by 1 - p; a dropout earlier in the block breaks that."""
     torch.manual_seed(0)
     block = _construct(lambda: student_cls(cin, cout, p), f"{name}({cin}, {cout}, {p})")
     randomize_batchnorm(block)

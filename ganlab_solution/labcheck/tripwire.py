@@ -9,6 +9,7 @@ a cell (compiling the text of a cell the kernel ran gives it) is never compared:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import types
 from collections.abc import Iterator
@@ -81,17 +82,15 @@ def _signature(code: types.CodeType) -> tuple[Any, ...]:
     return code.co_name, code.co_argcount, code.co_names, code.co_varnames, consts
 
 
-_REFERENCE_CODE: dict[tuple[Any, ...], str] = {}
-
-
+@functools.cache
 def _reference_code() -> dict[tuple[Any, ...], str]:
     """Every code object of the reference's answers, by signature (built once)."""
-    if not _REFERENCE_CODE:
-        for name in sorted({n for exercise in EXERCISES for n in exercise.names}):
-            for function in _functions_of(reference_answer(name)):
-                for code in _code_objects(function.__code__):
-                    _REFERENCE_CODE.setdefault(_signature(code), name)
-    return _REFERENCE_CODE
+    found: dict[tuple[Any, ...], str] = {}
+    for name in sorted({n for exercise in EXERCISES for n in exercise.names}):
+        for function in _functions_of(reference_answer(name)):
+            for code in _code_objects(function.__code__):
+                found.setdefault(_signature(code), name)
+    return found
 
 
 _TYPED: dict[str, set[tuple[Any, ...]]] = {}  # a cell's text -> the signatures of the code compiled from it
@@ -120,8 +119,7 @@ def _typed_in_cells() -> set[tuple[Any, ...]]:
 
 def _copied_reference(code: types.CodeType) -> str | None:
     """The reference answer ``code`` was copied from: compiled from the package's files, or with a reference answer's
-    names, variables and constants and not from the text of a cell the kernel ran, whatever file name it was compiled
-    under (``exec``, ``compile``). Code typed in a cell is never compared: two honest answers may read alike."""
+    names, variables and constants and not from the text of a cell the kernel ran (see the module's docstring)."""
     filename = code.co_filename
     package_dir = __file__.rsplit("/labcheck/", 1)[0]
     if filename.startswith(package_dir) and "/labcheck/" not in filename:
@@ -136,17 +134,17 @@ def reference_uses(obj: Any, allowed: tuple[str, ...] = ()) -> list[str]:
     ``allowed`` names (pieces the notebook gives); package helpers that are not an answer are fine."""
     if obj is None:
         return []
-    found: list[str] = []
     name = getattr(obj, "__qualname__", getattr(obj, "__name__", type(obj).__name__))
     if _is_answer(obj):
         return [f"{getattr(obj, '__module__', REFERENCE_PACKAGE)}.{name}"]
+    found: dict[str, None] = {}  # in order, each once
     if isinstance(obj, type):
-        found += [f"{base.__module__}.{base.__qualname__}" for base in obj.__mro__[1:] if _is_answer(base)]
+        found.update((f"{base.__module__}.{base.__qualname__}", None) for base in obj.__mro__[1:] if _is_answer(base))
     for function in _functions_of(obj):
         for code in _code_objects(function.__code__):
             copied = _copied_reference(code)
-            if copied and f"the package's code of {copied}" not in found:
-                found.append(f"the package's code of {copied}")
+            if copied:
+                found[f"the package's code of {copied}"] = None
             for used in code.co_names:
                 if used in allowed:
                     continue
@@ -154,17 +152,14 @@ def reference_uses(obj: Any, allowed: tuple[str, ...] = ()) -> list[str]:
                 if isinstance(value, types.ModuleType) and _reference_module(value) is not None:
                     # a module of the package: refused only when the code also names one of its answers
                     hits = [n for n in code.co_names if n in ANSWER_NAMES]
-                    label = f"{used}.{hits[0]}" if hits else ""
-                    if hits and label not in found:
-                        found.append(label)
-                elif value is not None and _is_answer(value) and used not in found:
-                    found.append(used)
+                    if hits:
+                        found[f"{used}.{hits[0]}"] = None
+                elif value is not None and _is_answer(value):
+                    found[used] = None
             # an import inside the function: `from ganlab_solution.losses import critic_loss`
             if any(n.split(".")[0] == REFERENCE_PACKAGE for n in code.co_names):
-                for used in code.co_names:
-                    if used in ANSWER_NAMES and used not in allowed and used not in found:
-                        found.append(used)
-    return found
+                found.update((used, None) for used in code.co_names if used in ANSWER_NAMES and used not in allowed)
+    return list(found)
 
 
 def own_work(obj: Any, exercise: str, allowed: tuple[str, ...] = ()) -> None:
