@@ -134,10 +134,9 @@ def test_training_moves_the_counter_and_the_grid_and_pause_stops_it(trainer: Wat
     page.wait_for_function("window.ganlabTrainer.step >= 10", timeout=180_000)
     # The speed and the estimate show after the first seconds of training.
     page.wait_for_function("window.ganlabTrainer.etaSeconds !== null", timeout=60_000)
-    # The button's own click event: a mouse click waits for frames that a busy machine's training
-    # steps hold back (Playwright then timed out after 30 s at 0.2 steps/s), the event only for a step.
-    assert page.is_visible("#gt-pause") and page.is_enabled("#gt-pause")
-    page.dispatch_event("#gt-pause", "click")
+    # A real mouse click: it waits for frames that a busy machine's training steps hold back (at
+    # 0.2 steps/s Playwright's default 30 s ran out), so it gets as long as the pause itself.
+    page.click("#gt-pause", timeout=120_000)
     # Pause says so once the step under way (and a redraw) has finished and the loop has ended.
     paused = "document.querySelector('#gt-status').textContent.startsWith('Paused at step')"
     page.wait_for_function(paused, timeout=120_000)
