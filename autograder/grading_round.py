@@ -185,23 +185,29 @@ def make_course(workdir: Path, timeout: int | None = None) -> None:
     (workdir / "nbgrader_config.py").write_text(config)
 
 
-def nbgrader(workdir: Path, *args: str) -> None:
-    """Run one nbgrader command in ``workdir``; its log goes to ``workdir/nbgrader.log``."""
-    with open(workdir / "nbgrader.log", "a") as log:
-        log.write(f"\n$ nbgrader {' '.join(args)}\n")
-        log.flush()
-        done = subprocess.run(
-            [sys.executable, "-m", "nbgrader", *args], cwd=workdir, stdout=log, stderr=subprocess.STDOUT
-        )
+def _run(workdir: Path, name: str, command: list[str]) -> None:
+    """Run ``command`` in ``workdir``, its output appended to ``workdir/nbgrader.log``; a failure raises, with its cause."""
+    log = workdir / "nbgrader.log"
+    with open(log, "ab") as handle:
+        handle.write(f"\n$ {name}\n".encode())
+        handle.flush()
+        start = handle.tell()
+        done = subprocess.run(command, cwd=workdir, stdout=handle, stderr=subprocess.STDOUT)
     if done.returncode != 0:
-        # SafeExecute's GradingEnvironmentError says what the machine lacks: show it, not only the log's path.
+        # SafeExecute's GradingEnvironmentError says what the machine lacks, grade_class.py which students failed:
+        # show it, not only the log's path.
         from safe_execute import environment_error  # next to this script; imports nbgrader, so only here
 
-        cause = environment_error((workdir / "nbgrader.log").read_text(errors="replace"))
-        raise RuntimeError(
-            f"nbgrader {' '.join(args)} failed (exit {done.returncode}){': ' + cause if cause else ''}; "
-            f"see {workdir / 'nbgrader.log'}"
-        )
+        with open(log, "rb") as handle:
+            output = handle.read()[start:].decode(errors="replace")
+        failed = [line.strip() for line in output.splitlines() if line.lstrip().startswith(("failed ", "error:"))]
+        cause = environment_error(output) or "; ".join(failed)[:2000]
+        raise RuntimeError(f"{name} failed (exit {done.returncode}){': ' + cause if cause else ''}; see {log}")
+
+
+def nbgrader(workdir: Path, *args: str) -> None:
+    """Run one nbgrader command in ``workdir``; its log goes to ``workdir/nbgrader.log``."""
+    _run(workdir, f"nbgrader {' '.join(args)}", [sys.executable, "-m", "nbgrader", *args])
 
 
 def submit(workdir: Path, student: str, notebooks: dict[str, nbformat.NotebookNode]) -> None:
@@ -251,12 +257,7 @@ def exported_scores(workdir: Path) -> dict[str, float]:
 def grade_class(workdir: Path, *args: str) -> None:
     """Run ``grade_class.py`` on the course in ``workdir``; its output goes to ``workdir/nbgrader.log``."""
     command = [sys.executable, str(HERE / "grade_class.py"), "--course", str(workdir), *args]
-    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
-    with open(workdir / "nbgrader.log", "a") as log:
-        log.write(f"\n$ grade_class.py {' '.join(args)}\n{done.stdout}{done.stderr}")
-    if done.returncode != 0:
-        why = [line.strip() for line in (done.stdout + done.stderr).splitlines() if "failed" in line or "error" in line]
-        raise RuntimeError(f"grade_class.py {' '.join(args)} failed (exit {done.returncode}): {'; '.join(why)[:2000]}")
+    _run(workdir, f"grade_class.py {' '.join(args)}", command)
 
 
 def run_round(

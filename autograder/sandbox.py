@@ -279,8 +279,8 @@ def unfound(modules: Sequence[str]) -> dict[str, str]:
             continue
         if spec is None:
             met[name] = "not found"
-        elif not os.access(_origin(spec), os.R_OK):
-            met[name] = f"{_origin(spec)} is not readable"
+        elif not os.access(path := _origin(spec), os.R_OK):
+            met[name] = f"{path} is not readable"
     return met
 
 
