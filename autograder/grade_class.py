@@ -119,17 +119,21 @@ def check_ready(course: Course) -> None:
             raise SystemExit(f"error: {course.gradebook} has no assignment {ASSIGNMENT}: run `make release` first")
 
 
-def check_kernels_find_the_course() -> None:
-    """One clear error when a kernel could not import the course's checks: tried in an empty folder, as a kernel runs
-    (a package found only from the repository fails there)."""
-    env = {name: value for name, value in os.environ.items() if name != "PYTHONSTARTUP"}
-    with tempfile.TemporaryDirectory(prefix="ganlab_preflight_") as folder:
-        done = subprocess.run(
-            [sys.executable, "-c", "import ganlab_solution.labcheck"], cwd=folder, env=env, capture_output=True,
-            text=True,
-        )  # fmt: skip
-    if done.returncode != 0:
-        cause = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+COURSE_CHECKS = "ganlab_solution.labcheck"  # what every grading kernel must import
+
+
+def check_kernels_find_the_course(cause: str | None = None) -> None:
+    """One clear error when a kernel could not import the course's checks: ``cause``, what the kernel zygote's fork
+    met, or else (no zygote) what a Python started in an empty folder, as a kernel runs, meets (a package found only
+    from the repository fails there)."""
+    if cause is None:
+        env = {name: value for name, value in os.environ.items() if name != "PYTHONSTARTUP"}
+        with tempfile.TemporaryDirectory(prefix="ganlab_preflight_") as folder:
+            done = subprocess.run(
+                [sys.executable, "-c", f"import {COURSE_CHECKS}"], cwd=folder, env=env, capture_output=True, text=True
+            )
+        cause = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1] if done.returncode else ""
+    if cause:
         raise SystemExit(
             f"error: a grading kernel could not import the course's checks ({cause}), so nobody was graded: "
             f"install the course package for {sys.executable} (`pip install -e .` in the course repository), "
@@ -302,17 +306,19 @@ def run_shard(
 @contextlib.contextmanager
 def kernel_zygote_env(execute) -> Iterator[dict[str, str]]:  # noqa: ANN001 (a SafeExecute)
     """The grading processes' environment, naming one kernel zygote for every worker of the run (without one,
-    kernels start cold: slower, same grades)."""
+    kernels start cold: slower, same grades), once a kernel could import the course's checks."""
     import kernel_zygote  # next to this script (its folder is on sys.path)
     from safe_execute import start_zygote
 
     try:
-        zygote = start_zygote(execute.sandbox, execute.kernel_threads)
+        zygote = start_zygote(execute.sandbox, execute.kernel_threads, check=COURSE_CHECKS)
     except (OSError, RuntimeError) as error:
         print(f"note: no kernel zygote ({error}); kernels start cold", file=sys.stderr)
+        check_kernels_find_the_course()
         yield dict(os.environ)
         return
     try:
+        check_kernels_find_the_course(zygote.unimportable)
         yield {**os.environ, kernel_zygote.ENV_VAR: zygote.path}
     finally:
         zygote.close()
@@ -382,7 +388,6 @@ def grade_locally(course: Course, students: list[str], jobs: int, execute) -> tu
     # Each kernel runs one thread (SafeExecute.kernel_threads): the workers share out the cores.
     todo, lock = iter(students), threading.Lock()
     outcomes: list[Outcome] = []
-    bar = tqdm(total=len(students), unit="student", desc="grading", dynamic_ncols=True)
 
     def next_student() -> str | None:
         with lock:
@@ -403,6 +408,7 @@ def grade_locally(course: Course, students: list[str], jobs: int, execute) -> tu
                 bar.write(f"note   {outcome.student}: {warning}")
 
     with kernel_zygote_env(execute) as env:
+        bar = tqdm(total=len(students), unit="student", desc="grading", dynamic_ncols=True)  # once kernels can start
         workers = [
             threading.Thread(target=run_shard, args=(course, index, iter(next_student, None), report, env), daemon=True)
             for index in range(min(jobs, len(students)))
@@ -470,8 +476,6 @@ def main(argv: list[str] | None = None) -> int:
         print("nothing to grade: every submission is graded and unchanged (--force grades again)")
         return 0
     execute = executor(course)
-    if students:
-        check_kernels_find_the_course()
     if args.shard:
         outcomes: list[Outcome] = []
         if students:

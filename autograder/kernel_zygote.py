@@ -6,7 +6,7 @@ zygote its arguments, environment, folder and standard streams over a Unix socke
 for the kernel (signals passed on, exit status returned; a killed shim takes its kernel with it).
 With no zygote to answer, the shim becomes an ordinary cold kernel.
 
-    python kernel_zygote.py serve SOCKET MODULE...   # the zygote (started by ``Zygote.start``)
+    python kernel_zygote.py serve SOCKET [--check MODULE] MODULE...   # the zygote (started by ``Zygote.start``)
     python -S kernel_zygote.py kernel ARGS           # the shim, as the kernel spec runs it
 
 Everything above ``# -- zygote`` must stay light: the shim imports only the standard library.
@@ -81,11 +81,13 @@ class Zygote:
         self.process = process
         self.folder = folder
         self.path = os.path.join(folder, "zygote.sock")
+        self.unimportable = ""  # what a fork met importing the ``check`` module of ``start`` ("" when it could)
 
     @classmethod
-    def start(cls, make_env, sandboxed: bool, timeout: float = 300) -> Zygote:  # noqa: ANN001
+    def start(cls, make_env, sandboxed: bool, timeout: float = 300, check: str = "") -> Zygote:  # noqa: ANN001
         """Start a zygote in the environment ``make_env(folder)``, ready once it preloaded :func:`preload_list`; when
-        ``sandboxed``, in the sandbox, from a copy of the kit its forks do not see."""
+        ``sandboxed``, in the sandbox, from a copy of the kit its forks do not see. A fork of it then tries to import
+        ``check``, as a kernel would (:attr:`unimportable`)."""
         import shutil
         import tempfile
         import threading
@@ -105,7 +107,8 @@ class Zygote:
             work = f"{sandbox.SCRATCH}/work"
             prefix = [*sandbox.base_argv([folder], 64), *sandbox.ZYGOTE_CAPS, "--chdir", work, "--"]
             env[sandbox.ENV_VAR] = json.dumps({"zygote": folder})
-        argv = [*prefix, sys.executable, script, "serve", os.path.join(folder, "zygote.sock"), *preload_list()]
+        checked, sock = (["--check", check] if check else []), os.path.join(folder, "zygote.sock")
+        argv = [*prefix, sys.executable, script, "serve", sock, *checked, *preload_list()]
         process = Popen(argv, env=env, cwd=folder, stdin=DEVNULL, stdout=PIPE, text=True)
         zygote = cls(process, folder)
         # The first line it prints says it is ready; a timer stops a zygote that hangs while importing.
@@ -113,6 +116,9 @@ class Zygote:
         timer.start()
         try:
             line = process.stdout.readline()
+            if line.startswith("unimportable "):
+                zygote.unimportable = json.loads(line.split(" ", 1)[1])
+                line = process.stdout.readline()
         finally:
             timer.cancel()
             process.stdout.close()
@@ -266,9 +272,34 @@ def _run_kernel(request: dict, fds: list[int], keep_closed: list[socket.socket])
             os._exit(code)
 
 
-def serve(path: str, names: list[str]) -> None:
-    """The zygote: preload ``names``, then fork a kernel for each shim that connects, until told to stop. It forks
-    only kernels sandboxed as it is (``sandbox.ENV_VAR``): a shim it refuses starts its kernel cold."""
+def _import_error(name: str) -> str:
+    """What a fork of this process met importing ``name`` ("" when it could): a kernel forked from here meets the same,
+    at the cost of a fork, not of a Python that imports torch again."""
+    import importlib
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        said = ""
+        os.dup2(2, 1)  # what the import prints must not reach the grader, which reads our stdout
+        try:
+            importlib.import_module(name)
+        except BaseException as error:  # noqa: BLE001 (whatever stops the import is the answer)
+            said = f"{type(error).__name__}: {error}"
+        os.write(write, said.splitlines()[0].encode()[:2000] if said else b"")
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        said = pipe.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return said or (f"the import ended its process (exit code {code})" if code else "")
+
+
+def serve(path: str, names: list[str], check: str = "") -> None:
+    """The zygote: preload ``names`` (then report whether a fork imports ``check``), then fork a kernel for each shim
+    that connects, until told to stop. It forks only kernels sandboxed as it is (``sandbox.ENV_VAR``): a shim it
+    refuses starts its kernel cold."""
     import selectors
 
     sandboxed = bool(os.environ.pop(sandbox.ENV_VAR, ""))
@@ -291,6 +322,9 @@ def serve(path: str, names: list[str]) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the grader, which stops us itself
+    unimportable = _import_error(check) if check else ""
+    if unimportable:
+        print("unimportable " + json.dumps(unimportable), flush=True)
     print("ready" + (" (not preloaded: " + ", ".join(failed) + ")" if failed else ""), flush=True)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 1)  # nobody reads our stdout after "ready"
@@ -403,6 +437,8 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["kernel"]:
         sys.exit(shim(sys.argv[2:]))
     if sys.argv[1:2] == ["serve"] and len(sys.argv) >= 3:
-        serve(sys.argv[2], sys.argv[3:])
+        rest = sys.argv[3:]
+        checked = rest[1] if rest[:1] == ["--check"] and len(rest) > 1 else ""
+        serve(sys.argv[2], rest[2:] if checked else rest, checked)
         sys.exit(0)
-    sys.exit("usage: kernel_zygote.py serve SOCKET MODULE... | kernel -f CONNECTION_FILE")
+    sys.exit("usage: kernel_zygote.py serve SOCKET [--check MODULE] MODULE... | kernel -f CONNECTION_FILE")

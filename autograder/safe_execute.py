@@ -144,9 +144,10 @@ def zygote_path(sandboxed: bool) -> str | None:
     return zygote.path
 
 
-def start_zygote(sandboxed: bool, threads: int = KERNEL_THREADS) -> kernel_zygote.Zygote:
-    """A zygote that preloads in a clean folder of its own (inside the sandbox when ``sandboxed``), stopped at exit."""
-    zygote = kernel_zygote.Zygote.start(lambda folder: kernel_env(sandboxed, folder, threads), sandboxed)
+def start_zygote(sandboxed: bool, threads: int = KERNEL_THREADS, check: str = "") -> kernel_zygote.Zygote:
+    """A zygote that preloads in a clean folder of its own (inside the sandbox when ``sandboxed``), stopped at exit;
+    its :attr:`~kernel_zygote.Zygote.unimportable` says whether its kernels can import ``check``."""
+    zygote = kernel_zygote.Zygote.start(lambda folder: kernel_env(sandboxed, folder, threads), sandboxed, check=check)
     atexit.register(zygote.close)
     return zygote
 

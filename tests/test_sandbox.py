@@ -1,6 +1,8 @@
 """The grading sandbox (autograder/sandbox.py) against a catalogue of escape attempts, graded for real:
-``grade_class.py --jobs 1`` grades each hostile student ``eNNa_<attempt>`` then an honest ``eNNb_honest`` with
-one mistake. Bait: a secret in the course folder, the grader's home and environment, a server on 127.0.0.1.
+``grade_class.py --jobs 1`` grades one student ``eNN_<attempt>`` per attempt, then an honest ``eNN_honest``. Every
+student makes the same one mistake, so each is also the proof that the attempt before left nothing behind (no
+check silenced, no grade forged). Bait: a secret in the course folder, the grader's home and environment, a
+server on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from .helpers import AUTOGRADER, ROOT
 
 NOTEBOOK = "01_data"
 SECRET = "ganlab-secret-7f3a9c"  # in the course folder, the grader's home and the grader's environment
-HONEST_LOST = {"test_to_display": 1}  # the honest students' one mistake (catalogue case 01_no_clamp)
+MISTAKE = {"test_to_display": 1}  # every student's one mistake (catalogue case 01_no_clamp)
 WRONG = "def to_unit_range(images):\n    return images.float() / 255.0  # wrong range\n"
 
 # name -> code run in the student's answer cell; ``P`` in the code maps names to the machine's paths. An
 # attempt must end in an exception (the cell prints "ESCAPE <name>: blocked"), but for UNBLOCKED ones,
-# which the host-side tests judge; it costs the hostile student no point but LOST's.
+# which the host-side tests judge; it costs its student no point but the mistake's and LOST's.
 ATTEMPTS: dict[str, str] = {
     "read_gradebook": "open(P['gradebook'], 'rb').read(64)",
     "write_gradebook": "open(P['gradebook'], 'r+b').write(b'overwritten by a student')",
@@ -148,7 +150,8 @@ def escapes(released: Callable[[Path], Path], tmp_path_factory: pytest.TempPathF
     server = Server()
     no_clamp = next(case for case in gr.load_cases() if case.name == "01_no_clamp")
     honest_cells = {**gr.reference_answers(NOTEBOOK), **no_clamp.cells}
-    order = [(f"e{i:02d}a_{name}", f"e{i:02d}b_honest", name) for i, name in enumerate(ATTEMPTS)]  # grading order
+    # Grading order: each attempt's student, then the honest one; None: no attempt.
+    order = [(f"e{i:02d}_{name}", name) for i, name in enumerate(ATTEMPTS)] + [(f"e{len(ATTEMPTS):02d}_honest", None)]
     outside = {
         "kit": AUTOGRADER / "guard.py",
         "package": ROOT / "ganlab" / "labcheck" / "core.py",
@@ -156,13 +159,15 @@ def escapes(released: Callable[[Path], Path], tmp_path_factory: pytest.TempPathF
         "source": ROOT / "notebooks" / "ganlab" / f"{NOTEBOOK}.ipynb",
     }
     before = {name: _digest(path) for name, path in outside.items()}
-    for index, (hostile, honest, name) in enumerate(order):
-        code = ATTEMPTS[name]
-        previous = order[index - 1][1] if index else order[-1][1]
+    for index, (student, name) in enumerate(order):
+        if name is None:
+            gr.submit(course, student, {NOTEBOOK: gr.fill(release, honest_cells)})
+            continue
+        following, previous = order[index + 1][0], order[index - 1][0]
         paths = {
             "gradebook": str(course / "gradebook.db"),
             "source": str(outside["source"]),
-            "other": str(course / "submitted" / honest / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb"),
+            "other": str(course / "submitted" / following / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb"),
             "autograded_before": str(course / "autograded" / previous),
             "course_secret": str(course / "secret.txt"),
             "home": str(home),
@@ -175,11 +180,10 @@ def escapes(released: Callable[[Path], Path], tmp_path_factory: pytest.TempPathF
             "linger": "3131.5",
             "bomb": "3132.5",
         }
-        answers = {**gr.reference_answers(NOTEBOOK), "to_unit_range": _hostile_cell(name, code, paths)}
-        gr.submit(course, hostile, {NOTEBOOK: gr.fill(release, answers)})
-        gr.submit(course, honest, {NOTEBOOK: gr.fill(release, honest_cells)})
-    submitted = {honest: _digest(course / "submitted" / honest / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb")
-                 for _, honest, _ in order}  # fmt: skip
+        answers = {**honest_cells, "to_unit_range": _hostile_cell(name, ATTEMPTS[name], paths)}
+        gr.submit(course, student, {NOTEBOOK: gr.fill(release, answers)})
+    submitted = {student: _digest(course / "submitted" / student / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+                 for student, _ in order}  # fmt: skip
     env = {**os.environ, "HOME": str(home), "GANLAB_TEST_SECRET": SECRET}
     try:
         run = subprocess.run(
@@ -196,10 +200,10 @@ def escapes(released: Callable[[Path], Path], tmp_path_factory: pytest.TempPathF
         pth.unlink(missing_ok=True)
         etc_written = Path("/etc/ganlab_escape").exists()
         server.sock.close()
-    results = {student: gr.read_result(course, student, NOTEBOOK) for pair in order for student in pair[:2]}
+    results = {student: gr.read_result(course, student, NOTEBOOK) for student, _ in order}
     printed = {}
-    for hostile, _, name in order:
-        graded = nbformat.read(course / "autograded" / hostile / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
+    for student, name in order[:-1]:
+        graded = nbformat.read(course / "autograded" / student / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
         text = "".join(o.get("text", "") for c in graded.cells for o in c.get("outputs", []))
         printed[name] = next((line for line in text.splitlines() if line.startswith(f"ESCAPE {name}:")), "")
     return {
@@ -218,14 +222,13 @@ def test_the_catalogue_is_complete() -> None:
 def test_the_class_is_graded_to_the_end_and_nothing_outside_the_scratch_folder_changed(escapes: dict) -> None:
     run = escapes["run"]
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert f"{2 * len(ATTEMPTS)} students graded and merged" in run.stdout
+    assert f"{len(ATTEMPTS) + 1} students graded and merged" in run.stdout
     assert "WITHOUT a sandbox" not in run.stdout
     assert not escapes["changed"], f"written by a student: {sorted(escapes['changed'])}"
     assert not escapes["pth"] and not escapes["etc"]
     # Every autograded notebook is there: nobody deleted another student's.
-    for hostile, honest, _ in escapes["order"]:
-        for student in (hostile, honest):
-            assert (escapes["course"] / "autograded" / student / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb").exists()
+    for student, _ in escapes["order"]:
+        assert (escapes["course"] / "autograded" / student / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb").exists()
     assert not list(escapes["course"].rglob("filler.bin"))
     assert escapes["server"].accepted == 0, "a student reached a server on the grading machine's loopback"
     assert not escapes["lingering"], escapes["lingering"]
@@ -238,12 +241,11 @@ def _lost(result: gr.Result) -> dict[str, float]:
 @pytest.mark.slow
 @pytest.mark.grading
 @pytest.mark.parametrize("name", list(ATTEMPTS))
-def test_each_attempt_is_contained_and_the_honest_student_next_loses_exactly_their_mistake(
-    escapes: dict, name: str
-) -> None:
-    hostile, honest = next((h, o) for h, o, n in escapes["order"] if n == name)
-    result = escapes["results"][hostile]
-    assert _lost(result) == LOST.get(name, {}), f"{name}: lost {_lost(result)} ({result.errors})"
+def test_each_attempt_is_contained_and_the_next_student_loses_exactly_their_mistake(escapes: dict, name: str) -> None:
+    index = next(i for i, (_, attempt) in enumerate(escapes["order"]) if attempt == name)
+    (student, _), (following, after) = escapes["order"][index : index + 2]
+    result = escapes["results"][student]
+    assert _lost(result) == {**MISTAKE, **LOST.get(name, {})}, f"{name}: lost {_lost(result)} ({result.errors})"
     if name not in UNBLOCKED:
         assert escapes["printed"][name].startswith(f"ESCAPE {name}: blocked"), escapes["printed"][name]
     if name == "fork_bomb":  # at the process limit (EAGAIN), as root too: the kernel is nobody there
@@ -251,11 +253,12 @@ def test_each_attempt_is_contained_and_the_honest_student_next_loses_exactly_the
     if name == "rebind_submodule_checks":  # the guard silenced too: the grader's own comparison fails it
         message = result.errors["test_to_unit_range"][1]
         assert "256 pixel values" in message and "127.5" in message, message
-    result = escapes["results"][honest]
-    assert _lost(result) == HONEST_LOST, f"after {name}: lost {_lost(result)} ({result.errors})"
+    # The next student, graded in the kernels and the gradebook this attempt ran against, is judged as usual.
+    result = escapes["results"][following]
+    assert _lost(result) == {**MISTAKE, **LOST.get(after, {})}, f"after {name}: lost {_lost(result)} ({result.errors})"
     assert "clamp" in result.errors["test_to_display"][1]
-    path = escapes["course"] / "submitted" / honest / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-    assert _digest(path) == escapes["submitted"][honest], "another student changed this submission"
+    path = escapes["course"] / "submitted" / following / gr.ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    assert _digest(path) == escapes["submitted"][following], "another student changed this submission"
 
 
 @pytest.mark.grading
