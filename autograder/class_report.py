@@ -30,7 +30,6 @@ HERE = Path(__file__).resolve().parent
 ASSIGNMENT = "ganlab"
 EXAMPLES = 3  # anonymised examples linked from each group of failure messages
 SHOWN_PAIRS = 300  # similar pairs drawn side by side in the page (all of them are in summary.json)
-TEMPLATE = HERE / "class_report.html.j2"
 
 
 @dataclass
@@ -64,10 +63,6 @@ class ClassData:
 def fail(message: str) -> None:
     """Stop with one clear error line (no traceback) and exit status 1."""
     raise SystemExit(f"error: {message}")
-
-
-def _meta(cell: nbformat.NotebookNode) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
 
 
 def errors_of(cell: nbformat.NotebookNode) -> list[tuple[str, str]]:
@@ -149,13 +144,11 @@ def read_grades(gradebook_url: str, assignment: str) -> tuple[list[str], dict]:
     return students, grades
 
 
-def collect(course: Path, assignment: str, source: Path | None, gradebook_url: str | None = None) -> ClassData:
+def collect(course: Path, assignment: str, source: Path) -> ClassData:
     """Read the gradebook, the release and source notebooks and every autograded notebook."""
     database = course / "gradebook.db"
-    if gradebook_url is None:
-        if not database.is_file():
-            fail(f"no gradebook at {database}: grade the class first (make grade), or pass --course")
-        gradebook_url = f"sqlite:///{database}"
+    if not database.is_file():
+        fail(f"no gradebook at {database}: grade the class first (make grade), or pass --course")
     release = course / "release" / assignment
     if not release.is_dir():
         fail(f"no release notebooks in {release}: run `make release` (the report reads the code students got)")
@@ -166,12 +159,12 @@ def collect(course: Path, assignment: str, source: Path | None, gradebook_url: s
         manual[path.stem] = [e for e in lab.of_notebook(path.stem) if e.manual]
         given[path.stem] = [cell.source for cell in nb.cells if cell.cell_type == "code"]
     model = {}
-    if source is not None and source.is_dir():  # the model solutions
+    if source.is_dir():  # the model solutions
         for path in sorted(source.glob("*.ipynb")):
             cells = tampering.answer_cells(nbformat.read(path, as_version=4))
             model |= {(path.stem, cell_id): code for cell_id, code in cells.items()}
 
-    students, grades = read_grades(gradebook_url, assignment)
+    students, grades = read_grades(f"sqlite:///{database}", assignment)
     handed_in = {path.parent.name for path in (course / "submitted").glob(f"*/{assignment}") if path.is_dir()}
     students = sorted(set(students) | handed_in)
     status: dict[tuple[str, str], str] = {}
@@ -187,7 +180,8 @@ def collect(course: Path, assignment: str, source: Path | None, gradebook_url: s
                 continue
             status[(student, name)] = "graded"
             nb = nbformat.read(graded, as_version=4)
-            cells = {_meta(cell).get("grade_id"): cell for cell in nb.cells if _meta(cell).get("grade_id")}
+            ids = [cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in nb.cells]
+            cells = {cell_id: cell for cell_id, cell in zip(ids, nb.cells) if cell_id}
             for cell_id, cell in cells.items():
                 for ename, message in errors_of(cell):
                     if ename == "KernelDied" and not message.startswith("not run"):
@@ -203,8 +197,7 @@ def collect(course: Path, assignment: str, source: Path | None, gradebook_url: s
                 score, top, _ = grades.get((student, name, test), (0.0, exercise.points, False))
                 if score >= top:
                     continue
-                test_errors = errors_of(cells[test]) if test in cells else []
-                kind, message = classify(test_errors, errors_of(cells[answer]) if answer in cells else [])
+                kind, message = classify(errors_of(cells.get(test, {})), errors_of(cells.get(answer, {})))
                 failures[(name, test)].append(Failure(student, kind, message))
     return ClassData(
         assignment, notebooks, manual, students, grades, status, failures, deaths, answers, given, model, look
@@ -220,12 +213,6 @@ def similar(
     return similarity.compare_all(compared, threshold, min_tokens, workers)
 
 
-def ranks(totals: dict[str, float]) -> dict[str, int]:
-    """Competition ranking (1, 2, 2, 4): equal totals share a rank."""
-    ordered = sorted(totals.values(), reverse=True)
-    return {student: 1 + ordered.index(total) for student, total in totals.items()}
-
-
 def summarise(
     data: ClassData, threshold: float, min_tokens: int, run_similarity: bool = True, workers: int | None = None
 ) -> dict:
@@ -237,7 +224,6 @@ def summarise(
     def having(state: str, notebook: str) -> list[str]:
         return [s for s in data.students if data.status[(s, notebook)] == state]
 
-    graded_students = {s for (s, _), state in data.status.items() if state == "graded"}
     nobody = [s for s in data.students if all(data.status[(s, n)] == "not handed in" for n in data.notebooks)]
     exercises, notebooks, manual = [], [], []
     by_student: dict[str, list[dict]] = defaultdict(list)
@@ -292,7 +278,8 @@ def summarise(
     for (student, _, _), (got, _, _) in data.grades.items():
         totals[student] = totals.get(student, 0.0) + got
     maximum = sum(lab.max_points(name) for name in data.notebooks)
-    rank = ranks(totals)
+    ordered = sorted(totals.values(), reverse=True)
+    rank = {s: 1 + ordered.index(total) for s, total in totals.items()}  # equal totals share a rank: 1, 2, 2, 4
     ranking = [
         {
             "student": s,
@@ -309,7 +296,7 @@ def summarise(
     return {
         "assignment": data.assignment,
         "students": len(data.students),
-        "graded_students": len(graded_students),
+        "graded_students": len({s for (s, _), state in data.status.items() if state == "graded"}),
         "no_submission": nobody,
         "not_graded": [{"student": s, "notebook": n} for (s, n), state in sorted(data.status.items()) if state == "not graded"],
         "kernel_deaths": data.kernel_deaths,
@@ -359,7 +346,12 @@ def write_report(summary: dict, data: ClassData, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     # Build next to the old report and swap at the end: a failed run leaves the previous report whole.
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    pages = _macros()
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
+    pages = environment.get_template("class_report.html.j2").module  # its macros: index, example
     try:
         (work / "img").mkdir()
         (work / "examples").mkdir()
@@ -396,16 +388,6 @@ def write_report(summary: dict, data: ClassData, out: Path) -> None:
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-
-
-def _macros():  # noqa: ANN202 (a jinja2 template module)
-    """The report template's pages as macros (``index``, ``example``)."""
-    import jinja2
-
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE), autoescape=True, trim_blocks=True, lstrip_blocks=True
-    )
-    return environment.get_template(TEMPLATE.name).module
 
 
 def main(argv: list[str] | None = None) -> int:

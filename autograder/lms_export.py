@@ -12,30 +12,29 @@ import csv
 import os
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
 from traitlets import Unicode
 
 
-class RosterError(SystemExit):
-    """A roster that cannot map the gradebook's students: exits with one ``error:`` line."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(f"error: {message}")
+def fail(message: str) -> NoReturn:
+    """Stop the export with one clear error line (no traceback) and exit status 1."""
+    raise SystemExit(f"error: {message}")
 
 
 def read_roster(path: str, needed_any: tuple[str, ...], option: str) -> dict[str, dict[str, str]]:
     """student_id -> the roster's row; ``needed_any``: at least one of these columns must be there."""
     if not path:
-        raise RosterError(f"no roster: pass --{option}=ROSTER.csv (columns student_id and {' or '.join(needed_any)})")
+        fail(f"no roster: pass --{option}=ROSTER.csv (columns student_id and {' or '.join(needed_any)})")
     if not Path(path).is_file():
-        raise RosterError(f"roster {path} does not exist: pass --{option}=ROSTER.csv")
+        fail(f"roster {path} does not exist: pass --{option}=ROSTER.csv")
     with open(path, newline="", encoding="utf-8-sig") as handle:  # a BOM from spreadsheet software is fine
         rows = list(csv.DictReader(handle))
         columns = set(rows[0]) if rows else set()
     if "student_id" not in columns or not columns & set(needed_any):
-        raise RosterError(
+        fail(
             f"roster {path} needs a column student_id (the nbgrader id) and one of {', '.join(needed_any)}; "
             f"it has {', '.join(sorted(columns)) or 'no rows'}"
         )
@@ -43,9 +42,9 @@ def read_roster(path: str, needed_any: tuple[str, ...], option: str) -> dict[str
     for number, row in enumerate(rows, start=2):
         student = (row.get("student_id") or "").strip()
         if not student:
-            raise RosterError(f"roster {path}, line {number}: empty student_id")
+            fail(f"roster {path}, line {number}: empty student_id")
         if student in roster:
-            raise RosterError(f"roster {path}, line {number}: student_id {student!r} appears twice")
+            fail(f"roster {path}, line {number}: student_id {student!r} appears twice")
         roster[student] = {key: (value or "").strip() for key, value in row.items() if key}
     return roster
 
@@ -89,18 +88,18 @@ class LmsExporter(ExportPlugin):
         assignments = [a.name for a in gradebook.assignments]
         chosen = [str(a) for a in self.assignment] or assignments
         if len(chosen) != 1:
-            raise RosterError(
+            fail(
                 f"one assignment per LMS file, the gradebook has {', '.join(assignments) or 'none'}: "
                 "pass --assignment=NAME"
             )
         assignment = chosen[0]
         if assignment not in assignments:
-            raise RosterError(f"the gradebook has no assignment {assignment!r} (it has {', '.join(assignments)})")
+            fail(f"the gradebook has no assignment {assignment!r} (it has {', '.join(assignments)})")
         roster = read_roster(self.roster, self.needed_any, f"{type(self).__name__}.roster")
         students = sorted(student.id for student in gradebook.students)
         unknown = [student for student in students if student not in roster]
         if unknown:
-            raise RosterError(
+            fail(
                 f"{len(unknown)} graded student(s) are not in the roster {self.roster}: {', '.join(unknown[:10])}; "
                 "add a row for each (student_id = the folder name under submitted/)"
             )

@@ -53,13 +53,9 @@ def fingerprint(code: str, boilerplate: np.ndarray | None = None) -> CodeFingerp
     return CodeFingerprint("answer.py", NOISE, WINDOW, boilerplate=boilerplate, language="python", fp=io.StringIO(code))
 
 
-def boilerplate_hashes(given_code: list[str] | tuple[str, ...]) -> np.ndarray:
-    """The fingerprints of the code every student received (release notebook cells)."""
-    return _boilerplate(tuple(given_code))
-
-
 @functools.lru_cache(maxsize=32)  # one notebook's given code serves all its exercises
-def _boilerplate(given_code: tuple[str, ...]) -> np.ndarray:
+def boilerplate_hashes(given_code: tuple[str, ...]) -> np.ndarray:
+    """The fingerprints of the code every student received (release notebook cells)."""
     hashes: set[int] = set()
     for code in given_code:
         hashes |= fingerprint(code).hashes
@@ -92,7 +88,7 @@ def compare_exercise(
     min_tokens: int = MIN_TOKENS,
 ) -> tuple[list[Pair], ExerciseSimilarity]:
     """The pairs of ``answers`` (student -> code of one answer cell) that score at least ``threshold``."""
-    boilerplate = boilerplate_hashes(given)
+    boilerplate = boilerplate_hashes(tuple(given))
     model_print = fingerprint(model, boilerplate)
     prints: dict[str, CodeFingerprint] = {}
     near_model, too_short = [], 0

@@ -1,14 +1,10 @@
 """The "Watch a GAN learn" page's training loop in PyTorch, to tune the page's RECIPE on a CPU.
 
-Twin of book/train_live_src/train_live.js and dcgan.js, same math, other random numbers: the first
-10,000 Fashion-MNIST training images in [-1, 1] in the page's order (Mulberry32 Fisher-Yates per
-epoch); per step a critic step (real and generated batches apart, per-sample label smoothing,
-instance noise, dropout), a generator step (fresh latents, critic frozen but noisy), Adam
-(beta1, 0.999) for each, and an EMA of the generator (weights and BatchNorm statistics, from the
-initial weights). At each checkpoint: sample_quality of the EMA generator on the page's 512 fixed
-latents, and the critic's accuracies over the last 50 steps. Several --ema decays are judged in one
-run (0: the generator itself). Defaults: the page's RECIPE; the recipe before it (650 steps) is
---critic-lr 2e-4 --generator-lr 1e-3 --dropout 0.5 --ema 0.99.
+Twin of book/train_live_src/train_live.js and dcgan.js (same data order, steps, Adam and EMA; other random
+numbers). At each checkpoint: sample_quality of the EMA generator on the page's 512 fixed latents, and the
+critic's accuracies over the last 50 steps; several --ema decays are judged in one run (0: the generator
+itself). Defaults: the page's RECIPE; the recipe before it (650 steps) is --critic-lr 2e-4 --generator-lr 1e-3
+--dropout 0.5 --ema 0.99.
 
     python bench/browser_recipe.py [--steps 150 300] [--seeds 0 1 2] [--ema 0.95 0.9 0]
                                    [--critic-lr 1.2e-3] [--generator-lr 6e-3] [--dropout 0.25] ...

@@ -1,13 +1,11 @@
 """Does the "Watch a GAN learn" page learn, and how fast, in headless Chromium on this machine?
 
-Serves the built site (``bash book/build.sh``) as a plain static host would, opens the page in
-Debian's Chromium (its service worker reloads it once, cross-origin isolated, for WebAssembly
-threads) and, for each seed, trains with the page's recipe, pausing at each checkpoint (seconds
-of training; pauses not counted) to judge 512 samples of the page's fixed latents with the CPU
-short run's ``sample_quality`` and to read the page's own speed and estimate. Then each further
-backend trains ``--backend-seconds`` for its speed (WebGL here is the software SwiftShader).
-``--throttle RATE`` slows Chromium's CPU RATE times (a slower machine); ``--threads N`` asks the
-page for N WebAssembly threads (1: the speed without isolation).
+Serves the built site (``bash book/build.sh``) to Debian's Chromium and, for each seed, trains the page
+with its recipe, pausing at each checkpoint (seconds of training) to judge 512 samples of its fixed
+latents with ``sample_quality`` and to read the page's own speed and estimate. Then each further backend
+trains ``--backend-seconds`` for its speed (WebGL here is the software SwiftShader). ``--throttle RATE``
+slows Chromium's CPU RATE times (a slower machine); ``--threads N`` asks the page for N WebAssembly
+threads (1: the speed without isolation).
 
     python bench/browser_training.py [--checkpoints 60 120 300] [--seeds 0 1 2] [--backends webgl]
                                      [--grids out/browser] [--throttle 4] [--threads 1]

@@ -32,11 +32,10 @@
 #   (there it is linked to /usr/share/datasets/fashion-mnist, where the lab's recipes read it)
 #   make release                                              # autograder/release/ganlab/*.ipynb
 #   python3 bench/inception_pack.py pack .gpu/stage/inception.pack   # 84 MB of weights -> 38.6 MB
-# What travels: the tracked tree ~11 MB; first call + 38.6 MB; second call + 17 MB of wheels,
-# 31 MB of data and the release notebooks (0.1 MB): both under 64 MiB.
 #
 # THE RUN: two calls of the device tool, the second at once (the machine keeps ignored files while
-# warm), because the Inception weights and the data together pass the 64 MiB one call may carry:
+# warm): the tracked tree (~11 MB) with the weights (38.6 MB), then with 17 MB of wheels, 31 MB of
+# data and the release notebooks (0.1 MB); together they would pass the 64 MiB one call may carry:
 #   run(carry=[".gpu/stage"], timeout_s=120, command="bash bench/gpu_run.sh --stage")
 #   run(carry=[".whl", ".gpu/data", "autograder/release"], timeout_s=560, command="bash bench/gpu_run.sh")
 # If the second call finds no unpacked weights (a fresh machine), steps 1 and 2 still run

@@ -37,7 +37,6 @@ class TimedExecute(SafeExecute):
     def __init__(self, phases: dict[str, float], **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.phases = phases
-        self._first = True
 
     def preprocess(self, nb, resources=None, km=None):  # noqa: ANN001
         self._start = time.perf_counter()
@@ -108,7 +107,6 @@ def grade(folder: Path, jobs: int) -> float:
         [sys.executable, str(REPO / "autograder" / "grade_class.py"), "--course", str(folder), "--jobs", str(jobs)],
         capture_output=True,
         text=True,
-        check=False,
     )
     spent = time.perf_counter() - began
     if done.returncode != 0:

@@ -60,7 +60,7 @@ def build(course: Path, students: int, seed: int) -> None:
     release = course / "release" / gr.ASSIGNMENT
     names = sorted(path.stem for path in release.glob("*.ipynb"))
     structure = {name: ([e for e in lab.of_notebook(name) if not e.manual],
-                        [(e.test_id, e.points) for e in lab.of_notebook(name) if e.manual]) for name in names}  # fmt: skip
+                        [e.test_id for e in lab.of_notebook(name) if e.manual]) for name in names}  # fmt: skip
     cases = gr.load_cases()
     reference = {name: gr.reference_answers(name) for name in names}
     ids = [f"student_{i:03d}" for i in range(students)]
@@ -74,7 +74,7 @@ def build(course: Path, students: int, seed: int) -> None:
             answers_of[student] = {}
             for name in names:
                 exercises, manual = structure[name]
-                for question, _ in manual:
+                for question in manual:
                     grade = grades[(name, question)]
                     grade.manual_score = rng.choice([None, 1.0, 2.0])
                     grade.needs_manual_grade = grade.manual_score is None
@@ -108,7 +108,7 @@ def build(course: Path, students: int, seed: int) -> None:
                     if message:
                         outputs[exercise.test_id] = ("CheckFailed", message)
                     elif rng.random() < 0.005:
-                        outputs[exercise.answer_id] = ("KernelDied", "this cell stopped the Python kernel")
+                        outputs[answer] = ("KernelDied", "this cell stopped the Python kernel")
                         grade.auto_score = 0.0
                 answers_of[student][name] = cells
                 nb = gr.fill(release / f"{name}.ipynb", cells)

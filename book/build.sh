@@ -17,8 +17,7 @@ start=$(date +%s)
 say() { printf '[book] %s\n' "$*"; }
 
 # -- 1. browser libraries from npm, pinned by book/package-lock.json (none is committed) -------
-# onnxruntime-web, TensorFlow.js and its backends, coi-serviceworker, MathJax 3, require.js, the
-# ipywidgets html-manager, and axe-core (for the tests only).
+# Those of book/package.json; axe-core is for the tests only.
 if [[ "${BOOK_SKIP_NPM:-0}" != 1 || ! -d $BOOK/node_modules ]]; then
     say "npm ci (book/package-lock.json)"
     (cd "$BOOK" && npm ci --no-audit --no-fund --loglevel=error)
@@ -53,14 +52,12 @@ TFJS=$NM/@tensorflow
 cp "$TFJS/tfjs/dist/tf.min.js" "$TFJS/tfjs-backend-wasm/dist/tf-backend-wasm.min.js" \
     "$TFJS/tfjs-backend-wasm/dist/"*.wasm "$TFJS/tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js" \
     "$EXTRA/vendor/tfjs/"
-# coi-serviceworker: the service worker that makes the training page cross-origin isolated on a
-# static host (so that the wasm backend may run threads). At the site root, so that it may
-# control book/train_live.html: train_live/isolation.js registers it for that page only.
+# coi-serviceworker at the site root, so that it may control book/train_live.html (isolation.js
+# registers it for that page only and says why).
 cp "$NM/coi-serviceworker/coi-serviceworker.js" "$EXTRA/coi-serviceworker.js"
 cp "$TFJS/tfjs/LICENSE" "$EXTRA/vendor/tfjs/LICENSE" 2>/dev/null || true
 cp "$BOOK/train_live_src/"*.js "$BOOK/train_live_src/"*.css "$EXTRA/train_live/"
-# Its data: the first 10,000 Fashion-MNIST training images (raw bytes) with their licence, and
-# the shipped classifier as ONNX for onnxruntime-web.
+# Its training images with their licence, and the shipped classifier as ONNX (train_live_assets.py).
 "$PY" "$BOOK/train_live_assets.py" "$EXTRA/train_live" --images 10000
 mv "$EXTRA/train_live/fashionmnist_classifier.onnx" "$EXTRA/models/"
 # /favicon.ico at the site root: the pages link the favicon, but the root index.html is a bare

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import torch
 
-# The course package's pieces this script uses, in one place.
 from ganlab.classifier import load_classifier
 from ganlab.config import FASHION_MNIST_ROOT as ROOTDIR
 from ganlab.data import load_images
@@ -37,11 +36,11 @@ CLASSIFIER_FILE = "fashionmnist_classifier.onnx"
 DEBIAN_COPYRIGHT = Path("/usr/share/doc/dataset-fashion-mnist/copyright")
 
 
-def write_images(outdir: Path, count: int, rootdir: str = ROOTDIR) -> Path:
+def write_images(outdir: Path, count: int) -> Path:
     """The first ``count`` training images as raw bytes (count * 784 of them)."""
-    images = load_images("FashionMNIST", rootdir, train=True)
+    images = load_images("FashionMNIST", ROOTDIR, train=True)
     if images.shape[1:] != (1, 28, 28):
-        raise GanlabError(f"{rootdir} holds images of shape {tuple(images.shape[1:])}, not Fashion-MNIST's (1, 28, 28)")
+        raise GanlabError(f"{ROOTDIR} holds images of shape {tuple(images.shape[1:])}, not Fashion-MNIST's (1, 28, 28)")
     data = images[:count].contiguous().numpy().tobytes()
     path = outdir / IMAGES_FILE
     atomic_write(path, lambda tmp: tmp.write_bytes(data))

@@ -35,16 +35,13 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
-def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write ``state`` with ``torch.save``, atomically: the previous checkpoint survives a kill."""
-    path = Path(path)
     atomic_write(path, lambda tmp: torch.save(state, tmp))
-    return path
 
 
-def load_checkpoint(path: str | Path, needed: set[str], device: torch.device | str = "cpu") -> dict[str, Any]:
+def load_checkpoint(path: Path, needed: set[str], device: torch.device | str = "cpu") -> dict[str, Any]:
     """Read a checkpoint and check it holds the ``needed`` keys; one clear error otherwise."""
-    path = Path(path)
     try:
         state = torch.load(path, map_location=device, weights_only=False)
     except Exception as exc:

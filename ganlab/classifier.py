@@ -13,10 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import FASHION_MNIST_PACKAGE, FASHION_MNIST_ROOT
+from . import ASSETS
+from .data import FASHION_MNIST_PACKAGE, FASHION_MNIST_ROOT, IDX_NAMES, _open_idx, read_idx
 from .errors import GanlabError
 
-ASSETS = Path(__file__).parent / "assets"
 SHIPPED = ASSETS / "fashionmnist_classifier.pt"
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
@@ -44,8 +44,6 @@ class SmallCNN(nn.Sequential):
 
 def read_labels(rootdir: str | Path = FASHION_MNIST_ROOT, train: bool = True) -> torch.Tensor:
     """The label file of a split, from a folder holding the idx files."""
-    from .data import IDX_NAMES, _open_idx, read_idx
-
     path = _open_idx(Path(rootdir), IDX_NAMES[train][1])
     if path is None:
         raise GanlabError(f"no Fashion-MNIST labels in {rootdir}: apt-get install {FASHION_MNIST_PACKAGE}")
@@ -73,12 +71,12 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> t
     return torch.cat([model(images[i : i + batch_size].float()).argmax(1) for i in range(0, len(images), batch_size)])
 
 
-def class_histogram(images: torch.Tensor, classifier: nn.Module | None = None) -> np.ndarray:
+def class_histogram(images: torch.Tensor) -> np.ndarray:
     """Fraction of Fashion-MNIST-shaped images in [-1, 1] (N, 1, 28, 28) predicted in each class (sums to 1)."""
     images = torch.as_tensor(images)
     if tuple(images.shape[1:]) != (1, 28, 28):
         raise GanlabError(
             f"images of shape {tuple(images.shape[1:])}: the classifier reads Fashion-MNIST's (1, 28, 28)"
         )
-    counts = torch.bincount(predict(classifier or load_classifier(), images), minlength=len(CLASSES))
+    counts = torch.bincount(predict(load_classifier(), images), minlength=len(CLASSES))
     return (counts / len(images)).numpy()

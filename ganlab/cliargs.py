@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import BUG, GanlabError, describe_os_error, is_disk_full
+from .interrupts import stop_on_signals
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -82,8 +83,6 @@ def _one_line_warning(
 
 def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` with ``parser`` and run the sub-command's ``handler``; returns the exit status."""
-    from .interrupts import stop_on_signals
-
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("GANLAB_DEBUG", "") not in ("", "0")
     try:

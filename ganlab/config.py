@@ -140,8 +140,6 @@ def _describe(err: dict[str, Any]) -> str:
 
 def parse_config(raw: Any, source: str = "config") -> Config:
     """Validate a mapping (as read from YAML) into a :class:`Config`."""
-    if raw is None:
-        raw = {}
     if not isinstance(raw, dict):
         raise GanlabError(f"{source}: the top level must be a mapping with sections data/optim/logging/model")
     try:

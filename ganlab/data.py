@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from .config import FASHION_MNIST_ROOT, DataConfig
 from .errors import GanlabError
@@ -175,7 +175,7 @@ class TensorLoader:
     """Batches in [-1, 1] (by ``to_unit_range``) of a dataset held whole as one uint8 tensor on the device.
 
     One ``torch.randperm`` per epoch and one indexing per batch; shuffled epochs drop the last incomplete
-    batch (a BatchNorm'd critic prefers full ones); ``state_dict`` lets a resumed run draw the same order.
+    batch (a BatchNorm'd critic prefers full ones); a resumed run restores ``generator`` to draw the same order.
     """
 
     def __init__(
@@ -213,12 +213,6 @@ class TensorLoader:
             for i in range(0, n, self.batch_size):
                 yield self.to_unit_range(self.images[i : i + self.batch_size])
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.generator.set_state(state["generator"])
-
 
 def streaming_transform(size: int, augment: bool = False) -> Any:
     """Resize the short side to ``size``, crop a square (random and flipped half the time with ``augment``,
@@ -233,13 +227,13 @@ def streaming_transform(size: int, augment: bool = False) -> Any:
 
 
 class ImageFiles(Dataset):
-    """Every image file below a folder (nested or not), as RGB, resized and cropped to ``size``.
+    """Every image file below a folder (nested or not), as RGB, resized and randomly cropped (and flipped) to ``size``.
 
     Files without an image extension are skipped with one warning; one that cannot be decoded yields
     ``None``, dropped and counted by :func:`collate_images`, so one bad file never stops an epoch.
     """
 
-    def __init__(self, root: str | Path, size: int, augment: bool = True) -> None:
+    def __init__(self, root: str | Path, size: int) -> None:
         root = Path(root).expanduser()
         if not root.is_dir():
             raise GanlabError(f"image folder {root} does not exist: set data.rootdir to a folder of JPEG/PNG images")
@@ -250,7 +244,7 @@ class ImageFiles(Dataset):
             warnings.warn(f"{root}: skipped {skipped} files that are not images", stacklevel=2)
         if not self.files:
             raise GanlabError(f"no image files (.jpg, .png...) found below {root}: check data.rootdir")
-        self.transform = streaming_transform(size, augment)
+        self.transform = streaming_transform(size, augment=True)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -341,8 +335,6 @@ def make_loaders(
     }
     train_subset = Subset(train_set, train_idx.tolist())
     if world_size > 1:
-        from torch.utils.data.distributed import DistributedSampler
-
         sampler = DistributedSampler(train_subset, world_size, rank, shuffle=True, seed=seed, drop_last=True)
         train = DataLoader(train_subset, sampler=sampler, drop_last=True, **common)
     else:

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .classifier import CLASSES, load_classifier
+
 # Thresholds of :func:`diagnose`. Real Fashion-MNIST images have a pixel spread of about 0.55 (pixels in [-1, 1]); a
 # healthy short run reaches 0.3 or more, a collapsed one draws the same image 64 times (spread below 0.1).
 PINNED_ACCURACY = 0.98
@@ -71,12 +73,12 @@ def pixel_spread(images: torch.Tensor) -> float:
     return _flat(images).std(0).mean().item()
 
 
-def critic_pinned(acc_real: Sequence[float], acc_fake: Sequence[float], window: int = WINDOW) -> bool:
-    """True when the critic's mean accuracy over the last ``window`` steps is at least
+def critic_pinned(acc_real: Sequence[float], acc_fake: Sequence[float]) -> bool:
+    """True when the critic's mean accuracy over the last :data:`WINDOW` steps is at least
     :data:`PINNED_ACCURACY` on both real and fake batches: it wins outright."""
-    if len(acc_real) < window or len(acc_fake) < window:
+    if len(acc_real) < WINDOW or len(acc_fake) < WINDOW:
         return False
-    return min(float(np.mean(acc_real[-window:])), float(np.mean(acc_fake[-window:]))) >= PINNED_ACCURACY
+    return min(float(np.mean(acc_real[-WINDOW:])), float(np.mean(acc_fake[-WINDOW:]))) >= PINNED_ACCURACY
 
 
 @dataclass
@@ -89,14 +91,14 @@ class Diagnosis:
     message: str
 
 
-def diagnose(history: dict[str, Sequence[float]], samples: torch.Tensor, window: int = WINDOW) -> Diagnosis:
+def diagnose(history: dict[str, Sequence[float]], samples: torch.Tensor) -> Diagnosis:
     """Has a run collapsed, and what to do about it, from the per-step ``critic_acc_real`` and ``critic_acc_fake``
     of ``history`` and ``samples`` in [-1, 1] from the generator in evaluation mode (e.g. the 64 of the grid)."""
     acc_real, acc_fake = list(history["critic_acc_real"]), list(history["critic_acc_fake"])
-    last = min(window, len(acc_real)) or 1
+    last = min(WINDOW, len(acc_real)) or 1
     accuracy = (float(np.mean(acc_real[-last:] or [0.0])), float(np.mean(acc_fake[-last:] or [0.0])))
     spread = pixel_spread(samples)
-    pinned = critic_pinned(acc_real, acc_fake, window)
+    pinned = critic_pinned(acc_real, acc_fake)
     flat = spread < LOW_SPREAD
     figures = (
         f"critic accuracy over the last {last} steps: {accuracy[0]:.2f} on real, {accuracy[1]:.2f} on fake; "
@@ -150,8 +152,6 @@ class SampleQuality:
 
     def summary(self) -> str:
         """One line: confident share, classes seen, largest class, spread."""
-        from .classifier import CLASSES
-
         top = int(self.histogram.argmax())
         return (
             f"{self.confident:.0%} recognised with confidence, {self.classes_seen} classes with 5% or more, "
@@ -162,8 +162,6 @@ class SampleQuality:
 @torch.inference_mode()
 def sample_quality(images: torch.Tensor, classifier: nn.Module | None = None, threshold: float = 0.9) -> SampleQuality:
     """Classify Fashion-MNIST-shaped samples in [-1, 1] (N, 1, 28, 28) with the shipped classifier."""
-    from .classifier import CLASSES, load_classifier
-
     model = classifier or load_classifier()
     probs = torch.softmax(model(images.detach().float().cpu()), dim=1)
     confidence, predicted = probs.max(dim=1)

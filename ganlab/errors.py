@@ -5,6 +5,7 @@ problem the user can fix, 130 interrupted (SIGINT or SIGTERM), 1 a bug (the trac
 from __future__ import annotations
 
 import errno
+import os
 import signal
 from pathlib import Path
 
@@ -47,8 +48,6 @@ def is_disk_full(exc: BaseException, folder: Path | None = None) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     if folder is not None:
-        import os
-
         try:
             stats = os.statvfs(folder)
         except OSError:

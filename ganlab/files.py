@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NoSpaceError, is_disk_full
+from .interrupts import writes_protected
 
 
 def atomic_write(path: Path, write: Any) -> None:
     """Call ``write(tmp_path)`` then rename onto ``path``, SIGINT/SIGTERM deferred meanwhile (:mod:`.interrupts`);
     on any failure the previous ``path`` is left as it was; a full disk is a :class:`NoSpaceError`."""
-    from .interrupts import writes_protected
-
     path = Path(path)
     with writes_protected():
         path.parent.mkdir(parents=True, exist_ok=True)

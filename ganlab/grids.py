@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torchvision.utils import make_grid, save_image
 
 from .errors import GanlabError
@@ -30,8 +31,6 @@ def image_grid(images: np.ndarray | torch.Tensor, nrow: int) -> torch.Tensor:
 
 def image_format(path: str | Path) -> str:
     """The Pillow format name for ``path``'s extension (``.jpg`` -> ``JPEG``); PNG without one."""
-    from PIL import Image
-
     suffix = Path(path).suffix.lower()
     if not suffix:
         return "PNG"

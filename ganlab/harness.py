@@ -18,6 +18,7 @@ from torch import nn
 
 from .checkpoints import CHECKPOINT, load_checkpoint, load_state_dicts, rng_state, save_checkpoint, set_rng_state
 from .grids import image_grid
+from .plots import show_training
 
 REAL, FAKE = 1, 0  # class indices of the critic's two logits
 GRID_SIZE = 64  # the fixed-latent grid is 8x8
@@ -89,7 +90,7 @@ def training_step(
 
 
 def batches(
-    loader: Iterable[Any], device: torch.device | str | None = None, on_unreadable: Callable[[int], None] | None = None
+    loader: Iterable[Any], device: torch.device | str, on_unreadable: Callable[[int], None] | None = None
 ) -> Iterator[torch.Tensor]:
     """Real batches of a loader on ``device``; streamed loaders' counts of unreadable files go to ``on_unreadable``."""
     for batch in loader:
@@ -99,7 +100,7 @@ def batches(
                 on_unreadable(unreadable)
             if batch.shape[0] == 0:
                 continue
-        yield batch.to(device, non_blocking=True) if device is not None else batch
+        yield batch.to(device, non_blocking=True)
 
 
 class LogitRecorder:
@@ -248,8 +249,6 @@ class Harness:
 
     def show(self) -> None:
         """Draw the losses, the critic's accuracies and the fixed-latent grid (in a notebook)."""
-        from .plots import show_training
-
         show_training(self.history, self.sample_grid(), self.step)
 
     # -- files ----------------------------------------------------------------------

@@ -27,12 +27,6 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
-def _raise_pending() -> None:
-    signum, _state["pending"] = _state["pending"], None
-    if signum is not None:
-        raise Interrupted(signum)
-
-
 @contextmanager
 def writes_protected() -> Iterator[None]:
     """Defer SIGINT/SIGTERM until the block (a file write) has finished."""
@@ -41,8 +35,10 @@ def writes_protected() -> Iterator[None]:
         yield
     finally:
         _state["depth"] -= 1
-        if _state["depth"] == 0:
-            _raise_pending()
+        signum = _state["pending"]
+        if _state["depth"] == 0 and signum is not None:
+            _state["pending"] = None
+            raise Interrupted(signum)
 
 
 @contextmanager

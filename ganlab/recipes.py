@@ -6,14 +6,13 @@ training page train with one recipe.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from . import ASSETS
 from .config import Config, parse_config
 
-ASSETS = Path(__file__).parent / "assets"
 CPU_SHORT = ASSETS / "cpu_short.yaml"
 
 

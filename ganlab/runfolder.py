@@ -21,11 +21,6 @@ class RunFolderLocked(GanlabError):
     """Another process holds the run folder's lock."""
 
 
-def stale_temporaries(run_dir: Path) -> list[Path]:
-    """The temporary files of interrupted atomic writes in ``run_dir`` and ``run_dir/samples``."""
-    return sorted(p for folder in (run_dir, run_dir / "samples") for p in folder.glob(".*.tmp") if p.is_file())
-
-
 @contextmanager
 def locked_run_folder(run_dir: Path) -> Iterator[int]:
     """Hold ``run_dir``'s lock for the block; yields how many stale temporary files were removed."""
@@ -38,7 +33,7 @@ def locked_run_folder(run_dir: Path) -> Iterator[int]:
             "wait for it to end, or train into another folder"
         ) from None
     try:
-        stale = stale_temporaries(run_dir)
+        stale = [p for folder in (run_dir, run_dir / "samples") for p in folder.glob(".*.tmp") if p.is_file()]
         for path in stale:
             path.unlink(missing_ok=True)
         yield len(stale)

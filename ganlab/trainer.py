@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from . import distributed
@@ -91,7 +92,7 @@ class Extensions:
     objectives: Mapping[str, Objective] = field(default_factory=dict)
 
 
-def objective_of(config: Config, answers: Mapping[str, Any], extensions: Extensions | None = None) -> Objective:
+def objective_of(config: Config, answers: Mapping[str, Any], extensions: Extensions) -> Objective:
     """The :class:`Objective` that ``config.optim.loss`` names, built from the answers (and the ``extensions``')."""
     table = {"bce": Objective(answers["critic_loss"], answers["generator_loss"], outputs=2)}
     if all(name in answers for name in HINGE_ANSWERS):
@@ -100,7 +101,7 @@ def objective_of(config: Config, answers: Mapping[str, Any], extensions: Extensi
             lambda real, fake, _smooth: hinge_critic(one_score(real), one_score(fake)),
             lambda fake: hinge_generator(one_score(fake)),
         )
-    table.update((extensions or Extensions()).objectives)
+    table.update(extensions.objectives)
     if config.optim.loss not in table:
         raise GanlabError(
             f"optim.loss: {config.optim.loss!r} belongs to the scaling track, which the instructor's package trains "
@@ -140,8 +141,8 @@ def generator_start_size(size: int) -> tuple[int, int]:
         start //= 2
         doublings += 1
     if start not in (7, 8):
-        raise ValueError(
-            f"the generator cannot make {size}x{size} images: the size must be 7 or 8 times a power "
+        raise GanlabError(
+            f"model: the generator cannot make {size}x{size} images: the size must be 7 or 8 times a power "
             "of two (28, 32, 56, 64, 128...)"
         )
     return start, doublings
@@ -152,21 +153,15 @@ def check_image_size(img_shape: ImgShape, model: ModelConfig) -> None:
     _, height, width = img_shape
     if height != width:
         raise GanlabError(f"model: the generator makes square images, got {height}x{width}")
-    try:
-        _, doublings = generator_start_size(height)
-    except ValueError as exc:
-        raise GanlabError(f"model: {exc}") from None
+    _, doublings = generator_start_size(height)
     if model.generator_base_c >> doublings < 1:
         raise GanlabError(
             f"model: base_c={model.generator_base_c} is too small for {doublings} halvings of the channels"
         )
 
 
-def build_gan(
-    config: Config, img_shape: ImgShape, answers: Mapping[str, Any], extensions: Extensions | None = None
-) -> nn.Module:
+def build_gan(config: Config, img_shape: ImgShape, answers: Mapping[str, Any], extensions: Extensions) -> nn.Module:
     """The GAN that ``config.model`` describes for ``img_shape`` (and for the loss it trains with)."""
-    extensions = extensions or Extensions()
     m = config.model
     outputs = objective_of(config, answers, extensions).outputs
     if (m.architecture == "resnet" or m.spectral_norm) and extensions.networks is None:
@@ -496,10 +491,9 @@ class Trainer:
 
     def load_checkpoint(self, path: Path) -> None:
         """Restore models, optimizers, epoch and every RNG from ``path``."""
-        state = self.harness.resume(path, needed={"epoch"})
-        self.epoch = state["epoch"]
-        self.critic_updates = state.get("critic_updates", self.epoch * len(self.loaders.train))
-        self.generator_updates = state.get("generator_updates", self.critic_updates // self.config.optim.critic_steps)
+        counters = ("epoch", "critic_updates", "generator_updates")
+        state = self.harness.resume(path, needed=set(counters))
+        self.epoch, self.critic_updates, self.generator_updates = (state[key] for key in counters)
         if self.dist.enabled:
             # Rank 0's generator states are not this rank's: re-seed per rank and epoch.
             seed_everything(self.config.seed + self.dist.rank + 1000 * self.epoch)
@@ -510,8 +504,6 @@ class Trainer:
 
     def save_epoch_outputs(self, metrics: dict[str, float]) -> None:
         """Scalars, sample grid (TensorBoard and PNG), checkpoint and ONNX for this epoch."""
-        from torchvision.utils import save_image
-
         epoch = self.epoch
         for key, value in metrics.items():
             self.writer.add_scalar(key, value, epoch)

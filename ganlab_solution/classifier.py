@@ -21,10 +21,8 @@ from ganlab.files import atomic_write
 from .data import to_unit_range
 from .export import sample_model
 
-ROOTDIR = FASHION_MNIST_ROOT
 
-
-def train_classifier(rootdir: str | Path = ROOTDIR, epochs: int = 3, seed: int = 0) -> SmallCNN:
+def train_classifier(rootdir: str | Path = FASHION_MNIST_ROOT, epochs: int = 3, seed: int = 0) -> SmallCNN:
     """Train :class:`SmallCNN` on the train split (Adam, batch 128, light shift augmentation)."""
     torch.manual_seed(seed)
     images, labels = to_unit_range(load_images("FashionMNIST", rootdir)), read_labels(rootdir)
@@ -45,7 +43,7 @@ def train_classifier(rootdir: str | Path = ROOTDIR, epochs: int = 3, seed: int =
     return model.eval()
 
 
-def accuracy(model: nn.Module, rootdir: str | Path = ROOTDIR) -> float:
+def accuracy(model: nn.Module, rootdir: str | Path = FASHION_MNIST_ROOT) -> float:
     """Accuracy on the 10,000 test images."""
     images = to_unit_range(load_images("FashionMNIST", rootdir, train=False))
     return (predict(model, images) == read_labels(rootdir, train=False)).float().mean().item()
@@ -62,11 +60,9 @@ def generated_samples(model_path: str | Path, n: int, seed: int = 0) -> torch.Te
     return images
 
 
-def model_class_histogram(
-    model_path: str | Path, n: int = 10_000, seed: int = 0, classifier: nn.Module | None = None
-) -> np.ndarray:
+def model_class_histogram(model_path: str | Path, n: int = 10_000, seed: int = 0) -> np.ndarray:
     """Fraction of ``n`` samples of a generator ONNX file predicted in each class (sums to 1)."""
-    return class_histogram(generated_samples(model_path, n, seed), classifier)
+    return class_histogram(generated_samples(model_path, n, seed))
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -92,7 +88,7 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", nargs="?", help="generator .onnx file: print the predicted-class histogram of its samples")
     count = bounded(int, 10, 100_000, "a histogram of 10 classes needs at least 10 samples; 100000 is plenty")
     p.add_argument("-n", type=count, default=10_000, help="samples for the histogram (default 10000)")
-    p.add_argument("--rootdir", default=ROOTDIR)
+    p.add_argument("--rootdir", default=FASHION_MNIST_ROOT)
     epochs = bounded(int, 1, 100, "3 epochs reach about 92% test accuracy; more than 100 only overfits")
     p.add_argument("--epochs", type=epochs, default=3)
     p.add_argument("-o", "--output", default=str(SHIPPED))

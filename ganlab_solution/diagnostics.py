@@ -3,28 +3,26 @@ the student package's measures (:mod:`ganlab.diagnostics`) on samples of the gen
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ganlab.diagnostics import CHAPTER, LOW_SPREAD, SampleQuality, sample_quality
+from ganlab.errors import GanlabError
+
+from .classifier import generated_samples
 
 
 def onnx_sample_quality(model_path: str | Path, n: int = 512, seed: int = 0) -> SampleQuality:
     """:func:`sample_quality` of ``n`` samples from a generator ONNX file (fixed seed)."""
     # The package's checked loader: a wrong image shape, fixed batch or NaN output is one clear error.
-    from .classifier import generated_samples
-
     return sample_quality(generated_samples(model_path, n, seed))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ganlab_solution.diagnostics MODEL.onnx``: the classifier's verdict on its samples; exits 1 when
     they have collapsed (pixel spread below :data:`LOW_SPREAD`)."""
-    import argparse
-
-    from ganlab.errors import GanlabError
-
     parser = argparse.ArgumentParser(prog="python -m ganlab_solution.diagnostics", description=main.__doc__)
     parser.add_argument("model", help="generator .onnx file (Fashion-MNIST, 1x28x28)")
     parser.add_argument("-n", type=int, default=512, help="number of samples")

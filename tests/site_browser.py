@@ -1,11 +1,6 @@
-"""The built course website, served on 127.0.0.1 and opened in Debian's Chromium.
-
-Session fixtures (registered in ``tests/conftest.py``), so that the site is built once for
-every browser test module (``test_book.py``, ``test_train_live.py``):
-
-- ``site``: ``book/build.sh`` run from the repository, the path of ``_build/html``;
-- ``server``: that folder on ``http://127.0.0.1:<port>/``;
-- ``browser``: Debian's Chromium, headless, through Playwright.
+"""The built course website, served on 127.0.0.1 and opened in Debian's Chromium: session fixtures
+(registered in ``tests/conftest.py``, so that the site is built once for every browser test module)
+and :class:`Watched`.
 """
 
 from __future__ import annotations

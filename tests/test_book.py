@@ -22,8 +22,6 @@ from tests.site_browser import Watched
 
 from .helpers import ROOT, SHIPPED_ONNX
 
-REPO = ROOT
-
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
@@ -51,14 +49,6 @@ def test_math_is_typeset_by_the_sites_own_mathjax(site: Path, server: str, brows
     watched.page.goto(server + "book/lab/01_adversarial_game.html", wait_until="networkidle")
     watched.page.wait_for_function("document.querySelectorAll('mjx-container').length >= 3", timeout=20_000)
     assert not watched.foreign and not watched.errors
-
-
-def _canvas(page: object, selector: str) -> list[int]:
-    return page.evaluate(  # type: ignore[attr-defined]
-        """sel => { const c = document.querySelector(sel);
-                   return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }""",
-        selector,
-    )
 
 
 def _picture(page: object, selector: str) -> str:
@@ -122,7 +112,11 @@ def test_browser_and_python_compute_the_same_pixels(explorer: Watched) -> None:
     assert np.abs(in_browser - in_python.reshape(-1)).max() < 1e-4
     # The canvas shows those values as x * 0.5 + 0.5 in 8x8 blocks of the 224x224 canvas.
     _settle(explorer.page)
-    pixels = np.array(_canvas(explorer.page, "#gx-canvas"), np.int32).reshape(224, 224, 4)[4::8, 4::8, 0]
+    rgba = explorer.page.evaluate(
+        """() => { const c = document.querySelector('#gx-canvas');
+                   return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }"""
+    )
+    pixels = np.array(rgba, np.int32).reshape(224, 224, 4)[4::8, 4::8, 0]
     expected = np.round(255 * np.clip(in_python[0] * 0.5 + 0.5, 0, 1))
     assert np.abs(pixels - expected).max() <= 1
 
@@ -175,7 +169,7 @@ def test_the_site_holds_no_solution_and_no_hidden_test(site: Path) -> None:
             assert line not in text, f"{path.relative_to(site)} shows a line of a solution or hidden test: {line!r}"
 
 
-AXE = REPO / "book" / "node_modules" / "axe-core" / "axe.min.js"
+AXE = ROOT / "book" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 

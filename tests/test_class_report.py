@@ -102,7 +102,7 @@ def test_given_code_is_boilerplate() -> None:
     given = "def to_display(x: torch.Tensor) -> torch.Tensor:\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
     body = "\n    lowest, highest = x.min(), x.max()\n    return ((x - lowest) / (highest - lowest)).clamp(0, 1)\n"
     other = "\n    shifted = torch.clamp((x + 1.0) * 0.5, min=0.0, max=1.0)\n    return shifted.to(torch.float32)\n"
-    boilerplate = similarity.boilerplate_hashes([given])
+    boilerplate = similarity.boilerplate_hashes((given,))
     raw = similarity.score(similarity.fingerprint(given + body), similarity.fingerprint(given + other))[0]
     cleaned = similarity.score(
         similarity.fingerprint(given + body, boilerplate), similarity.fingerprint(given + other, boilerplate)
@@ -351,6 +351,10 @@ def test_failures_group_by_the_catalogues_named_mistakes(graded_class: Path) -> 
     assert manual["q_stride_downsample"]["graded"] >= 2  # the reference (by hand) and the blank (its stub: 0)
     assert "reference" not in manual["q_stride_downsample"]["waiting_students"]
     assert "case_02_squeeze" in manual["q_stride_downsample"]["waiting_students"]
+    # The lab's hand-graded questions (ganlab/exercises.py): the reference's wait for a person, but the one graded.
+    assert {"q_unit_range", "q_stride_downsample", "q_critic_accuracy"} <= set(manual)
+    waiting = {name for name, q in manual.items() if "reference" in q["waiting_students"]}
+    assert waiting == {name for name, q in manual.items() if q["notebook"] in graded} - {"q_stride_downsample"}
     # Ranks follow the totals, which include the hand-graded point and a half.
     ranking = {r["student"]: r for r in summary["ranking"]}
     every_test = sum(e["max_points"] for e in summary["exercises"] if e["graded"])  # the reference passes them all
@@ -431,6 +435,9 @@ def test_canvas_and_moodle_exports_carry_every_student_once(graded_class: Path, 
         assert len(rows) == len(by_id) == len(students)  # each student once
         assert by_id == {login[s][key]: nbgrader_totals[s] for s in students}
     assert any(total > 0 for total in nbgrader_totals.values()) and nbgrader_totals[NOBODY] == 0
+    # The hand-graded point and a half reaches `nbgrader export` next to the autograded points.
+    every_test = sum(e["max_points"] for e in summary_of(graded_class)["exercises"] if e["graded"])
+    assert nbgrader_totals["reference"] == pytest.approx(every_test + 1.5)
 
 
 @pytest.mark.slow

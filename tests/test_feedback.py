@@ -49,16 +49,13 @@ def test_feedback_shows_messages_and_never_a_hidden_test(grading_round: tuple[Pa
     workdir, results = grading_round
     secrets = {path.stem: hidden_lines(path) for path in LAB_NOTEBOOKS}
     assert all(secrets.values()), "a notebook without hidden tests: the test would prove nothing"
-    pages = 0
     for (student, notebook), result in results.items():
         page = workdir / "feedback" / student / "ganlab" / f"{notebook}.html"
         assert page.exists(), f"no feedback for {student}/{notebook}"
         text = visible_text(page)
-        pages += 1
         leaked = sorted(line for line in secrets[notebook] if line in text)
         assert not leaked, f"{student}/{notebook} feedback shows hidden-test lines: {leaked[:3]}"
         for test, (ename, message) in result.errors.items():
             if ename == "CheckFailed" and test in result.scores:
                 # Limited outputs cut very long messages: their first 150 characters must be there.
                 assert message.strip()[:150] in text, f"{student}/{notebook}/{test}: {message[:150]!r} not shown"
-    assert pages >= len(results)

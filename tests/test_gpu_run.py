@@ -1,4 +1,5 @@
-"""bench/gpu_run.sh and its helpers, on the CPU: the dry run's outputs, and the Inception weights' transport."""
+"""bench/gpu_run.sh and its helpers, on the CPU: the dry run's outputs, the Inception weights' transport, and the
+bench scripts' one-line errors."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import math
 import os
 import re
 import subprocess
+import sys
 
+import pytest
 import torch
 from PIL import Image
 from torch import nn
 
-from .helpers import FASHION, ROOT, bench_script, marked, run_python
+from .helpers import FASHION, ROOT, bench_script, marked
 
 inception_pack = bench_script("inception_pack")
 
@@ -47,15 +50,23 @@ def test_packed_weights_load_and_compute_what_the_original_does_to_tf32_precisio
     torch.testing.assert_close(restored(x), model(x), rtol=2e-3, atol=2e-3)
 
 
-def test_unpack_of_a_missing_file_is_one_clear_error(tmp_path, capsys):
-    assert inception_pack.main(["unpack", str(tmp_path / "none.pack"), str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "pack" in err
-
-
-def test_an_unknown_option_stops_gpu_run_before_anything_runs(tmp_path):
-    done = subprocess.run(["bash", "bench/gpu_run.sh", "--fast"], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--dry-run" in done.stderr
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["bash", "bench/gpu_run.sh", "--fast"], "--dry-run"),  # stops before anything runs
+        ([sys.executable, "bench/inception_pack.py", "unpack", "TMP/none.pack", "TMP"], "pack"),
+        ([sys.executable, "bench/run_notebook.py", "TMP/05_training.ipynb", "--filled", "TMP"], "make release"),
+        ([sys.executable, "bench/speedrun.py", "--device", "cpu", "--set", "optim.ema"], "SECTION.KEY=VALUE"),
+    ],
+    ids=["gpu_run_unknown_option", "unpack_a_missing_file", "run_notebook_without_a_release", "speedrun_bad_set"],
+)
+def test_bad_input_is_one_clear_error(command: list[str], says: str, tmp_path) -> None:
+    """Exit status 2 and one line on stderr that names the fix."""
+    command = [part.replace("TMP", str(tmp_path)) for part in command]
+    done = subprocess.run(
+        command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and says in done.stderr, done.stderr
 
 
 @marked("slow", "dataset", "training", "grading")
@@ -128,8 +139,3 @@ def test_the_dry_run_runs_every_step_and_leaves_its_outputs_in_out(tmp_path):
     session = ort.InferenceSession(str(out / "longrun_generator.onnx"), providers=["CPUExecutionProvider"])
     images = session.run(None, {"input": np.zeros((3, 100), np.float32)})[0]
     assert images.shape == (3, 1, 28, 28) and np.abs(images).max() <= 1
-
-
-def test_run_notebook_without_a_release_says_how_to_make_one(tmp_path):
-    done = run_python("bench/run_notebook.py", str(tmp_path / "05_training.ipynb"), "--filled", str(tmp_path))
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "make release" in done.stderr

@@ -11,9 +11,8 @@ import grading_round
 import nbformat
 import pytest
 
-from .helpers import LAB_NOTEBOOKS
+from .helpers import LAB_NOTEBOOKS as NOTEBOOKS
 
-NOTEBOOKS = LAB_NOTEBOOKS
 CASES = grading_round.load_cases()
 EXPECTED_STEMS = "01_data 02_critic 03_generator 04_gan_and_losses 05_training 06_generation 07_going_further".split()
 

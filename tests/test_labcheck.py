@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import base64
 import builtins
-import importlib.util
 import inspect
 import io
-from pathlib import Path
 
 import judge
 import numpy as np
@@ -20,8 +18,7 @@ from traitlets.config import Config
 
 from ganlab.exercises import exercise_of
 from ganlab.labcheck import remote
-from ganlab_solution import export, labcheck, losses, models, steps
-from ganlab_solution.models import count_parameters
+from ganlab_solution import export, labcheck, losses, steps
 
 
 class Evil:
@@ -50,23 +47,6 @@ def test_check_close_names_nan_instead_of_a_distance() -> None:
     assert "up to nan" not in str(failure.value)
 
 
-def test_own_work_lets_package_helpers_through_and_refuses_imported_and_execd_reference_code() -> None:
-    def export_generator(generator, path):  # noqa: ANN001, ANN202
-        print(count_parameters(generator), path)
-
-    labcheck.own_work(export_generator, "Your export_generator")
-    with pytest.raises(labcheck.CheckFailed, match="reference package"):
-        labcheck.own_work(losses.critic_loss, "Your critic_loss")
-    source = Path(importlib.util.find_spec("ganlab_solution.losses").origin).read_text()
-    # What a student can do with the installed package's source: exec it, or compile it under the file name
-    # ipykernel gives a cell's code, which says nothing of where the code came from.
-    for code in (source, compile(source, "/tmp/ipykernel_4242/1234567890.py", "exec")):
-        namespace: dict = {"__name__": "student"}
-        exec(code, namespace)
-        with pytest.raises(labcheck.CheckFailed, match="reference package"):
-            labcheck.own_work(namespace["critic_loss"], "Your critic_loss")
-
-
 def test_own_work_never_compares_code_typed_in_a_cell(kernel) -> None:
     """The reference's critic_loss typed in a cell (its text in the kernel's input history) is the student's own."""
     shell, _ = kernel
@@ -91,22 +71,6 @@ def test_critic_loss_summed_over_columns_is_told_both_causes_of_a_factor_two() -
     with pytest.raises(labcheck.CheckFailed, match="summed over the two logit columns") as failure:
         labcheck.check_critic_loss_example(summed)
     assert "without dividing by 2" in str(failure.value)
-
-
-def test_generator_latents_on_the_cpu_and_a_missing_range_are_named() -> None:
-    class OnCpu(models.Generator):
-        def forward(self, X, batch_size=None):  # noqa: ANN001, ANN202
-            return super().forward(torch.randn(batch_size, self.latent_size) if X is None else X)
-
-    torch.manual_seed(0)
-    labcheck.check_latents(models.Generator((1, 28, 28), 16, 32), 16)
-    with pytest.raises(labcheck.CheckFailed, match="on the CPU"):
-        labcheck.check_latents(OnCpu((1, 28, 28), 16, 32), 16)
-    generator = models.Generator((1, 28, 28), 16, 32)
-    labcheck.check_pixel_range(generator, 16)
-    generator.to_image[1] = torch.nn.Identity()  # no Tanh
-    with pytest.raises(labcheck.CheckFailed, match="Tanh"):
-        labcheck.check_pixel_range(generator, 16)
 
 
 @pytest.fixture
@@ -188,23 +152,13 @@ def test_the_judge_runs_trials_of_the_steps_and_the_export_in_the_kernel(kernel)
 
 def test_the_judge_refuses_a_forged_trial_reply() -> None:
     """Observations the trial cannot have made (weights of other shapes, batch sizes that are no numbers, a file
-    outside its folder) or a pickle: the answer cannot be checked, so it gets no point."""
+    outside its folder): the answer cannot be checked, so it gets no point (a pickle: the test above)."""
     rng = torch.get_rng_state()
-    observed = {
-        "returned": 1.0,
-        "seen": [32, 32],
-        "generator_grads": False,
-        "state": {"discriminator.w": torch.ones(3)},
-    }
-    for payload in (
-        {"returned": remote.pack(observed), "rng": rng},
-        {"returned": remote.pack({**observed, "seen": "32 32"}), "rng": rng},
-        {"returned": remote.pack(observed), "rng": rng, "evil": Evil()},
-    ):
-        reply = _forged(payload)
+    observed = {"returned": 1.0, "generator_grads": False, "state": {"discriminator.w": torch.ones(3)}}
+    for seen in ([32, 32], "32 32"):
+        reply = _forged({"returned": remote.pack({**observed, "seen": seen}), "rng": rng})
         verdict = judge.verdict(exercise_of("critic_step"), lambda _expression, reply=reply: reply)
-        assert "could not be checked" in verdict or "could not read your kernel's reply" in verdict, verdict
-    assert not hasattr(builtins, "PWNED"), "a pickle from the kernel was run"
+        assert "could not be checked" in verdict, verdict
     file = {"training": True, "path": "/tmp/x/g.onnx", "files": {"g.onnx": torch.zeros(4, dtype=torch.uint8)}}
     escape = {**file, "training": False, "files": {**file["files"], "../g.onnx": torch.zeros(4, dtype=torch.uint8)}}
     replies = iter(_forged({"returned": remote.pack(seen), "rng": rng}) for seen in (file, escape))

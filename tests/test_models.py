@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from ganlab.errors import GanlabError
 from ganlab.trainer import generator_start_size
 from ganlab_solution.models import GAN, CBlock, Discriminator, GBlock, Generator, count_parameters
 
@@ -29,12 +30,10 @@ def test_gan_both_modes_for_each_image_size(shape):
 
 
 def test_generator_depth_follows_image_size_and_refuses_sizes_that_do_not_reach_7_or_8():
-    assert generator_start_size(28) == (7, 2)
-    assert generator_start_size(32) == (8, 2)
-    assert generator_start_size(64) == (8, 3)
+    assert [generator_start_size(size) for size in (28, 32, 64)] == [(7, 2), (8, 2), (8, 3)]
     assert len(Generator((3, 64, 64), 100, 256).blocks) == 3
     for size in (30, 100, 12):
-        with pytest.raises(ValueError, match="7 or 8"):
+        with pytest.raises(GanlabError, match="7 or 8"):
             generator_start_size(size)
 
 

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
@@ -101,8 +102,6 @@ def test_gradient_penalty_of_a_linear_critic():
 @pytest.fixture
 def image_folder(tmp_path):
     """40 random RGB/grayscale/RGBA images in nested folders, a text file and a corrupt JPEG."""
-    from PIL import Image
-
     root = tmp_path / "images"
     generator = torch.Generator().manual_seed(0)
     for i in range(40):
@@ -116,19 +115,15 @@ def image_folder(tmp_path):
     return root
 
 
-def resnet_config(tmp_path, image_folder, loss):
-    data = dict(dataset="ImageFolder", rootdir=str(image_folder), image_size=128, batch_size=4, num_workers=0)
-    model = {"architecture": "resnet", "generator_base_c": 4, "discriminator_base_c": 4, "latent_size": 32}
-    model |= {"spectral_norm": loss == "hinge", "self_attention": loss == "hinge"}
-    optim = {"loss": loss, "critic_steps": 2, "critic_lr": 4e-4, "generator_lr": 1e-4}
-    return debug_config(tmp_path, data=data, model=model, optim=optim, logging={"onnx_every": 0})
-
-
 @pytest.mark.slow
 @pytest.mark.training
 @pytest.mark.parametrize("loss", ["bce", "hinge", "wgan-gp"])
 def test_debug_epoch_per_loss_on_an_image_folder(tmp_path, image_folder, loss):
-    raw = resnet_config(tmp_path, image_folder, loss)
+    data = dict(dataset="ImageFolder", rootdir=str(image_folder), image_size=128, batch_size=4, num_workers=0)
+    model = {"architecture": "resnet", "generator_base_c": 4, "discriminator_base_c": 4, "latent_size": 32}
+    model |= {"spectral_norm": loss == "hinge", "self_attention": loss == "hinge"}
+    optim = {"loss": loss, "critic_steps": 2, "critic_lr": 4e-4, "generator_lr": 1e-4}
+    raw = debug_config(tmp_path, data=data, model=model, optim=optim, logging={"onnx_every": 0})
     with pytest.warns(UserWarning, match="skipped 1 files that are not images"):
         trainer = Trainer(parse_config(raw), quiet=True)
     assert trainer.critic_opt.defaults["lr"] == 4e-4 and trainer.gen_opt.defaults["lr"] == 1e-4

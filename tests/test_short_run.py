@@ -1,9 +1,6 @@
-"""The CPU short run (configs/cpu_short.yaml) learns garments without collapsing.
-
-The recipe (one epoch of 656 steps) is trained once per session, on the real Fashion-MNIST, through the command line
-as ``make all``'s demo does (conftest.py's ``recipe_run``); other seeds (minutes each, so not in CI):
-``python bench/recipe_seeds.py``. Runs are judged by the critic's accuracies, the spread of the samples and the
-shipped classifier, never by wall time; the fast tests pin the judges on the shipped generator."""
+"""The CPU short run (configs/cpu_short.yaml, trained once by conftest.py's ``recipe_run``) learns garments without
+collapsing, judged by the critic's accuracies, the samples' spread and the shipped classifier, never by wall time;
+the fast tests pin the judges on the shipped generator. Other seeds (minutes each): ``python bench/recipe_seeds.py``."""
 
 from __future__ import annotations
 
@@ -23,7 +20,6 @@ from ganlab_solution.export import OnnxGenerator
 
 from .helpers import FASHION, ROOT, SHIPPED_ONNX, marked, run_python
 
-# A test that reads the recipe's one training (conftest.py's recipe_run).
 judges_the_recipe = marked("slow", "dataset", "training")
 
 
@@ -81,8 +77,6 @@ def test_classifier_judges_the_shipped_generator_and_a_collapsed_batch():
     shortfalls = collapsed.shortfalls()
     assert "pixel spread 0.00 < 0.3" in shortfalls and "1 classes < 5" in shortfalls
     assert "largest class 100% > 50%" in shortfalls
-    with pytest.raises(AssertionError):
-        check_samples(samples[:1].repeat(512, 1, 1, 1))
 
 
 @pytest.mark.dataset

@@ -28,7 +28,6 @@ import yaml
 from .helpers import ROOT
 
 REFERENCE = "ganlab_solution"
-# The instructors' pages, in one place: they show the reference package's commands and code.
 INSTRUCTOR_PAGES = {
     "book/instructor": "the instructor guide",
     "book/scaling_up": "the instructors' 128x128 track, run with the reference trainer",

@@ -100,9 +100,3 @@ def test_cpu_runs_drop_the_gpu_options_and_say_so():
     assert set(dropped) == {"amp", "channels_last", "cuda_graph", "compile"}
     assert not (config.optim.amp or config.optim.cuda_graph or config.optim.compile)
     assert config.optim.ema == 0.99 and config.model.generator_base_c == 256  # the lab's widths by default
-
-
-def test_a_malformed_set_is_one_clear_error(capsys):
-    assert speedrun.main(["--device", "cpu", "--set", "optim.ema"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "SECTION.KEY=VALUE" in err

@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.utils.tensorboard import SummaryWriter
 
 from ganlab.config import parse_config
 from ganlab_solution.trainer import Trainer, train
@@ -115,8 +116,6 @@ def test_critic_steps_count_across_epochs(tmp_path, fake_fashion):
 
 
 def test_an_untrained_generator_is_never_exported(tmp_path, fake_fashion):
-    from torch.utils.tensorboard import SummaryWriter
-
     trainer = Trainer(parse_config(debug_config(tmp_path, rootdir=fake_fashion, model=TINY_MODEL)), quiet=True)
     trainer.epoch = 1
     trainer.writer = SummaryWriter(str(trainer.run_dir))

@@ -13,9 +13,8 @@ label "Color mode". Once the pages are written, :func:`accessible` names each su
 its chapter and hides the keyboard hint and the icons from assistive technology (they repeat
 what the label says; sighted readers still see them).
 
-The public site shows no reference answer. ``GANLAB_BOOK_SOLUTIONS=1`` (the switch for after the
-deadline, ``GANLAB_BOOK_SOLUTIONS=1 make book``) sets the Sphinx tag ``solutions``: the chapters'
-``{only} solutions`` blocks then show the reference code, and the exercise pages show the answers.
+``GANLAB_BOOK_SOLUTIONS=1`` (the site for after the deadline, book/build.sh) sets the Sphinx tag
+``solutions``, which shows the chapters' ``{only} solutions`` blocks.
 """
 
 from __future__ import annotations

@@ -71,9 +71,6 @@
   const api = {
     frames: 0,
     timings: [],
-    ready: null,
-    render: null,
-    latentSize: () => latentSize,
     busy: () => inflight, // runs queued or in progress (tests wait for 0)
   };
   window.ganlabExplorer = api;
@@ -194,10 +191,11 @@
     ctx.arc(x, y, 9, 0, 2 * Math.PI);
     ctx.stroke();
   }
-  const drawPlane = coalesced(() => {
+  function planeFrame() {
     drawPadMarker();
     return frame(planeCanvas, planeLatent(alpha, beta));
-  });
+  }
+  const drawPlane = coalesced(planeFrame);
   // Rows vary beta and columns alpha, like ganlab_solution.generate.plane_latents.
   function drawPadMap() {
     return enqueue(async () => {
@@ -247,8 +245,7 @@
   async function newCorners() {
     corners = [randn(latentSize), randn(latentSize), randn(latentSize)];
     await drawPadMap();
-    drawPadMarker();
-    return frame(planeCanvas, planeLatent(alpha, beta));
+    return planeFrame();
   }
 
   async function start() {

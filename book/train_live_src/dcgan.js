@@ -18,6 +18,8 @@
   const BN_EPS = 1e-5; // nn.BatchNorm2d's default
   const BN_MOMENTUM = 0.1;
   const LEAK = 0.2;
+  // v <- keep * v + (1 - keep) * x, in place: the EMA of the weights and BatchNorm's running statistics.
+  const blend = (v, x, keep) => v.assign(tf.add(tf.mul(v, keep), tf.mul(x, 1 - keep)));
   const REAL = 1; // class indices of the critic's two logits (ganlab.harness.REAL, FAKE)
   const FAKE = 0;
 
@@ -222,8 +224,8 @@
   // sample's true-class target: the per-sample label smoothing of smooth_targets.
   function bce(logits, cls, drop) {
     const b = logits.shape[0];
-    let targets = tf.oneHot(tf.fill([b], cls, "int32"), 2).toFloat();
-    if (drop) targets = tf.sub(targets, tf.mul(tf.oneHot(tf.fill([b], cls, "int32"), 2).toFloat(), drop.reshape([b, 1])));
+    const hot = tf.oneHot(tf.fill([b], cls, "int32"), 2).toFloat();
+    const targets = drop ? tf.sub(hot, tf.mul(hot, drop.reshape([b, 1]))) : hot;
     return tf.losses.sigmoidCrossEntropy(targets, logits, undefined, 0, tf.Reduction.MEAN);
   }
   // critic_accuracy (exercise 5.1): the share of images the critic puts in class `cls` (argmax of the two logits).
@@ -256,10 +258,8 @@
     // Running statistics move at every generator forward in training, as in PyTorch; the
     // assignment happens at once (the batch moments are freed when the forward's scope ends).
     function updateStats(name, mean, variance) {
-      const m = params.bn[`${name}.running_mean`];
-      const v = params.bn[`${name}.running_var`];
-      m.assign(tf.add(tf.mul(m, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
-      v.assign(tf.add(tf.mul(v, 1 - BN_MOMENTUM), tf.mul(variance, BN_MOMENTUM)));
+      blend(params.bn[`${name}.running_mean`], mean, 1 - BN_MOMENTUM);
+      blend(params.bn[`${name}.running_var`], variance, 1 - BN_MOMENTUM);
     }
     const generatorMode = { train: true, onStats: updateStats };
     const criticMode = { train: true };
@@ -306,9 +306,8 @@
           generatorVars
         );
         if (recipe.ema > 0) {
-          const d = recipe.ema;
-          for (const [name, v] of Object.entries(params.generator)) ema[name].assign(tf.add(tf.mul(ema[name], d), tf.mul(v, 1 - d)));
-          for (const name of Object.keys(emaStats)) emaStats[name].assign(tf.add(tf.mul(emaStats[name], d), tf.mul(params.bn[name], 1 - d)));
+          for (const [name, v] of Object.entries(params.generator)) blend(ema[name], v, recipe.ema);
+          for (const name of Object.keys(emaStats)) blend(emaStats[name], params.bn[name], recipe.ema);
         }
         const out = tf.stack([criticLoss, generatorLoss, accReal, accFake]);
         accReal.dispose();
@@ -359,7 +358,6 @@
 
     const count = (vars) => vars.reduce((s, v) => s + v.size, 0);
     return {
-      recipe,
       step,
       sample,
       importWeights,

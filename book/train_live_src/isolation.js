@@ -14,7 +14,6 @@
  * Loaded before TensorFlow.js. Exposes window.ganlabIsolation = {
  *   ready      Promise of {isolated, reason}, resolved once no reload is pending (never, when one is)
  *   settled    true once ready has resolved: this page stays (tests wait for it)
- *   reloading  true once the page has asked to be reloaded
  * }
  * The reload is asked for once per minute at most (sessionStorage), so a browser that keeps the
  * page unisolated (no service worker in a private window, plain http on another host) is not
@@ -36,7 +35,7 @@
   })();
   let decided = false; // to stay (done) or to reload
   let resolveReady;
-  const state = { ready: new Promise((resolve) => (resolveReady = resolve)), settled: false, reloading: false };
+  const state = { ready: new Promise((resolve) => (resolveReady = resolve)), settled: false };
   window.ganlabIsolation = state;
 
   function done(reason) {
@@ -52,7 +51,7 @@
       return;
     }
     storage.setItem(KEY, String(Date.now()));
-    decided = state.reloading = true;
+    decided = true;
     window.location.reload();
   }
 

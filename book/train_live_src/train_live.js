@@ -40,8 +40,7 @@
   const url = (path) => new URL(path, siteRoot).href;
   const $ = (id) => root.querySelector(`#${id}`);
 
-  // The browser recipe: the CPU short run's networks at a batch of 32, with faster rates, less
-  // dropout and a shorter EMA, chosen to show garments by step 300 (bench/browser_recipe.py).
+  // The CPU short run (configs/cpu_short.yaml), chosen to show garments by step 300 (bench/browser_recipe.py).
   const RECIPE = {
     criticWidth: 16,
     generatorWidth: 64,
@@ -73,7 +72,6 @@
   let order = null;
   let cursor = 0;
   let shuffle = null;
-  let running = false;
   let loopDone = Promise.resolve();
   let classifier = null;
   let trainedMs = 0; // time spent running steps since the last reset
@@ -96,7 +94,6 @@
     etaText: "",
     history,
     recipe: () => Object.assign({}, recipe),
-    lastVerdict: null,
   };
 
   // -- data: the site's copy of the first Fashion-MNIST training images, streamed --------
@@ -301,18 +298,16 @@
   }
   async function showVerdict() {
     const v = await verdict();
-    api.lastVerdict = v;
     const top = v.histogram.indexOf(Math.max(...v.histogram));
     $("gt-verdict").textContent =
       `At step ${v.step}: ${Math.round(100 * v.confident)}% recognised with confidence, ${v.classes} classes ` +
       `(classes with 5% or more of ${VERDICT_SAMPLES} samples; most often ${CLASSES[top]}, ` +
       `${Math.round(100 * v.histogram[top])}%).`;
-    return v;
   }
 
   // -- training loop ----------------------------------------------------------------------------
   async function loop() {
-    while (running) {
+    while (api.running) {
       const t0 = performance.now();
       const real = nextBatch(recipe.batch);
       const metrics = gan.step(real);
@@ -344,19 +339,19 @@
   }
 
   function start() {
-    if (running || !gan) return;
-    running = api.running = true;
+    if (api.running || !gan) return;
+    api.running = true;
     recent = []; // the speed of this run of steps, not of the pause before it
     measuredFrom = performance.now();
     setStatus(`Training on ${count.toLocaleString()} images with ${engine()}.`);
     loopDone = loop().catch((err) => {
-      running = api.running = false;
+      api.running = false;
       setStatus(`Training stopped: ${err.message || err}`);
       console.error("ganlab trainer:", err);
     });
   }
   async function pause() {
-    running = api.running = false;
+    api.running = false;
     await loopDone;
     if (gan) setStatus(`Paused at step ${api.step}.`);
   }

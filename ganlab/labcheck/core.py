@@ -5,11 +5,12 @@ looking inside networks without assuming how they are written.
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from torch import nn
@@ -38,7 +39,7 @@ class CheckFailed(Exception):
         ]
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Raise :class:`CheckFailed` with ``message``."""
     raise CheckFailed(message)
 
@@ -75,7 +76,6 @@ def as_tensor(value: Any, what: str) -> torch.Tensor:
         return torch.as_tensor(value).detach().float().cpu()
     except Exception:  # anything that cannot become a tensor
         fail(f"{what} should be a tensor (or a numpy array), got a {type(value).__name__}")
-        raise  # unreachable, keeps type checkers quiet
 
 
 def check_close(what: str, got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, hint: str = "") -> None:
@@ -256,19 +256,14 @@ def parameter_count_hint(got: int, expected: int, channels: list[int]) -> str:
     return f"The difference is {diff:+,}: compare your layers (widths, kernel sizes, the Linear's input size) with the lab's."
 
 
-def params_snapshot(module: nn.Module) -> list[torch.Tensor]:
-    """A detached copy of every parameter (to see which ones a step changed)."""
-    return [p.detach().clone() for p in module.parameters()]
+def changed(before: nn.Module, after: nn.Module) -> bool:
+    """True if any parameter of ``after`` differs from its counterpart in ``before`` (the same network untrained)."""
+    return any(not torch.equal(b.detach(), a.detach()) for b, a in zip(before.parameters(), after.parameters()))
 
 
-def changed(before: list[torch.Tensor], module: nn.Module) -> bool:
-    """True if any parameter of ``module`` differs from ``before``."""
-    return any(not torch.equal(b, p.detach()) for b, p in zip(before, module.parameters()))
-
-
-def largest_change(before: list[torch.Tensor], module: nn.Module) -> float:
-    """The largest absolute change of any parameter of ``module`` since ``before``."""
-    return max((p.detach() - b).abs().max().item() for b, p in zip(before, module.parameters()))
+def largest_change(before: nn.Module, after: nn.Module) -> float:
+    """The largest absolute difference between a parameter of ``after`` and its counterpart in ``before``."""
+    return max((a.detach() - b.detach()).abs().max().item() for b, a in zip(before.parameters(), after.parameters()))
 
 
 def nonzero_grads(module: nn.Module) -> bool:
@@ -341,7 +336,5 @@ def first_layer_input(module: nn.Module, *inputs: Any, layer: str | None = None)
 @contextlib.contextmanager
 def quietly() -> Iterator[None]:
     """Swallow what student code prints while a test runs it: nbgrader zeroes a test cell that writes to stderr."""
-    import io
-
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         yield

@@ -1,9 +1,5 @@
-"""The visible checks of the notebooks: shapes, ranges, properties, and expected values stored as data.
-
-They hold no answer: they call the student's code and compare what it returns with
-numbers written down here (worked out once from the lab's definitions). The hidden
-tests, which compare with the reference package, are the instructor's.
-"""
+"""The visible checks of the notebooks: shapes, ranges, properties, and expected values worked out once from the
+lab's definitions and written down here as numbers (no answer)."""
 
 from __future__ import annotations
 

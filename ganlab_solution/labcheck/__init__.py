@@ -15,4 +15,3 @@ from .going_further import *  # noqa: F403
 from .networks import *  # noqa: F403
 from .training import *  # noqa: F403
 from .tripwire import *  # noqa: F403
-from .tripwire import REFERENCE_PACKAGE  # noqa: F401

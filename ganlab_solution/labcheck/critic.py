@@ -69,6 +69,9 @@ LOGIT_MISTAKES = [
 ]
 
 
+_LAYOUT = "check the order of the blocks (k, 2k, 3k channels) and that the linear layer reads the flattened features"
+
+
 def check_instance_noise(critic: nn.Module, img_shape: tuple[int, int, int], dnoise: float) -> None:
     """The noise the critic adds in training mode is Gaussian, mean 0, standard deviation ``dnoise``."""
     critic.train()
@@ -144,14 +147,7 @@ def check_discriminator(
             f"in eval mode {what} gives different logits for the same images: add the instance noise only "
             "when self.training is True",
         )
-        compare_with_reference(
-            critic,
-            reference,
-            what,
-            "check the order of the blocks (k, 2k, 3k channels) and that the linear layer reads the flattened features",
-            x,
-            output_variants=LOGIT_MISTAKES,
-        )
+        compare_with_reference(critic, reference, what, _LAYOUT, x, output_variants=LOGIT_MISTAKES)
     # Instance noise: present in training mode when dnoise > 0, absent when dnoise == 0.
     for dnoise, noisy in ((0.5, True), (0.0, False)):
         critic = make(((1, 28, 28), 0.0, 8, dnoise, 2))

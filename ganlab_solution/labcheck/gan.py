@@ -21,7 +21,6 @@ from ganlab.labcheck.core import (
     check_shape,
     fail,
     largest_change,
-    params_snapshot,
 )
 from ganlab.labcheck.remote import STAND_INS
 from ganlab.labcheck.visible import (
@@ -250,25 +249,23 @@ def check_optimizers(student: Callable[..., Any]) -> None:
     from ganlab_solution.models import GAN
 
     gan = GAN((1, 28, 28), discriminator_base_c=8, generator_base_c=32)
-    critic_ids, generator_ids = _param_ids(gan.discriminator.parameters()), _param_ids(gan.generator.parameters())
+    every_id = _param_ids(gan.parameters())
     for lr, wdecay in ((2e-4, 0.0), (1e-3, 0.01)):
         result = call(student, f"make_optimizers(gan, {lr}, {wdecay})", gan, lr, wdecay)
         check(
             isinstance(result, (tuple, list)) and len(result) == 2,
             "make_optimizers must return (critic_optimizer, generator_optimizer)",
         )
-        for optimizer, name, ids, other in (
-            (result[0], "critic", critic_ids, generator_ids),
-            (result[1], "generator", generator_ids, critic_ids),
-        ):
+        for optimizer, name, network in zip(result, ("critic", "generator"), ("discriminator", "generator")):
+            ids = _param_ids(getattr(gan, network).parameters())
             check(
                 isinstance(optimizer, torch.optim.Optimizer),
                 f"the {name} optimizer is a {type(optimizer).__name__}, not a torch optimizer",
             )
             owned = set().union(*(_param_ids(group["params"]) for group in optimizer.param_groups))
             check(
-                not (owned & other),
-                f"the {name} optimizer also holds the other network's parameters: give it gan.{'discriminator' if name == 'critic' else 'generator'}.parameters() only",
+                not (owned & (every_id - ids)),
+                f"the {name} optimizer also holds the other network's parameters: give it gan.{network}.parameters() only",
             )
             check(owned == ids, f"the {name} optimizer must hold all the {name}'s parameters and only them")
             for group in optimizer.param_groups:
@@ -321,8 +318,8 @@ def _step_trial(
     steps: int,
     *args: Any,
 ) -> tuple[dict, nn.Module]:
-    """What the step trial observed (``remote.step_trial``) of ``steps`` steps on a copy of ``gan``, and ``gan``
-    with the weights after them."""
+    """What the step trial observed (``remote.step_trial``) of ``steps`` steps on a copy of ``gan`` (``gan`` itself
+    stays as it was, the weights before), and a GAN with the weights after them."""
     recipe = {"network": _GAN, "init": _SMALL, "state": dict(gan.state_dict()), "trains": trains, "lr": lr,
               "stale": stale, "steps": steps}  # fmt: skip
     observed = call(student, what, recipe, *args)
@@ -339,8 +336,6 @@ def check_critic_step(student: Callable[..., Any], reference: Callable[..., Any]
     step that lowers the (stand-in) critic loss. ``reference`` is not needed: the checks judge effects."""
     gan = _small_gan()
     real = torch.rand(32, 1, 28, 28) * 2 - 1
-    critic_before = params_snapshot(gan.discriminator)
-    generator_before = params_snapshot(gan.generator)
     # Stale gradients of 1000 left on the critic: with zero_grad they are gone before backward.
     observed, after = _step_trial(
         student, "critic_step(gan, optimizer, real_images, 0.0)", gan, "discriminator", 1.0, 1000.0, 1, real, 0.0
@@ -368,16 +363,16 @@ def check_critic_step(student: Callable[..., Any], reference: Callable[..., Any]
         f"critic_step must return the loss as a Python float (loss.item()), got a {type(value).__name__}",
     )
     check(
-        changed(critic_before, after.discriminator),
+        changed(gan.discriminator, after.discriminator),
         "critic_step did not change the critic: call loss.backward() then optimizer.step()",
     )
     check(
-        largest_change(critic_before, after.discriminator) < 100,
+        largest_change(gan.discriminator, after.discriminator) < 100,
         "critic_step kept the gradients of earlier steps: call optimizer.zero_grad() before loss.backward() "
         "(PyTorch adds new gradients to the old ones)",
     )
     check(
-        not changed(generator_before, after.generator),
+        not changed(gan.generator, after.generator),
         "critic_step changed the generator: step the critic's optimizer only",
     )
     check(
@@ -405,8 +400,6 @@ def check_generator_step(student: Callable[..., Any], reference: Callable[..., A
     """Hidden checks of ``generator_step`` on what its trials observed: zero_grad, the critic untouched, a step that
     fools the critic more (the stand-in generator loss falls). ``reference`` is not needed: the checks judge effects."""
     gan = _small_gan()
-    critic_before = params_snapshot(gan.discriminator)
-    generator_before = params_snapshot(gan.generator)
     observed, after = _step_trial(student, "generator_step(gan, optimizer, 32)", gan, "generator", 1.0, 1000.0, 1, 32)
     value = observed["returned"]
     check(
@@ -414,16 +407,16 @@ def check_generator_step(student: Callable[..., Any], reference: Callable[..., A
         f"generator_step must return the loss as a Python float (loss.item()), got a {type(value).__name__}",
     )
     check(
-        changed(generator_before, after.generator),
+        changed(gan.generator, after.generator),
         "generator_step did not change the generator: score gan(None, batch_size) without detaching the images, "
         "then loss.backward() and optimizer.step()",
     )
     check(
-        largest_change(generator_before, after.generator) < 100,
+        largest_change(gan.generator, after.generator) < 100,
         "generator_step kept the gradients of earlier steps: call optimizer.zero_grad() before loss.backward()",
     )
     check(
-        not changed(critic_before, after.discriminator),
+        not changed(gan.discriminator, after.discriminator),
         "generator_step changed the critic's weights: step the generator's optimizer only",
     )
     # The step must go down the generator's loss: the critic finds the same latents more real afterwards.

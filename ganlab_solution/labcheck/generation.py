@@ -38,11 +38,11 @@ def check_generate_images(student: Callable[..., Any], reference: Callable[..., 
         )
 
 
-def check_line_latents(student: Callable[..., Any], reference: Callable[..., Any], latent: int = LATENT) -> None:
+def check_line_latents(student: Callable[..., Any], reference: Callable[..., Any]) -> None:
     """Hidden checks of ``line_latents`` against the reference."""
     torch.manual_seed(5)
     for steps in (2, 7, 10):
-        a, b = torch.randn(latent), torch.randn(latent)
+        a, b = torch.randn(LATENT), torch.randn(LATENT)
         check_close(
             f"line_latents(z1, z2, {steps})",
             call(student, f"line_latents(z1, z2, {steps})", a, b, steps),
@@ -51,11 +51,11 @@ def check_line_latents(student: Callable[..., Any], reference: Callable[..., Any
         )
 
 
-def check_plane_latents(student: Callable[..., Any], reference: Callable[..., Any], latent: int = LATENT) -> None:
+def check_plane_latents(student: Callable[..., Any], reference: Callable[..., Any]) -> None:
     """Hidden checks of ``plane_latents`` against the reference."""
     torch.manual_seed(6)
     for steps in (2, 5):
-        a, b, c = torch.randn(latent), torch.randn(latent), torch.randn(latent)
+        a, b, c = torch.randn(LATENT), torch.randn(LATENT), torch.randn(LATENT)
         check_close(
             f"plane_latents(z1, z2, z3, {steps})",
             call(student, f"plane_latents(z1, z2, z3, {steps})", a, b, c, steps),

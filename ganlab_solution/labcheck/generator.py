@@ -48,6 +48,12 @@ def gblock_variants(cin: int, cout: int) -> list[tuple[str, nn.Module]]:
     ]
 
 
+_LAYOUT = (
+    "check the linear layer and the reshape to (base_c, s, s), the channels halved by each GBlock, and the final 1x1 "
+    "convolution and Tanh"
+)
+
+
 def check_latents(generator: nn.Module, latent_size: int, what: str = "your generator") -> None:
     """generator(None, n) draws its latents from N(0, I), on the device of the generator's weights."""
     layer = first_layer_name(generator, None, 2)
@@ -116,14 +122,7 @@ def check_generator(
             not torch.equal(c, d),
             f"{what}(None, 2) returns the same images twice: draw new latents with torch.randn at each call",
         )
-        compare_with_reference(
-            generator,
-            reference,
-            what,
-            "check the linear layer and the reshape to (base_c, s, s), the channels halved by each GBlock, and the final 1x1 convolution and Tanh",
-            z,
-            None,
-        )
+        compare_with_reference(generator, reference, what, _LAYOUT, z, None)
     # The latents' distribution and device do not depend on the image size: judged once, on a small
     # generator, after every shape check (a wrong size is the more basic mistake to report first).
     torch.manual_seed(0)

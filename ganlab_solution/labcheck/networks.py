@@ -103,25 +103,19 @@ def check_block(
     """Hidden checks of a block class (``CBlock`` or ``GBlock``) against the reference block; ``variants(*args)``
     builds known wrong blocks, to name the mistake when the values differ."""
     for args in arg_list:
-        cin, cout = args[0], args[1]
+        cin, cout, what = args[0], args[1], f"{name}{args}"
         for size in sizes:
             torch.manual_seed(0)
-            block = _construct(lambda args=args: student_cls(*args), f"{name}{args}")
+            block = _construct(lambda args=args: student_cls(*args), what)
             reference = reference_cls(*args)
             x = torch.randn(4, cin, size, size)
             with torch.no_grad():
                 expected = reference(x).shape
-                got = _run(block, f"{name}{args}", x)
-            check_shape(f"{name}{args} on a {tuple(x.shape)} batch", got, tuple(expected))
-            check_structure(block, reference, f"{name}{args}", x)
-            compare_with_reference(
-                block,
-                reference,
-                f"{name}{args}",
-                hint,
-                x,
-                variants=(lambda args=args: variants(*args)) if variants else None,
-            )
+                got = _run(block, what, x)
+            check_shape(f"{what} on a {tuple(x.shape)} batch", got, tuple(expected))
+            check_structure(block, reference, what, x)
+            known = (lambda args=args: variants(*args)) if variants else None
+            compare_with_reference(block, reference, what, hint, x, variants=known)
         if len(args) == 3:  # critic blocks: dropout is the last layer, with the given probability
             block = _construct(lambda cin=cin, cout=cout: student_cls(cin, cout, 1.0), f"{name}({cin}, {cout}, 1.0)")
             block.train()
