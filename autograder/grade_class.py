@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -274,11 +274,7 @@ def kernel_deaths(course: Course, student: str) -> list[str]:
 
 
 def run_shard(
-    course: Course,
-    index: int,
-    students: Iterable[str],
-    report,  # noqa: ANN001 (a callable taking an Outcome)
-    env: dict[str, str],
+    course: Course, index: int, students: Iterable[str], report: Callable[[Outcome], None], env: dict[str, str]
 ) -> None:
     """Grade ``students`` (maybe shared with other workers) into shard ``index``; write its manifest."""
     shard = new_shard(course, index)
@@ -328,11 +324,10 @@ def merge(course: Course) -> tuple[int, dict[str, str]]:
     """Copy every shard's graded students into the gradebook (nbgrader's API); (students merged, failures)."""
     from nbgrader.api import Gradebook
 
-    manifests = sorted(course.shards.glob("shard_*.json"))
+    manifests = {path: read_json(path) for path in sorted(course.shards.glob("shard_*.json"))}
     failed: dict[str, str] = {}
     graded: dict[str, tuple[str, str]] = {}  # student -> (fingerprint, shard database)
-    for manifest_path in manifests:
-        manifest = read_json(manifest_path)
+    for manifest in manifests.values():
         failed.update(manifest["failed"])
         graded.update({student: (print_, manifest["db"]) for student, print_ in manifest["graded"].items()})
     # New students enter the gradebook in the order a serial `nbgrader autograde` meets them
@@ -350,12 +345,11 @@ def merge(course: Course) -> tuple[int, dict[str, str]]:
     finally:
         for shard in shards.values():
             shard.close()
-    merged = len(graded)
     write_json(course.state, state)
-    for manifest_path in manifests:
-        (course.shards / read_json(manifest_path)["db"]).unlink(missing_ok=True)
-        manifest_path.unlink()
-    return merged, failed
+    for path, manifest in manifests.items():
+        (course.shards / manifest["db"]).unlink(missing_ok=True)
+        path.unlink()
+    return len(graded), failed
 
 
 def copy_submission(shard, main, student: str) -> None:  # noqa: ANN001 (two nbgrader.api.Gradebook)
@@ -422,9 +416,10 @@ def grade_locally(course: Course, students: list[str], jobs: int, execute) -> tu
     return outcomes, merged
 
 
-def print_outcomes(header: str, outcomes: list[Outcome], sandboxed: bool) -> None:
-    """``header``, then every failed student and kernel death, then a warning when graded without a sandbox."""
-    lines = [header, *(f"  failed {o.student}: {o.reason}" for o in outcomes if not o.ok)]
+def print_outcomes(header: str, outcomes: list[Outcome], sandboxed: bool) -> int:
+    """``header, N failed``, every failed student and kernel death, a warning when graded without a sandbox; N."""
+    failed = [f"  failed {o.student}: {o.reason}" for o in outcomes if not o.ok]
+    lines = [f"{header}, {len(failed)} failed", *failed]
     lines += [f"  note   {o.student}: {w}" for o in outcomes for w in o.warnings]
     if not sandboxed:
         lines.append(
@@ -432,6 +427,7 @@ def print_outcomes(header: str, outcomes: list[Outcome], sandboxed: bool) -> Non
             "nbgrader_config.py): student code could read and write whatever the grading user can"
         )
     print("\n".join(lines))
+    return len(failed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -481,15 +477,11 @@ def main(argv: list[str] | None = None) -> int:
         if students:
             with kernel_zygote_env(execute) as env:
                 run_shard(course, index, students, outcomes.append, env)
-        failed = sum(not o.ok for o in outcomes)
-        print_outcomes(
-            f"shard {index}/{count}: {len(outcomes) - failed} graded, {failed} failed", outcomes, execute.sandbox
-        )
+        print_outcomes(f"shard {index}/{count}: {sum(o.ok for o in outcomes)} graded", outcomes, execute.sandbox)
         return 0  # a failed student is reported by the merge, and must not cancel the merge job
     outcomes, merged = grade_locally(course, students, args.jobs, execute)
     shutil.rmtree(course.shards, ignore_errors=True)
-    failed = sum(not o.ok for o in outcomes)
-    print_outcomes(f"{merged} students graded and merged into gradebook.db, {failed} failed", outcomes, execute.sandbox)
+    failed = print_outcomes(f"{merged} students graded and merged into gradebook.db", outcomes, execute.sandbox)
     graded = [course.root / "autograded" / o.student / ASSIGNMENT for o in outcomes if o.ok]
     flagged = sum(tampering.flagged_cells(path) for folder in graded for path in folder.glob("*.ipynb"))
     if flagged:

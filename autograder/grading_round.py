@@ -90,7 +90,7 @@ def load_cases(folder: Path = CASES) -> list[Case]:
                 expect_message=dict(getattr(module, "EXPECT_MESSAGE", {})),
                 delete=list(getattr(module, "DELETE", [])),
                 after=getattr(module, "AFTER", None),
-                doc=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else "",
+                doc=next(iter((module.__doc__ or "").strip().splitlines()), ""),
             )
         )
     return cases
@@ -126,10 +126,9 @@ def _source(stem: str) -> nbformat.NotebookNode:
 
 def reference_answers(notebook: str) -> dict[str, str]:
     """grade_id -> the source notebook's answer cell with the solution markers removed."""
-    nb = _source(notebook)
     return {
         _grade_id(cell): "\n".join(line for line in cell.source.splitlines() if not MARKERS.match(line))
-        for cell in nb.cells
+        for cell in _source(notebook).cells
         if _is_answer(cell)
     }
 
@@ -206,7 +205,7 @@ def _run(workdir: Path, name: str, command: list[str]) -> None:
 
 
 def nbgrader(workdir: Path, *args: str) -> None:
-    """Run one nbgrader command in ``workdir``; its log goes to ``workdir/nbgrader.log``."""
+    """Run one nbgrader command in ``workdir`` (see ``_run``)."""
     _run(workdir, f"nbgrader {' '.join(args)}", [sys.executable, "-m", "nbgrader", *args])
 
 
@@ -255,16 +254,15 @@ def exported_scores(workdir: Path) -> dict[str, float]:
 
 
 def grade_class(workdir: Path, *args: str) -> None:
-    """Run ``grade_class.py`` on the course in ``workdir``; its output goes to ``workdir/nbgrader.log``."""
+    """Run ``grade_class.py`` on the course in ``workdir`` (see ``_run``)."""
     command = [sys.executable, str(HERE / "grade_class.py"), "--course", str(workdir), *args]
     _run(workdir, f"grade_class.py {' '.join(args)}", command)
 
 
 def run_round(
-    workdir: Path, cases: list[Case], notebooks: list[str] | None = None, timeout: int | None = None, jobs: int = 2
+    workdir: Path, cases: list[Case], notebooks: list[str] | None = None, timeout: int | None = None
 ) -> dict[tuple[str, str], Result]:
-    """Release, submit (reference, blank, one student per case), grade with ``jobs`` workers; results by
-    (student, notebook)."""
+    """Release, submit (reference, blank, one student per case), grade with two workers; results by (student, notebook)."""
     make_course(workdir, timeout)
     nbgrader(workdir, "generate_assignment", ASSIGNMENT, "--force")
     release = workdir / "release" / ASSIGNMENT
@@ -281,7 +279,7 @@ def run_round(
         graded.append((student, case.notebook))
     # The class graded as an instructor grades it (nbgrader's autograde in parallel workers, each notebook
     # in its own kernel), then the next two commands: feedback and the grades export.
-    grade_class(workdir, "--jobs", str(jobs))
+    grade_class(workdir, "--jobs", "2")
     # A case that must come after another one is graded again on its own, once the other's kernels have run.
     after = [student_id(case.name) for case in cases if case.after and case.notebook in names]
     if after:

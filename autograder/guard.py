@@ -1,8 +1,6 @@
 """The check guard: a tripwire inside each grading kernel that keeps the checks pristine (never shown to students).
 
-Kernel side: :func:`watch`. Grader side: :func:`setup_code` sends the kernel this file's source (the sandbox hides
-the kit); ``VERIFY`` brings the names back in the kernel's reply. A tripwire, not a wall: README.md, "What is not
-guaranteed".
+A tripwire, not a wall: README.md, "What is not guaranteed".
 """
 
 from __future__ import annotations
@@ -111,8 +109,8 @@ def watch(check_packages: tuple[str, ...], user_ns: dict | None = None):  # noqa
 
 
 def setup_code(packages: tuple[str, ...] = CHECK_PACKAGES) -> str:
-    """Kernel code, run before the student's first cell: this file as the module ``__ganlab_guard__``, watching the
-    check ``packages`` (those the kernel can import)."""
+    """Kernel code, run before the student's first cell: this file's source (the sandbox hides the kit) as the module
+    ``__ganlab_guard__``, watching the check ``packages`` (those the kernel can import)."""
     with open(__file__, encoding="utf-8") as handle:
         source = handle.read()
     return (

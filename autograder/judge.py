@@ -1,9 +1,7 @@
 """Hidden checks that the grader runs in its own process, outside the student's kernel (README.md, "Hidden tests").
 
-:func:`verdict` runs an ``outside`` exercise's hidden checks here, against the reference imported here, on a
-:class:`Remote` as the student's answer: each call has the kernel run the answer (or a trial of it) on these
-arguments and send back what it returned (``ganlab.labcheck.remote``). Inputs are chosen and compared here, so a
-kernel whose guard or checks were disabled changes no verdict: all it can do is answer for the student's code.
+Inputs are chosen and compared here, against the reference imported here, so a kernel whose guard or checks
+were disabled changes no verdict: all it can do is answer for the student's code (:class:`Remote`).
 """
 
 from __future__ import annotations
@@ -21,11 +19,6 @@ Ask = Callable[[str], "dict | None"]
 
 class Unanswered(Exception):
     """The kernel gave no reply the grader can read: it was interrupted, ran past the time, or forged one."""
-
-
-def _raised(name: str, message: str) -> Exception:
-    """An exception that reads as the student's did (``labcheck.call`` quotes its type's name)."""
-    return type(name if name.isidentifier() else "Exception", (Exception,), {})(message)
 
 
 def _text(record: dict | None) -> str:
@@ -70,8 +63,9 @@ class Remote:
             if not (torch.is_tensor(rng) and rng.dtype == torch.uint8 and rng.shape == torch.get_rng_state().shape):
                 raise ValueError("no random state")
             if "raised" in reply:
-                name, message = reply["raised"]
-                error = _raised(str(name), str(message))
+                # An exception that reads as the student's did (``labcheck.call`` quotes its type's name).
+                name, message = map(str, reply["raised"])
+                error = type(name if name.isidentifier() else "Exception", (Exception,), {})(message)
             else:
                 value, error = self._value(reply, args), None
         except Unanswered as problem:

@@ -1,13 +1,9 @@
 """Grading kernels forked from a warm process (a *zygote*) instead of started cold.
 
-The zygote imports torch, the course and what the notebooks import once, never runs a cell, and
-forks a fresh kernel on request. The ipykernel spec runs this file as a *shim* that hands the
-zygote its arguments, environment, folder and standard streams over a Unix socket and stands in
-for the kernel (signals passed on, exit status returned; a killed shim takes its kernel with it).
-With no zygote to answer, the shim becomes an ordinary cold kernel.
-
-    python kernel_zygote.py serve SOCKET [--check MODULE] MODULE...   # the zygote (started by ``Zygote.start``)
-    python -S kernel_zygote.py kernel ARGS           # the shim, as the kernel spec runs it
+The zygote imports torch, the course and what the notebooks import once, never runs a cell, and forks a fresh kernel
+on request. The ipykernel spec runs this file as a *shim* that hands the zygote its arguments, environment, folder
+and standard streams over a Unix socket and stands in for the kernel (signals passed on, exit status returned; a
+killed shim takes its kernel with it). With no zygote to answer, the shim becomes an ordinary cold kernel.
 
 Everything above ``# -- zygote`` must stay light: the shim imports only the standard library.
 """
@@ -84,7 +80,7 @@ class Zygote:
         self.unimportable = ""  # what a fork met importing the ``check`` module of ``start`` ("" when it could)
 
     @classmethod
-    def start(cls, make_env, sandboxed: bool, timeout: float = 300, check: str = "") -> Zygote:  # noqa: ANN001
+    def start(cls, make_env, sandboxed: bool, check: str = "") -> Zygote:  # noqa: ANN001
         """Start a zygote in the environment ``make_env(folder)``, ready once it preloaded :func:`preload_list`; when
         ``sandboxed``, in the sandbox, from a copy of the kit its forks do not see. A fork of it then tries to import
         ``check``, as a kernel would (:attr:`unimportable`)."""
@@ -112,7 +108,7 @@ class Zygote:
         process = Popen(argv, env=env, cwd=folder, stdin=DEVNULL, stdout=PIPE, text=True)
         zygote = cls(process, folder)
         # The first line it prints says it is ready; a timer stops a zygote that hangs while importing.
-        timer = threading.Timer(timeout, process.kill)
+        timer = threading.Timer(300, process.kill)
         timer.start()
         try:
             line = process.stdout.readline()
@@ -163,7 +159,7 @@ NOT_PRELOADED = ("onnxruntime",)
 NOTEBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks", "ganlab")
 
 
-def preload_list(notebooks: str = NOTEBOOKS) -> list[str]:
+def preload_list() -> list[str]:
     """What the zygote imports: the course packages, the notebooks' imports (``from a import b`` gives ``a`` and
     ``a.b``, which may be no module), :data:`KERNEL_MODULES`."""
     import ast
@@ -172,7 +168,7 @@ def preload_list(notebooks: str = NOTEBOOKS) -> list[str]:
     from ganlab import exercises as lab
 
     names = [*lab.COURSE_PACKAGES, *lab.CHECK_PACKAGES]
-    for path in sorted(glob.glob(os.path.join(notebooks, "*.ipynb"))):
+    for path in sorted(glob.glob(os.path.join(NOTEBOOKS, "*.ipynb"))):
         with open(path, encoding="utf-8") as handle:
             cells = [cell["source"] for cell in json.load(handle)["cells"] if cell["cell_type"] == "code"]
         for lines in ("".join(source).splitlines() for source in cells):

@@ -33,8 +33,6 @@ from traitlets import Bool, Enum, Float, Integer
 
 from ganlab.exercises import CHECK_PACKAGES, EXERCISES, NOTEBOOKS, REFERENCE_PACKAGE, reference_in_kernel
 
-# Kernel deaths tolerated in one notebook before the rest of it is given up (each costs a replay).
-MAX_DEATHS = 3
 # Threads per grading kernel: the checks' small networks crawl on contended OpenMP threads (README.md).
 KERNEL_THREADS = 1
 # What every grading kernel imports: found in the sandbox, as a kernel, before anyone is graded (require_sandbox).
@@ -158,7 +156,7 @@ class SafeExecute(Execute):
     memory_limit_gb = Float(0.0, help="Address-space cap per kernel in GiB (0: none).").tag(config=True)
     no_network = Bool(False, help="Run each kernel in a network namespace of its own (root only).").tag(config=True)
     guard_checks = Bool(True, help="Fail tests after student code rebinds a check or torch function.").tag(config=True)
-    max_deaths = Integer(MAX_DEATHS, help="Kernel deaths tolerated per notebook.").tag(config=True)
+    max_deaths = Integer(3, help="Kernel deaths tolerated per notebook (each costs a replay).").tag(config=True)
     # Every output has arrived when a notebook ends: stop its kernel at once instead of waiting
     # for a graceful exit (nbclient polls every 0.1 s), since its sandbox is deleted anyway.
     shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)

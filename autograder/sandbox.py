@@ -47,7 +47,7 @@ ZYGOTE_CAPS = ["--cap-add", "ALL"]
 # no user but the grader's, so for root it keeps the machine's. nobody exists everywhere and owns nothing shown.
 KERNEL_UID = 65534
 SYSTEM_TOPS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")  # beside /usr: links into it, or folders
-SYSTEM = ("/usr", "/etc", *SYSTEM_TOPS)  # what _system_args shows of the machine
+SYSTEM = ("/usr", "/etc", *SYSTEM_TOPS)  # what base_argv shows of the machine
 ENV_VAR = "GANLAB_SANDBOX"  # the kernel's limits and folders (JSON), from the grader to the zygote's fork
 FIX = (
     "install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`) and allow unprivileged user "
@@ -109,15 +109,6 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def _outermost(paths) -> list[str]:  # noqa: ANN001 (any iterable of paths)
-    """The given folders without those inside another one of them (one bind covers both)."""
-    kept: list[str] = []
-    for path in sorted(set(paths)):
-        if not any(_inside(path, k) for k in kept):
-            kept.append(path)
-    return kept
-
-
 @functools.cache
 def _startup_path(python: str, env: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
     done = subprocess.run(
@@ -156,23 +147,16 @@ def read_only_folders() -> list[str]:
     shown = {form for path in (*python, *startup) if path and os.path.exists(path)
              for form in (os.path.normpath(path), os.path.realpath(path))}  # fmt: skip
     shown = {path for path in shown if not any(_inside(path, top) for top in SYSTEM)}
-    return _outermost([*shown, *course_folders()])
+    kept: list[str] = []
+    for path in sorted({*shown, *course_folders()}):  # the outermost only: one bind covers those inside
+        if not any(_inside(path, k) for k in kept):
+            kept.append(path)
+    return kept
 
 
 def folders_under_tmp() -> list[str]:
     """Those of :func:`read_only_folders` below ``/tmp`` (a kit checked out there), that a fresh ``/tmp`` hides."""
     return [folder for folder in read_only_folders() if folder.startswith("/tmp/")]
-
-
-def _system_args() -> list[str]:
-    """bwrap arguments of the read-only system: /usr, /etc, the merged-/usr links, /proc, /dev."""
-    args = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
-    for top in SYSTEM_TOPS:
-        if os.path.islink(top):
-            args += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            args += ["--ro-bind", top, top]
-    return [*args, "--proc", "/proc", "--dev", "/dev"]
 
 
 def base_argv(writable: list[str], scratch_mb: int) -> list[str]:
@@ -184,7 +168,13 @@ def base_argv(writable: list[str], scratch_mb: int) -> list[str]:
     # For root, every namespace but the user's (KERNEL_UID says why); for anyone else, all of them.
     namespaces = ("ipc", "pid", "net", "uts", "cgroup-try")
     unshare = [f"--unshare-{name}" for name in namespaces] if os.geteuid() == 0 else ["--unshare-all"]
-    args = [bwrap, *unshare, "--die-with-parent", *_system_args()]
+    args = [bwrap, *unshare, "--die-with-parent", "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for top in SYSTEM_TOPS:
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    args += ["--proc", "/proc", "--dev", "/dev"]
     for tmpfs in (SCRATCH, "/tmp"):  # first: a folder bound below may live under /tmp
         args += ["--size", str(scratch_mb << 20), "--tmpfs", tmpfs]
     shown = read_only_folders()
@@ -354,10 +344,10 @@ def apply_limits(limits: dict) -> None:
 def enter_kernel(spec: dict) -> None:
     """In a fork of the zygote (single-threaded), or a cold kernel's launcher: become a kernel in a sandbox of its own.
 
-    ``spec`` is ``SafeExecute``'s: ``limits``, ``runtime`` (this kernel's socket folder),
-    ``connection_file``, ``hide`` (the zygote's folder), ``keep`` (:func:`folders_under_tmp`) and ``conceal``
-    (folders covered by an empty read-only one: the reference package's, for a notebook that needs none).
-    Returns in a new process, PID 1 of a new PID namespace; the caller waits outside and exits with its status.
+    ``spec`` is ``SafeExecute``'s: ``limits``, ``runtime`` (this kernel's socket folder), ``connection_file``, ``hide``
+    (the zygote's folder), ``keep`` (:func:`folders_under_tmp`) and ``conceal`` (folders covered by an empty read-only
+    one: the reference package's, for a notebook that needs none). Returns in a new process, PID 1 of a new PID
+    namespace; the caller waits outside and exits with its status.
     """
     libc = ctypes.CDLL(None, use_errno=True)
     limits, runtime, hide, connection = spec["limits"], spec["runtime"], spec["hide"], spec["connection_file"]

@@ -82,11 +82,8 @@ def _rebound(target: ast.AST) -> str | None:
     """Why assigning to (or deleting) ``target`` rebinds part of the grading machinery, if it does."""
     if isinstance(target, ast.Attribute) and target.attr == "__class__":
         return "changes an object's class"
-    if (
-        isinstance(target, ast.Subscript)
-        and isinstance(target.value, ast.Call)
-        and dotted(target.value.func) == "globals"
-    ):
+    value = target.value if isinstance(target, ast.Subscript) else None
+    if isinstance(value, ast.Call) and dotted(value.func) == "globals":
         return "rewrites the notebook's globals"
     if isinstance(target, (ast.Attribute, ast.Subscript)):
         return PATCHED.get(dotted(target.value).split(".")[0])

@@ -54,12 +54,6 @@ def build_class(release: Path) -> tuple[dict[str, dict[str, nbformat.NotebookNod
     return students, lost
 
 
-def add_corrupt(folder: Path) -> None:
-    path = folder / "submitted" / CORRUPT / gr.ASSIGNMENT / "01_data.ipynb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("this is not a notebook")
-
-
 def scores(folder: Path, skip: set[str] = frozenset()) -> dict[tuple[str, str, str], tuple]:
     """(student, notebook, cell) -> (auto score, manual score, extra credit, max score) for every graded cell."""
     from nbgrader.api import Gradebook
@@ -91,13 +85,33 @@ def declared(graded: dict[tuple[str, str, str], tuple], lost: dict[str, dict[str
     return expected
 
 
-def script(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(AUTOGRADER / "grade_class.py"), "--course", str(folder), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def command(folder: Path, *args: str) -> list[str]:
+    return [sys.executable, str(AUTOGRADER / "grade_class.py"), "--course", str(folder), *args]
+
+
+def script(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(command(folder, *args), capture_output=True, text=True, env=env, check=False)
+
+
+def fake_graders(monkeypatch: pytest.MonkeyPatch, *codes: str) -> list[str]:
+    """Grading processes that run ``codes`` in turn (the last for every later start); the codes started."""
+    import grade_class
+
+    started: list[str] = []
+
+    def start(self: grade_class.Grader) -> subprocess.Popen:
+        started.append(codes[min(len(started), len(codes) - 1)])
+        return subprocess.Popen(
+            [sys.executable, "-c", started[-1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    monkeypatch.setattr(grade_class.Grader, "_start", start)
+    return started
+
+
+def answering(result: dict) -> str:
+    """A grading process's code that answers ``result`` for every student."""
+    return f"import json, sys\nfor _ in sys.stdin: print(json.dumps({result!r}), flush=True)"
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +121,12 @@ def class_graded(released: Callable[[Path], Path], tmp_path_factory: pytest.Temp
     students, lost = build_class(course / "release" / gr.ASSIGNMENT)
     for student, notebooks in students.items():
         gr.submit(course, student, notebooks)
-    add_corrupt(course)
+    corrupt = course / "submitted" / CORRUPT / gr.ASSIGNMENT / "01_data.ipynb"
+    corrupt.parent.mkdir(parents=True, exist_ok=True)
+    corrupt.write_text("this is not a notebook")
     tasks = [
         subprocess.Popen(
-            [sys.executable, str(AUTOGRADER / "grade_class.py"), "--course", str(course), "--shard", f"{i}/2"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            command(course, "--shard", f"{i}/2"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         for i in range(2)
     ]
@@ -181,18 +194,9 @@ def test_a_dead_grading_process_costs_its_student_only(tmp_path: Path, monkeypat
     """A worker process that dies is reported against the student it had, and a new one grades the next."""
     import grade_class
 
-    course = grade_class.Course(tmp_path)
-    started: list[int] = []
     dying = "import sys; sys.stdin.readline(); sys.exit(7)"
-    answering = "import json, sys\nfor _ in sys.stdin: print(json.dumps({'ok': False, 'reason': 'graded'}), flush=True)"
-
-    def start(self: grade_class.Grader) -> subprocess.Popen:
-        started.append(1)
-        code = dying if len(started) == 1 else answering
-        return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    monkeypatch.setattr(grade_class.Grader, "_start", start)
-    grader = grade_class.Grader(course, tmp_path / "shard_0.db", None)
+    started = fake_graders(monkeypatch, dying, answering({"ok": False, "reason": "graded"}))
+    grader = grade_class.Grader(grade_class.Course(tmp_path), tmp_path / "shard_0.db", None)
     first, second = grader.grade("alice"), grader.grade("bob")
     grader.close()
     assert not first.ok and "the grading process died (exit code 7) on this student" in first.reason
@@ -208,11 +212,7 @@ def test_a_machine_whose_kernels_lack_the_course_grades_nobody(
     course = released(tmp_path / "course")
     release = course / "release" / gr.ASSIGNMENT / "01_data.ipynb"
     gr.submit(course, "alice", {"01_data": nbformat.read(release, as_version=4)})
-    env = {**os.environ, "PYTHONPATH": str(course_package_missing)}
-    done = subprocess.run(
-        [sys.executable, str(AUTOGRADER / "grade_class.py"), "--course", str(course), "--jobs", "1"],
-        capture_output=True, text=True, env=env, check=False,
-    )  # fmt: skip
+    done = script(course, "--jobs", "1", env={**os.environ, "PYTHONPATH": str(course_package_missing)})
     assert done.returncode != 0
     error = done.stderr.strip().splitlines()[-1]
     assert error.startswith("error: a grading kernel could not import the course's checks (ImportError: simulated")
@@ -227,13 +227,7 @@ def test_a_fault_of_the_machine_stops_every_worker(tmp_path: Path, monkeypatch: 
 
     Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}").close()
     fatal = {"ok": False, "reason": "the grading kernel could not set up the check guard", "fatal": True}
-    answering = f"import json, sys\nfor _ in sys.stdin: print(json.dumps({fatal!r}), flush=True)"
-
-    def start(self: grade_class.Grader) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-c", answering], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                text=True)  # fmt: skip
-
-    monkeypatch.setattr(grade_class.Grader, "_start", start)
+    fake_graders(monkeypatch, answering(fatal))
     monkeypatch.setattr(grade_class, "kernel_zygote_env", lambda *_: contextlib.nullcontext(dict(os.environ)))
     students = [f"student_{i:02d}" for i in range(12)]
     outcomes, merged = grade_class.grade_locally(grade_class.Course(tmp_path), students, 2, execute=None)

@@ -149,7 +149,7 @@ def test_export_agrees_with_the_gradebook_and_huge_outputs_are_cut(graded: dict)
     exported = {student: result.exported for (student, _), result in graded.items()}
     assert exported["reference"] == full, "nbgrader export does not give the reference student full marks"
     assert exported["blank"] == 0
-    result = graded[(grading_round.student_id("01_huge_output"), "01_data")]
+    result = result_of(graded, grading_round.student_id("01_huge_output"), "01_data")
     assert 0 < result.output_chars < 20_000, f"{result.output_chars} characters of printed output kept"
 
 

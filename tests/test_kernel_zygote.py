@@ -51,8 +51,27 @@ print(numpy.random.randint(2**62))
 
 
 def test_a_fork_starts_warm_in_its_own_sandbox(zygote, tmp_path: Path) -> None:
-    first = run(tmp_path, [PROBE])
-    second = run(tmp_path, [PROBE])
+    """Each fork holds none of the zygote's sockets and runs the kernel's own thread count (the zygote loaded OpenMP
+    with one thread; a kernel configured for two gets two). A fresh scratch folder per fork: test_safe_execute.py's
+    test_each_kernel_has_its_own_fresh_home[sandbox]."""
+    sockets = f"""
+import os, socket
+found = []
+for fd in map(int, os.listdir('/proc/self/fd')):
+    try:
+        s = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        continue
+    try:
+        if s.family == socket.AF_UNIX and s.getsockname() == {zygote.path!r}:
+            found.append(fd)
+    finally:
+        s.close()
+print('zygote sockets:', found)
+"""
+    threads = "import torch; print(torch.get_num_threads())"
+    first = run(tmp_path, [PROBE, sockets, threads])
+    second = run(tmp_path, [PROBE, threads], kernel_threads=2)
     (warm, cwd, home, leaked), (draw,) = (line.split() for line in stream_text(first.cells[0]).splitlines())
     assert warm == "True", "the kernel imported torch itself: it was not forked from the zygote"
     assert cwd == "/sandbox/work", "the kernel does not run in its sandbox's working folder"
@@ -60,11 +79,8 @@ def test_a_fork_starts_warm_in_its_own_sandbox(zygote, tmp_path: Path) -> None:
     assert leaked == "None", "the zygote's socket path reached the student's environment"
     other_draw = stream_text(second.cells[0]).split()[-1]
     assert other_draw != draw, "two forks share the zygote's NumPy random stream"
-    # Each fork has a scratch folder of its own: what one writes, the next one does not see.
-    wrote = run(tmp_path, ["open('/sandbox/home/left_behind', 'w').write('x')"])
-    assert not error_names(wrote.cells[0])
-    after = run(tmp_path, ["import os; print(os.path.exists('/sandbox/home/left_behind'))"])
-    assert stream_text(after.cells[0]).strip() == "False"
+    assert stream_text(first.cells[1]).strip() == "zygote sockets: []"
+    assert [stream_text(nb.cells[-1]).strip() for nb in (first, second)] == ["1", "2"], "not the kernel's threads"
     # Forking copies only the calling thread: a zygote with other threads could hand its forks a held lock.
     assert len(list(Path(f"/proc/{_zygote_pid(zygote)}/task").iterdir())) == 1, "the zygote is not single-threaded"
 
@@ -73,22 +89,9 @@ def test_the_zygote_preloads_what_the_declaration_and_the_notebooks_name() -> No
     """The preload list is derived (ganlab/exercises.py, the notebooks' imports), never onnxruntime (a thread) nor the
     reference package (every fork would hold it, where the sandbox hides it)."""
     names = kernel_zygote.preload_list()
-    assert {
-        lab.STUDENT_PACKAGE,
-        lab.CHECK_PACKAGES[0],
-        "ganlab.answers",
-        "torch",
-        "numpy",
-        "ipykernel.kernelapp",
-    } <= set(names)
+    wanted = {lab.STUDENT_PACKAGE, lab.CHECK_PACKAGES[0], "ganlab.answers", "torch", "numpy", "ipykernel.kernelapp"}
+    assert wanted <= set(names)
     assert not [name for name in names if name.split(".")[0] in ("onnxruntime", lab.REFERENCE_PACKAGE)]
-
-
-def test_a_fork_runs_the_kernels_own_thread_count(zygote, tmp_path: Path) -> None:
-    """The zygote loaded OpenMP with one thread; a kernel configured for two gets two (and the default, one)."""
-    code = "import torch; print(torch.get_num_threads())"
-    assert stream_text(run(tmp_path, [code]).cells[0]).strip() == "1"
-    assert stream_text(run(tmp_path, [code], kernel_threads=2).cells[0]).strip() == "2"
 
 
 def test_no_zygote_means_a_cold_kernel(tmp_path: Path, monkeypatch) -> None:
@@ -108,26 +111,6 @@ def test_a_fork_is_interrupted_and_a_death_costs_its_cell_only(zygote, tmp_path:
     assert error_names(nb.cells[3]) == ["KernelDied"]
     assert stream_text(nb.cells[4]) == "41\n", "the cells before the death were not replayed"
     assert error_names(nb.cells[5]) == ["SystemExit"] and stream_text(nb.cells[6]) == "after\n"
-
-
-def test_a_student_kernel_holds_none_of_the_zygotes_sockets(zygote, tmp_path: Path) -> None:
-    code = f"""
-import os, socket
-found = []
-for fd in map(int, os.listdir('/proc/self/fd')):
-    try:
-        s = socket.socket(fileno=os.dup(fd))
-    except OSError:
-        continue
-    try:
-        if s.family == socket.AF_UNIX and s.getsockname() == {zygote.path!r}:
-            found.append(fd)
-    finally:
-        s.close()
-print('zygote sockets:', found)
-"""
-    nb = run(tmp_path, [code])
-    assert stream_text(nb.cells[0]).strip() == "zygote sockets: []"
 
 
 def test_killing_the_shim_kills_its_kernel(zygote, tmp_path: Path) -> None:
