@@ -94,8 +94,7 @@ def classify(test_errors: list[tuple[str, str]], answer_errors: list[tuple[str, 
     return "mistake", "(points lost without a message)"
 
 
-# Numbers (with units such as 64x64), hex addresses and quoted names vary from student to
-# student while the mistake stays the same: they become placeholders in the grouping key.
+# Numbers (64x64 too), hex addresses and quoted names vary while the mistake stays: placeholders in the grouping key.
 _HEX = re.compile(r"0x[0-9a-fA-F]+")
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+(\.\d*)?([eE][-+]?\d+)?")
 _QUOTED = re.compile(r"(?<!\w)('[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`)(?!\w)")
@@ -135,8 +134,7 @@ def read_grades(gradebook_url: str, assignment: str) -> tuple[list[str], dict]:
             .filter(api.Assignment.name == assignment)
             .all()
         )
-    # Waiting for a person: flagged by nbgrader and not scored by hand yet (formgrader clears the
-    # flag when it saves a score; a score set through the API may leave it).
+    # Waiting: flagged and not scored by hand yet (formgrader clears the flag; a score set through the API may not).
     grades = {
         (student, notebook, cell): (float(score or 0), float(top or 0), bool(needs) and manual is None)
         for student, notebook, cell, score, top, needs, manual in rows

@@ -1,9 +1,4 @@
-"""What students receive: each test cell's score and the check's message, never a hidden test.
-
-``HideHiddenTests`` (a ``generate_feedback`` preprocessor) replaces each hidden-test block by one
-comment line and cuts every error output to ``CheckFailed: <message>``: a traceback would quote the
-hidden test that failed.
-"""
+"""What students receive: each test cell's score and the check's message, never a hidden test."""
 
 from __future__ import annotations
 
@@ -36,7 +31,8 @@ def hide_blocks(source: str) -> str:
 
 
 class HideHiddenTests(Preprocessor):
-    """Remove hidden-test source and tracebacks from the notebooks ``generate_feedback`` renders."""
+    """Remove hidden-test source and tracebacks (which would quote the hidden test that failed) from the notebooks
+    ``generate_feedback`` renders."""
 
     enabled = Bool(True, help="nbconvert runs a preprocessor only when it is enabled.").tag(config=True)
 

@@ -227,19 +227,16 @@ class Grader:
 
 def serve_worker(course: Course, shard: Path) -> int:
     """``--worker SHARD``: grade each student id read from stdin into ``shard``, one JSON line each on stdout."""
-    # Our stdout carries the results; kernels and libraries that print to file descriptor 1
-    # must not mix into it, so fd 1 becomes stderr (the worker log) and the results keep a copy.
+    # fd 1 carries the results: what kernels and libraries print there goes to stderr (the worker log) instead.
     results = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from safe_execute import environment_error  # next to this script
 
-    os.chdir(course.root)
     config = nbgrader_config(course)
     config.CourseDirectory.db_url = f"sqlite:///{shard}"
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-    course.logs.mkdir(parents=True, exist_ok=True)
     for line in sys.stdin:
         student = line.strip()
         log = course.logs / f"{student}.log"
@@ -330,8 +327,7 @@ def merge(course: Course) -> tuple[int, dict[str, str]]:
     for manifest in manifests.values():
         failed.update(manifest["failed"])
         graded.update({student: (print_, manifest["db"]) for student, print_ in manifest["graded"].items()})
-    # New students enter the gradebook in the order a serial `nbgrader autograde` meets them
-    # (sorted ids), so even the row order of `nbgrader export` is the serial one.
+    # New students enter in a serial `nbgrader autograde`'s order (sorted ids): `nbgrader export`'s rows match it.
     state = read_json(course.state)
     shards: dict[str, Gradebook] = {}
     try:

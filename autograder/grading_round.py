@@ -14,7 +14,6 @@ full marks), a student ``blank`` (the release untouched: zero) and one student p
     EDITS = {"cblock": [("bias=False", "")]}    # answer cell grade_id -> (old, new) edits of the reference answer
     DELETE = ["test_to_display"]                # optional: cells the student deleted (any grade_id)
     EXPECT_MESSAGE = {"test_cblock": "bias"}    # optional: words the failure message must contain
-    AFTER = "02_startup_file_writer"            # optional: graded (again) once that case's kernels have run
 
 ``CELLS`` may also name a test cell (the student edited it: nbgrader restores it). Other answer
 cells keep the reference. The round passes when each student lost exactly the declared points,
@@ -55,7 +54,6 @@ class Case:
     expect_message: dict[str, str] = field(default_factory=dict)
     delete: list[str] = field(default_factory=list)
     doc: str = ""
-    after: str | None = None  # another case graded before this one (what it left behind must not matter)
 
 
 @dataclass
@@ -89,7 +87,6 @@ def load_cases(folder: Path = CASES) -> list[Case]:
                 expect_lost=dict(module.EXPECT_LOST),
                 expect_message=dict(getattr(module, "EXPECT_MESSAGE", {})),
                 delete=list(getattr(module, "DELETE", [])),
-                after=getattr(module, "AFTER", None),
                 doc=next(iter((module.__doc__ or "").strip().splitlines()), ""),
             )
         )
@@ -280,10 +277,6 @@ def run_round(
     # The class graded as an instructor grades it (nbgrader's autograde in parallel workers, each notebook
     # in its own kernel), then the next two commands: feedback and the grades export.
     grade_class(workdir, "--jobs", "2")
-    # A case that must come after another one is graded again on its own, once the other's kernels have run.
-    after = [student_id(case.name) for case in cases if case.after and case.notebook in names]
-    if after:
-        grade_class(workdir, "--jobs", "1", "--force", *after)
     nbgrader(workdir, "generate_feedback", ASSIGNMENT, "--force")
     exported = exported_scores(workdir)
     results = {(student, name): read_result(workdir, student, name) for student, name in graded}

@@ -17,8 +17,7 @@ import types
 # The check packages, each module watched (``labcheck.core.check`` as ``labcheck.check``); the first is ``labcheck``.
 from ganlab.exercises import CHECK_PACKAGES
 
-# Names that change on their own: IPython's last results (builtins._), the input() ipykernel
-# rebinds for each request, class bookkeeping.
+# Names that change on their own: IPython's last results (_), ipykernel's input() per request, class bookkeeping.
 IGNORED = {"_", "__", "___", "input", "raw_input", "get_ipython", "__dict__", "__weakref__", "__doc__"}
 
 
@@ -57,8 +56,7 @@ def watch(check_packages: tuple[str, ...], user_ns: dict | None = None):  # noqa
     bindings = {"labcheck": check_modules[check_packages[0]], "torch": torch, "nn": torch.nn}
     setattr_ = builtins.setattr
     torch_dir = os.path.dirname(torch.__file__) + os.sep
-    # The kernel's output streams: a student who closes or replaces them must not make the
-    # next test's messages fail to print. Put back silently (redirecting output is no cheat).
+    # Streams a student closed or replaced are put back, silently (redirecting is no cheat): later tests must print.
     streams = {name: (getattr(sys, name), getattr(getattr(sys, name), "pub_thread", None))
                for name in ("stdout", "stderr")}  # fmt: skip
 
@@ -125,8 +123,7 @@ def setup_code(packages: tuple[str, ...] = CHECK_PACKAGES) -> str:
     )
 
 
-# An expression, evaluated by the kernel after an empty request (``user_expressions``): its
-# value comes back in the reply, so nothing a student prints can be mistaken for it.
+# Sent as ``user_expressions``: its value comes back in the reply, where nothing a student prints can pass for it.
 VERIFY = "__import__('json').dumps(__import__('sys').modules['__ganlab_guard__'].verify())"
 
 

@@ -85,9 +85,8 @@ def notebook_of(nb: NotebookNode, resources: dict | None) -> str | None:
 
 def limits_code(memory_limit_gb: float, no_network: bool) -> str:
     """Kernel-side code that applies the optional limits before the student's first cell."""
-    # A thread the kernel would start when first needed starts now: once a student's processes fill the process
-    # limit no thread can start, and pyzmq's zero-copy collector (first needed by an output over 64 kB, a figure)
-    # failing to start would corrupt that message, and with it the grading of the whole notebook.
+    # pyzmq's zero-copy collector starts now, not at the first output over 64 kB (a figure): a student's processes may
+    # fill the process limit by then, and a collector that cannot start corrupts that message and the notebook's grades.
     lines = ["import zmq.utils.garbage as _garbage", "if not _garbage.gc.is_alive():", "    _garbage.gc.start()"]
     lines += ["del _garbage"]
     if memory_limit_gb:
@@ -157,8 +156,7 @@ class SafeExecute(Execute):
     no_network = Bool(False, help="Run each kernel in a network namespace of its own (root only).").tag(config=True)
     guard_checks = Bool(True, help="Fail tests after student code rebinds a check or torch function.").tag(config=True)
     max_deaths = Integer(3, help="Kernel deaths tolerated per notebook (each costs a replay).").tag(config=True)
-    # Every output has arrived when a notebook ends: stop its kernel at once instead of waiting
-    # for a graceful exit (nbclient polls every 0.1 s), since its sandbox is deleted anyway.
+    # All output is in when a notebook ends and its sandbox goes anyway: no graceful exit (nbclient polls every 0.1 s).
     shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)
     kernel_threads = Integer(KERNEL_THREADS, help="OMP_NUM_THREADS of each kernel (0: the grader's).").tag(config=True)
     fork_kernels = Bool(True, help="Fork each kernel from a warm process (kernel_zygote.py).").tag(config=True)
@@ -198,8 +196,7 @@ class SafeExecute(Execute):
             km.transport = "ipc"
             km.connection_file = os.path.join(runtime, "kernel.json")
             km.ip = os.path.join(runtime, "kernel-ipc")
-            # parent_handle=1: no polling of a parent pid that means nothing in the kernel's PID
-            # namespace; bwrap's --die-with-parent ties the kernel's life to its launcher instead.
+            # parent_handle=1: no parent pid to poll in its PID namespace; bwrap's --die-with-parent ties it instead.
             command = [sys.executable, "-m", "ipykernel_launcher", *tail, "--IPKernelApp.parent_handle=1"]
             cold = sandboxing.kernel_argv(runtime, km.connection_file, self.limits(), command, self._conceal)
             cold = [part.replace("{connection_file}", km.connection_file) for part in cold]

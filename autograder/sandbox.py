@@ -39,9 +39,8 @@ USER_FOLDERS = {
     "XDG_DATA_HOME": "home/.local/share",
     "TMPDIR": "tmp",
 }
-# The zygote (or a cold kernel's launcher) keeps its capabilities in its sandbox to build each kernel's namespaces
-# and mounts (in bwrap's user namespace, or the machine's for root: KERNEL_UID); each kernel gives them up in
-# enter_kernel, before any student code runs.
+# Kept by the zygote (or a cold kernel's launcher) to build each kernel's namespaces and mounts (in bwrap's user
+# namespace; the machine's for root: KERNEL_UID); each kernel gives them up in enter_kernel, before any student code.
 ZYGOTE_CAPS = ["--cap-add", "ALL"]
 # A root grader's kernels run as nobody: Linux exempts root from RLIMIT_NPROC, and bwrap's user namespace can map
 # no user but the grader's, so for root it keeps the machine's. nobody exists everywhere and owns nothing shown.
@@ -406,8 +405,7 @@ def enter_kernel(spec: dict) -> None:
         for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
             with open(f"/proc/self/{name}", "w") as handle:
                 handle.write(text)
-        # Set in its own user namespace, RLIMIT_NPROC counts this kernel's processes alone (not those of other
-        # kernels, nor every process of its user on the machine).
+        # Set in its own user namespace, RLIMIT_NPROC counts this kernel's processes alone, not all its user's.
         apply_limits(limits)
         # Killed when the waiting process outside dies (set after the credentials changed: that clears it).
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

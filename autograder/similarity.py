@@ -19,8 +19,7 @@ from copydetect.utils import highlight_overlap
 NOISE, WINDOW = 25, 1  # copydetect's defaults: k-grams of 25 characters of filtered code, every one kept
 THRESHOLD = 0.7  # share of one answer's fingerprinted code found in the other's (see README)
 MIN_TOKENS = 60  # answers with less fingerprinted code than this (filtered characters) are too short to judge
-# A pair is compared in full only when this share of the smaller answer's fingerprints is shared:
-# the token overlap copydetect scores cannot reach the threshold with far fewer shared k-grams.
+# A pair is compared in full only if it shares PREFILTER x threshold of the smaller answer's k-grams: fewer can't pass.
 PREFILTER = 0.5
 
 
@@ -104,8 +103,7 @@ def compare_exercise(
             near_model.append(student)
         else:
             prints[student] = print_
-    # Candidate pairs from a students x fingerprints matrix: one product counts the fingerprints
-    # every two answers share, so pairs that share (almost) nothing are never compared in full.
+    # One matrix product counts the k-grams every two answers share: pairs sharing (almost) none are not compared.
     students = sorted(prints)
     columns = {hash_: i for i, hash_ in enumerate(set().union(*(p.hashes for p in prints.values())))}
     has = np.zeros((len(students), len(columns)), dtype=np.float32)

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from . import distributed
@@ -504,6 +503,8 @@ class Trainer:
 
     def save_epoch_outputs(self, metrics: dict[str, float]) -> None:
         """Scalars, sample grid (TensorBoard and PNG), checkpoint and ONNX for this epoch."""
+        from torchvision.utils import save_image  # not at import time (ganlab/grids.py says why)
+
         epoch = self.epoch
         for key, value in metrics.items():
             self.writer.add_scalar(key, value, epoch)

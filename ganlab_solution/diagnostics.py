@@ -6,18 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from ganlab.diagnostics import CHAPTER, LOW_SPREAD, SampleQuality, sample_quality
+from ganlab.diagnostics import CHAPTER, LOW_SPREAD, sample_quality
 from ganlab.errors import GanlabError
 
 from .classifier import generated_samples
-
-
-def onnx_sample_quality(model_path: str | Path, n: int = 512, seed: int = 0) -> SampleQuality:
-    """:func:`sample_quality` of ``n`` samples from a generator ONNX file (fixed seed)."""
-    # The package's checked loader: a wrong image shape, fixed batch or NaN output is one clear error.
-    return sample_quality(generated_samples(model_path, n, seed))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,7 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=512, help="number of samples")
     args = parser.parse_args(argv)
     try:
-        quality = onnx_sample_quality(args.model, args.n)
+        # The package's checked loader: a wrong image shape, fixed batch or NaN output is one clear error.
+        quality = sample_quality(generated_samples(args.model, args.n))
     except GanlabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -37,7 +37,8 @@ def fashion_installed() -> bool:
 
 
 SHIPPED_ONNX = ROOT / "ganlab" / "assets" / "fashionmnist_generator.onnx"
-# The smallest networks the lab's code builds: for tests about run folders, signals and errors, not learning.
+# The smallest networks the lab's code builds (the lab's own train for minutes on a loaded CPU): for tests about
+# run folders, synchronisation, signals and errors, not learning.
 TINY_MODEL = {"generator_base_c": 8, "discriminator_base_c": 4, "latent_size": 8}
 IDX_FILES = {
     True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

@@ -91,6 +91,10 @@ class Watched:
 
         self.page.on("request", request)
 
+    def picture(self, selector: str) -> str:
+        """The canvas as a PNG data URL: lossless, so equal exactly when the pixels are, and far smaller."""
+        return self.page.evaluate("sel => document.querySelector(sel).toDataURL()", selector)
+
     def open(self, url: str, timeout_s: float = 60) -> None:
         """Go to ``url`` and wait for the page that stays: the training page registers its service
         worker (book/train_live_src/isolation.js) and reloads itself once on a first visit."""

@@ -31,6 +31,11 @@ def solutions(source: Path) -> dict[str, str]:
     return answers
 
 
+def grade_id(cell: dict) -> str | None:
+    """The nbgrader grade id of a notebook cell, None for an ungraded cell."""
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
 def release(course: Path) -> Path:
     """Run ``nbgrader generate_assignment`` in a copy of the course folder; returns the release folder."""
     command = [sys.executable, "-m", "nbgrader", "generate_assignment", "ganlab", "--force"]
@@ -49,13 +54,13 @@ def fill(notebooks: Path, dest: Path, changes: dict[str, tuple[str, str]] | None
         answers = solutions(SOURCE / path.name)
         notebook = json.loads(path.read_text())
         for cell in notebook["cells"]:
-            grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+            gid = grade_id(cell)
             text = HIDDEN.sub("", "".join(cell["source"]))
-            if grade_id in answers:
-                text = answers[grade_id]
-                if changes and grade_id in changes:
-                    old, new = changes[grade_id]
-                    assert old in text, (grade_id, old)
+            if gid in answers:
+                text = answers[gid]
+                if changes and gid in changes:
+                    old, new = changes[gid]
+                    assert old in text, (gid, old)
                     text = text.replace(old, new)
             cell["source"] = text
         (dest / path.name).write_text(json.dumps(notebook, indent=1))

@@ -93,8 +93,7 @@ def test_epoch_time_counts_exactly_the_passes_a_training_step_needs(fake_fashion
 
 
 def test_epoch_time_can_keep_upsampling_out_of_torch_compile():
-    """The "compile, ATen upsampling" row: each nn.Upsample becomes a graph break, the
-    compiled generator still equals the eager one, and the patch is undone afterwards."""
+    """The "compile, ATen upsampling" row: each nn.Upsample becomes a graph break."""
     import torch
     from torch import nn
 

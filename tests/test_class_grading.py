@@ -1,10 +1,7 @@
-"""A small class graded as SLURM array tasks and merged: the grades the catalogue declares.
-
-The grading round (test_grading.py) grades the whole catalogue of ``tests/submissions/`` with
-``grade_class.py --jobs 2``; this class adds what the round has not: the SLURM shards and their merge,
-a student who hands in two notebooks, a notebook that is not even JSON, and a second run that grades
-only what changed. Each cell's expected score is its maximum less what the case declares lost.
-"""
+"""A small class graded as SLURM array tasks and merged: the grades the catalogue declares. The grading round
+(test_grading.py) grades the whole catalogue with ``grade_class.py --jobs 2``; this class adds what the round has not:
+the SLURM shards and their merge, a student with two notebooks, a notebook that is not even JSON, and a second run
+that grades only what changed."""
 
 from __future__ import annotations
 
@@ -131,19 +128,13 @@ def class_graded(released: Callable[[Path], Path], tmp_path_factory: pytest.Temp
         for i in range(2)
     ]
     tasks_output = "".join(task.communicate()[0] for task in tasks)
-    return {
-        "students": students,
-        "lost": lost,
-        "course": course,
-        "tasks": tasks_output,
-        "merged": script(course, "--merge"),
-    }
+    merged = script(course, "--merge")
+    return {"students": students, "lost": lost, "course": course, "tasks": tasks_output, "merged": merged}
 
 
 @pytest.mark.slow
 @pytest.mark.grading
 def test_slurm_array_tasks_and_merge_give_the_declared_grades(class_graded: dict) -> None:
-    """The grading round holds ``grade_class.py --jobs 2`` to the same declarations on the whole catalogue."""
     graded = scores(class_graded["course"], {CORRUPT})
     assert set(student for student, _, _ in graded) == set(class_graded["students"]), class_graded["tasks"]
     assert graded == declared(graded, class_graded["lost"])

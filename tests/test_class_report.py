@@ -102,11 +102,10 @@ def test_given_code_is_boilerplate() -> None:
     given = "def to_display(x: torch.Tensor) -> torch.Tensor:\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
     body = "\n    lowest, highest = x.min(), x.max()\n    return ((x - lowest) / (highest - lowest)).clamp(0, 1)\n"
     other = "\n    shifted = torch.clamp((x + 1.0) * 0.5, min=0.0, max=1.0)\n    return shifted.to(torch.float32)\n"
-    boilerplate = similarity.boilerplate_hashes((given,))
-    raw = similarity.score(similarity.fingerprint(given + body), similarity.fingerprint(given + other))[0]
-    cleaned = similarity.score(
-        similarity.fingerprint(given + body, boilerplate), similarity.fingerprint(given + other, boilerplate)
-    )[0]
+    raw, cleaned = (  # the two answers compared as they are, then with the given code left out
+        similarity.score(*(similarity.fingerprint(given + code, hashes) for code in (body, other)))[0]
+        for hashes in (None, similarity.boilerplate_hashes((given,)))
+    )
     assert cleaned < raw and cleaned < similarity.THRESHOLD
 
 

@@ -121,8 +121,7 @@ class Inputs:
         return Path(shutil.copytree(self._finished(), self.run / "copied"))
 
     def locked_run(self) -> Path:
-        """A copy of the finished run locked as another training process would (a separate open file, so flock
-        conflicts)."""
+        """A copy of the finished run, locked as another process would (a separate open file, so flock conflicts)."""
         run_dir = self.copy_run()
         self.locks.append(FileLock(run_dir / ".lock", timeout=0))
         self.locks[-1].acquire()
@@ -355,7 +354,6 @@ CASES: dict[str, Case] = {
     "classifier-output-is-folder": ("classifier -o {run}", "pass a file name for the state dict"),
     # quantize
     "quantize-missing-model": ("quantize {dir}/g.onnx", "no such file"),
-    "quantize-model-is-text": ("quantize {dir}/afile", "is not a loadable ONNX model"),
     "quantize-model-not-protobuf": ("quantize {onnx_not_protobuf}", "is not a loadable ONNX model"),
     "quantize-calibration-zero": ("quantize {M} --calibration 0", "argument --calibration: 0"),
     "quantize-overwrites-float-model": ("quantize {onnx} -o {dir}/ok.onnx", "would overwrite the float model"),
@@ -486,7 +484,7 @@ def test_unwritable_fid_cache_warns_and_still_prints_the_fid(tmp_path, capfd, mo
     assert "warning: could not cache the real-set statistics" in captured.err
 
 
-def test_resume_takes_the_device_option(tmp_path, finished_run, monkeypatch):
+def test_resume_takes_the_device_option_and_removes_stale_temporary_files(tmp_path, finished_run, monkeypatch, capfd):
     seen = {}
 
     def fake_fit(self):
@@ -496,17 +494,11 @@ def test_resume_takes_the_device_option(tmp_path, finished_run, monkeypatch):
     monkeypatch.setattr(trainer.Trainer, "fit", fake_fit)
     run = Path(shutil.copytree(finished_run, tmp_path / "run"))
     _edit_config(lambda raw: raw.update(device="auto", optim={**raw["optim"], "nepochs": 2}))(run)
-    assert main(["train", "--resume", str(run), "--device", "cpu"]) == 0
-    assert seen["device"] == "cpu"
-
-
-def test_stale_temporary_files_are_removed_at_the_next_start(tmp_path, finished_run, capfd):
-    run = Path(shutil.copytree(finished_run, tmp_path / "run"))
     stale = [run / ".checkpoint.pt.abc123.tmp", run / ".generator.onnx.x.tmp", run / "samples" / ".epoch_001.png.y.tmp"]
-    for path in stale:
+    for path in stale:  # left by an interrupted write
         path.write_bytes(b"half a file")
-    main(["train", "--resume", str(run)])  # a finished run: it stops, but only after cleaning
-    assert not any(path.exists() for path in stale)
+    assert main(["train", "--resume", str(run), "--device", "cpu"]) == 0
+    assert seen["device"] == "cpu" and not any(path.exists() for path in stale)
     assert "removed 3 temporary files left by an interrupted write" in capfd.readouterr().err
 
 

@@ -1,6 +1,5 @@
 """A slow machine never breaks the site's build: ``book/demos/training.md`` trains for 300 steps or
-``GANLAB_DEMO_BUDGET_S`` seconds, whichever comes first. Run here in a kernel with a budget of 2 s, the
-page must run to its end and say where it stopped."""
+``GANLAB_DEMO_BUDGET_S`` seconds, whichever comes first, then runs to its end and says where it stopped."""
 
 from __future__ import annotations
 

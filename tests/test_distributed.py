@@ -25,7 +25,6 @@ def test_tensor_loader_shards_are_disjoint_and_cover_the_set():
 @pytest.mark.slow
 @pytest.mark.training
 def test_two_process_torchrun_trains_in_sync_and_writes_once(tmp_path, fake_fashion):
-    # About synchronisation and who writes, not the network: the tiny model on the small random set.
     raw = debug_config(
         tmp_path, rootdir=fake_fashion, optim={"nepochs": 2}, logging={"onnx_every": 0}, model=TINY_MODEL
     )

@@ -116,7 +116,6 @@ def test_each_layout_grades_the_reference_answers_in_full(course: Path, tmp_path
 def test_a_folder_the_sandbox_does_not_show_stops_grading_with_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A kernel that cannot see the student package's folder (the sandbox made without it): nobody is graded."""
     (folder,) = sandbox.course_folders(("ganlab",))
     shown = sandbox.read_only_folders
     monkeypatch.setattr(sandbox, "read_only_folders", lambda: [path for path in shown() if path != folder])

@@ -39,13 +39,6 @@ def test_onnx_has_the_labs_names_and_matches_pytorch_in_eval_mode(exported, batc
     np.testing.assert_allclose(onnx_generator(z), expected, atol=1e-5)
 
 
-def test_shipped_generator_loads_and_makes_images():
-    generator = OnnxGenerator(SHIPPED_ONNX)
-    images = generator(np.random.default_rng(0).standard_normal((4, generator.latent_size)))
-    assert images.shape == (4, 1, 28, 28) and images.min() >= -1 - 1e-6 and images.max() <= 1 + 1e-6
-    assert images.std() > 0.2  # a trained generator draws clothes, not a flat grey
-
-
 def test_interpolation_latents():
     z1, z2, z3 = torch.randn(3, 5, generator=torch.Generator().manual_seed(0))
     line = line_latents(z1, z2, 5)

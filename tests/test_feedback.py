@@ -15,7 +15,7 @@ import pytest
 from .helpers import LAB_NOTEBOOKS
 
 
-def hidden_lines(path: Path, min_length: int = 12) -> set[str]:
+def hidden_lines(path: Path) -> set[str]:
     """Every substantial line inside a hidden-test block of a source notebook that is not also visible elsewhere."""
     hidden, visible = set(), set()
     for cell in nbformat.read(path, as_version=4).cells:
@@ -28,7 +28,7 @@ def hidden_lines(path: Path, min_length: int = 12) -> set[str]:
             else:
                 (hidden if inside else visible).add(line.strip())
     shown = "\n".join(visible)  # a short hidden line can also be part of a visible one
-    return {line for line in hidden - visible if len(line) >= min_length and line not in shown}
+    return {line for line in hidden - visible if len(line) >= 12 and line not in shown}
 
 
 def visible_text(page: Path) -> str:

@@ -93,7 +93,6 @@ def test_catalogue_of_submissions() -> None:
     for case in CASES:
         assert case.notebook in stems, f"{case.name}: no notebook {case.notebook}"
         assert case.doc, f"{case.name}: say in a docstring what the student did"
-        assert case.after in (None, *(other.name for other in CASES)), f"{case.name}: AFTER names no case"
     # A student is told what is wrong: each mistake names words its failure message must contain.
     for case in mistakes:
         assert case.expect_message, f"{case.name}: give EXPECT_MESSAGE, words the student's message must contain"

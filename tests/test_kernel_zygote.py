@@ -178,8 +178,7 @@ def test_a_cell_that_kills_the_zygote_changes_nothing_but_speed(tmp_path: Path, 
         monkeypatch.setenv(kernel_zygote.ENV_VAR, own.path)
         monkeypatch.setattr(safe_execute, "_zygote_failed", {False})  # no new zygote of SafeExecute's own
         cells = ["import os\na = 1\nprint(os.getpid())", "import os, signal; os.kill(os.getppid(), signal.SIGKILL)"]
-        cells += ["import time; time.sleep(2)"]
-        nb = run(tmp_path, [*cells, "print(a)"], sandbox=False)
+        nb = run(tmp_path, [*cells, "import time; time.sleep(2)", "print(a)"], sandbox=False)
         assert own.process.wait(10) == -9, "the cell did not kill the zygote"
         assert not any(error_names(cell) for cell in nb.cells), "a cell after the zygote's death was blamed for it"
         assert stream_text(nb.cells[3]) == "1\n"

@@ -76,8 +76,6 @@ def test_instance_noise_only_in_training_mode():
 
 
 def test_models_module_runs_the_shape_checks(capsys):
-    """The lab page's shape checks (critic, generator in both modes) and the GAN's two modes, as
-    ``python -m ganlab_solution.models`` runs them (here in this process): it exits 1 when one fails."""
     with pytest.raises(SystemExit) as exited:
         runpy.run_module("ganlab_solution.models", run_name="__main__")
     out = capsys.readouterr().out

@@ -16,13 +16,6 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 ENVIRONMENT = yaml.safe_load((ROOT / "environment.yml").read_text())
 
 
-def project_requirements() -> dict[str, Requirement]:
-    requirements = [Requirement(line) for line in PYPROJECT["dependencies"]]
-    for extra in PYPROJECT["optional-dependencies"].values():
-        requirements += [Requirement(line) for line in extra]
-    return {req.name.lower(): req for req in requirements}
-
-
 def conda_pip_lines() -> list[str]:
     return next(item["pip"] for item in ENVIRONMENT["dependencies"] if isinstance(item, dict))
 
@@ -35,7 +28,8 @@ def test_conda_python_satisfies_requires_python():
 
 def test_conda_pins_fall_inside_the_pip_ranges():
     """environment.yml pins torch/torchvision; pyproject must accept exactly those versions."""
-    known = project_requirements()
+    extras = [line for extra in PYPROJECT["optional-dependencies"].values() for line in extra]
+    known = {req.name.lower(): req for req in map(Requirement, PYPROJECT["dependencies"] + extras)}
     pinned = [Requirement(line) for line in conda_pip_lines() if not line.lstrip('-e "').startswith(".")]
     assert {req.name for req in pinned} >= {"torch", "torchvision"}
     for req in pinned:

@@ -31,10 +31,8 @@ def test_each_kernel_has_its_own_fresh_home(tmp_path: Path, boxed: bool) -> None
     home = text(first.cells[0]).strip()
     assert home != os.path.expanduser("~") and not errors(first.cells[1])
     assert not Path(home).exists(), "the sandbox is left behind"
-    second = run(
-        tmp_path, ["import os, matplotlib; print('EVIL' in globals(), os.environ['HOME'])"], guard_checks=False,
-        sandbox=boxed,
-    )  # fmt: skip
+    probe = "import os, matplotlib; print('EVIL' in globals(), os.environ['HOME'])"
+    second = run(tmp_path, [probe], guard_checks=False, sandbox=boxed)
     evil, other_home = text(second.cells[0]).split()
     # In the sandbox every kernel has a tmpfs of its own at the same path; without it, another folder.
     assert evil == "False" and (other_home == home == "/sandbox/home" if boxed else other_home != home)
@@ -88,8 +86,7 @@ def test_a_kernel_without_the_course_stops_grading_and_blames_nobody(
 def test_outside_checks_judge_a_kernel_that_disabled_its_guard_and_cannot_import_the_reference(
     tmp_path: Path, fork: bool
 ) -> None:
-    """Notebook 1's hidden checks run in the grader: a kernel that silenced its guard and checks still loses the
-    points of its wrong answer, the reference package cannot be imported there, and a right answer passes."""
+    """Notebook 1's hidden checks run in the grader: a wrong answer loses its points, a right one passes."""
 
     def test_cell(grade_id: str) -> object:
         return new_code_cell("pass", metadata={"nbgrader": {**GRADED["nbgrader"], "grade_id": grade_id}})

@@ -53,6 +53,14 @@ ATTEMPTS: dict[str, str] = {
     "write_course_package": "open(P['package'], 'a').write('\\ncheck = lambda *a, **k: None\\n')",
     "write_pth_file": "open(os.path.join(P['site'], 'zz_ganlab_escape.pth'), 'w').write('import os\\n')",
     "write_system": "open('/etc/ganlab_escape', 'w').write('x')",
+    # Files in the kernel's home that later kernels would read at their start (each kernel has a fresh home): an
+    # IPython startup file that ends every later kernel, and a Matplotlib configuration with no usable backend.
+    "write_startup_files": (
+        "startup = get_ipython().profile_dir.startup_dir\nos.makedirs(startup, exist_ok=True)\n"
+        "open(os.path.join(startup, '00_end_kernel.py'), 'w').write('import os\\nos._exit(3)\\n')\n"
+        "config = os.path.expanduser('~/.config/matplotlib')\nos.makedirs(config, exist_ok=True)\n"
+        "open(os.path.join(config, 'matplotlibrc'), 'w').write('backend: nonexistent\\n')"
+    ),
     "network_loopback": "import socket\nsocket.create_connection(('127.0.0.1', P['port']), timeout=5)",
     "lingering_process": (
         "import subprocess\nsubprocess.Popen(['sleep', P['linger']], start_new_session=True)\n"
@@ -89,7 +97,7 @@ ATTEMPTS: dict[str, str] = {
     ),
     "close_stdout": "import sys\nsys.stdout.close()\nsys.stderr.close()\nos.close(1)\nos.close(2)",
 }
-UNBLOCKED = {"lingering_process", "kill_grader", "kill_everything", "rebind_submodule_checks"}
+UNBLOCKED = {"lingering_process", "kill_grader", "kill_everything", "rebind_submodule_checks", "write_startup_files"}
 UNBLOCKED |= {"print_guard_marker", "flood_stdout_thread", "close_stdout"}
 LOST = {"rebind_submodule_checks": {"test_to_unit_range": 2}}
 

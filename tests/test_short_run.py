@@ -29,10 +29,10 @@ def check_samples(images: torch.Tensor) -> None:
     assert not quality.shortfalls(), f"{quality.shortfalls()}: {quality.summary()}"
 
 
-def shipped_samples(n: int, seed: int = 0) -> torch.Tensor:
+def shipped_samples(n: int) -> torch.Tensor:
     """``n`` images of the shipped 80-epoch generator: varied garments, with no dataset at hand."""
     generator = OnnxGenerator(SHIPPED_ONNX)
-    z = np.random.default_rng(seed).standard_normal((n, generator.latent_size)).astype(np.float32)
+    z = np.random.default_rng(0).standard_normal((n, generator.latent_size)).astype(np.float32)
     return torch.from_numpy(generator(z))
 
 
@@ -93,7 +93,6 @@ def test_recipe_run_is_the_demo_config_and_finished(recipe_run: Path) -> None:
     assert config.model_dump(exclude={"logging"}) == load_config(CPU_SHORT).model_dump(exclude={"logging"})
     checkpoint = torch.load(recipe_run / "checkpoint.pt", weights_only=False)
     assert checkpoint["epoch"] == config.optim.nepochs == 1
-    assert (recipe_run / "generator.onnx").is_file() and (recipe_run / "samples" / "epoch_001.png").is_file()
 
 
 @judges_the_recipe

@@ -1,15 +1,7 @@
-"""The student pages of the site show only what a student's install runs.
-
-A student installs the student package ``ganlab`` (``pip install ".[course]"``), never the
-instructor's reference package. So no student page may name the reference package in code or
-in a command (code blocks, inline code, included files, executed cells' source and output),
-and every repository path such code names (``configs/fashionmnist.yaml``,
-``slurm/student_train.sbatch``...) must exist in the checkout.
-
-The student pages are the pages of ``_toc.yml`` except the instructors' pages, which
-:data:`INSTRUCTOR_PAGES` names. The fast tests read the page sources (the markdown, the files
-they include, the exercise pages' source notebooks without their solution and hidden-test
-blocks); the slow one reads the built site, where the executed cells' outputs are too.
+"""The student pages of the site show only what a student's install (``pip install ".[course]"``) runs: no page of
+``_toc.yml`` but :data:`INSTRUCTOR_PAGES` names the reference package in code or in a command, and every repository
+path such code names must exist. The fast tests read the page sources (markdown, included files, the exercise pages'
+source notebooks without solution and hidden-test blocks); the slow one reads the built site, outputs included.
 """
 
 from __future__ import annotations

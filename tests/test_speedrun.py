@@ -38,10 +38,10 @@ class FakeTime:
         self.t += 1000.0
         return next(self.fids)
 
-    def run(self, **options):
-        """speedrun.run on the tiny recipe, target FID 15, timed by this clock."""
+    def run(self, *overrides: str, **options):
+        """speedrun.run on the tiny recipe (and ``overrides``), target FID 15, timed by this clock."""
         clock = speedrun.TrainingClock(now=self.now)
-        config, _ = speedrun.build_config(TINY, "cpu", str(FASHION))
+        config, _ = speedrun.build_config([*TINY, *overrides], "cpu", str(FASHION))
         return speedrun.run(config, self.score, target=15.0, clock=clock, **options)
 
 
@@ -87,8 +87,7 @@ def test_a_training_time_budget_stops_a_run_that_never_reaches_the_target(fake_t
 @trains
 def test_critic_steps_and_ema_follow_the_recipe(fake_time):
     fake = fake_time([99.0, 1.0])
-    config, _ = speedrun.build_config([*TINY, "optim.critic_steps=2", "optim.ema=0.5"], "cpu", str(FASHION))
-    result, trainer = speedrun.run(config, fake.score, target=15.0, eval_every=3)
+    result, trainer = fake.run("optim.critic_steps=2", "optim.ema=0.5", eval_every=3)
     assert result.steps == 6 and trainer.critic_updates == 6 and trainer.generator_updates == 3
     ema = trainer.harness.ema.module.to_image[0].weight
     assert not torch.equal(ema, trainer.gan.generator.to_image[0].weight)  # an average, not a copy

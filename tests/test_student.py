@@ -33,7 +33,6 @@ ANSWER_NAMES = {name for exercise in EXERCISES for name in exercise.names}
 
 
 def test_the_student_package_defines_imports_and_exposes_no_answer():
-    """No function or class a notebook asks for is defined, imported from the reference or importable in ganlab."""
     for path in STUDENT_PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):

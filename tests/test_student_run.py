@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from .helpers import ROOT, debug_config, run_python, wait_for, write_yaml
-from .student_notebooks import DISCRIMINATOR_NOT_WRITTEN, answered
+from .student_notebooks import DISCRIMINATOR_NOT_WRITTEN, answered, grade_id
 
 # Wider than the tiny model, so that a debug epoch lasts long enough to be interrupted in.
 SMALL_MODEL = {"generator_base_c": 32, "discriminator_base_c": 8, "latent_size": 16}
@@ -83,9 +83,7 @@ def test_the_students_run_resumes_after_a_kill_to_the_uninterrupted_result(
     (folder / "my_generator.onnx").write_bytes((run_dir / "generator.onnx").read_bytes())
     cells = json.loads((folder / "06_generation.ipynb").read_text())["cells"]
     wanted = ("setup", "generate_images", "test_generate_images")
-    code = "\n".join(
-        "".join(c["source"]) for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") in wanted
-    )
+    code = "\n".join("".join(c["source"]) for c in cells if grade_id(c) in wanted)
     explored = subprocess.run(
         [sys.executable, "-c", code], cwd=folder, env=env, capture_output=True, text=True, timeout=300
     )
@@ -96,8 +94,7 @@ def test_the_students_run_resumes_after_a_kill_to_the_uninterrupted_result(
 @pytest.mark.training
 def test_a_missing_answer_stops_the_run_in_one_line_and_writes_nothing(tmp_path, fake_fashion, course_package_missing):
     folder = answered(tmp_path / "student", DISCRIMINATOR_NOT_WRITTEN)
-    raw = debug_config(tmp_path, rootdir=fake_fashion, model=SMALL_MODEL)
-    config = write_yaml(tmp_path / "c.yaml", raw)
+    config = write_yaml(tmp_path / "c.yaml", debug_config(tmp_path, rootdir=fake_fashion, model=SMALL_MODEL))
     done = student_train(course_package_missing, str(config), "--answers", str(folder), timeout=600)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr[-3000:]

@@ -1,9 +1,7 @@
-"""The "Watch a GAN learn" page: the built site's live trainer, driven in Debian's Chromium.
-
-It loads cleanly, isolates itself (its service worker, one reload) to train on several threads,
-trains, estimates, pauses, and its TensorFlow.js network computes the losses ``ganlab_solution.models``
-computes from the same weights and data. The 5-minute learning run is a benchmark
-(``bench/browser_training.py``), not a test.
+"""The "Watch a GAN learn" page of the built site in Chromium: it loads cleanly, isolates itself (its service
+worker, one reload) to train on several threads, trains, estimates, pauses, and its TensorFlow.js network computes
+the losses ``ganlab_solution.models`` computes from the same weights and data. Its 5-minute learning run is a
+benchmark (``bench/browser_training.py``), not a test.
 """
 
 from __future__ import annotations
@@ -27,12 +25,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 PAGE = "book/train_live.html"
 TRAIN_LIVE_JS = Path(__file__).resolve().parents[1] / "book" / "train_live_src" / "train_live.js"
 IMAGES = "train_live/fashion-mnist-train.u8"
-# Same model, same numbers. The first step's losses agree to 1e-6 (float32 summed in other
-# orders). Adam's first updates move every weight by about +-lr whatever the size of its
-# gradient, so rounding in near-zero gradients grows with lr squared over the next steps:
-# measured gaps after 4 steps, 5e-3 at lr 1e-3, 1.4e-4 at lr 1e-4, 2e-6 at lr 1e-5, the
-# signature of amplified rounding (a wrong formula would grow linearly). The replay uses
-# lr 1e-4 for both networks, the gradients themselves are compared at every step that way.
+# Same model, same numbers: the first step's losses agree to 1e-6 (float32 summed in other orders). Adam's first
+# updates move every weight by about +-lr whatever its gradient, so rounding in near-zero gradients grows with lr
+# squared: gaps after 4 steps, 5e-3 at lr 1e-3, 1.4e-4 at 1e-4, 2e-6 at 1e-5 (a wrong formula would grow linearly).
+# So the replay trains both networks at lr 1e-4, and the gradients themselves are compared at every step.
 LOSS_TOLERANCE = 1e-3
 REPLAY_LR = 1e-4
 REPLAY_STEPS = 4
@@ -54,11 +50,6 @@ def trainer(server: str, browser: object) -> Iterator[Watched]:
     assert not watched.errors, watched.errors
     assert not watched.foreign, watched.foreign
     watched.page.close()
-
-
-def _grid(page: object) -> str:
-    """The fixed-noise grid as a PNG data URL: lossless, so equal exactly when the pixels are."""
-    return page.evaluate("document.querySelector('#gt-grid').toDataURL()")  # type: ignore[attr-defined]
 
 
 def _engine(page: object) -> str:
@@ -123,7 +114,7 @@ def test_without_a_service_worker_the_page_trains_on_one_thread_and_says_why(ser
 
 def test_training_moves_the_counter_and_the_grid_and_pause_stops_it(trainer: Watched) -> None:
     page = trainer.page
-    before = _grid(page)
+    before = trainer.picture("#gt-grid")
     page.click("#gt-start")
     # The grid is redrawn at step 10 (GRID_EVERY), before the loop takes step 11.
     page.wait_for_function("window.ganlabTrainer.step >= 10", timeout=180_000)
@@ -140,7 +131,7 @@ def test_training_moves_the_counter_and_the_grid_and_pause_stops_it(trainer: Wat
     # Two steps' time at the measured speed (1.5 s at most): a loop that went on would take a step.
     page.wait_for_timeout(min(1500, 2000 / page.evaluate("window.ganlabTrainer.stepsPerSecond")))
     assert page.evaluate("window.ganlabTrainer.step") == stopped, "training went on after Pause"
-    assert _grid(page) != before, "the fixed-noise grid was not redrawn"
+    assert trainer.picture("#gt-grid") != before, "the fixed-noise grid was not redrawn"
     history = page.evaluate("window.ganlabTrainer.history")
     assert len(history["critic_loss"]) == stopped
     assert all(np.isfinite(history[key]).all() for key in history)
@@ -234,8 +225,6 @@ def same_model_losses(page: object, site: Path, steps: int = REPLAY_STEPS) -> tu
     # The trainer's critic_step and generator_step with the given latents.
     critic_opt = torch.optim.Adam(critic.parameters(), lr=REPLAY_LR, betas=(0.5, 0.999))
     generator_opt = torch.optim.Adam(generator.parameters(), lr=REPLAY_LR, betas=(0.5, 0.999))
-    critic.train()
-    generator.train()
     in_torch = []
     for k in range(steps):
         with torch.no_grad():

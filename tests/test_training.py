@@ -81,7 +81,6 @@ def test_weight_decay_uses_adamw_for_the_critic(tmp_path, fake_fashion):
 @pytest.mark.training
 def test_run_dir_option_starts_then_resumes(tmp_path, fake_fashion):
     run_dir = tmp_path / "runs" / "job"
-    # About the run folder, not the network: the tiny model (the lab's trains for minutes on a loaded CPU).
     raw = debug_config(tmp_path, rootdir=fake_fashion, logging={"onnx_every": 0}, model=TINY_MODEL)
     assert train(parse_config(raw), quiet=True, run_dir=run_dir) == run_dir
     raw["optim"]["nepochs"] = 2

@@ -163,10 +163,11 @@
 
   // -- drawing ------------------------------------------------------------------------------
   const gridCanvas = $("gt-grid");
-  function drawGrid(pixels, n) {
-    const side = Math.round(Math.sqrt(n));
+  async function redrawGrid() {
+    const side = 8;
+    const pixels = await samples(side * side);
     const img = new ImageData(side * 28, side * 28);
-    for (let k = 0; k < n; k++) {
+    for (let k = 0; k < side * side; k++) {
       const r = Math.floor(k / side);
       const c = k % side;
       for (let y = 0; y < 28; y++) {
@@ -184,9 +185,6 @@
     const ctx = gridCanvas.getContext("2d");
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(scratch, 0, 0, gridCanvas.width, gridCanvas.height);
-  }
-  async function redrawGrid() {
-    drawGrid(await samples(64), 64);
     $("gt-grid-step").textContent = `step ${api.step}`;
   }
 
@@ -458,11 +456,7 @@
     setStatus("Loading TensorFlow.js…");
     // Cross-origin isolation first (isolation.js): when the page is about to reload, nothing
     // more is loaded, and the handle appears only in the page that stays.
-    const isolation = window.ganlabIsolation
-      ? await window.ganlabIsolation.ready
-      : { isolated: window.crossOriginIsolated === true, reason: "isolation.js is not loaded" };
-    api.crossOriginIsolated = window.crossOriginIsolated === true;
-    api.isolation = isolation.reason;
+    api.isolation = window.ganlabIsolation ? (await window.ganlabIsolation.ready).reason : "isolation.js is not loaded";
     window.ganlabTrainer = api;
     // wasm: the site's copies of the .wasm files; cross-origin isolated, TensorFlow.js picks the
     // threaded SIMD build by itself (tfjs-backend-wasm-threaded-simd.wasm, its worker inlined),

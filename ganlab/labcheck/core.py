@@ -227,9 +227,9 @@ def copy_weights(source: nn.Module, target: nn.Module, *inputs: Any) -> bool:
     return True
 
 
-def randomize_batchnorm(module: nn.Module, seed: int = 0) -> None:
-    """Give every BatchNorm non-trivial statistics, so eval-mode comparisons mean something."""
-    gen = torch.Generator().manual_seed(seed)
+def randomize_batchnorm(module: nn.Module) -> None:
+    """Give every BatchNorm non-trivial (seeded) statistics, so eval-mode comparisons mean something."""
+    gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for m in module.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
@@ -271,9 +271,9 @@ def nonzero_grads(module: nn.Module) -> bool:
     return any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in module.parameters())
 
 
-def approx(value: float, digits: int = 4) -> str:
+def approx(value: float) -> str:
     """A short rendering of a number for messages."""
-    return "NaN (not a number)" if math.isnan(value) else f"{value:.{digits}g}"
+    return "NaN (not a number)" if math.isnan(value) else f"{value:.4g}"
 
 
 def _construct(factory: Callable[[], Any], what: str) -> Any:
@@ -308,9 +308,8 @@ def first_layer_name(module: nn.Module, *inputs: Any) -> str | None:
     return next((name for name, m in module.named_modules() if m is first), None)
 
 
-def first_layer_input(module: nn.Module, *inputs: Any, layer: str | None = None) -> torch.Tensor | None:
-    """What the first layer of ``module`` (or the one named ``layer``) receives for ``inputs`` (the rest is skipped)."""
-    layer = layer if layer is not None else first_layer_name(module, *inputs)
+def first_layer_input(module: nn.Module, *inputs: Any, layer: str | None) -> torch.Tensor | None:
+    """What ``module``'s layer named ``layer`` (:func:`first_layer_name`) receives for ``inputs`` (the rest skipped)."""
     if layer is None:
         return None
     seen: list[torch.Tensor] = []
