@@ -45,12 +45,17 @@ def image_format(path: str | Path) -> str:
 
 def save_grid(images: np.ndarray | torch.Tensor, path: str | Path, nrow: int) -> Path:
     """Save generator outputs as one image grid, atomically (the extension decides the format)."""
+    return write_grid(image_grid(images, nrow), path)
+
+
+def write_grid(grid: torch.Tensor, path: str | Path) -> Path:
+    """Write a (C, H, W) grid in [0, 1] (:func:`image_grid`) to ``path``, atomically (the extension decides the
+    format)."""
     path = Path(path)
     fmt = image_format(path)
     if path.is_dir():
         raise GanlabError(f"{path} is a folder: pass an image file name such as {path / 'samples.png'}")
     from torchvision.utils import save_image  # not at import time: see image_grid
 
-    grid = image_grid(images, nrow)
     atomic_write(path, lambda tmp: save_image(grid, str(tmp), format=fmt))
     return path

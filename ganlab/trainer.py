@@ -35,6 +35,7 @@ from .data import ImgShape, image_shape, make_loaders
 from .errors import GanlabError, Interrupted, NoSpaceError
 from .exercises import EXERCISES, NOTEBOOKS
 from .files import atomic_write, onnx_in_one_file
+from .grids import write_grid
 from .harness import (
     FAKE,
     REAL,
@@ -503,15 +504,12 @@ class Trainer:
 
     def save_epoch_outputs(self, metrics: dict[str, float]) -> None:
         """Scalars, sample grid (TensorBoard and PNG), checkpoint and ONNX for this epoch."""
-        from torchvision.utils import save_image  # not at import time (ganlab/grids.py says why)
-
         epoch = self.epoch
         for key, value in metrics.items():
             self.writer.add_scalar(key, value, epoch)
         grid = self.harness.sample_grid()
         self.writer.add_image("samples", grid, epoch)
-        png = self.run_dir / "samples" / f"epoch_{epoch:03d}.png"
-        atomic_write(png, lambda tmp: save_image(grid, str(tmp), format="png"))
+        write_grid(grid, self.run_dir / "samples" / f"epoch_{epoch:03d}.png")
         save_checkpoint(self.run_dir / CHECKPOINT, self.checkpoint())
         every = self.config.logging.onnx_every
         if epoch == self.config.optim.nepochs or (every and epoch % every == 0):
