@@ -4,7 +4,7 @@ of a fresh environment with the student package only, notebook 5 training the wh
     python bench/student_run.py [--keep DIR]
 
 Exits 1 when notebook 5's samples are not garments by ganlab.diagnostics' bounds. CI cuts the
-training to 40 steps (tests/test_student.py); this is the full run.
+training to 10 steps (tests/test_student.py); this is the full run.
 """
 
 from __future__ import annotations

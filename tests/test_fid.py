@@ -20,6 +20,10 @@ def test_frechet_distance_of_diagonal_gaussians_by_hand():
     # |mu1 - mu2|^2 + sum(s1 + s2 - 2 sqrt(s1 s2)) = 5 + (1 + 4 - 4) + (4 + 9 - 12)
     assert fid.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(7.0)
     assert fid.frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-9)
+    # A singular covariance (fewer samples than features), on either side: 5 + (0 + 4 - 0) + (1 + 9 - 2 * 3)
+    singular = np.diag([0.0, 1.0])
+    assert fid.frechet_distance(mu1, singular, mu2, s2) == pytest.approx(13.0)
+    assert fid.frechet_distance(mu2, s2, mu1, singular) == pytest.approx(13.0)
 
 
 def test_tensorflow_bilinear_resize_has_no_half_pixel_offset():

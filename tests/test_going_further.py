@@ -37,6 +37,6 @@ def test_going_further_notebook_executes(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     nb = execute_notebook(NOTEBOOK, timeout=600)
     printed = notebook_stream(nb)
-    assert "256 images in" in printed  # GANLAB_FAST: the small folder, 10 steps a run
+    assert "256 images in" in printed  # GANLAB_FAST: the small folder, 3 steps a run
     assert "hinge + SN" in printed and "diversity ratio" in printed
     assert any(o.get("output_type") == "display_data" for c in nb.cells for o in c.get("outputs", []))
