@@ -178,7 +178,7 @@ def collect(course: Path, assignment: str, source: Path) -> ClassData:
                 continue
             status[(student, name)] = "graded"
             nb = nbformat.read(graded, as_version=4)
-            ids = [cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in nb.cells]
+            ids = [lab.grade_id(cell) for cell in nb.cells]
             cells = {cell_id: cell for cell_id, cell in zip(ids, nb.cells) if cell_id}
             for cell_id, cell in cells.items():
                 for ename, message in errors_of(cell):

@@ -29,6 +29,8 @@ from pathlib import Path
 import nbformat
 import tampering  # next to this script
 
+from ganlab.exercises import grade_id
+
 HERE = Path(__file__).resolve().parent
 ASSIGNMENT = "ganlab"
 # Files whose change means every student must be graded again.
@@ -264,7 +266,7 @@ def kernel_deaths(course: Course, student: str) -> list[str]:
         for index, cell in enumerate(nb.cells):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error" and output.get("ename") == "KernelDied":
-                    name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"#{index}"
+                    name = grade_id(cell) or f"#{index}"
                     found.append(f"{path.stem}: cell {name}: {output.get('evalue', '')[:80]}")
                     break
     return found

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import nbformat
 
+from ganlab.exercises import grade_id
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 ASSIGNMENT = "ganlab"
@@ -107,10 +109,6 @@ def student_id(case_name: str) -> str:
     return "case_" + re.sub(r"\W", "_", case_name)
 
 
-def _grade_id(cell: nbformat.NotebookNode) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
 def _is_answer(cell: nbformat.NotebookNode) -> bool:
     return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
 
@@ -124,7 +122,7 @@ def _source(stem: str) -> nbformat.NotebookNode:
 def reference_answers(notebook: str) -> dict[str, str]:
     """grade_id -> the source notebook's answer cell with the solution markers removed."""
     return {
-        _grade_id(cell): "\n".join(line for line in cell.source.splitlines() if not MARKERS.match(line))
+        grade_id(cell): "\n".join(line for line in cell.source.splitlines() if not MARKERS.match(line))
         for cell in _source(notebook).cells
         if _is_answer(cell)
     }
@@ -154,13 +152,13 @@ def secret_lines(stem: str, min_length: int = 30) -> set[str]:
 def fill(release: Path, answers: dict[str, str], delete: list[str] | tuple[str, ...] = ()) -> nbformat.NotebookNode:
     """The release notebook at ``release`` with the given cells rewritten and others deleted."""
     nb = nbformat.read(release, as_version=4)
-    unknown = (set(answers) | set(delete)) - {_grade_id(cell) for cell in nb.cells}
+    unknown = (set(answers) | set(delete)) - {grade_id(cell) for cell in nb.cells}
     if unknown:
         raise ValueError(f"{release.name} has no cell {sorted(unknown)}")
     for cell in nb.cells:
-        if _grade_id(cell) in answers:
-            cell.source = answers[_grade_id(cell)]
-    nb.cells = [cell for cell in nb.cells if _grade_id(cell) not in delete]
+        if grade_id(cell) in answers:
+            cell.source = answers[grade_id(cell)]
+    nb.cells = [cell for cell in nb.cells if grade_id(cell) not in delete]
     return nb
 
 
@@ -232,8 +230,8 @@ def read_result(workdir: Path, student: str, notebook: str) -> Result:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream":
                 chars += len(output.get("text", ""))
-            elif output.get("output_type") == "error" and _grade_id(cell):
-                errors[_grade_id(cell)] = (output.get("ename", ""), output.get("evalue", ""))
+            elif output.get("output_type") == "error" and grade_id(cell):
+                errors[grade_id(cell)] = (output.get("ename", ""), output.get("evalue", ""))
     return Result(scores, errors, output_chars=chars)
 
 

@@ -31,7 +31,7 @@ from nbgrader.preprocessors import Execute
 from sandbox import Limits
 from traitlets import Bool, Enum, Float, Integer
 
-from ganlab.exercises import CHECK_PACKAGES, EXERCISES, NOTEBOOKS, REFERENCE_PACKAGE, reference_in_kernel
+from ganlab.exercises import CHECK_PACKAGES, EXERCISES, NOTEBOOKS, REFERENCE_PACKAGE, grade_id, reference_in_kernel
 
 # Threads per grading kernel: the checks' small networks crawl on contended OpenMP threads (README.md).
 KERNEL_THREADS = 1
@@ -78,7 +78,7 @@ def notebook_of(nb: NotebookNode, resources: dict | None) -> str | None:
     name = (resources or {}).get("nbgrader", {}).get("notebook")
     if name:
         return name
-    ids = {cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in nb.cells}
+    ids = {grade_id(cell) for cell in nb.cells}
     found = {e.notebook for e in EXERCISES if e.test_id in ids}
     return found.pop() if len(found) == 1 else None
 

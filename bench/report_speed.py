@@ -113,7 +113,7 @@ def build(course: Path, students: int, seed: int) -> None:
                 answers_of[student][name] = cells
                 nb = gr.fill(release / f"{name}.ipynb", cells)
                 for cell in nb.cells:
-                    error = outputs.get(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
+                    error = outputs.get(lab.grade_id(cell))
                     if error:
                         cell.outputs = [nbformat.v4.new_output("error", ename=error[0], evalue=error[1], traceback=[])]
                 gr.submit(course, student, {name: nb})  # what the student handed in

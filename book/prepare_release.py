@@ -20,6 +20,8 @@ from pathlib import Path
 
 import nbformat
 
+from ganlab.exercises import grade_id
+
 BOOK = Path(__file__).resolve().parent
 DOWNLOADS = BOOK / "_extra" / "notebooks"
 # A page in DST lives at <site>/book/exercises/_release/NAME.html.
@@ -58,9 +60,8 @@ def answers_of(source: Path) -> dict[str, str]:
 def fill_answers(nb: nbformat.NotebookNode, answers: dict[str, str]) -> None:
     """Put the reference answers into a release notebook's answer cells."""
     for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
+        if grade_id(cell) in answers:
+            cell.source = answers[grade_id(cell)]
 
 
 def prepare(src: Path, dst: Path, solutions: Path | None = None) -> list[Path]:

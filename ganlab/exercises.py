@@ -196,6 +196,11 @@ def reference_in_kernel(notebook: str) -> bool:
     return notebook in RUN_REFERENCE_ANSWERS or any(e.hidden and not e.outside for e in of_notebook(notebook))
 
 
+def grade_id(cell: dict) -> str | None:
+    """The nbgrader grade id of a notebook cell (a dict as nbformat or json reads it), None for an ungraded one."""
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
 def of_notebook(notebook: str) -> list[Exercise]:
     """The exercises of ``notebook`` (a stem such as ``"02_critic"``), in order."""
     return [e for e in EXERCISES if e.notebook == notebook]

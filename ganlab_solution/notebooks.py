@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ganlab.answers import reference_answer
-from ganlab.exercises import EXERCISES, REFERENCE_PACKAGE, Exercise
+from ganlab.exercises import EXERCISES, REFERENCE_PACKAGE, Exercise, grade_id
 from ganlab.files import atomic_write
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks" / "ganlab"
@@ -36,10 +36,6 @@ class Drift:
         return f"{self.notebook.name}, cell {self.exercise.answer_id} (exercise {self.exercise.number}): {self.reason}"
 
 
-def _grade_id(cell: dict) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
 def sync(folder: Path = NOTEBOOKS, write: bool = True) -> list[Drift]:
     """Compare (and with ``write``, rewrite) every generated answer cell of the notebooks in ``folder``; returns the
     cells that differed (or, when a cell is missing, could not be written)."""
@@ -49,7 +45,7 @@ def sync(folder: Path = NOTEBOOKS, write: bool = True) -> list[Drift]:
         notebook = json.loads(path.read_text())
         changed = False
         for exercise in (e for e in EXERCISES if e.notebook == stem and e.reference and e.answer_id):
-            cell = next((c for c in notebook["cells"] if _grade_id(c) == exercise.answer_id), None)
+            cell = next((c for c in notebook["cells"] if grade_id(c) == exercise.answer_id), None)
             if cell is None:
                 drifts.append(Drift(exercise, path, "no answer cell with this grade id: add it to the notebook"))
                 continue

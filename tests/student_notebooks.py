@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ganlab.exercises import grade_id
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "notebooks" / "ganlab"
 MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
@@ -29,11 +31,6 @@ def solutions(source: Path) -> dict[str, str]:
         if meta.get("solution"):
             answers[meta["grade_id"]] = MARKERS.sub("", "".join(cell["source"]))
     return answers
-
-
-def grade_id(cell: dict) -> str | None:
-    """The nbgrader grade id of a notebook cell, None for an ungraded cell."""
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
 def release(course: Path) -> Path:

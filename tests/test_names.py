@@ -23,6 +23,7 @@ from ganlab.exercises import (
     JS_TWIN,
     NOTEBOOKS,
     RUN_REFERENCE_ANSWERS,
+    grade_id,
     max_points,
     of_notebook,
     reference_in_kernel,
@@ -31,7 +32,7 @@ from ganlab.labcheck.remote import STAND_INS
 from ganlab_solution.notebooks import sync
 
 from .helpers import ROOT
-from .student_notebooks import HIDDEN, SOURCE, grade_id
+from .student_notebooks import HIDDEN, SOURCE
 
 
 def _cells(notebook: str) -> list[dict]:

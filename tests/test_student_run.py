@@ -16,8 +16,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from ganlab.exercises import grade_id
+
 from .helpers import ROOT, debug_config, run_python, wait_for, write_yaml
-from .student_notebooks import DISCRIMINATOR_NOT_WRITTEN, answered, grade_id
+from .student_notebooks import DISCRIMINATOR_NOT_WRITTEN, answered
 
 # Wider than the tiny model, so that a debug epoch lasts long enough to be interrupted in.
 SMALL_MODEL = {"generator_base_c": 32, "discriminator_base_c": 8, "latent_size": 16}
