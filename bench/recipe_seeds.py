@@ -1,7 +1,7 @@
 """Does the CPU recipe learn for other seeds too? Trains configs/cpu_short.yaml per seed and judges each run.
 
 CI trains seed 0 (tests/test_short_run.py); this trains other seeds with notebook 5's loop, about
-a minute and a half each on two CPU cores, judged as the tests judge. Exit status 1 when a seed fails.
+half a minute each on two CPU cores, judged as the tests judge. Exit status 1 when a seed fails.
 
     python bench/recipe_seeds.py            # seeds 1 and 2, as CI checked them before
     python bench/recipe_seeds.py --seeds 3 4 5

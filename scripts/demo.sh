@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job's package part: the CPU short run (configs/cpu_short.yaml, 300 steps, about
-# 90 seconds on 2 CPU cores), a grid from its generator with the classifier's verdict on it,
+# half a minute on 2 idle CPU cores), a grid from its generator with the classifier's verdict on it,
 # then grids from the shipped generator. Outputs go to out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
