@@ -156,8 +156,8 @@ def fill(release: Path, answers: dict[str, str], delete: list[str] | tuple[str, 
     if unknown:
         raise ValueError(f"{release.name} has no cell {sorted(unknown)}")
     for cell in nb.cells:
-        if grade_id(cell) in answers:
-            cell.source = answers[grade_id(cell)]
+        if (cell_id := grade_id(cell)) in answers:
+            cell.source = answers[cell_id]
     nb.cells = [cell for cell in nb.cells if grade_id(cell) not in delete]
     return nb
 
@@ -230,8 +230,8 @@ def read_result(workdir: Path, student: str, notebook: str) -> Result:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream":
                 chars += len(output.get("text", ""))
-            elif output.get("output_type") == "error" and grade_id(cell):
-                errors[grade_id(cell)] = (output.get("ename", ""), output.get("evalue", ""))
+            elif output.get("output_type") == "error" and (cell_id := grade_id(cell)):
+                errors[cell_id] = (output.get("ename", ""), output.get("evalue", ""))
     return Result(scores, errors, output_chars=chars)
 
 

@@ -60,8 +60,8 @@ def answers_of(source: Path) -> dict[str, str]:
 def fill_answers(nb: nbformat.NotebookNode, answers: dict[str, str]) -> None:
     """Put the reference answers into a release notebook's answer cells."""
     for cell in nb.cells:
-        if grade_id(cell) in answers:
-            cell.source = answers[grade_id(cell)]
+        if (cell_id := grade_id(cell)) in answers:
+            cell.source = answers[cell_id]
 
 
 def prepare(src: Path, dst: Path, solutions: Path | None = None) -> list[Path]:
